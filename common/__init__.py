@@ -1,0 +1,1 @@
+"""What the domains share: database, auth and roles, audit trail, rendering, masking."""
