@@ -1,0 +1,51 @@
+# Hyoka — the two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 5000
+export FLASK_APP := app
+
+.PHONY: run test test-fast venv deps test-deps sysdeps sysdeps-test bench clean
+
+run: sysdeps deps  ## install everything, migrate, load the demo, start on http://127.0.0.1:$(PORT)
+	$(BIN)/flask db upgrade
+	HYOKA_ENV=development $(BIN)/flask demo load
+	@$(BIN)/flask demo accounts
+	@echo "Hyoka: http://127.0.0.1:$(PORT)/  (公開ページ: http://127.0.0.1:$(PORT)/public/)"
+	HYOKA_ENV=development $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+
+test: sysdeps-test test-deps  ## install test dependencies and run the whole suite (SQLite, and PostgreSQL when HYOKA_TEST_POSTGRES_URL is set)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+test-fast: test-deps  ## the suite without the browser tests
+	$(BIN)/python -m pytest -n 2 -m "not e2e" $(PYTEST_ARGS)
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Hyoka needs Python 3.11 or newer (found %s)" % sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+venv: $(BIN)/python
+
+$(VENV)/.deps: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.test-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(VENV)/.deps $@
+
+deps: $(VENV)/.deps
+test-deps: $(VENV)/.test-deps
+
+sysdeps:
+	@scripts/sysdeps.sh run
+
+sysdeps-test:
+	@scripts/sysdeps.sh test
+
+bench: test-deps  ## benchmarks: print figures with their baselines
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,135 @@
+"""Hyoka: the application factory."""
+from __future__ import annotations
+
+import importlib
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, jsonify, render_template, request
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from common import logs, security
+from common.auth import login_manager
+from common.db import db
+
+csrf = CSRFProtect()
+migrate = Migrate()
+
+#: domain packages; each may define ``init_app(app)`` registering blueprints, CLI, panels, demo steps
+DOMAIN_PACKAGES = ("pia", "consultation", "evidence")
+
+
+def database_url(value: str | None, instance_path: str) -> str:
+    """Normalise HYOKA_DATABASE_URL; PostgreSQL URLs use psycopg 3."""
+    if not value:
+        return f"sqlite:///{Path(instance_path) / 'hyoka.sqlite3'}"
+    if value.startswith("postgres://"):
+        value = "postgresql://" + value[len("postgres://"):]
+    if value.startswith("postgresql://"):
+        value = "postgresql+psycopg://" + value[len("postgresql://"):]
+    return value
+
+
+def _secret_key(instance_path: str) -> str:
+    key = os.environ.get("HYOKA_SECRET_KEY")
+    if key:
+        return key
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    env = os.environ.get("HYOKA_ENV", "production")
+    app.config.from_mapping(
+        HYOKA_ENV=env,
+        SQLALCHEMY_DATABASE_URI=database_url(os.environ.get("HYOKA_DATABASE_URL"), app.instance_path),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SESSION_COOKIE_SECURE=env != "development",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="hyoka_session",
+        REMEMBER_COOKIE_SECURE=env != "development",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        WTF_CSRF_TIME_LIMIT=8 * 3600,
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        HYOKA_LOGIN_MAX_FAILURES=5,
+        HYOKA_LOCKOUT_MINUTES=15,
+        HYOKA_UPLOAD_DIR=str(Path(app.instance_path) / "uploads"),
+        JSON_AS_ASCII=False,
+    )
+    if config:
+        app.config.update(config)
+    if "SECRET_KEY" not in (config or {}):
+        app.config["SECRET_KEY"] = _secret_key(app.instance_path)
+    app.json.ensure_ascii = False
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    security.init_app(app)
+    logs.init_app(app)
+
+    from common import admin_views, auth_views, templating, views
+    from common.api import bp as api_bp
+    from common.cli import demo_cli, users_cli
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(auth_views.bp)
+    app.register_blueprint(admin_views.bp)
+    templating.init_app(app)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_cli)
+
+    for name in DOMAIN_PACKAGES:
+        module = importlib.import_module(name)
+        if hasattr(module, "init_app"):
+            module.init_app(app)
+
+    # the API blueprint last, so packages can add their routes to it first
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
+    _error_pages(app)
+    return app
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _error_pages(app: Flask) -> None:
+    messages = {
+        400: "リクエストの内容に誤りがあります。",
+        403: "このページを表示する権限がありません。",
+        404: "お探しのページが見つかりません。",
+        405: "この操作は受け付けていません。",
+        413: "送信されたデータが大きすぎます。",
+        429: "短時間にたくさんの送信がありました。しばらくしてからもう一度お試しください。",
+        500: "システムでエラーが発生しました。時間をおいてもう一度お試しください。",
+    }
+
+    def handler(code):
+        def _handle(error):
+            if _wants_json():
+                return jsonify({"error": messages[code]}), code
+            return render_template("error.html", code=code, message=messages[code]), code
+        return _handle
+
+    for code in messages:
+        app.register_error_handler(code, handler(code))
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error):
+        if _wants_json():
+            return jsonify({"error": "CSRFトークンが無効です。"}), 400
+        return render_template("error.html", code=400,
+                               message="フォームの有効期限が切れたか、不正な送信です。画面を再読み込みしてからもう一度お試しください。"), 400

@@ -1,0 +1,120 @@
+"""The database handle, the metadata naming convention and database-level guards.
+
+Guards that must hold even against a direct SQL session (append-only tables, immutable
+rows) are written as triggers for SQLite and PostgreSQL. They are created with the tables
+(``after_create``) for tests and by the migrations in production; see :func:`guard`.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+#: JSON stored as JSONB on PostgreSQL, JSON text elsewhere.
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Timezone-aware datetimes, stored as UTC; SQLite gives them back aware too."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class GuardViolation(Exception):
+    """An attempt to change rows that the database keeps immutable."""
+
+
+#: (table, trigger name, {dialect: [statements]}) for every guard, in creation order.
+GUARDS: list[tuple[str, str, dict[str, list[str]]]] = []
+
+
+def guard_sql(table: str, name: str, *, operations=("UPDATE", "DELETE"), when: str | None = None,
+              message: str = "immutable row") -> dict[str, list[str]]:
+    """SQL creating a trigger that aborts ``operations`` on ``table`` (when ``when`` holds of OLD)."""
+    sqlite = []
+    for op in operations:
+        cond = f" WHEN {when}" if when else ""
+        sqlite.append(
+            f"CREATE TRIGGER {name}_{op.lower()} BEFORE {op} ON {table} FOR EACH ROW{cond} "
+            f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
+        )
+    pg_cond = f"IF {when} THEN " if when else ""
+    pg_end = " END IF;" if when else ""
+    postgres = [
+        f"CREATE OR REPLACE FUNCTION {name}_fn() RETURNS trigger AS $$ BEGIN "
+        f"{pg_cond}RAISE EXCEPTION '{message}';{pg_end} "
+        f"IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END; $$ LANGUAGE plpgsql",
+        f"CREATE TRIGGER {name} BEFORE {' OR '.join(operations)} ON {table} "
+        f"FOR EACH ROW EXECUTE FUNCTION {name}_fn()",
+    ]
+    return {"sqlite": sqlite, "postgresql": postgres}
+
+
+def guard(table: sa.Table, name: str, **kwargs) -> None:
+    """Attach a database trigger that keeps rows of ``table`` from changing.
+
+    Migrations emit the same SQL with :func:`guard_sql`; a test checks that every
+    registered guard exists after ``flask db upgrade``.
+    """
+    statements = guard_sql(table.name, name, **kwargs)
+    GUARDS.append((table.name, name, statements))
+    for dialect, stmts in statements.items():
+        for stmt in stmts:
+            sa.event.listen(table, "after_create", sa.DDL(stmt).execute_if(dialect=dialect))
+
+
+def drop_guard_sql(connection, table: str, name: str, operations=("UPDATE", "DELETE")) -> None:
+    """Drop a guard created from :func:`guard_sql` (used by migrations' downgrade)."""
+    if connection.dialect.name == "sqlite":
+        for op in operations:
+            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}_{op.lower()}")
+    elif connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {name}_fn()")
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()

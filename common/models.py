@@ -1,0 +1,152 @@
+"""Accounts, departments, settings, API tokens and the audit trail."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from common.db import JSONType, UTCDateTime, db, guard, utcnow
+
+ROLES = {
+    "admin": "システム管理者",
+    "officer": "保護評価担当",
+    "editor": "事務担当課",
+    "reviewer": "第三者点検",
+    "auditor": "証跡の確認",
+}
+
+user_departments = sa.Table(
+    "user_departments",
+    db.metadata,
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("department_id", sa.ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Department(db.Model):
+    __tablename__ = "departments"
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: short code used in feeds and imports, e.g. ``chuo-koseki``
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    #: the name as staff write it, e.g. 中央区戸籍住民課 (also used by the assignments feed)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self):
+        return f"<Department {self.code}>"
+
+
+class UserRole(db.Model):
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    __audit__ = True
+    __audit_exclude__ = {"password_hash", "failed_logins", "locked_until", "last_login_at"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(200))
+    password_hash: Mapped[str] = mapped_column(sa.String(256))
+    active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    role_rows: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    departments: Mapped[list[Department]] = relationship(secondary=user_departments, lazy="selectin",
+                                                         order_by=Department.sort_order)
+
+    @property
+    def roles(self) -> set[str]:
+        return {row.role for row in self.role_rows}
+
+    def set_roles(self, roles) -> None:
+        unknown = set(roles) - set(ROLES)
+        if unknown:
+            raise ValueError(f"unknown roles: {sorted(unknown)}")
+        keep = [row for row in self.role_rows if row.role in roles]
+        have = {row.role for row in keep}
+        self.role_rows = keep + [UserRole(role=r) for r in sorted(set(roles) - have)]
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles & set(roles))
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: disabled users cannot log in
+        return self.active
+
+    @property
+    def department_ids(self) -> set[int]:
+        return {d.id for d in self.departments}
+
+    def __repr__(self):
+        return f"<User {self.username}>"
+
+
+class Setting(db.Model):
+    """Body-wide settings an administrator can change (団体名, rule tables, …)."""
+
+    __tablename__ = "settings"
+    __audit__ = True
+
+    key: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    value: Mapped[dict | list | str | int | None] = mapped_column(JSONType)
+
+
+class ApiToken(db.Model):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    __audit__ = True
+    __audit_exclude__ = {"token_hash", "last_used_at"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    #: first characters of the token, shown so people can tell tokens apart
+    prefix: Mapped[str] = mapped_column(sa.String(12))
+    #: feed tokens are bound to one system code; read tokens to a user
+    system_code: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User | None] = relationship()
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class AuditEvent(db.Model):
+    """One change made by someone. Append-only (a database trigger refuses UPDATE and DELETE)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
+    #: kept as text so the trail survives renamed or removed accounts
+    actor_name: Mapped[str] = mapped_column(sa.String(200))
+    action: Mapped[str] = mapped_column(sa.String(40), index=True)
+    object_type: Mapped[str] = mapped_column(sa.String(60), index=True)
+    object_id: Mapped[str | None] = mapped_column(sa.String(60))
+    summary: Mapped[str] = mapped_column(sa.Text, default="")
+    before: Mapped[dict | None] = mapped_column(JSONType)
+    after: Mapped[dict | None] = mapped_column(JSONType)
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+guard(AuditEvent.__table__, "audit_events_append_only", message="audit trail is append-only")

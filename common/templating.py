@@ -1,0 +1,57 @@
+"""Jinja filters and globals shared by every template."""
+from __future__ import annotations
+
+from flask import current_app
+
+from common.db import db, utcnow
+from common.markdown import render_markdown, render_plain
+from common.models import ROLES, Setting
+from common.timeutil import fmt_date, fmt_datetime
+
+
+def setting(key: str, default=None):
+    row = db.session.get(Setting, key)
+    return default if row is None else row.value
+
+
+def body_name() -> str:
+    return setting("body.name", current_app.config.get("HYOKA_BODY_NAME", "(団体名未設定)"))
+
+
+def can_access(endpoint: str) -> bool:
+    """True when the endpoint exists and the signed-in user holds one of its owner roles."""
+    from flask_login import current_user
+
+    view = current_app.view_functions.get(endpoint)
+    if view is None:
+        return False
+    if getattr(view, "hyoka_public", False):
+        return True
+    return bool(current_user.is_authenticated and current_user.has_role(*getattr(view, "hyoka_roles", ())))
+
+
+#: the main navigation: (label, endpoint); an entry shows only to users who may open it
+NAVIGATION = [
+    ("ダッシュボード", "common.dashboard"),
+    ("評価書", "pia.assessments"),
+    ("第三者点検", "pia.reviews"),
+    ("システム台帳", "pia.inventory"),
+    ("意見募集", "consultation.index"),
+    ("証跡", "evidence.dashboard"),
+    ("監査ログ", "admin.audit_log"),
+    ("管理", "admin.users"),
+]
+
+
+def init_app(app) -> None:
+    app.jinja_env.filters.update(
+        markdown=render_markdown,
+        plaintext=render_plain,
+        datetime=fmt_datetime,
+        date=fmt_date,
+    )
+    app.jinja_env.globals.update(setting=setting, body_name=body_name, ROLE_LABELS=ROLES,
+                                  can_access=can_access, NAVIGATION=NAVIGATION,
+                                  now_utc=utcnow)
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
