@@ -1,0 +1,1 @@
+"""Routes of pia.inventory_views (added to pia.blueprint.bp)."""

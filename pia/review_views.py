@@ -1,0 +1,1 @@
+"""Routes of pia.review_views (added to pia.blueprint.bp)."""

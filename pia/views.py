@@ -1,0 +1,1 @@
+"""Routes of pia.views (added to pia.blueprint.bp)."""
