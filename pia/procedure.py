@@ -1,0 +1,66 @@
+"""Hooks that tie the assessment workflow to the parts that feed it.
+
+The consultation package and the third-party review register here what the workflow must
+ask before a version moves on, what they contribute to section VI (評価実施手続), and what
+must happen when a version is published (the inventory snapshot). The assessment services
+call :func:`blockers`, :func:`section_vi_facts` and :func:`on_publish`; they never import
+those packages directly.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+#: step -> callables(version) -> str | None (None when the step is satisfied, else a Japanese reason)
+_CHECKS: dict[str, list[Callable]] = {}
+#: part ("consultation" | "review") -> callable(version) -> dict | None
+_SECTION_VI: dict[str, Callable] = {}
+_ON_PUBLISH: list[Callable] = []
+
+#: steps of the full procedure (全項目評価の場合): 意見聴取, 第三者点検
+STEPS = {"consultation": "住民等からの意見聴取", "review": "第三者点検"}
+
+
+def register_check(step: str, func: Callable) -> None:
+    """``func(version)`` returns None when ``step`` is done for ``version``, else why not."""
+    if step not in STEPS:
+        raise ValueError(step)
+    if func not in _CHECKS.setdefault(step, []):
+        _CHECKS[step].append(func)
+
+
+def step_problem(step: str, version) -> str | None:
+    """Why ``step`` is not yet done for ``version`` (None when done)."""
+    funcs = _CHECKS.get(step, [])
+    if not funcs:
+        return f"{STEPS[step]}の記録がありません。"
+    for func in funcs:
+        problem = func(version)
+        if problem:
+            return problem
+    return None
+
+
+def register_section_vi(part: str, func: Callable) -> None:
+    """``func(version)`` returns the facts of ``part`` for section VI (or None)."""
+    _SECTION_VI[part] = func
+
+
+def section_vi_facts(version) -> dict[str, dict]:
+    """{"consultation": {...}, "review": {...}} for the parts that have something to say."""
+    facts = {}
+    for part, func in _SECTION_VI.items():
+        value = func(version)
+        if value:
+            facts[part] = value
+    return facts
+
+
+def register_on_publish(func: Callable) -> None:
+    """``func(version, actor)`` runs inside the publishing transaction."""
+    if func not in _ON_PUBLISH:
+        _ON_PUBLISH.append(func)
+
+
+def on_publish(version, actor) -> None:
+    for func in _ON_PUBLISH:
+        func(version, actor)
