@@ -68,6 +68,10 @@ def create_app(config: dict | None = None) -> Flask:
     )
     if config:
         app.config.update(config)
+    if app.config.get("HYOKA_BEHIND_PROXY", os.environ.get("HYOKA_BEHIND_PROXY") == "1"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     if "SECRET_KEY" not in (config or {}):
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
     app.json.ensure_ascii = False

@@ -59,3 +59,12 @@ def spec() -> dict:
 def openapi():
     """The OpenAPI specification of this API."""
     return jsonify(spec())
+
+
+document("/openapi.json", "get", {
+    "summary": "このAPIのOpenAPI仕様",
+    "operationId": "getOpenApi",
+    "security": [],
+    "responses": {"200": {"description": "OpenAPI 3.1 の仕様書",
+                          "content": {"application/json": {"schema": {"type": "object"}}}}},
+})
