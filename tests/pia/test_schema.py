@@ -344,3 +344,14 @@ def test_flatten_gives_stable_paths_and_human_labels(zen, demo):
     assert storage.label == "II 特定個人情報ファイルの概要 特定個人情報ファイル1 6. 特定個人情報の保管・消去 ①保管場所"
     assert flat["record_items/files[1]/items[2]/name"].text == "氏名"
     assert get_value(demo[0], "record_items/files[1]/items[2]/name") == "氏名"
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_every_form_empty_document_only_lacks_required_items(form):
+    schema = load_schema(form)
+    doc = empty_document(schema)
+    errors = validate(schema, doc)
+    assert errors and {e.message for e in errors} == {"必須項目です"}
+    for section in schema.sections:
+        fields = to_form_data(schema, section.key, doc[section.key])
+        assert coerce(schema, section.key, fields) == doc[section.key]
