@@ -1,3 +1,10 @@
 """Models of the pia package: affairs and assessments, the system inventory, third-party review."""
-from pia.models.assessment import Affair, Assessment, AssessmentVersion  # noqa: F401
-from pia.models.inventory import System, system_departments  # noqa: F401
+from pia.models.assessment import (  # noqa: F401
+    ActionItem, Affair, AnnualReview, Assessment, AssessmentVersion, ChangeLogNote, ThresholdRecord,
+    VersionSearchText)
+from pia.models.inventory import (  # noqa: F401
+    Connection, InventoryLink, InventorySnapshot, PiFile, PiFileRevision, System, SystemRevision,
+    pi_file_systems, system_departments,
+)
+from pia.models.review import ReviewBody, ReviewFinding, ReviewSession  # noqa: F401
+from pia.models.publication import PublishedDocument  # noqa: F401
