@@ -17,6 +17,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from common.db import db, utcnow
+from common.mynumber_guard import scrub
 from common.models import AuditEvent
 
 _cli_actor: contextvars.ContextVar = contextvars.ContextVar("hyoka_cli_actor", default=None)
@@ -82,6 +83,7 @@ def record(action: str, object_type: str, object_id=None, summary: str = "", *, 
            after=None, actor=None, session: Session | None = None) -> AuditEvent:
     """Add an audit event to the session (committed with the rest of the request)."""
     actor_id, actor_name = _actor_fields(actor if actor is not None else _current_actor())
+    summary, before, after = scrub(summary), scrub(before), scrub(after)
     ev = AuditEvent(at=utcnow(), actor_id=actor_id, actor_name=actor_name, action=action,
                     object_type=object_type, object_id=None if object_id is None else str(object_id),
                     summary=summary, before=before, after=after, ip=_ip())
@@ -150,6 +152,7 @@ def _write(session, flush_context):
     for action, obj, before, after in pending:
         if action == "create":
             after = _snapshot(obj)
+        before, after = scrub(before), scrub(after)
         rows.append({
             "at": utcnow(), "actor_id": actor_id, "actor_name": actor_name, "action": action,
             "object_type": type(obj).__name__, "object_id": _object_id(obj),
