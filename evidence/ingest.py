@@ -1,0 +1,475 @@
+"""Storing feeds: one service every door (CLI, HTTP API, drop folder, demo) goes through.
+
+:func:`import_feed` takes a binary stream, parses it with :class:`evidence.feeds.FeedParser`
+as it arrives and stores the valid rows in ONE transaction, which it commits when the
+batch is accepted and rolls back when it is not (a file with a bad row stores nothing,
+unless ``skip_invalid``). The batch record carries the SHA-256 of the raw bytes, the digest
+of the rows it stored and the chain hash linking it to the previous batch.
+
+The access feed (the large one) is stored with raw DB-API calls: ``executemany`` on
+SQLite, ``COPY`` into a temporary table and ``INSERT … SELECT … ON CONFLICT DO NOTHING`` on
+PostgreSQL. The other kinds are small and go through SQLAlchemy Core.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import BinaryIO
+
+import sqlalchemy as sa
+
+from common import audit
+from common.db import db, utcnow
+from evidence.feeds import FIELDS, KINDS, FeedParser, RowError
+from evidence.models import GENESIS_HASH, ROW_MODELS, FeedBatch
+
+log = logging.getLogger(__name__)
+
+#: rows handed to the database at a time
+CHUNK_ROWS = 5000
+#: PostgreSQL advisory lock that serialises batches (the chain has one head)
+PG_LOCK_KEY = 7_246_001
+
+
+@dataclass
+class ImportResult:
+    kind: str
+    source: str
+    stored: bool = False
+    batch_id: int | None = None
+    fmt: str | None = None
+    rows_total: int = 0
+    rows_stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    errors_total: int = 0
+    raw_sha256: str | None = None
+    chain_hash: str | None = None
+    bytes_read: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "stored": self.stored,
+            "batch_id": self.batch_id,
+            "format": self.fmt,
+            "rows": self.rows_total,
+            "accepted": self.rows_stored,
+            "duplicate": self.duplicates,
+            "rejected": self.rejected,
+            "errors": [{"line": e.line, "field": e.field, "reason": e.reason} for e in self.errors],
+            "errors_total": self.errors_total,
+            "sha256": self.raw_sha256,
+            "chain_hash": self.chain_hash,
+        }
+
+
+class CountingStream:
+    """Wraps a binary stream; ``position`` is the bytes read so far (for progress bars)."""
+
+    def __init__(self, stream: BinaryIO, callback: Callable[[int], None] | None = None):
+        self._stream = stream
+        self.position = 0
+        self._callback = callback
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        if data:
+            self.position += len(data)
+            if self._callback:
+                self._callback(len(data))
+        return data
+
+
+def known_systems() -> set[str]:
+    """Codes of the systems in the inventory (rows for other systems are rejected)."""
+    from pia.models import System
+
+    return set(db.session.execute(sa.select(System.code)).scalars())
+
+
+def rows_digest_update(hasher, digests: Iterable[str]) -> None:
+    for digest in digests:
+        hasher.update(digest.encode("ascii"))
+
+
+def chain_hash(batch: dict) -> str:
+    """The chain hash of a batch from its recorded fields (also used by verify)."""
+    received = batch["received_at"]
+    if received.tzinfo is None:  # pragma: no cover - UTCDateTime gives aware values
+        received = received.replace(tzinfo=timezone.utc)
+    parts = [
+        batch["prev_hash"] or "", str(batch["id"]), batch["kind"], batch["source"],
+        received.astimezone(timezone.utc).isoformat(),
+        batch["raw_sha256"], str(batch["rows_total"]), str(batch["rows_stored"]),
+        str(batch["duplicates"]), str(batch["rejected"]), batch["rows_digest"] or "",
+    ]
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
+
+
+def import_feed(kind: str, stream: BinaryIO, *, source: str, filename: str | None = None,
+                fmt: str | None = None, skip_invalid: bool = False,
+                system_code: str | None = None, actor=None,
+                chunk_rows: int = CHUNK_ROWS) -> ImportResult:
+    """Parse ``stream`` as a ``kind`` feed and store it as one batch (commits or rolls back).
+
+    :param source: where it came from, recorded on the batch (``cli:access.csv``, …)
+    :param filename: used to tell CSV from JSON Lines by extension (else the content decides)
+    :param skip_invalid: store the valid rows even when some are bad (the bad ones are
+        listed in ``errors``; the caller writes them to a reject file)
+    :param system_code: the API token's system: rows of any other system are rejected
+    :param actor: recorded in the audit trail (default: the current user or CLI actor)
+    :returns: an :class:`ImportResult`; ``stored`` tells whether the batch was committed
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown feed kind {kind!r}")
+    db.session.rollback()  # start from a clean transaction: the batch is all of it
+    systems = known_systems()
+    parser = FeedParser(kind, known_systems=systems, fmt=fmt, filename=filename)
+    result = ImportResult(kind=kind, source=source)
+    extra_errors: list[RowError] = []
+    store = _Store(kind, source=source, system_code=system_code)
+    try:
+        for chunk in parser.iter_chunks(stream, size=chunk_rows):
+            if system_code is not None and "system" in parser.names:
+                kept = []
+                for row in chunk:
+                    if row["system"] == system_code:
+                        kept.append(row)
+                    else:
+                        extra_errors.append(RowError(
+                            row["line"], "system",
+                            f"このトークンはシステム「{system_code}」の送信用です"
+                            f"(この行のシステム: {row['system']})"))
+                chunk = kept
+            if parser.errors_total or extra_errors:
+                if not skip_invalid:
+                    continue  # keep reading to list every bad line; nothing will be stored
+            if chunk:
+                store.add(chunk)
+    except Exception:
+        db.session.rollback()
+        raise
+    result.fmt = parser.fmt
+    result.raw_sha256 = parser.sha256
+    result.bytes_read = parser.bytes_read
+    result.rows_total = parser.rows_total
+    errors = sorted(list(parser.errors) + extra_errors, key=lambda e: e.line)
+    result.errors = errors
+    result.errors_total = parser.errors_total + len(extra_errors)
+    bad_rows = parser.rows_invalid + len(extra_errors)
+    if result.errors_total and not skip_invalid:
+        db.session.rollback()
+        result.rejected = bad_rows
+        _audit_rejected(result, actor)
+        return result
+    if parser.rows_total == 0 and not result.errors_total and parser.bytes_read == 0:
+        db.session.rollback()
+        result.errors = [RowError(1, None, "データがありません")]
+        result.errors_total = 1
+        _audit_rejected(result, actor)
+        return result
+    batch = store.seal(raw_sha256=parser.sha256 or "", fmt=parser.fmt or "csv",
+                       rows_total=parser.rows_total, rejected=bad_rows)
+    result.batch_id = batch["id"]
+    result.rows_stored = batch["rows_stored"]
+    result.duplicates = batch["duplicates"]
+    result.rejected = bad_rows
+    result.chain_hash = batch["chain_hash"]
+    result.stored = True
+    audit.record("import", "evidence_batch", batch["id"],
+                 f"証跡フィード({kind})を取り込みました: {source} 保存 {result.rows_stored} 件、"
+                 f"重複 {result.duplicates} 件、除外 {bad_rows} 件",
+                 after={"kind": kind, "source": source, "rows_stored": result.rows_stored,
+                        "duplicates": result.duplicates, "rejected": bad_rows,
+                        "sha256": parser.sha256, "chain_hash": batch["chain_hash"]},
+                 actor=actor)
+    db.session.commit()
+    log.info("evidence batch %s stored: kind=%s rows=%d duplicates=%d rejected=%d",
+             batch["id"], kind, result.rows_stored, result.duplicates, bad_rows)
+    return result
+
+
+def _audit_rejected(result: ImportResult, actor) -> None:
+    reasons = sorted({e.reason for e in result.errors[:50]})[:5]
+    audit.record("import", "evidence_feed", None,
+                 f"証跡フィード({result.kind})を受け付けませんでした: {result.source} "
+                 f"不備 {result.errors_total} 件",
+                 after={"kind": result.kind, "source": result.source,
+                        "errors_total": result.errors_total, "sha256": result.raw_sha256,
+                        "reasons": reasons},
+                 actor=actor)
+    db.session.commit()
+
+
+# ---------------------------------------------------------------------------
+# Storage
+# ---------------------------------------------------------------------------
+
+def _sqlite_ts(value: datetime) -> str:
+    """A UTC datetime as SQLAlchemy stores it on SQLite."""
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _json(value):
+    return json.dumps(value, ensure_ascii=False) if value else None
+
+
+class _Store:
+    """Writes the rows of one batch inside the session's transaction, then seals it."""
+
+    def __init__(self, kind: str, *, source: str, system_code: str | None):
+        self.kind = kind
+        self.model = ROW_MODELS[kind]
+        self.table = self.model.__table__
+        self.names = [spec.name for spec in FIELDS[kind]]
+        self.conn = db.session.connection()
+        self.dialect = self.conn.dialect.name
+        if self.dialect == "postgresql":
+            self.conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
+        self.source = source[:400]
+        self.received_at = utcnow()
+        self.batch_id = self.conn.execute(sa.insert(FeedBatch.__table__).values(
+            kind=kind, source=self.source, system_code=system_code, fmt="",
+            received_at=self.received_at, raw_sha256="")).inserted_primary_key[0]
+        self.id_before = self.conn.execute(
+            sa.select(sa.func.coalesce(sa.func.max(self.table.c.id), 0))).scalar_one()
+        self.hasher = hashlib.sha256()
+        self.stored = 0
+        self.attempted = 0
+        self.first_at = None
+        self.last_at = None
+        self._pg_staged = False
+
+    # -- adding rows ----------------------------------------------------------
+
+    def add(self, rows: list[dict]) -> None:
+        self.attempted += len(rows)
+        if "occurred_at" in self.names:
+            times = [r["occurred_at"] for r in rows]
+            lo, hi = min(times), max(times)
+            self.first_at = lo if self.first_at is None else min(lo, self.first_at)
+            self.last_at = hi if self.last_at is None else max(hi, self.last_at)
+        if self.kind == "access":
+            if self.dialect == "sqlite":
+                self._add_access_sqlite(rows)
+            elif self.dialect == "postgresql":
+                self._stage_access_pg(rows)
+            else:  # pragma: no cover
+                self._add_generic(rows, ("system", "event_id"))
+        elif self.kind == "provisions":
+            self._add_generic(rows, ("record_id",))
+        else:
+            self._add_generic(rows, ("row_hash",))
+
+    def _add_access_sqlite(self, rows: list[dict]) -> None:
+        cur = self.conn.connection.driver_connection.cursor()
+        batch_id = self.batch_id
+        params = [
+            (batch_id, r["event_id"], _sqlite_ts(r["occurred_at"]), r["system"], r["user_id"],
+             r["action"], r["subject_id"], r["terminal"], r["result"], r["purpose"],
+             _json(r["extra"]))
+            for r in rows
+        ]
+        cur.executemany(
+            "INSERT INTO evidence_access (batch_id, event_id, occurred_at, system, user_id, "
+            "action, subject_id, terminal, result, purpose, extra) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", params)
+        inserted = cur.rowcount
+        if inserted == len(rows):
+            rows_digest_update(self.hasher, (r["row_hash"] for r in rows))
+        else:
+            cur.execute("SELECT system, event_id FROM evidence_access WHERE id > ? ORDER BY id",
+                        (self.id_before + self.stored,))
+            self._digest_stored(rows, set(cur.fetchall()), ("system", "event_id"))
+        cur.close()
+        self.stored += inserted
+
+    def _digest_stored(self, rows, stored_keys: set, key_fields) -> None:
+        for r in rows:
+            key = tuple(r[f] for f in key_fields)
+            if key in stored_keys:
+                stored_keys.discard(key)
+                self.hasher.update(r["row_hash"].encode("ascii"))
+
+    _PG_COLS = ("event_id", "occurred_at", "system", "user_id", "action", "subject_id",
+                "terminal", "result", "purpose", "extra")
+
+    def _stage_access_pg(self, rows: list[dict]) -> None:
+        raw = self.conn.connection.driver_connection
+        if not self._pg_staged:
+            raw.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS evidence_access_stage ("
+                "seq bigserial, event_id text, occurred_at timestamptz, system text, "
+                "user_id text, action text, subject_id text, terminal text, result text, "
+                "purpose text, extra jsonb, row_hash text) ON COMMIT DROP")
+            self._pg_staged = True
+        with raw.cursor().copy(
+                "COPY evidence_access_stage (event_id, occurred_at, system, user_id, action, "
+                "subject_id, terminal, result, purpose, extra, row_hash) FROM STDIN") as copy:
+            write = copy.write_row
+            for r in rows:
+                write((r["event_id"], r["occurred_at"], r["system"], r["user_id"], r["action"],
+                       r["subject_id"], r["terminal"], r["result"], r["purpose"],
+                       _json(r["extra"]), r["row_hash"]))
+
+    def _flush_access_pg(self) -> None:
+        if not self._pg_staged:
+            return
+        raw = self.conn.connection.driver_connection
+        cols = ", ".join(self._PG_COLS)
+        raw.execute("CREATE TEMP TABLE evidence_access_stored (system text, event_id text) "
+                    "ON COMMIT DROP")
+        cur = raw.execute(
+            "WITH ins AS ("
+            f" INSERT INTO evidence_access (batch_id, {cols})"
+            f" SELECT %s, {cols} FROM evidence_access_stage ORDER BY seq"
+            " ON CONFLICT DO NOTHING RETURNING system, event_id)"
+            " INSERT INTO evidence_access_stored SELECT system, event_id FROM ins",
+            (self.batch_id,))
+        inserted = cur.rowcount
+        staged = raw.execute("SELECT count(*) FROM evidence_access_stage").fetchone()[0]
+        if inserted == staged:
+            query = "SELECT row_hash FROM evidence_access_stage ORDER BY seq"
+        else:
+            query = ("SELECT DISTINCT ON (s.system, s.event_id) s.row_hash, s.seq "
+                     "FROM evidence_access_stage s JOIN evidence_access_stored t "
+                     "ON t.system = s.system AND t.event_id = s.event_id "
+                     "ORDER BY s.system, s.event_id, s.seq")
+            query = f"SELECT row_hash FROM ({query}) x ORDER BY seq"
+        with raw.cursor(name="evidence_stage_hashes") as named:
+            named.execute(query)
+            while True:
+                got = named.fetchmany(20000)
+                if not got:
+                    break
+                rows_digest_update(self.hasher, (h[0] for h in got))
+        self.stored = inserted
+
+    def _add_generic(self, rows: list[dict], key_fields: tuple[str, ...]) -> None:
+        table = self.table
+        keys = [tuple(r[f] for f in key_fields) for r in rows]
+        if key_fields == ("system", "event_id"):  # pragma: no cover - other dialects
+            cond = sa.tuple_(table.c.system, table.c.event_id).in_(keys)
+        else:
+            cond = table.c[key_fields[0]].in_([k[0] for k in keys])
+        existing = set()
+        for i in range(0, len(keys), 500):
+            part = keys[i:i + 500]
+            if len(key_fields) == 1:
+                q = sa.select(table.c[key_fields[0]]).where(
+                    table.c[key_fields[0]].in_([k[0] for k in part]))
+                existing.update((v,) for v in self.conn.execute(q).scalars())
+            else:  # pragma: no cover
+                q = sa.select(*[table.c[f] for f in key_fields]).where(cond)
+                existing.update(tuple(x) for x in self.conn.execute(q))
+        values = []
+        for row, key in zip(rows, keys):
+            if key in existing:
+                continue
+            existing.add(key)
+            record = {name: row[name] for name in self.names}
+            record["extra"] = row["extra"] or None
+            record["batch_id"] = self.batch_id
+            if "row_hash" in table.c:
+                record["row_hash"] = row["row_hash"]
+            values.append(record)
+            self.hasher.update(row["row_hash"].encode("ascii"))
+        if values:
+            self.conn.execute(sa.insert(table), values)
+        self.stored += len(values)
+
+    # -- sealing ----------------------------------------------------------------
+
+    def seal(self, *, raw_sha256: str, fmt: str, rows_total: int, rejected: int) -> dict:
+        if self.kind == "access" and self.dialect == "postgresql":
+            self._flush_access_pg()
+        if self.kind == "access" and self.stored:
+            refresh_access_days(self.conn, self.id_before)
+        batches = FeedBatch.__table__
+        prev = self.conn.execute(
+            sa.select(batches.c.chain_hash).where(batches.c.chain_hash.is_not(None))
+            .order_by(batches.c.id.desc()).limit(1)).scalar_one_or_none() or GENESIS_HASH
+        record = {
+            "id": self.batch_id, "kind": self.kind,
+            "source": self.source, "received_at": self.received_at,
+            "raw_sha256": raw_sha256, "rows_total": rows_total, "rows_stored": self.stored,
+            "duplicates": self.attempted - self.stored, "rejected": rejected,
+            "rows_digest": self.hasher.hexdigest(), "prev_hash": prev,
+        }
+        record["chain_hash"] = chain_hash(record)
+        self.conn.execute(batches.update().where(batches.c.id == self.batch_id).values(
+            fmt=fmt, raw_sha256=raw_sha256, rows_total=rows_total, rows_stored=self.stored,
+            duplicates=record["duplicates"], rejected=rejected,
+            rows_digest=record["rows_digest"], prev_hash=prev,
+            chain_hash=record["chain_hash"], first_at=self.first_at, last_at=self.last_at))
+        return record
+
+
+# ---------------------------------------------------------------------------
+# The per-user-day summary of access events
+# ---------------------------------------------------------------------------
+
+def local_date(conn, column):
+    """SQL expression: the Asia/Tokyo calendar date of a UTC timestamp column."""
+    if conn.dialect.name == "postgresql":
+        return sa.cast(sa.func.timezone("Asia/Tokyo", column), sa.Date)
+    return sa.func.date(column, "+9 hours")
+
+
+def refresh_access_days(conn, id_before: int) -> None:
+    """Bring :class:`AccessDay` up to date for the user-days of events with id > id_before."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"""
+            INSERT INTO evidence_access_days
+              (system, user_id, day, day_start, day_end, events, subjects, denied, first_at, last_at)
+            SELECT system, user_id, day,
+                   day::timestamp AT TIME ZONE 'Asia/Tokyo',
+                   (day + 1)::timestamp AT TIME ZONE 'Asia/Tokyo',
+                   n, s, dn, f, l
+            FROM (SELECT system, user_id, (occurred_at AT TIME ZONE 'Asia/Tokyo')::date AS day,
+                         count(*) AS n, count(DISTINCT subject_id) AS s,
+                         sum(CASE WHEN result = 'denied' THEN 1 ELSE 0 END) AS dn,
+                         min(occurred_at) AS f, max(occurred_at) AS l
+                  FROM evidence_access WHERE id > {int(id_before)}
+                  GROUP BY 1, 2, 3) agg
+            ON CONFLICT (system, user_id, day) DO UPDATE SET
+              events = (SELECT count(*) FROM evidence_access a {_SAME_DAY}),
+              subjects = (SELECT count(DISTINCT subject_id) FROM evidence_access a {_SAME_DAY}),
+              denied = (SELECT count(*) FROM evidence_access a {_SAME_DAY} AND a.result = 'denied'),
+              first_at = LEAST(evidence_access_days.first_at, excluded.first_at),
+              last_at = GREATEST(evidence_access_days.last_at, excluded.last_at)
+        """)
+    else:
+        conn.exec_driver_sql(f"""
+            INSERT INTO evidence_access_days
+              (system, user_id, day, day_start, day_end, events, subjects, denied, first_at, last_at)
+            SELECT system, user_id, day,
+                   datetime(day, '-9 hours') || '.000000',
+                   datetime(day, '+15 hours') || '.000000',
+                   n, s, dn, f, l
+            FROM (SELECT system, user_id, date(occurred_at, '+9 hours') AS day,
+                         count(*) AS n, count(DISTINCT subject_id) AS s,
+                         sum(result = 'denied') AS dn,
+                         min(occurred_at) AS f, max(occurred_at) AS l
+                  FROM evidence_access WHERE id > {int(id_before)}
+                  GROUP BY 1, 2, 3) agg
+            WHERE true
+            ON CONFLICT (system, user_id, day) DO UPDATE SET
+              events = (SELECT count(*) FROM evidence_access a {_SAME_DAY}),
+              subjects = (SELECT count(DISTINCT subject_id) FROM evidence_access a {_SAME_DAY}),
+              denied = (SELECT count(*) FROM evidence_access a {_SAME_DAY} AND a.result = 'denied'),
+              first_at = min(evidence_access_days.first_at, excluded.first_at),
+              last_at = max(evidence_access_days.last_at, excluded.last_at)
+        """)
+
+
+_SAME_DAY = ("WHERE a.system = evidence_access_days.system "
+             "AND a.user_id = evidence_access_days.user_id "
+             "AND a.occurred_at >= evidence_access_days.day_start "
+             "AND a.occurred_at < evidence_access_days.day_end")

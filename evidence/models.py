@@ -1,0 +1,283 @@
+"""Evidence tables: feed batches, the five kinds of stored rows, findings and their triage.
+
+Stored evidence (batches and rows) is append-only: database triggers refuse UPDATE and
+DELETE (a batch may be updated once, while it is being sealed). Each batch carries a hash
+chain (``prev_hash`` → ``chain_hash``) over its metadata and the digest of its stored rows,
+so ``flask evidence verify`` notices changes even by someone who dropped the triggers.
+
+Uniqueness (re-sending stores nothing twice):
+
+* access: ``(system, event_id)`` (``event_id`` derived from the row when absent);
+* provisions: ``record_id``;
+* grants, assignments, relations: the whole row (``row_hash``). A grant re-sent with a
+  ``revoked_at`` (or an assignment with an ``end_date``) is a new version of the same
+  natural key — grants ``(system, user_id, role, granted_at)``, assignments
+  ``(user_id, department, start_date)``, relations ``(user_id, subject_id)`` — and the
+  latest stored version is the one the checks use.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from common.db import JSONType, UTCDateTime, db, guard, utcnow
+
+GENESIS_HASH = "0" * 64
+
+
+class FeedBatch(db.Model):
+    """One imported feed file or request: what came in and the chain hash that seals it."""
+
+    __tablename__ = "evidence_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(20), index=True)
+    #: ``cli:<file>``, ``api:<token name>``, ``watch:<file>``, ``demo:<name>``
+    source: Mapped[str] = mapped_column(sa.String(400))
+    #: the system of the API token, when it came through the API
+    system_code: Mapped[str | None] = mapped_column(sa.String(32))
+    fmt: Mapped[str] = mapped_column(sa.String(10))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    rows_total: Mapped[int] = mapped_column(default=0)
+    rows_stored: Mapped[int] = mapped_column(default=0)
+    duplicates: Mapped[int] = mapped_column(default=0)
+    #: rows left out with --skip-invalid (written to the reject file)
+    rejected: Mapped[int] = mapped_column(default=0)
+    #: SHA-256 of the raw bytes received
+    raw_sha256: Mapped[str] = mapped_column(sa.String(64))
+    #: SHA-256 over the row digests of the stored rows, in storage order
+    rows_digest: Mapped[str | None] = mapped_column(sa.String(64))
+    prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    #: NULL while the batch is being written; set once, in the same transaction
+    chain_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    #: earliest / latest event time of the stored rows (access and provisions)
+    first_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+guard(FeedBatch.__table__, "evidence_batches_sealed", operations=("UPDATE",),
+      when="OLD.chain_hash IS NOT NULL", message="sealed evidence batches cannot change")
+guard(FeedBatch.__table__, "evidence_batches_kept", operations=("DELETE",),
+      message="evidence batches cannot be deleted")
+
+
+def _batch_fk():
+    return mapped_column(sa.ForeignKey("evidence_batches.id"))
+
+
+class AccessEvent(db.Model):
+    """操作履歴: one operation of a staff account in a business system."""
+
+    __tablename__ = "evidence_access"
+    __table_args__ = (
+        sa.UniqueConstraint("system", "event_id", name="uq_evidence_access_system_event"),
+        sa.Index("ix_evidence_access_user_time", "system", "user_id", "occurred_at"),
+        sa.Index("ix_evidence_access_subject_user", "subject_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = _batch_fk()
+    event_id: Mapped[str] = mapped_column(sa.String(200))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    system: Mapped[str] = mapped_column(sa.String(32))
+    user_id: Mapped[str] = mapped_column(sa.String(200))
+    action: Mapped[str] = mapped_column(sa.String(20))
+    subject_id: Mapped[str | None] = mapped_column(sa.String(200))
+    terminal: Mapped[str | None] = mapped_column(sa.String(200))
+    result: Mapped[str] = mapped_column(sa.String(10))
+    purpose: Mapped[str | None] = mapped_column(sa.String(200))
+    extra: Mapped[dict | None] = mapped_column(JSONType)
+
+
+class Grant(db.Model):
+    """権限付与: a permission in a system, with the date it was withdrawn."""
+
+    __tablename__ = "evidence_grants"
+    __table_args__ = (sa.Index("ix_evidence_grants_key", "system", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = _batch_fk()
+    user_id: Mapped[str] = mapped_column(sa.String(200))
+    system: Mapped[str] = mapped_column(sa.String(32))
+    role: Mapped[str] = mapped_column(sa.String(200))
+    granted_at: Mapped[date]
+    revoked_at: Mapped[date | None]
+    granted_by: Mapped[str | None] = mapped_column(sa.String(200))
+    extra: Mapped[dict | None] = mapped_column(JSONType)
+    row_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+
+class Assignment(db.Model):
+    """人事配置: a staff account's department over a period."""
+
+    __tablename__ = "evidence_assignments"
+    __table_args__ = (sa.Index("ix_evidence_assignments_user", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = _batch_fk()
+    user_id: Mapped[str] = mapped_column(sa.String(200))
+    department: Mapped[str] = mapped_column(sa.String(200))
+    start_date: Mapped[date]
+    end_date: Mapped[date | None]
+    extra: Mapped[dict | None] = mapped_column(JSONType)
+    row_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+
+class Relation(db.Model):
+    """職員と住民記録の関係: a resident record that is the staff member's own or family's."""
+
+    __tablename__ = "evidence_relations"
+    __table_args__ = (sa.Index("ix_evidence_relations_user_subject", "user_id", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = _batch_fk()
+    user_id: Mapped[str] = mapped_column(sa.String(200))
+    subject_id: Mapped[str] = mapped_column(sa.String(200))
+    relation: Mapped[str] = mapped_column(sa.String(20))
+    extra: Mapped[dict | None] = mapped_column(JSONType)
+    row_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+
+class Provision(db.Model):
+    """情報提供等記録: one inquiry or provision through the 情報提供ネットワークシステム."""
+
+    __tablename__ = "evidence_provisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = _batch_fk()
+    record_id: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    direction: Mapped[str] = mapped_column(sa.String(10))
+    counterpart: Mapped[str] = mapped_column(sa.String(300))
+    table_item: Mapped[int]
+    info_item: Mapped[str] = mapped_column(sa.String(300))
+    affair: Mapped[str | None] = mapped_column(sa.String(40))
+    subject_id: Mapped[str | None] = mapped_column(sa.String(200))
+    result: Mapped[str] = mapped_column(sa.String(10))
+    extra: Mapped[dict | None] = mapped_column(JSONType)
+    row_hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+#: kind -> model of its stored rows
+ROW_MODELS = {
+    "access": AccessEvent,
+    "grants": Grant,
+    "assignments": Assignment,
+    "relations": Relation,
+    "provisions": Provision,
+}
+
+for _model in ROW_MODELS.values():
+    guard(_model.__table__, f"{_model.__tablename__}_append_only",
+          message="stored evidence is append-only")
+
+
+class AccessDay(db.Model):
+    """Derived (not evidence): per system, user and JST day, what the access events show.
+
+    Rebuilt from the events for the days a batch touches; the checks read it to find the
+    few user-days worth looking at before touching the events themselves.
+    """
+
+    __tablename__ = "evidence_access_days"
+    __table_args__ = (sa.Index("ix_evidence_access_days_day", "day"),)
+
+    system: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    #: the UTC instants the JST day starts and ends (for range joins with the events)
+    day_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    day_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    events: Mapped[int] = mapped_column(default=0)
+    subjects: Mapped[int] = mapped_column(default=0)
+    denied: Mapped[int] = mapped_column(default=0)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CheckConfig(db.Model):
+    """Parameters of one check as an administrator set them (defaults live in ``checks``)."""
+
+    __tablename__ = "evidence_check_configs"
+    __audit__ = True
+
+    check: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    severity: Mapped[str | None] = mapped_column(sa.String(10))
+    params: Mapped[dict] = mapped_column(JSONType, default=dict)
+
+
+DECISIONS = {
+    "legitimate": "正当な業務",
+    "investigate": "要調査",
+    "suspicious": "不正の疑い",
+    "false_positive": "誤検知",
+}
+#: decisions that close a finding; the others leave it open
+CLOSING_DECISIONS = ("legitimate", "false_positive")
+SEVERITIES = {"high": "高", "medium": "中", "low": "低"}
+
+
+class Finding(db.Model):
+    """What a check found; one row per stable key, so re-running keeps the triage."""
+
+    __tablename__ = "evidence_findings"
+    __table_args__ = (
+        sa.UniqueConstraint("check", "key", name="uq_evidence_findings_check_key"),
+        sa.Index("ix_evidence_findings_check_day", "check", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    check: Mapped[str] = mapped_column(sa.String(40))
+    #: stable key within the check, e.g. ``JUKI/ev-123`` or ``u0012/2025-05-01``
+    key: Mapped[str] = mapped_column(sa.String(500))
+    system: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    user_id: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    event_id: Mapped[str | None] = mapped_column(sa.String(200))
+    record_id: Mapped[str | None] = mapped_column(sa.String(200))
+    #: the JST day the finding is about (the event's day, the user-day, the record's day)
+    day: Mapped[date | None] = mapped_column(index=True)
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    severity: Mapped[str] = mapped_column(sa.String(10))
+    explanation: Mapped[str] = mapped_column(sa.Text)
+    details: Mapped[dict] = mapped_column(JSONType, default=dict)
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: the latest triage decision (None while nobody has decided)
+    decision: Mapped[str | None] = mapped_column(sa.String(20), index=True)
+
+    decisions: Mapped[list["TriageDecision"]] = relationship(
+        back_populates="finding", order_by="TriageDecision.id")
+
+    @property
+    def is_open(self) -> bool:
+        return self.decision not in CLOSING_DECISIONS
+
+    @property
+    def decision_label(self) -> str:
+        return DECISIONS.get(self.decision, "未判断")
+
+
+class TriageDecision(db.Model):
+    """A decision on a finding, with its written reason. Append-only."""
+
+    __tablename__ = "evidence_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finding_id: Mapped[int] = mapped_column(sa.ForeignKey("evidence_findings.id"), index=True)
+    decision: Mapped[str] = mapped_column(sa.String(20))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    decided_by_name: Mapped[str] = mapped_column(sa.String(200))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    finding: Mapped[Finding] = relationship(back_populates="decisions")
+
+    @property
+    def label(self) -> str:
+        return DECISIONS.get(self.decision, self.decision)
+
+
+guard(TriageDecision.__table__, "evidence_decisions_append_only",
+      message="triage decisions are append-only")

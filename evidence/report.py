@@ -1,0 +1,187 @@
+"""The evidence report of an assessment over a period (HTML, PDF, CSV, JSON).
+
+It shows feed coverage per system and day (a day without access logs is a gap), findings
+per check with their triage state, the open findings, and a manifest: the SHA-256 and
+chain hash of every batch the report rests on and ``report_sha256`` — the SHA-256 of the
+report's content (the canonical JSON of everything but that field), which the audit trail
+records on every export.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import render_template
+
+from common.db import db, utcnow
+from evidence.checks import CHECKS, day_start_utc
+from evidence.models import DECISIONS, AccessDay, FeedBatch, Finding
+
+FONT_DIRS = ("/usr/share/fonts/opentype/ipaexfont-gothic", "/usr/share/fonts/opentype/ipaexfont-mincho",
+             "/usr/share/fonts/truetype")
+CLOSED = ("legitimate", "false_positive")
+
+
+class ReportError(LookupError):
+    """No such assessment."""
+
+
+def report_systems(assessment) -> list[str]:
+    """Systems the assessment describes (inventory links), else every system with access logs."""
+    from pia.models import System
+    from pia.models.inventory import InventoryLink
+
+    version_ids = [v.id for v in assessment.versions]
+    codes = []
+    if version_ids:
+        ids = db.session.execute(sa.select(InventoryLink.object_id).where(
+            InventoryLink.version_id.in_(version_ids), InventoryLink.kind == "system")).scalars().all()
+        if ids:
+            codes = db.session.execute(sa.select(System.code).where(System.id.in_(ids))).scalars().all()
+    if not codes:
+        codes = db.session.execute(sa.select(AccessDay.system).distinct()).scalars().all()
+    return sorted(set(codes))
+
+
+def build_report(assessment_id: int, start: date, end: date) -> dict:
+    """The report as plain data (what every format renders)."""
+    from pia.models import Assessment
+
+    assessment = db.session.get(Assessment, assessment_id)
+    if assessment is None:
+        raise ReportError(f"評価書 {assessment_id} が見つかりません。")
+    systems = report_systems(assessment)
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    d = AccessDay.__table__
+    seen = {}
+    if systems:
+        for system, day, n in db.session.execute(sa.select(d.c.system, d.c.day, sa.func.sum(d.c.events))
+                                                 .where(d.c.system.in_(systems), d.c.day >= start,
+                                                        d.c.day <= end).group_by(d.c.system, d.c.day)):
+            seen[(system, day)] = int(n)
+    coverage = []
+    for system in systems:
+        per_day = [{"date": day.isoformat(), "events": seen.get((system, day), 0)} for day in days]
+        coverage.append({"system": system, "days": per_day,
+                         "gaps": [x["date"] for x in per_day if not x["events"]],
+                         "events": sum(x["events"] for x in per_day)})
+    f = Finding
+    affair = assessment.affair.code
+    scope = sa.or_(f.system.in_(systems) if systems else sa.false(),
+                   sa.and_(f.record_id.is_not(None),
+                           sa.cast(f.details["affair"], sa.String).contains(affair)))
+    in_period = sa.and_(f.day >= start, f.day <= end, scope)
+    counts = {name: {"total": 0, "undecided": 0, **{k: 0 for k in DECISIONS}} for name in CHECKS}
+    for check, decision, n in db.session.execute(sa.select(f.check, f.decision, sa.func.count())
+                                                 .where(in_period).group_by(f.check, f.decision)):
+        counts[check]["total"] += n
+        counts[check][decision or "undecided"] += n
+    open_rows = db.session.execute(sa.select(f).where(
+        in_period, sa.or_(f.decision.is_(None), f.decision.not_in(CLOSED)))
+        .order_by(f.day, f.check, f.id)).scalars().all()
+    b = FeedBatch.__table__
+    lo, hi = day_start_utc(start), day_start_utc(end + timedelta(days=1))
+    batches = db.session.execute(sa.select(b).where(b.c.chain_hash.is_not(None), sa.or_(
+        sa.and_(b.c.kind.in_(("access", "provisions")), b.c.first_at < hi, b.c.last_at >= lo),
+        b.c.kind.in_(("grants", "assignments", "relations")))).order_by(b.c.id)).all()
+    data = {
+        "title": "証跡報告書",
+        "assessment": {"id": assessment.id, "title": assessment.title, "number": assessment.number,
+                       "affair_code": affair, "affair_name": assessment.affair.name},
+        "period": {"from": start.isoformat(), "to": end.isoformat()},
+        "generated_at": utcnow().isoformat(timespec="seconds"),
+        "systems": systems,
+        "coverage": coverage,
+        "checks": [{"check": name, "title": c.title, "items": [label for _p, label in c.items],
+                    **counts[name]} for name, c in CHECKS.items()],
+        "open_findings": [{"id": x.id, "check": x.check, "title": CHECKS[x.check].title,
+                           "date": x.day.isoformat() if x.day else None, "system": x.system,
+                           "user_id": x.user_id, "event_id": x.event_id, "record_id": x.record_id,
+                           "severity": x.severity, "decision": x.decision,
+                           "explanation": x.explanation} for x in open_rows],
+        "manifest": {"batches": [{"id": r.id, "kind": r.kind, "source": r.source,
+                                  "received_at": r.received_at.isoformat(), "rows": r.rows_stored,
+                                  "sha256": r.raw_sha256, "chain_hash": r.chain_hash}
+                                 for r in batches]},
+    }
+    data["manifest"]["report_sha256"] = content_sha256(data)
+    return data
+
+
+def content_sha256(data: dict) -> str:
+    """SHA-256 of the canonical JSON of the report without ``manifest.report_sha256``."""
+    copy = json.loads(json.dumps(data, default=str))
+    copy["manifest"].pop("report_sha256", None)
+    canon = json.dumps(copy, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+
+def _css() -> str:
+    return (Path(__file__).resolve().parent.parent / "static" / "css" / "evidence.css").read_text(
+        encoding="utf-8")
+
+
+def render_html(data: dict, *, standalone: bool = True) -> str:
+    return render_template("evidence/report.html", r=data, decisions=DECISIONS,
+                           inline_css=_css() if standalone else None)
+
+
+def render_csv(data: dict) -> bytes:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["section", "a", "b", "c", "d", "e", "f"])
+    w.writerow(["report", data["assessment"]["title"], data["assessment"]["affair_code"],
+                data["period"]["from"], data["period"]["to"], data["generated_at"], ""])
+    for cov in data["coverage"]:
+        for day in cov["days"]:
+            w.writerow(["coverage", cov["system"], day["date"], day["events"],
+                        "gap" if not day["events"] else "", "", ""])
+    for c in data["checks"]:
+        w.writerow(["check", c["check"], c["title"], c["total"], c["undecided"],
+                    c["investigate"] + c["suspicious"], c["legitimate"] + c["false_positive"]])
+    for x in data["open_findings"]:
+        w.writerow(["open_finding", x["id"], x["check"], x["date"], x["user_id"] or "",
+                    x["event_id"] or x["record_id"] or "", x["explanation"]])
+    for bt in data["manifest"]["batches"]:
+        w.writerow(["batch", bt["id"], bt["kind"], bt["source"], bt["rows"], bt["sha256"],
+                    bt["chain_hash"]])
+    w.writerow(["report_sha256", data["manifest"]["report_sha256"], "", "", "", "", ""])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def render(data: dict, fmt: str) -> bytes:
+    if fmt == "json":
+        return json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+    if fmt == "csv":
+        return render_csv(data)
+    if fmt == "html":
+        return render_html(data, standalone=True).encode("utf-8")
+    if fmt == "pdf":
+        return render_pdf(render_html(data, standalone=True))
+    raise ValueError(fmt)
+
+
+def _url_fetcher(url: str, *args, **kwargs):
+    """Only data: URLs and the installed IPAex fonts; everything else is refused."""
+    from weasyprint.urls import default_url_fetcher
+
+    if url.startswith("data:"):
+        return default_url_fetcher(url, *args, **kwargs)
+    if url.startswith("file://"):
+        path = Path(url[len("file://"):]).resolve()
+        if path.suffix.lower() in (".ttf", ".otf") and "ipaex" in path.name.lower() and any(
+                str(path).startswith(d) for d in FONT_DIRS):
+            return default_url_fetcher(url, *args, **kwargs)
+    raise ValueError(f"refused to fetch {url[:60]}")
+
+
+def render_pdf(html: str) -> bytes:
+    """HTML → PDF with WeasyPrint (to move to common/publish.py with the other documents)."""
+    from weasyprint import HTML
+
+    return HTML(string=html, url_fetcher=_url_fetcher, base_url="about:blank").write_pdf()
