@@ -186,8 +186,11 @@ def create_affair(*, code: str, name: str, department, actor) -> Affair:
 
 def create_assessment(affair: Affair, *, form: str, actor, title: str | None = None,
                       number: str | None = None, edition: str | None = None,
-                      document: Mapping | None = None) -> Assessment:
-    """A new assessment of ``affair`` in ``form`` with an empty draft 第1版."""
+                      document: Mapping | None = None, with_draft: bool = True) -> Assessment:
+    """A new assessment of ``affair`` in ``form`` with a draft 第1版 (empty, or ``document``).
+
+    ``with_draft=False`` creates the assessment alone (for :func:`add_published_version`).
+    """
     if form not in FORMS:
         raise ValueError(form)
     if any(a.form == form for a in affair.assessments):
@@ -196,6 +199,10 @@ def create_assessment(affair: Affair, *, form: str, actor, title: str | None = N
     assessment = Assessment(affair=affair, form=form, number=number,
                             title=title or f"{affair.name} {FORMS[form]}")
     db.session.add(assessment)
+    if not with_draft:
+        db.session.flush()
+        audit.record("create", "Assessment", assessment.id, f"{assessment.title}を作成しました。", actor=actor)
+        return assessment
     doc = copy.deepcopy(dict(document)) if document is not None else _prefilled(schema, assessment)
     version = AssessmentVersion(assessment=assessment, number=1, edition=schema.edition, status="draft",
                                 document=doc, created_by_id=_uid(actor), updated_at=utcnow(),
@@ -208,6 +215,35 @@ def create_assessment(affair: Affair, *, form: str, actor, title: str | None = N
     sync_actions(version)
     audit.record("create", "Assessment", assessment.id, f"{assessment.title}を作成しました。", actor=actor)
     return assessment
+
+
+def add_published_version(assessment: Assessment, document: Mapping, *, actor, submitted_on: date,
+                          published_on: date, change_kind: str = "initial", note: str = "") -> AssessmentVersion:
+    """Record a version published before this system was used (history), as 公表済み."""
+    schema = load_schema(assessment.form)
+    errors = format_errors(validate(schema, document))
+    if errors:
+        raise ValidationFailed(errors)
+    number = (assessment.versions[-1].number + 1) if assessment.versions else 1
+    version = AssessmentVersion(assessment=assessment, number=number, edition=schema.edition,
+                                document=copy.deepcopy(dict(document)), submitted_on=submitted_on,
+                                published_on=published_on, change_kind=change_kind, note=note,
+                                created_by_id=_uid(actor), submitted_by_id=_uid(actor), published_by_id=_uid(actor),
+                                status="published")
+    db.session.add(version)
+    db.session.flush()
+    from pia import search
+
+    search.index_version(version)
+    sync_actions(version)
+    audit.record("import", "AssessmentVersion", version.id,
+                 f"{assessment.title} {version.label}(公表日 {published_on.isoformat()})を登録しました。", actor=actor)
+    return version
+
+
+def prefilled_document(assessment: Assessment) -> dict:
+    """An empty document of the assessment's form with what the system knows filled in."""
+    return _prefilled(load_schema(assessment.form), assessment)
 
 
 def _prefilled(schema: FormSchema, assessment: Assessment) -> dict:

@@ -48,12 +48,9 @@ def make_assessment(app, department, demo_docs):
         db.session.add(affair)
         db.session.flush()
         if form == "zenkoumoku" and published:
-            assessment = services.create_assessment(affair, form=form, actor=None, document=v1)
-            first = assessment.versions[0]
-            db.session.delete(first)
-            assessment.versions.remove(first)
-            db.session.flush()
-            published_version(assessment, v1, number=1)
+            assessment = services.create_assessment(affair, form=form, actor=None, with_draft=False)
+            services.add_published_version(assessment, v1, actor=None, submitted_on=date(2025, 1, 24),
+                                           published_on=date(2025, 1, 31))
             if draft:
                 services.start_draft(assessment, actor=None, changes={
                     path: value for path, value in _changes(v1, v2).items()})

@@ -1,0 +1,37 @@
+"""Wiring of the assessment part: CLI group, dashboard panel, demo step, API routes, Jinja globals."""
+from __future__ import annotations
+
+
+def init_app(app) -> None:
+    from common.demo import register_demo
+    from common.views import register_panel
+    from pia import api  # noqa: F401  (adds the /api/v1/assessments routes)
+    from pia.cli import cli
+    from pia.demo_step import load_demo
+    from pia.render import document_view
+
+    app.cli.add_command(cli)
+    register_panel(app, deadlines_panel)
+    register_demo("pia-assessments", load_demo, order=10)
+    app.jinja_env.globals.setdefault("pia_document_view", document_view)
+
+
+def deadlines_panel(user):
+    """Dashboard: deadlines per 事務, しきい値判断 rises and open actions (staff who plan the work)."""
+    if not user.has_role("officer", "editor", "auditor", "admin"):
+        return None
+    from common.timeutil import today_jst
+    from pia import services
+
+    today = today_jst()
+    rows = services.deadlines(today, user=user)
+    if user.has_role("editor") and not user.has_role("officer", "auditor", "admin"):
+        rows = [r for r in rows if r.affair.department_id in user.department_ids]
+    if not rows:
+        return None
+    return "pia/_panel_deadlines.html", {
+        "rows": rows,
+        "alerts": services.threshold_alerts(),
+        "open_actions": sum(r.open_actions for r in rows),
+        "overdue_actions": sum(r.overdue_actions for r in rows),
+    }
