@@ -1,1 +1,38 @@
-"""consultation package."""
+"""Consultations (住民等からの意見聴取): periods, intake by every channel, opinions and
+replies, form letters, masking, and the result report (寄せられたご意見と市の考え方)."""
+from __future__ import annotations
+
+
+def init_app(app) -> None:
+    import consultation.models  # noqa: F401  (register the tables)
+    from common.demo import register_demo
+    from common.views import register_panel
+    from consultation import procedure as hooks
+    from consultation.cli import cli
+    from consultation.demo import load_demo
+    from consultation.panel import panel
+    from consultation.services import consultation_for as consultation_for_version
+    from consultation.public_views import bp as public_bp, limit_post_size
+    from consultation.views import bp
+
+    app.register_blueprint(bp)
+    app.register_blueprint(public_bp)
+    # before CSRFProtect parses the form: public posts are refused early when too big
+    app.before_request_funcs.setdefault(None, []).insert(0, limit_post_size)
+    app.cli.add_command(cli)
+    app.jinja_env.globals.update(consultation_for_version=consultation_for_version, period_text=period_text)
+    register_panel(app, panel)
+    register_demo("consultation", load_demo, order=30)
+    try:
+        from pia.procedure import register_check, register_section_vi
+    except ImportError:  # pragma: no cover - pia is part of the application
+        return
+    register_check("consultation", hooks.check)
+    register_section_vi("consultation", hooks.section_vi)
+
+
+def period_text(consultation) -> str:
+    """令和7年11月12日（水）～令和7年12月11日（木）"""
+    from common.jpdate import wareki_range
+
+    return wareki_range(consultation.start_date, consultation.end_date)

@@ -1,0 +1,63 @@
+"""What the consultation tells the assessment workflow (``pia.procedure`` hooks)."""
+from __future__ import annotations
+
+from common.templating import body_name
+from consultation.models import CHANNELS
+from consultation.services import consultation_for, published_opinions
+
+
+def check(version) -> str | None:
+    """None when the version (or the draft it came from) had its consultation closed or reported."""
+    consultation = consultation_for(version)
+    if consultation is None:
+        return "住民等からの意見聴取（意見募集）が行われていません。"
+    if consultation.status not in ("closed", "reported"):
+        return f"意見募集「{consultation.title}」が終了していません（現在: {consultation.status_label}）。"
+    return None
+
+
+def section_vi(version) -> dict | None:
+    """The facts of 意見聴取 for section VI of the assessment."""
+    consultation = consultation_for(version)
+    if consultation is None:
+        return None
+    body = body_name()
+    places = []
+    if consultation.web_url:
+        places.append(f"{body}公式ホームページへの掲載")
+    if consultation.places:
+        places.append("、".join(consultation.places) + "での閲覧・配布")
+    channels = "、".join(CHANNELS[c] for c in CHANNELS if c in (consultation.channels or []))
+    method = "評価書案を" + ("及び".join(places) if places else "公表") + "により公表し、意見を募集した"
+    if channels:
+        method += f"（受付方法: {channels}）"
+    method += "。"
+    opinions = published_opinions(consultation)
+    total = len(consultation.opinions)
+    if consultation.status in ("closed", "reported"):
+        if total:
+            topics = []
+            for o in opinions:
+                label = o.topic or consultation.category_label(o.category)
+                if label not in topics:
+                    topics.append(label)
+            main = (f"{len(consultation.submissions)}者から{total}件の意見が寄せられた。"
+                    f"主な内容: {'、'.join(topics)}に関するもの。")
+        else:
+            main = "意見は寄せられなかった。"
+    else:
+        main = ""
+    reflection = consultation.reflection.strip()
+    if not reflection and consultation.status in ("closed", "reported"):
+        changed = [o for o in opinions if o.changed]
+        reflection = (f"寄せられた意見を踏まえ、{len(changed)}か所を修正した。" if changed
+                      else "寄せられた意見を踏まえた評価書の修正はない。")
+    return {
+        "method": method,
+        "period": (consultation.start_date, consultation.end_date),
+        "shortened_reason": consultation.shortened_reason if consultation.is_shortened else "",
+        "main_opinions": main,
+        "reflection": reflection,
+        "consultation_id": consultation.id,
+        "status": consultation.status,
+    }

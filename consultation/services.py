@@ -1,0 +1,557 @@
+"""Operations on consultations: setting up, intake by every channel, opinions, form letters
+and the review of what will be published. Services flush; the request (or CLI) commits.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from flask import current_app
+
+from common import audit
+from common.db import db, utcnow
+from common.masking import LABELS, MY_NUMBER, mask, scan
+from common.timeutil import JST, today_jst
+from common.uploads import GIF, JPEG, PDF, PNG, TIFF, UploadRejected, check_upload
+from consultation.models import (
+    CHANNELS, DEFAULT_CATEGORIES, PAPER_CHANNELS, Consultation, FormLetterGroup, Opinion,
+    Submission, SubmissionFile,
+)
+
+SCAN_TYPES = {PDF, PNG, JPEG, GIF, TIFF}
+DEFAULT_MAX_SCAN_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_MAIL_BYTES = 30 * 1024 * 1024
+
+
+class IntakeError(ValueError):
+    """Intake refused; ``messages`` are shown to the officer."""
+
+    def __init__(self, messages: list[str]):
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+# --- consultations --------------------------------------------------------------------
+
+
+def consultation_for(version) -> Consultation | None:
+    """The consultation held on ``version`` or, failing that, on the latest earlier version
+    of the same assessment (a revised draft carries the consultation of its predecessor)."""
+    from pia.models import AssessmentVersion
+
+    own = db.session.execute(
+        db.select(Consultation).filter_by(version_id=version.id).order_by(Consultation.id.desc())
+    ).scalars().first()
+    if own is not None:
+        return own
+    return db.session.execute(
+        db.select(Consultation).join(AssessmentVersion, Consultation.version_id == AssessmentVersion.id)
+        .where(AssessmentVersion.assessment_id == version.assessment_id,
+               AssessmentVersion.number < version.number)
+        .order_by(AssessmentVersion.number.desc(), Consultation.id.desc())
+    ).scalars().first()
+
+
+def create_consultation(version, *, actor, **values) -> Consultation:
+    """Create a consultation (state 募集前) for an assessment version.
+
+    ``values`` are column values (title, start_date, end_date, places, channels …).
+    """
+    values.setdefault("categories", [dict(c) for c in DEFAULT_CATEGORIES])
+    values.setdefault("form_fields", {"name": "optional", "address": "optional", "contact": "optional"})
+    consultation = Consultation(version_id=version.id, **values)
+    problem = consultation.period_problem()
+    if problem:
+        raise ValueError(problem)
+    db.session.add(consultation)
+    db.session.flush()
+    return consultation
+
+
+def update_consultation(consultation: Consultation, *, actor, **values) -> None:
+    for key, value in values.items():
+        setattr(consultation, key, value)
+    problem = consultation.period_problem()
+    if problem:
+        raise ValueError(problem)
+    db.session.flush()
+
+
+# --- files ----------------------------------------------------------------------------
+
+
+def upload_dir() -> Path:
+    path = Path(current_app.config["HYOKA_UPLOAD_DIR"]) / "consultation"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def file_path(stored: SubmissionFile) -> Path:
+    return upload_dir() / stored.sha256
+
+
+def _store(submission: Submission, checked, data: bytes) -> SubmissionFile:
+    path = upload_dir() / checked.sha256
+    if not path.exists():
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    stored = SubmissionFile(filename=checked.safe_name, content_type=checked.content_type,
+                            size=checked.size, sha256=checked.sha256)
+    submission.files.append(stored)
+    return stored
+
+
+def check_scan(filename: str, data: bytes):
+    """Check a scanned page (PDF or image) by content and size; raise UploadRejected."""
+    limit = current_app.config.get("CONSULTATION_MAX_SCAN_BYTES", DEFAULT_MAX_SCAN_BYTES)
+    return check_upload(filename, data, allowed=SCAN_TYPES, max_bytes=limit)
+
+
+# --- intake ---------------------------------------------------------------------------
+
+
+def mask_my_numbers(text: str) -> tuple[str, int]:
+    """``text`` with every 個人番号 replaced by ［個人番号］ at intake (none is ever stored)."""
+    hits = [h for h in scan(text or "") if h.kind == MY_NUMBER]
+    for hit in reversed(hits):
+        text = text[:hit.start] + LABELS[MY_NUMBER] + text[hit.end:]
+    return text or "", len(hits)
+
+
+def _intake_note(count: int) -> str:
+    return f"受付時に、個人番号と判定される番号（{count}か所）を伏せ字にして保存しました。" if count else ""
+
+
+def _first_category(consultation: Consultation) -> str:
+    return consultation.category_list()[0]["key"]
+
+
+def _next_position(consultation: Consultation) -> int:
+    current = db.session.execute(
+        db.select(db.func.max(Opinion.position)).filter_by(consultation_id=consultation.id)).scalar()
+    return (current or 0) + 1
+
+
+def _initial_opinion(submission: Submission) -> None:
+    """A new submission starts as one opinion holding its whole text; officers split it."""
+    if not submission.body.strip():
+        return
+    consultation = submission.consultation
+    db.session.add(Opinion(consultation=consultation, submission=submission,
+                           position=_next_position(consultation), summary=submission.body.strip(),
+                           category=_first_category(consultation)))
+    db.session.flush()
+    renumber(consultation)
+
+
+def submit_web(consultation: Consultation, *, body: str, name: str = "", address: str = "",
+               contact: str = "", submitter_kind: str = "individual", consent: bool = False,
+               today: date | None = None) -> Submission:
+    """Record an opinion sent through the public web form; returns it with its receipt number."""
+    today = today or today_jst()
+    if not consultation.accepts_on(today):
+        raise IntakeError(["この意見募集は現在受け付けていません。"])
+    body, masked = mask_my_numbers(body.strip())
+    submission = Submission(consultation=consultation, channel="web", received_on=today,
+                            submitter_kind=submitter_kind, name=name.strip(), address=address.strip(),
+                            contact=contact.strip(), body=body, consent=consent, note=_intake_note(masked))
+    db.session.add(submission)
+    db.session.flush()
+    _initial_opinion(submission)
+    audit.record("create", "consultation_submission", submission.id,
+                 f"Webフォームから意見を受け付け（受付番号 {submission.receipt_number}）", actor="public")
+    return submission
+
+
+def add_paper_submission(consultation: Consultation, *, actor, channel: str, received_on: date,
+                         submitter_kind: str = "individual", name: str = "", address: str = "",
+                         contact: str = "", body: str = "", scan: tuple[str, bytes] | None = None,
+                         note: str = "") -> Submission:
+    """Enter an opinion received by 郵送, 持参 or FAX, with its scanned pages.
+
+    Raises :class:`UploadRejected` for a scan that is not a PDF or image or too large.
+    """
+    if channel not in PAPER_CHANNELS:
+        raise ValueError(f"not a paper channel: {channel}")
+    checked = check_scan(*scan) if scan else None
+    body, masked = mask_my_numbers((body or "").strip())
+    note = "\n".join(n for n in (note, _intake_note(masked)) if n)
+    submission = Submission(consultation=consultation, channel=channel, received_on=received_on,
+                            submitter_kind=submitter_kind, name=name.strip(), address=address.strip(),
+                            contact=contact.strip(), body=body, note=note,
+                            created_by_id=getattr(actor, "id", None))
+    db.session.add(submission)
+    if checked:
+        _store(submission, checked, scan[1])
+    db.session.flush()
+    _initial_opinion(submission)
+    return submission
+
+
+@dataclass
+class MailImportResult:
+    created: list[Submission] = field(default_factory=list)
+    #: (file name, subject, why it is a duplicate)
+    duplicates: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def import_mail(consultation: Consultation, files: list[tuple[str, bytes]], *, actor) -> MailImportResult:
+    """Import opinions sent by e-mail from ``.eml`` files and mbox files.
+
+    All or nothing: when any message cannot be read, :class:`IntakeError` lists every
+    problem and nothing is imported. The same message seen twice (in this upload or
+    already imported) is skipped and reported as a duplicate.
+    """
+    from consultation.mail import MailParseError, parse_eml, parse_mbox
+
+    limit = current_app.config.get("CONSULTATION_MAX_MAIL_BYTES", DEFAULT_MAX_MAIL_BYTES)
+    errors: list[str] = []
+    parsed = []
+    for filename, data in files:
+        if len(data) > limit:
+            errors.append(f"{filename}: ファイルが大きすぎます。")
+            continue
+        lower = filename.lower()
+        try:
+            if lower.endswith(".eml"):
+                parsed.append((filename, parse_eml(data)))
+            elif lower.endswith((".mbox", ".mbx")) or data.lstrip(b"\r\n").startswith(b"From "):
+                for item in parse_mbox(data):
+                    if isinstance(item, MailParseError):
+                        errors.append(f"{filename}: {item}")
+                    else:
+                        parsed.append((filename, item))
+            else:
+                errors.append(f"{filename}: .eml または mbox 形式のファイルを選んでください。")
+        except MailParseError as error:
+            errors.append(f"{filename}: {error}")
+    if not files:
+        errors.append("ファイルを選んでください。")
+    if errors:
+        raise IntakeError(errors)
+
+    existing = set(db.session.execute(
+        db.select(Submission.fingerprint).filter_by(consultation_id=consultation.id)
+        .where(Submission.fingerprint.is_not(None))).scalars())
+    result = MailImportResult()
+    for filename, mail in parsed:
+        fingerprint = mail.fingerprint[:300]
+        if fingerprint in existing:
+            result.duplicates.append((filename, mail.subject, "同じメールが既に取り込まれています。"))
+            continue
+        existing.add(fingerprint)
+        received = mail.date.astimezone(JST).date() if mail.date else today_jst()
+        body, masked = mask_my_numbers(mail.body.strip())
+        subject, masked_subject = mask_my_numbers(mail.subject)
+        notes = [n for n in (_intake_note(masked + masked_subject),) if n]
+        submission = Submission(consultation=consultation, channel="email", received_on=received,
+                                name=mail.sender_name[:200], contact=mail.sender_address[:200],
+                                subject=subject[:300], body=body, fingerprint=fingerprint,
+                                created_by_id=getattr(actor, "id", None))
+        db.session.add(submission)
+        for attachment in mail.attachments:
+            try:
+                checked = check_scan(attachment.filename, attachment.data)
+            except UploadRejected as rejected:
+                notes.append(f"添付ファイル「{attachment.filename}」は保存していません（{rejected.message}）")
+                continue
+            _store(submission, checked, attachment.data)
+        submission.note = "\n".join(notes)
+        db.session.flush()
+        _initial_opinion(submission)
+        result.created.append(submission)
+    audit.record("import", "consultation", consultation.id,
+                 f"電子メールの意見を取り込み（{len(result.created)}件、重複{len(result.duplicates)}件）",
+                 actor=actor)
+    db.session.flush()
+    return result
+
+
+# --- opinions -------------------------------------------------------------------------
+
+
+def ordered_opinions(consultation: Consultation) -> list[Opinion]:
+    return list(db.session.execute(
+        db.select(Opinion).filter_by(consultation_id=consultation.id).order_by(Opinion.position, Opinion.id)
+    ).scalars())
+
+
+def renumber(consultation: Consultation) -> None:
+    """Positions 1..n in the current order; No. 1..n within each category for the opinions
+    the report lists (form-letter copies carry no number of their own)."""
+    counters: dict[str, int] = {}
+    for position, opinion in enumerate(ordered_opinions(consultation), start=1):
+        opinion.position = position
+        if opinion.represented_by_id:
+            opinion.number = None
+            continue
+        counters[opinion.category] = counters.get(opinion.category, 0) + 1
+        opinion.number = counters[opinion.category]
+    db.session.flush()
+
+
+def split_opinion(opinion: Opinion, parts: list[str], *, actor) -> list[Opinion]:
+    """Split an opinion into ``parts`` (the first keeps the opinion; the rest follow it)."""
+    parts = [p.strip() for p in parts if p.strip()]
+    if len(parts) < 2:
+        raise ValueError("分割するには、区切り線（----）で2つ以上に分けてください。")
+    consultation = opinion.consultation
+    following = [o for o in ordered_opinions(consultation) if o.position > opinion.position]
+    for o in following:
+        o.position += len(parts) - 1
+    opinion.summary = parts[0]
+    created = [opinion]
+    for offset, text in enumerate(parts[1:], start=1):
+        new = Opinion(consultation=consultation, submission=opinion.submission, position=opinion.position + offset,
+                      summary=text, category=opinion.category, topic=opinion.topic)
+        db.session.add(new)
+        created.append(new)
+    db.session.flush()
+    renumber(consultation)
+    audit.record("update", "consultation_opinion", opinion.id, f"意見を{len(parts)}件に分割", actor=actor)
+    return created
+
+
+def add_opinion(submission: Submission, *, actor, summary: str = "") -> Opinion:
+    consultation = submission.consultation
+    opinion = Opinion(consultation=consultation, submission=submission, position=_next_position(consultation),
+                      summary=summary, category=_first_category(consultation))
+    db.session.add(opinion)
+    db.session.flush()
+    renumber(consultation)
+    return opinion
+
+
+def update_opinion(opinion: Opinion, *, actor, **values) -> None:
+    """Change an opinion; a representative's copies follow its category, topic and reply."""
+    for key, value in values.items():
+        setattr(opinion, key, value)
+    for copy in opinion.copies:
+        _copy_fields(opinion, copy)
+    db.session.flush()
+    renumber(opinion.consultation)
+
+
+def move_opinion(opinion: Opinion, direction: int, *, actor) -> None:
+    """Move one place up (-1) or down (+1) in the order of the report."""
+    ordered = ordered_opinions(opinion.consultation)
+    index = ordered.index(opinion)
+    target = index + direction
+    if 0 <= target < len(ordered):
+        ordered[index], ordered[target] = ordered[target], ordered[index]
+        for position, o in enumerate(ordered, start=1):
+            o.position = position
+        db.session.flush()
+    renumber(opinion.consultation)
+
+
+def delete_opinion(opinion: Opinion, *, actor) -> None:
+    consultation = opinion.consultation
+    for copy in list(opinion.copies):
+        copy.represented_by = None
+    db.session.delete(opinion)
+    db.session.flush()
+    db.session.expire(consultation, ["opinions"])
+    renumber(consultation)
+
+
+def unanswered_count(consultation: Consultation) -> int:
+    return sum(1 for o in consultation.opinions if not o.has_reply)
+
+
+# --- form letters ---------------------------------------------------------------------
+
+#: similarity from which two submissions count as the same form letter
+DEFAULT_THRESHOLD = 0.85
+
+
+def group_form_letters(consultation: Consultation, *, actor, threshold: float | None = None) -> list[FormLetterGroup]:
+    """Group identical or near-identical submissions that are not grouped yet."""
+    from consultation.clustering import cluster
+
+    threshold = threshold if threshold is not None else current_app.config.get(
+        "CONSULTATION_FORM_LETTER_THRESHOLD", DEFAULT_THRESHOLD)
+    candidates = {s.id: s for s in consultation.submissions if s.group_id is None and s.body.strip()}
+    created = []
+    for found in cluster([(key, s.body) for key, s in candidates.items()], threshold=threshold):
+        if len(found) < 2:
+            continue
+        group = FormLetterGroup(consultation=consultation, representative_id=found.representative_key)
+        db.session.add(group)
+        for key in found.keys:
+            candidates[key].group = group
+            candidates[key].similarity = round(found.similarities[key], 3)
+        created.append(group)
+    db.session.flush()
+    if created:
+        audit.record("update", "consultation", consultation.id,
+                     f"同一・類似の意見を{len(created)}グループにまとめました", actor=actor)
+    return created
+
+
+def _copy_fields(source: Opinion, target: Opinion) -> None:
+    target.summary = source.summary
+    target.category = source.category
+    target.topic = source.topic
+    target.target_path = source.target_path
+    target.reply = source.reply
+    target.changed = source.changed
+    target.change_version_id = source.change_version_id
+    target.change_path = source.change_path
+
+
+def answer_group(group: FormLetterGroup, *, actor) -> int:
+    """Answer the whole group with the representative's opinions: every other member's
+    opinions become copies that follow the representative's. Returns the copies made."""
+    representative = group.representative
+    if representative is None:
+        raise ValueError("代表の意見がありません。")
+    source = [o for o in representative.opinions if o.represented_by_id is None]
+    if not source:
+        raise ValueError("代表の提出について、先に意見を分割・入力してください。")
+    made = 0
+    consultation = group.consultation
+    for member in group.members:
+        if member.id == representative.id:
+            continue
+        for old in list(member.opinions):
+            db.session.delete(old)
+        db.session.flush()
+        for opinion in source:
+            copy = Opinion(consultation=consultation, submission=member, position=_next_position(consultation),
+                           represented_by=opinion)
+            _copy_fields(opinion, copy)
+            db.session.add(copy)
+            db.session.flush()
+            made += 1
+    db.session.expire(consultation, ["opinions"])
+    renumber(consultation)
+    audit.record("update", "consultation_group", group.id,
+                 f"同一・類似の意見{len(group.members)}件に代表の意見と市の考え方を適用", actor=actor)
+    return made
+
+
+def set_representative(group: FormLetterGroup, submission: Submission, *, actor) -> None:
+    if submission.group_id != group.id:
+        raise ValueError("グループに含まれない提出です。")
+    group.representative_id = submission.id
+    from consultation.clustering import similarity
+
+    for member in group.members:
+        member.similarity = 1.0 if member is submission else round(similarity(submission.body, member.body), 3)
+    db.session.flush()
+
+
+def ungroup(submission: Submission, *, actor) -> None:
+    """Take a submission out of its group; its copied opinions become its own again."""
+    group = submission.group
+    if group is None:
+        return
+    for opinion in submission.opinions:
+        opinion.represented_by = None
+    submission.group = None
+    submission.similarity = None
+    db.session.flush()
+    remaining = [m for m in group.members if m.id != submission.id]
+    if len(remaining) < 2:
+        for member in remaining:
+            member.group = None
+            member.similarity = None
+            for opinion in member.opinions:
+                opinion.represented_by = None
+        db.session.delete(group)
+    elif group.representative_id == submission.id:
+        group.representative_id = remaining[0].id
+    db.session.flush()
+    renumber(submission.consultation)
+
+
+# --- publication review (masking) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewHit:
+    kind: str  #: my_number | phone | email | address
+    text: str
+    at_intake: bool = False  #: masked when the opinion was received (the number is not stored)
+
+
+@dataclass
+class ReviewItem:
+    opinion: Opinion
+    field: str  #: "summary" | "reply"
+    label: str
+    original: str
+    masked: str
+    hits: list
+
+
+def published_opinions(consultation: Consultation) -> list[Opinion]:
+    """The opinions the report lists (form-letter copies are represented by their original)."""
+    return [o for o in ordered_opinions(consultation) if o.represented_by_id is None]
+
+
+def review_items(consultation: Consultation) -> list[ReviewItem]:
+    """Every text that the report will publish, scanned for personal data."""
+    items = []
+    for opinion in published_opinions(consultation):
+        for field_name, label in (("summary", "寄せられたご意見"), ("reply", "市の考え方"), ("topic", "見出し")):
+            text = getattr(opinion, field_name) or ""
+            result = mask(text)
+            hits = [ReviewHit(h.kind, h.text) for h in result.hits]
+            hits += [ReviewHit(MY_NUMBER, LABELS[MY_NUMBER], True)] * text.count(LABELS[MY_NUMBER])
+            items.append(ReviewItem(opinion, field_name, label, text, result.text, hits))
+    return items
+
+
+def review_digest(consultation: Consultation) -> str:
+    payload = [[o.id, o.topic, o.summary, o.reply, o.category] for o in published_opinions(consultation)]
+    return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
+
+
+def review_is_current(consultation: Consultation) -> bool:
+    return consultation.review_digest is not None and consultation.review_digest == review_digest(consultation)
+
+
+def mark_reviewed(consultation: Consultation, *, actor) -> int:
+    """Record that the officer has seen every masked text; returns the number of hits."""
+    hits = sum(len(item.hits) for item in review_items(consultation))
+    consultation.review_digest = review_digest(consultation)
+    consultation.reviewed_at = utcnow()
+    consultation.reviewed_by_id = getattr(actor, "id", None)
+    audit.record("decision", "consultation", consultation.id,
+                 f"公表する文面の個人情報の確認を完了（マスキング{hits}箇所）", actor=actor)
+    db.session.flush()
+    return hits
+
+
+def publish_problems(consultation: Consultation) -> list[str]:
+    """What keeps the result report from being published."""
+    problems = []
+    if consultation.status != "closed":
+        problems.append("募集終了後でなければ結果を公表できません。")
+    missing = [o for o in published_opinions(consultation) if not o.has_reply]
+    if missing:
+        problems.append(f"市の考え方が入力されていない意見が{len(missing)}件あります。")
+    if not review_is_current(consultation):
+        problems.append("公表する文面の個人情報の確認（マスキングの確認）が済んでいないか、確認後に内容が変更されています。")
+    return problems
+
+
+def publish_result(consultation: Consultation, *, actor, on: date | None = None) -> None:
+    problems = publish_problems(consultation)
+    if problems:
+        raise ValueError(" ".join(problems))
+    consultation.reported_on = on or today_jst()
+    consultation.mark_reported(actor=actor)
+    db.session.flush()
+
+
+def channel_choices(consultation: Consultation | None = None):
+    return [(key, label) for key, label in CHANNELS.items()
+            if consultation is None or key in (consultation.channels or [])]

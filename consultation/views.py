@@ -1,0 +1,487 @@
+"""Staff pages of the consultation (保護評価担当): set up, intake, opinions, review, result."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from common.auth import requires
+from common.db import db
+from common.uploads import UploadRejected
+from consultation import services
+from consultation.forms import (
+    ActionForm, ConsultationForm, MailImportForm, OpinionForm, PaperSubmissionForm, SplitForm,
+)
+from consultation.models import (
+    CHANNELS, STATES, Consultation, FormLetterGroup, InvalidTransition, Opinion, Submission,
+    SubmissionFile,
+)
+from consultation.report import build_report, render_pdf
+
+bp = Blueprint("consultation", __name__, url_prefix="/consultations")
+
+
+def _versions():
+    from pia.models import Assessment, AssessmentVersion
+
+    rows = db.session.execute(
+        db.select(AssessmentVersion).join(Assessment).order_by(Assessment.title, AssessmentVersion.number)
+    ).scalars()
+    return list(rows)
+
+
+def _version_label(version) -> str:
+    from pia.models.assessment import VERSION_STATES
+
+    return f"{version.assessment.title} 第{version.number}版（{VERSION_STATES.get(version.status, version.status)}）"
+
+
+def _item_choices(version) -> list[tuple[str, str]]:
+    """(path, label) of every item of the version's form, for the target item of an opinion."""
+    choices = [("", "（指定しない）")]
+    if version is None:
+        return choices
+    try:
+        from pia.schema import _walk_schema, display_label, load_schema
+
+        schema = load_schema(version.assessment.form, version.edition)
+    except Exception:  # schema missing or pia not ready: no item list, still usable
+        return choices
+    for section in schema.sections:
+        choices.append((section.key, section.display_title))
+        for item, path in _walk_schema(section.items, section.key):
+            depth = path.count("/")
+            choices.append((path, "　" * depth + display_label(item.number, item.label)))
+    return choices
+
+
+def _get(consultation_id: int) -> Consultation:
+    return db.get_or_404(Consultation, consultation_id)
+
+
+# --- consultations --------------------------------------------------------------------
+
+
+@bp.get("/")
+@requires("officer")
+def index():
+    """Every consultation, newest first."""
+    rows = db.session.execute(db.select(Consultation).order_by(Consultation.start_date.desc(),
+                                                               Consultation.id.desc())).scalars().all()
+    return render_template("consultation/index.html", consultations=rows, states=STATES,
+                           unanswered={c.id: services.unanswered_count(c) for c in rows})
+
+
+def _fill(consultation: Consultation, form: ConsultationForm) -> dict:
+    return dict(
+        version_id=form.version_id.data, title=form.title.data.strip(), description=form.description.data or "",
+        start_date=form.start_date.data, end_date=form.end_date.data,
+        shortened_reason=(form.shortened_reason.data or "").strip(), places=form.place_list(),
+        web_url=(form.web_url.data or "").strip(), channels=list(form.channels.data),
+        channel_info=form.channel_info(), eligibility=form.eligibility.data or "",
+        form_fields=form.field_modes(), consent_text=form.consent_text.data or "",
+        categories=form.category_list(consultation.category_list() if consultation else []),
+    )
+
+
+def _form_defaults(consultation: Consultation) -> dict:
+    info = consultation.channel_info or {}
+    return dict(
+        version_id=consultation.version_id, title=consultation.title, description=consultation.description,
+        start_date=consultation.start_date, end_date=consultation.end_date,
+        shortened_reason=consultation.shortened_reason, places="\n".join(consultation.places or []),
+        web_url=consultation.web_url, channels=consultation.channels,
+        info_post=info.get("post", ""), info_hand=info.get("hand", ""), info_fax=info.get("fax", ""),
+        info_email=info.get("email", ""), eligibility=consultation.eligibility,
+        field_name=consultation.field_mode("name"), field_address=consultation.field_mode("address"),
+        field_contact=consultation.field_mode("contact"), consent_text=consultation.consent_text,
+        categories="\n".join(c["label"] + (f"｜{c['heading']}" if c.get("heading") else "")
+                             for c in consultation.category_list()),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires("officer")
+def create():
+    """Set up a consultation for an assessment version."""
+    form = ConsultationForm()
+    versions = _versions()
+    form.version_id.choices = [(v.id, _version_label(v)) for v in versions]
+    if request.method == "GET":
+        form.version_id.data = request.args.get("version_id", type=int)
+        form.channels.data = ["post", "hand", "fax", "email", "web"]
+        form.categories.data = "評価書に対するご意見\n制度全体に関するご意見"
+        form.consent_text.data = ("いただいたご意見は、氏名・住所・連絡先を除き、概要として公表することがあります。"
+                                  "氏名・住所・連絡先は、ご意見の内容を確認する場合にのみ使用します。")
+        version = next((v for v in versions if v.id == form.version_id.data), None)
+        if version is not None:
+            form.title.data = version.assessment.title
+    if form.validate_on_submit():
+        version = next(v for v in versions if v.id == form.version_id.data)
+        values = _fill(None, form)
+        values.pop("version_id")
+        consultation = services.create_consultation(version, actor=current_user, **values)
+        db.session.commit()
+        flash("意見募集を作成しました。", "success")
+        return redirect(url_for(".show", consultation_id=consultation.id))
+    return render_template("consultation/form.html", form=form, consultation=None, c=None)
+
+
+@bp.route("/<int:consultation_id>/edit", methods=["GET", "POST"])
+@requires("officer")
+def edit(consultation_id):
+    """Change the settings of a consultation."""
+    consultation = _get(consultation_id)
+    if consultation.status == "reported":
+        flash("結果を公表した意見募集は変更できません。", "error")
+        return redirect(url_for(".show", consultation_id=consultation.id))
+    form = ConsultationForm(data=_form_defaults(consultation) if request.method == "GET" else None)
+    form.version_id.choices = [(v.id, _version_label(v)) for v in _versions()]
+    if form.validate_on_submit():
+        services.update_consultation(consultation, actor=current_user, **_fill(consultation, form))
+        db.session.commit()
+        flash("意見募集の設定を保存しました。", "success")
+        return redirect(url_for(".show", consultation_id=consultation.id))
+    return render_template("consultation/form.html", form=form, consultation=consultation, c=consultation)
+
+
+@bp.get("/<int:consultation_id>")
+@requires("officer")
+def show(consultation_id):
+    """A consultation: its state, settings, submissions and next steps."""
+    consultation = _get(consultation_id)
+    return render_template("consultation/show.html", c=consultation, form=ActionForm(),
+                           unanswered=services.unanswered_count(consultation),
+                           publish_problems=services.publish_problems(consultation)
+                           if consultation.status == "closed" else [],
+                           version_label=_version_label(consultation.version))
+
+
+@bp.post("/<int:consultation_id>/state")
+@requires("officer")
+def change_state(consultation_id):
+    """Open, close or reopen the consultation."""
+    consultation = _get(consultation_id)
+    form = ActionForm()
+    target = request.form.get("state", "")
+    if not form.validate_on_submit() or target not in ("open", "closed"):
+        abort(400)
+    try:
+        consultation.transition(target, actor=current_user,
+                                note="再開" if consultation.status == "closed" else "")
+    except InvalidTransition as error:
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(f"意見募集を「{STATES[target]}」にしました。", "success")
+    return redirect(url_for(".show", consultation_id=consultation.id))
+
+
+@bp.post("/<int:consultation_id>/publish")
+@requires("officer")
+def publish(consultation_id):
+    """Publish the result report (state 結果公表済み)."""
+    consultation = _get(consultation_id)
+    try:
+        services.publish_result(consultation, actor=current_user)
+    except (ValueError, InvalidTransition) as error:
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash("結果を公表しました。", "success")
+    return redirect(url_for(".show", consultation_id=consultation.id))
+
+
+# --- intake ---------------------------------------------------------------------------
+
+
+@bp.route("/<int:consultation_id>/submissions/new", methods=["GET", "POST"])
+@requires("officer")
+def add_submission(consultation_id):
+    """Enter an opinion received by 郵送, 持参 or FAX."""
+    consultation = _get(consultation_id)
+    form = PaperSubmissionForm()
+    if consultation.status == "reported":
+        flash("結果を公表した意見募集には追加できません。", "error")
+        return redirect(url_for(".show", consultation_id=consultation.id))
+    if form.validate_on_submit():
+        upload = form.scan.data
+        scan = (upload.filename or "", upload.read()) if upload and upload.filename else None
+        try:
+            submission = services.add_paper_submission(
+                consultation, actor=current_user, channel=form.channel.data, received_on=form.received_on.data,
+                submitter_kind=form.submitter_kind.data or "individual", name=form.name.data or "",
+                address=form.address.data or "", contact=form.contact.data or "", body=form.body.data or "",
+                scan=scan, note=form.note.data or "")
+        except UploadRejected as rejected:
+            form.scan.errors = [rejected.message]
+        else:
+            if not submission.body and not submission.files:
+                db.session.rollback()
+                form.body.errors = ["意見の内容を入力するか、スキャンした書面を添付してください。"]
+            else:
+                db.session.commit()
+                flash(f"{submission.channel_label}の意見を登録しました（受付番号 {submission.receipt_number}）。", "success")
+                return redirect(url_for(".submission", submission_id=submission.id))
+    return render_template("consultation/submission_form.html", c=consultation, form=form)
+
+
+@bp.route("/<int:consultation_id>/mail", methods=["GET", "POST"])
+@requires("officer")
+def import_mail(consultation_id):
+    """Import opinions sent by e-mail (.eml files or an mbox)."""
+    consultation = _get(consultation_id)
+    form = MailImportForm()
+    result = None
+    errors = []
+    if form.validate_on_submit():
+        files = [(f.filename or "", f.read()) for f in (form.files.data or []) if f and f.filename]
+        try:
+            result = services.import_mail(consultation, files, actor=current_user)
+        except services.IntakeError as error:
+            db.session.rollback()
+            errors = error.messages
+        else:
+            db.session.commit()
+            flash(f"電子メールの意見を{len(result.created)}件取り込みました。", "success")
+    return render_template("consultation/mail_import.html", c=consultation, form=form, result=result, errors=errors)
+
+
+@bp.get("/submissions/<int:submission_id>")
+@requires("officer")
+def submission(submission_id):
+    """One submission with the submitter's details (staff only) and its opinions."""
+    sub = db.get_or_404(Submission, submission_id)
+    return render_template("consultation/submission.html", s=sub, c=sub.consultation, form=ActionForm())
+
+
+@bp.get("/files/<int:file_id>")
+@requires("officer")
+def download(file_id):
+    """A scanned page or mail attachment."""
+    stored = db.get_or_404(SubmissionFile, file_id)
+    path = services.file_path(stored)
+    if not path.exists():
+        abort(404)
+    return send_file(path, mimetype=stored.content_type, as_attachment=True, download_name=stored.filename)
+
+
+# --- opinions -------------------------------------------------------------------------
+
+
+@bp.get("/<int:consultation_id>/opinions")
+@requires("officer")
+def opinions(consultation_id):
+    """All opinions in report order: reorder, split, answer."""
+    consultation = _get(consultation_id)
+    return render_template("consultation/opinions.html", c=consultation, form=ActionForm(),
+                           opinions=services.ordered_opinions(consultation))
+
+
+@bp.post("/submissions/<int:submission_id>/opinions")
+@requires("officer")
+def add_opinion(submission_id):
+    """Add an empty opinion to a submission."""
+    sub = db.get_or_404(Submission, submission_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    opinion = services.add_opinion(sub, actor=current_user, summary="（意見の概要を入力してください）")
+    db.session.commit()
+    return redirect(url_for(".edit_opinion", opinion_id=opinion.id))
+
+
+def _change_versions(consultation):
+    version = consultation.version
+    return [v for v in version.assessment.versions if v.number > version.number]
+
+
+@bp.route("/opinions/<int:opinion_id>/edit", methods=["GET", "POST"])
+@requires("officer")
+def edit_opinion(opinion_id):
+    """Edit an opinion's summary, category, topic, target item and reply."""
+    opinion = db.get_or_404(Opinion, opinion_id)
+    consultation = opinion.consultation
+    form = OpinionForm(obj=opinion if request.method == "GET" else None)
+    form.category.choices = [(c["key"], c["label"]) for c in consultation.category_list()]
+    items = _item_choices(consultation.version)
+    form.target_path.choices = items
+    later = _change_versions(consultation)
+    form.change_version_id.choices = [(0, "（選択してください）")] + [(v.id, _version_label(v)) for v in later]
+    change_items = _item_choices(later[0] if later else consultation.version)
+    form.change_path.choices = change_items
+    if request.method == "GET":
+        form.change_version_id.data = opinion.change_version_id or 0
+    if opinion.represented_by_id:
+        flash("この意見は同一・類似の意見として代表の意見に従います。代表の意見を編集してください。", "info")
+        return redirect(url_for(".edit_opinion", opinion_id=opinion.represented_by_id))
+    if form.validate_on_submit():
+        services.update_opinion(
+            opinion, actor=current_user, summary=form.summary.data.strip(), category=form.category.data,
+            topic=(form.topic.data or "").strip().strip("【】"), target_path=form.target_path.data or "",
+            reply=(form.reply.data or "").strip(), changed=form.changed.data,
+            change_version_id=(form.change_version_id.data or None) if form.changed.data else None,
+            change_path=(form.change_path.data or "") if form.changed.data else "")
+        db.session.commit()
+        flash("意見を保存しました。", "success")
+        return redirect(url_for(".opinions", consultation_id=consultation.id, _anchor=f"op-{opinion.id}"))
+    return render_template("consultation/opinion_form.html", c=consultation, o=opinion, form=form,
+                           item_labels=dict(items))
+
+
+@bp.route("/opinions/<int:opinion_id>/split", methods=["GET", "POST"])
+@requires("officer")
+def split_opinion(opinion_id):
+    """Split an opinion into several at the lines of ----."""
+    opinion = db.get_or_404(Opinion, opinion_id)
+    form = SplitForm(data={"text": opinion.summary} if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            parts = services.split_opinion(opinion, form.parts(), actor=current_user)
+        except ValueError as error:
+            form.text.errors = [str(error)]
+        else:
+            db.session.commit()
+            flash(f"意見を{len(parts)}件に分割しました。", "success")
+            return redirect(url_for(".opinions", consultation_id=opinion.consultation_id))
+    return render_template("consultation/split.html", c=opinion.consultation, o=opinion, form=form)
+
+
+@bp.post("/opinions/<int:opinion_id>/move")
+@requires("officer")
+def move_opinion(opinion_id):
+    """Move an opinion up or down in the report's order."""
+    opinion = db.get_or_404(Opinion, opinion_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    services.move_opinion(opinion, -1 if request.form.get("direction") == "up" else 1, actor=current_user)
+    db.session.commit()
+    return redirect(url_for(".opinions", consultation_id=opinion.consultation_id, _anchor=f"op-{opinion.id}"))
+
+
+@bp.post("/opinions/<int:opinion_id>/delete")
+@requires("officer")
+def delete_opinion(opinion_id):
+    """Delete an opinion (the submission itself stays)."""
+    opinion = db.get_or_404(Opinion, opinion_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    consultation_id = opinion.consultation_id
+    services.delete_opinion(opinion, actor=current_user)
+    db.session.commit()
+    flash("意見を削除しました。", "success")
+    return redirect(url_for(".opinions", consultation_id=consultation_id))
+
+
+# --- form letters ---------------------------------------------------------------------
+
+
+@bp.get("/<int:consultation_id>/groups")
+@requires("officer")
+def groups(consultation_id):
+    """Identical and near-identical submissions."""
+    consultation = _get(consultation_id)
+    return render_template("consultation/groups.html", c=consultation, form=ActionForm())
+
+
+@bp.post("/<int:consultation_id>/groups/detect")
+@requires("officer")
+def detect_groups(consultation_id):
+    """Group the submissions whose texts are identical or nearly so."""
+    consultation = _get(consultation_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    created = services.group_form_letters(consultation, actor=current_user)
+    db.session.commit()
+    flash(f"同一・類似の意見のグループを{len(created)}件見つけました。" if created
+          else "新たな同一・類似の意見は見つかりませんでした。", "success" if created else "info")
+    return redirect(url_for(".groups", consultation_id=consultation.id))
+
+
+@bp.post("/groups/<int:group_id>/answer")
+@requires("officer")
+def answer_group(group_id):
+    """Apply the representative's opinions and replies to every member of the group."""
+    group = db.get_or_404(FormLetterGroup, group_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        made = services.answer_group(group, actor=current_user)
+    except ValueError as error:
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(f"グループの{len(group.members)}件に代表の意見と市の考え方を適用しました（{made}件）。", "success")
+    return redirect(url_for(".groups", consultation_id=group.consultation_id))
+
+
+@bp.post("/groups/<int:group_id>/representative")
+@requires("officer")
+def set_representative(group_id):
+    """Choose which submission of the group stands for it."""
+    group = db.get_or_404(FormLetterGroup, group_id)
+    sub = db.get_or_404(Submission, request.form.get("submission_id", type=int) or 0)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        services.set_representative(group, sub, actor=current_user)
+    except ValueError as error:
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+    return redirect(url_for(".groups", consultation_id=group.consultation_id))
+
+
+@bp.post("/submissions/<int:submission_id>/ungroup")
+@requires("officer")
+def ungroup(submission_id):
+    """Take a submission out of its group."""
+    sub = db.get_or_404(Submission, submission_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    services.ungroup(sub, actor=current_user)
+    db.session.commit()
+    flash("グループから外しました。", "success")
+    return redirect(url_for(".groups", consultation_id=sub.consultation_id))
+
+
+# --- review and report ----------------------------------------------------------------
+
+
+@bp.route("/<int:consultation_id>/review", methods=["GET", "POST"])
+@requires("officer")
+def review(consultation_id):
+    """Personal data found in the texts to publish, masked; the officer confirms."""
+    consultation = _get(consultation_id)
+    form = ActionForm()
+    if form.validate_on_submit():
+        hits = services.mark_reviewed(consultation, actor=current_user)
+        db.session.commit()
+        flash(f"公表する文面の確認を記録しました（マスキング{hits}箇所）。", "success")
+        return redirect(url_for(".show", consultation_id=consultation.id))
+    items = services.review_items(consultation)
+    return render_template("consultation/review.html", c=consultation, form=form, items=items,
+                           with_hits=[i for i in items if i.hits],
+                           current=services.review_is_current(consultation))
+
+
+@bp.get("/<int:consultation_id>/report")
+@requires("officer")
+def report_preview(consultation_id):
+    """The result report as it will be published (masked)."""
+    consultation = _get(consultation_id)
+    return render_template("consultation/report_preview.html", c=consultation, report=build_report(consultation))
+
+
+@bp.get("/<int:consultation_id>/report.pdf")
+@requires("officer")
+def report_preview_pdf(consultation_id):
+    """The result report as PDF (preview)."""
+    consultation = _get(consultation_id)
+    return _pdf_response(consultation)
+
+
+def _pdf_response(consultation):
+    from io import BytesIO
+
+    return send_file(BytesIO(render_pdf(consultation)), mimetype="application/pdf",
+                     download_name=f"consultation-{consultation.id}-result.pdf")
+

@@ -1,0 +1,85 @@
+"""The period rule (原則30日以上) and the state machine."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from common.db import db
+from common.models import AuditEvent
+from consultation.models import InvalidTransition, period_problem
+
+
+@pytest.mark.parametrize("start,end,reason,ok", [
+    (date(2025, 11, 12), date(2025, 12, 11), "", True),   # 004: exactly 30 days, both ends counted
+    (date(2025, 11, 12), date(2025, 12, 10), "", False),  # 29 days without a reason
+    (date(2025, 11, 12), date(2025, 12, 10), "災害対応のため緊急に実施する必要がある。", True),
+    (date(2025, 11, 12), date(2025, 11, 12), "   ", False),  # blank reason is no reason
+    (date(2025, 12, 11), date(2025, 11, 12), "理由", False),  # end before start
+])
+def test_period_rule(start, end, reason, ok):
+    assert (period_problem(start, end, reason) is None) is ok
+
+
+def test_short_period_is_refused_without_reason(app, version):
+    from consultation import services
+
+    with pytest.raises(ValueError, match="特段の理由"):
+        services.create_consultation(version, actor="test", title="t", start_date=date(2025, 11, 1),
+                                     end_date=date(2025, 11, 20))
+    c = services.create_consultation(version, actor="test", title="t", start_date=date(2025, 11, 1),
+                                     end_date=date(2025, 11, 20), shortened_reason="法改正の施行日が迫っているため")
+    assert c.is_shortened and c.period_days == 20
+
+
+def test_state_machine_moves_and_refusals(app, make_consultation):
+    c = make_consultation()
+    assert c.status == "scheduled"
+    with pytest.raises(InvalidTransition):
+        c.transition("closed")
+    with pytest.raises(InvalidTransition):
+        c.mark_reported()
+    c.open(actor="test")
+    with pytest.raises(InvalidTransition):
+        c.open(actor="test")
+    c.close(actor="test")
+    c.reopen(actor="test")
+    c.close(actor="test")
+    c.mark_reported(actor="test")
+    with pytest.raises(InvalidTransition):
+        c.transition("open")
+    db.session.commit()
+    events = db.session.execute(db.select(AuditEvent).filter_by(action="transition", object_type="consultation")
+                                ).scalars().all()
+    assert [e.after["status"] for e in events] == ["open", "closed", "open", "closed", "reported"]
+
+
+def test_accepts_only_when_open_and_within_period(app, make_consultation):
+    c = make_consultation()
+    assert not c.accepts_on(date(2025, 11, 20))
+    c.open(actor="test")
+    assert not c.accepts_on(date(2025, 11, 11))
+    assert c.accepts_on(date(2025, 11, 12))
+    assert c.accepts_on(date(2025, 12, 11))
+    assert not c.accepts_on(date(2025, 12, 12))
+
+
+def test_procedure_check_and_section_vi(app, make_consultation, version):
+    from pia.models import AssessmentVersion
+    from pia.procedure import section_vi_facts, step_problem
+
+    assert "意見聴取" in step_problem("consultation", version) or step_problem("consultation", version)
+    c = make_consultation(status="open")
+    assert "終了していません" in step_problem("consultation", version)
+    c.close(actor="test")
+    db.session.commit()
+    assert step_problem("consultation", version) is None
+    # the revised draft (next version of the same assessment) carries the consultation
+    revised = AssessmentVersion(assessment=version.assessment, number=2, edition="2024", document={})
+    db.session.add(revised)
+    db.session.commit()
+    assert step_problem("consultation", revised) is None
+    facts = section_vi_facts(revised)["consultation"]
+    assert facts["period"] == (date(2025, 11, 12), date(2025, 12, 11))
+    assert facts["shortened_reason"] == ""
+    assert "郵送" in facts["method"]
