@@ -83,7 +83,7 @@ def create_app(config: dict | None = None) -> Flask:
     security.init_app(app)
     logs.init_app(app)
 
-    from common import admin_views, auth_views, templating, views
+    from common import admin_views, auth_views, public_views, templating, views
     from common.api import bp as api_bp
     from common.cli import demo_cli, users_cli
 
@@ -98,6 +98,7 @@ def create_app(config: dict | None = None) -> Flask:
         module = importlib.import_module(name)
         if hasattr(module, "init_app"):
             module.init_app(app)
+    public_views.init_app(app)  # the public portal and the PDFs (after pia, whose hooks it uses)
 
     # the API blueprint last, so packages can add their routes to it first
     csrf.exempt(api_bp)

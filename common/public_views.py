@@ -1,0 +1,345 @@
+"""The public portal (no login): published assessments, consultations, search, Atom feed.
+
+Only what the body has published is reachable from here: assessment versions in the
+state 公表済み (their stored PDF/A and 変更箇所) and consultations that are open or done
+(the intake form and result reports are the consultation package's pages). Drafts, staff
+data and anything of a version that is not published never are; every query below filters
+on the published state, and ``tests/common/test_portal.py`` checks it.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import date, datetime, time, timezone
+from itertools import groupby
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager, defer, undefer
+from werkzeug.routing import BuildError
+
+from common.auth import public
+from common.db import db
+from common.timeutil import JST, today_jst
+
+bp = Blueprint("public", __name__, url_prefix="/public")
+
+#: how long browsers and proxies may keep a portal page (published content changes rarely)
+PAGE_MAX_AGE = 300
+#: published PDFs never change; the ETag covers a stored PDF that maintenance re-rendered
+PDF_MAX_AGE = 86400
+FEED_LIMIT = 50
+MAX_QUERY_LENGTH = 100
+
+
+def init_app(app) -> None:
+    """Register the portal, the staff PDF route and the PDF hooks (called from app.py)."""
+    from pia import pdf, pdf_cli, procedure  # noqa: F401  (pdf_cli adds `flask pia pdf`)
+    from pia.pdf_views import bp as pdf_bp
+
+    app.register_blueprint(bp)
+    app.register_blueprint(pdf_bp)
+    procedure.register_on_publish(pdf.store_on_publish)
+
+
+@bp.context_processor
+def _portal_context():
+    """The body's name, read once per page (the layout shows it several times)."""
+    from common.templating import body_name
+
+    return {"portal_body": body_name()}
+
+
+def _cached(response, max_age: int = PAGE_MAX_AGE):
+    response.cache_control.public = True
+    response.cache_control.max_age = max_age
+    return response
+
+
+def _page(template: str, **context):
+    return _cached(make_response(render_template(template, **context)))
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def _published_versions():
+    """Published versions with their assessment, affair and department, documents deferred."""
+    from common.models import Department
+    from pia.models.assessment import Affair, Assessment, AssessmentVersion
+
+    return (
+        sa.select(AssessmentVersion)
+        .join(AssessmentVersion.assessment)
+        .join(Assessment.affair)
+        .join(Affair.department)
+        .where(AssessmentVersion.status == "published")
+        .options(defer(AssessmentVersion.document),
+                 contains_eager(AssessmentVersion.assessment).contains_eager(Assessment.affair)
+                 .contains_eager(Affair.department))
+        .order_by(Department.name, Affair.name, Assessment.form, Assessment.id, AssessmentVersion.number)
+    )
+
+
+def published_assessments() -> list[dict]:
+    """[{affair, department, assessments: [{assessment, current, past}]}] in one query."""
+    versions = db.session.execute(_published_versions()).scalars().unique().all()
+    affairs: "OrderedDict[int, dict]" = OrderedDict()
+    for assessment, group in groupby(versions, key=lambda v: v.assessment):
+        group = list(group)
+        entry = affairs.setdefault(assessment.affair_id, {
+            "affair": assessment.affair, "department": assessment.affair.department, "assessments": []})
+        entry["assessments"].append({"assessment": assessment, "current": group[-1], "past": group[:-1][::-1]})
+    return list(affairs.values())
+
+
+def _consultations():
+    """Consultations the public may see: open, closed (result being prepared), reported."""
+    try:
+        from consultation.models import Consultation
+    except ImportError:  # the consultation package is optional for the portal
+        return []
+    rows = db.session.execute(
+        sa.select(Consultation).where(Consultation.status.in_(("open", "closed", "reported")))
+        .order_by(Consultation.start_date.desc(), Consultation.id.desc())
+    ).scalars().all()
+    return list(rows)
+
+
+def _consultation_url(endpoint: str, consultation, external: bool = False) -> str | None:
+    try:
+        return url_for(endpoint, consultation_id=consultation.id, _external=external)
+    except BuildError:  # the consultation package's pages are not installed
+        return None
+
+
+def _published_version_or_404(assessment_id: int, number: int):
+    from pia.models.assessment import AssessmentVersion
+
+    version = db.session.execute(
+        sa.select(AssessmentVersion).filter_by(assessment_id=assessment_id, number=number, status="published")
+    ).scalar_one_or_none()
+    if version is None:
+        abort(404)
+    return version
+
+
+# --------------------------------------------------------------------------- pages
+
+
+@bp.get("/")
+@public
+def index():
+    """The portal: published assessments by 事務, consultations, search."""
+    today = today_jst()
+    consultations = _consultations()
+    open_now = [c for c in consultations if c.status == "open" and c.start_date <= today <= c.end_date]
+    past = [c for c in consultations if c not in open_now]
+    return _page("public/index.html", affairs=published_assessments(), open_now=open_now, past=past,
+                 consultation_url=_consultation_url, today=today)
+
+
+@bp.get("/assessments/<int:assessment_id>")
+@public
+def assessment(assessment_id):
+    """One assessment: the version in force and the earlier published versions."""
+    from pia.models.assessment import AssessmentVersion
+    from pia.models.publication import PublishedDocument
+
+    versions = db.session.execute(
+        _published_versions().where(AssessmentVersion.assessment_id == assessment_id)
+    ).scalars().unique().all()
+    if not versions:
+        abort(404)
+    stored = {
+        row.version_id: row for row in db.session.execute(
+            sa.select(PublishedDocument).where(PublishedDocument.version_id.in_([v.id for v in versions]),
+                                               PublishedDocument.kind == "assessment")
+        ).scalars()
+    }
+    versions = versions[::-1]
+    return _page("public/assessment.html", assessment=versions[0].assessment, current=versions[0],
+                 versions=versions, stored=stored)
+
+
+@bp.get("/assessments/<int:assessment_id>/versions/<int:number>/changes")
+@public
+def changes(assessment_id, number):
+    """変更箇所 of a published version."""
+    from pia.pdf import change_rows
+
+    version = _published_version_or_404(assessment_id, number)
+    return _page("public/changes.html", version=version, assessment=version.assessment,
+                 rows=change_rows(version))
+
+
+@bp.get("/assessments/<int:assessment_id>/versions/<int:number>.pdf")
+@public
+def version_pdf(assessment_id, number):
+    """The PDF of a published version (stored once; ETag = SHA-256)."""
+    version = _published_version_or_404(assessment_id, number)
+    return send_stored_pdf(version)
+
+
+def send_stored_pdf(version):
+    """Respond with the stored PDF of a published version, 304 when the client has it."""
+    from pia import pdf
+    from pia.models.publication import PublishedDocument
+
+    meta = db.session.execute(
+        sa.select(PublishedDocument.id, PublishedDocument.sha256, PublishedDocument.filename)
+        .filter_by(version_id=version.id, kind="assessment")
+    ).one_or_none()
+    if meta is not None and meta.sha256 in request.if_none_match:
+        response = make_response("", 304)
+        response.set_etag(meta.sha256)
+        return _cached(response, PDF_MAX_AGE)
+    if meta is None:
+        stored = _store(version)
+    else:
+        stored = db.session.execute(
+            sa.select(PublishedDocument).options(undefer(PublishedDocument.content))
+            .filter_by(id=meta.id)).scalar_one()
+    response = make_response(stored.content)
+    response.mimetype = "application/pdf"
+    response.headers["Content-Disposition"] = _disposition(stored.filename or pdf.filename(version))
+    response.set_etag(stored.sha256)
+    response.make_conditional(request)
+    return _cached(response, PDF_MAX_AGE)
+
+
+def _store(version):
+    """Render and keep the PDF of a published version (once; a concurrent request may win)."""
+    from pia import pdf
+    from pia.models.publication import PublishedDocument
+
+    try:
+        with db.session.begin_nested():
+            stored = pdf.published_pdf(version)
+        db.session.commit()
+        return stored
+    except IntegrityError:
+        db.session.rollback()
+        return db.session.execute(
+            sa.select(PublishedDocument).filter_by(version_id=version.id, kind="assessment")).scalar_one()
+
+
+def _disposition(filename: str) -> str:
+    from urllib.parse import quote
+
+    return f"inline; filename=\"assessment.pdf\"; filename*=UTF-8''{quote(filename)}"
+
+
+@bp.get("/search")
+@public
+def search():
+    """Search published assessments and consultations (Japanese: substring match)."""
+    from pia import search as pia_search
+    from pia.models.assessment import AssessmentVersion
+
+    query = (request.args.get("q") or "").strip()[:MAX_QUERY_LENGTH]
+    results = []
+    consultations = []
+    if query:
+        results = pia_search.search(query, version_filter=AssessmentVersion.status == "published", limit=50)
+        words = pia_search.terms(query)
+        consultations = [c for c in _consultations()
+                         if all(w in pia_search.normalise(f"{c.title}\n{c.description}") for w in words)]
+    return _page("public/search.html", query=query, results=results, consultations=consultations,
+                 consultation_url=_consultation_url)
+
+
+# --------------------------------------------------------------------------- Atom
+
+
+def _moment(value) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc)
+    return datetime.combine(value, time(0, 0), tzinfo=JST).astimezone(timezone.utc)
+
+
+def feed_entries() -> list[dict]:
+    """New publications and consultations, newest first."""
+    authority = current_app.config.get("HYOKA_FEED_AUTHORITY") or current_app.config.get("SERVER_NAME") or "hyoka.local"
+    authority = authority.split(":")[0]
+    entries = []
+    for version in db.session.execute(_published_versions()).scalars().unique():
+        published = version.published_on or version.created_at.date()
+        a = version.assessment
+        entries.append({
+            "id": f"tag:{authority},{published.isoformat()}:assessment-version/{version.id}",
+            "title": f"{a.title}({version.label})を公表しました",
+            "updated": _moment(published),
+            "link": url_for(".assessment", assessment_id=a.id, _external=True),
+            "enclosure": url_for(".version_pdf", assessment_id=a.id, number=version.number, _external=True),
+            "summary": f"{a.affair.name}({a.affair.department.name})の{a.form_name}{version.label}。"
+                       f"公表日 {published.year}年{published.month}月{published.day}日。",
+            "category": "評価書の公表",
+        })
+    for c in _consultations():
+        show = _consultation_url("consultation_public.show", c, external=True)
+        started = c.opened_at or _moment(c.start_date)
+        entries.append({
+            "id": f"tag:{authority},{c.start_date.isoformat()}:consultation/{c.id}",
+            "title": f"意見募集「{c.title}」",
+            "updated": started.astimezone(timezone.utc),
+            "link": show or url_for(".index", _external=True),
+            "summary": f"意見の募集期間 {c.start_date.year}年{c.start_date.month}月{c.start_date.day}日～"
+                       f"{c.end_date.year}年{c.end_date.month}月{c.end_date.day}日",
+            "category": "意見募集",
+        })
+        if c.status == "reported":
+            report = _consultation_url("consultation_public.report", c, external=True)
+            reported = c.reported_at or _moment(c.reported_on or c.end_date)
+            entries.append({
+                "id": f"tag:{authority},{c.start_date.isoformat()}:consultation/{c.id}/result",
+                "title": f"意見募集「{c.title}」の結果を公表しました",
+                "updated": reported.astimezone(timezone.utc),
+                "link": report or url_for(".index", _external=True),
+                "summary": "寄せられたご意見とそれに対する考え方を公表しました。",
+                "category": "意見募集の結果",
+            })
+    entries.sort(key=lambda e: (e["updated"], e["id"]), reverse=True)
+    return entries[:FEED_LIMIT]
+
+
+@bp.get("/feed.atom")
+@public
+def feed():
+    """Atom feed of new publications and consultations."""
+    from common.templating import body_name
+
+    entries = feed_entries()
+    updated = entries[0]["updated"] if entries else datetime(2000, 1, 1, tzinfo=timezone.utc)
+    authority = current_app.config.get("HYOKA_FEED_AUTHORITY") or current_app.config.get("SERVER_NAME") or "hyoka.local"
+    response = make_response(render_template(
+        "public/feed.xml", entries=entries, updated=updated, body=body_name(),
+        feed_id=f"tag:{authority.split(':')[0]},2000:public-feed"))
+    response.mimetype = "application/atom+xml"
+    return _cached(response)
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@bp.app_template_filter("rfc3339")
+def _rfc3339_filter(moment: datetime) -> str:
+    return rfc3339(moment)
+
+
+@bp.app_template_global("wareki_date")
+def _wareki_date(value) -> str:
+    """令和8年2月16日 for a date (empty for None)."""
+    if value is None or value == "":
+        return ""
+    from common.jpdate import wareki
+
+    if isinstance(value, datetime):
+        value = value.astimezone(JST).date()
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
+    return wareki(value) if isinstance(value, date) else str(value)
