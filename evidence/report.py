@@ -181,7 +181,8 @@ def _url_fetcher(url: str, *args, **kwargs):
 
 
 def render_pdf(html: str) -> bytes:
-    """HTML → PDF with WeasyPrint (to move to common/publish.py with the other documents)."""
-    from weasyprint import HTML
+    """HTML → PDF through ``common.publish`` (its fetcher loads only data: URLs and whitelisted
+    static files). The report carries its own styles, so the shared stylesheet is not applied."""
+    from common.publish import render_pdf as publish_pdf
 
-    return HTML(string=html, url_fetcher=_url_fetcher, base_url="about:blank").write_pdf()
+    return publish_pdf(html, stylesheets=())
