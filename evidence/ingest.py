@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: rows handed to the database at a time
 CHUNK_ROWS = 5000
+#: SQLite page cache (KiB) during an access import (counts towards the 300 MB budget)
+SQLITE_CACHE_KIB = 65536
 #: PostgreSQL advisory lock that serialises batches (the chain has one head)
 PG_LOCK_KEY = 7_246_001
 
@@ -212,8 +214,8 @@ def _audit_rejected(result: ImportResult, actor) -> None:
 # ---------------------------------------------------------------------------
 
 def _sqlite_ts(value: datetime) -> str:
-    """A UTC datetime as SQLAlchemy stores it on SQLite."""
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    """A UTC datetime as SQLAlchemy stores it on SQLite (``YYYY-MM-DD HH:MM:SS.ffffff``)."""
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def _json(value):
@@ -232,6 +234,9 @@ class _Store:
         self.dialect = self.conn.dialect.name
         if self.dialect == "postgresql":
             self.conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
+        elif self.dialect == "sqlite" and kind == "access":
+            # a larger page cache keeps the index pages hot while a big batch goes in
+            self.conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
         self.source = source[:400]
         self.received_at = utcnow()
         self.batch_id = self.conn.execute(sa.insert(FeedBatch.__table__).values(
@@ -244,7 +249,6 @@ class _Store:
         self.attempted = 0
         self.first_at = None
         self.last_at = None
-        self._pg_staged = False
 
     # -- adding rows ----------------------------------------------------------
 
@@ -270,8 +274,9 @@ class _Store:
     def _add_access_sqlite(self, rows: list[dict]) -> None:
         cur = self.conn.connection.driver_connection.cursor()
         batch_id = self.batch_id
+        ts = _sqlite_ts
         params = [
-            (batch_id, r["event_id"], _sqlite_ts(r["occurred_at"]), r["system"], r["user_id"],
+            (batch_id, r["event_id"], ts(r["occurred_at"]), r["system"], r["user_id"],
              r["action"], r["subject_id"], r["terminal"], r["result"], r["purpose"],
              _json(r["extra"]))
             for r in rows
@@ -301,55 +306,51 @@ class _Store:
                 "terminal", "result", "purpose", "extra")
 
     def _stage_access_pg(self, rows: list[dict]) -> None:
-        raw = self.conn.connection.driver_connection
-        if not self._pg_staged:
-            raw.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS evidence_access_stage ("
-                "seq bigserial, event_id text, occurred_at timestamptz, system text, "
-                "user_id text, action text, subject_id text, terminal text, result text, "
-                "purpose text, extra jsonb, row_hash text) ON COMMIT DROP")
-            self._pg_staged = True
-        with raw.cursor().copy(
-                "COPY evidence_access_stage (event_id, occurred_at, system, user_id, action, "
-                "subject_id, terminal, result, purpose, extra, row_hash) FROM STDIN") as copy:
-            write = copy.write_row
-            for r in rows:
-                write((r["event_id"], r["occurred_at"], r["system"], r["user_id"], r["action"],
-                       r["subject_id"], r["terminal"], r["result"], r["purpose"],
-                       _json(r["extra"]), r["row_hash"]))
+        """COPY the chunk straight into the table inside a savepoint; on a duplicate key,
+        roll the savepoint back and go through a staging table with ON CONFLICT DO NOTHING."""
+        import psycopg
 
-    def _flush_access_pg(self) -> None:
-        if not self._pg_staged:
-            return
         raw = self.conn.connection.driver_connection
         cols = ", ".join(self._PG_COLS)
-        raw.execute("CREATE TEMP TABLE evidence_access_stored (system text, event_id text) "
-                    "ON COMMIT DROP")
-        cur = raw.execute(
-            "WITH ins AS ("
-            f" INSERT INTO evidence_access (batch_id, {cols})"
+        batch_id = self.batch_id
+        try:
+            with raw.transaction():
+                with raw.cursor().copy(
+                        f"COPY evidence_access (batch_id, {cols}) FROM STDIN") as copy:
+                    write = copy.write_row
+                    for r in rows:
+                        write((batch_id, r["event_id"], r["occurred_at"], r["system"],
+                               r["user_id"], r["action"], r["subject_id"], r["terminal"],
+                               r["result"], r["purpose"], _json(r["extra"])))
+        except psycopg.errors.UniqueViolation:
+            self._stage_chunk_pg(raw, rows)
+            return
+        rows_digest_update(self.hasher, (r["row_hash"] for r in rows))
+        self.stored += len(rows)
+
+    def _stage_chunk_pg(self, raw, rows: list[dict]) -> None:
+        cols = ", ".join(self._PG_COLS)
+        raw.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS evidence_access_stage ("
+            "seq bigint, event_id text, occurred_at timestamptz, system text, "
+            "user_id text, action text, subject_id text, terminal text, result text, "
+            "purpose text, extra jsonb) ON COMMIT DROP")
+        raw.execute("TRUNCATE evidence_access_stage")
+        with raw.cursor().copy(
+                f"COPY evidence_access_stage (seq, {cols}) FROM STDIN") as copy:
+            for i, r in enumerate(rows):
+                copy.write_row((i, r["event_id"], r["occurred_at"], r["system"], r["user_id"],
+                                r["action"], r["subject_id"], r["terminal"], r["result"],
+                                r["purpose"], _json(r["extra"])))
+        stored = raw.execute(
+            f"INSERT INTO evidence_access (batch_id, {cols})"
             f" SELECT %s, {cols} FROM evidence_access_stage ORDER BY seq"
-            " ON CONFLICT DO NOTHING RETURNING system, event_id)"
-            " INSERT INTO evidence_access_stored SELECT system, event_id FROM ins",
-            (self.batch_id,))
-        inserted = cur.rowcount
-        staged = raw.execute("SELECT count(*) FROM evidence_access_stage").fetchone()[0]
-        if inserted == staged:
-            query = "SELECT row_hash FROM evidence_access_stage ORDER BY seq"
-        else:
-            query = ("SELECT DISTINCT ON (s.system, s.event_id) s.row_hash, s.seq "
-                     "FROM evidence_access_stage s JOIN evidence_access_stored t "
-                     "ON t.system = s.system AND t.event_id = s.event_id "
-                     "ORDER BY s.system, s.event_id, s.seq")
-            query = f"SELECT row_hash FROM ({query}) x ORDER BY seq"
-        with raw.cursor(name="evidence_stage_hashes") as named:
-            named.execute(query)
-            while True:
-                got = named.fetchmany(20000)
-                if not got:
-                    break
-                rows_digest_update(self.hasher, (h[0] for h in got))
-        self.stored = inserted
+            " ON CONFLICT DO NOTHING RETURNING system, event_id", (self.batch_id,)).fetchall()
+        self._digest_stored(rows, set(stored), ("system", "event_id"))
+        self.stored += len(stored)
+
+    def _flush_access_pg(self) -> None:
+        """Nothing left to do: every chunk is stored as it comes."""
 
     def _add_generic(self, rows: list[dict], key_fields: tuple[str, ...]) -> None:
         table = self.table

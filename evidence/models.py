@@ -74,7 +74,7 @@ class AccessEvent(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("system", "event_id", name="uq_evidence_access_system_event"),
         sa.Index("ix_evidence_access_user_time", "system", "user_id", "occurred_at"),
-        sa.Index("ix_evidence_access_subject_user", "subject_id", "user_id"),
+        sa.Index("ix_evidence_access_user_subject", "user_id", "subject_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

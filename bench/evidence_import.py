@@ -1,0 +1,184 @@
+"""Benchmark: importing 1,000,000 access events from CSV, against a plain baseline.
+
+    python bench/evidence_import.py [--rows 1000000] [--pg postgresql://user@host/db]
+
+Ours: ``evidence.ingest.import_feed`` — parse, validate, store, per-user-day summary and
+hash chain, one transaction. Baseline, same machine, same run, same table (same columns
+and indexes): SQLite — ``csv.reader`` + plain ``sqlite3`` ``executemany``; PostgreSQL —
+psycopg ``COPY`` of the file. Each measurement runs in its own process, so the peak
+memory (``ru_maxrss``) is that of the import alone. Prints the figures and the ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _app(url: str):
+    from app import create_app, database_url
+
+    return create_app({"SQLALCHEMY_DATABASE_URI": database_url(url, "/tmp"), "SECRET_KEY": "bench",
+                       "TESTING": True})
+
+
+def fresh_db(url: str, with_state_feeds: bool = True) -> None:
+    """Empty schema, the JUKI system, and (optionally) the demo grants/assignments/relations."""
+    from common.db import db
+    from common.models import Department
+    from evidence import demo_gen
+    from evidence.ingest import import_feed
+    from pia.models import System
+
+    app = _app(url)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        depts = [Department(code=f"d{i}", name=name) for i, name in enumerate(
+            demo_gen.DEPARTMENTS + [demo_gen.TRANSFER_DEPARTMENT])]
+        db.session.add_all(depts)
+        system = System(code="JUKI", name="既存住基システム")
+        system.authorised_departments = [d for d in depts if d.name in demo_gen.AUTHORISED_DEPARTMENTS]
+        db.session.add(system)
+        db.session.commit()
+        if with_state_feeds:
+            with tempfile.TemporaryDirectory() as tmp:
+                paths = demo_gen.write_feeds(Path(tmp), events=1000)
+                for kind in ("assignments", "grants", "relations", "provisions"):
+                    with paths[kind].open("rb") as fh:
+                        import_feed(kind, fh, source=f"bench:{kind}", filename=paths[kind].name)
+        db.engine.dispose()
+
+
+def run_ours(url: str, path: str) -> dict:
+    from common.db import db
+    from evidence.ingest import import_feed
+
+    app = _app(url)
+    with app.app_context():
+        t = time.perf_counter()
+        with open(path, "rb") as fh:
+            result = import_feed("access", fh, source="bench:access", filename="access.csv")
+        elapsed = time.perf_counter() - t
+        assert result.stored, result.errors[:3]
+        db.engine.dispose()
+    return {"seconds": elapsed, "rows": result.rows_stored,
+            "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def run_baseline_sqlite(url: str, path: str) -> dict:
+    import sqlite3
+
+    conn = sqlite3.connect(url[len("sqlite:///"):])
+    t = time.perf_counter()
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        batch = []
+        sql = ("INSERT INTO evidence_access (batch_id, event_id, occurred_at, system, user_id, "
+               "action, subject_id, terminal, result, purpose) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        conn.execute("INSERT INTO evidence_batches (id, kind, source, fmt, received_at, rows_total, "
+                     "rows_stored, duplicates, rejected, raw_sha256) VALUES "
+                     "(1, 'access', 'baseline', 'csv', '2025-01-01 00:00:00.000000', 0, 0, 0, 0, '')")
+        for row in reader:
+            batch.append(row)
+            if len(batch) >= 5000:
+                conn.executemany(sql, batch)
+                batch.clear()
+        conn.executemany(sql, batch)
+    conn.commit()
+    elapsed = time.perf_counter() - t
+    n = conn.execute("SELECT count(*) FROM evidence_access").fetchone()[0]
+    conn.close()
+    return {"seconds": elapsed, "rows": n,
+            "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def run_baseline_pg(url: str, path: str) -> dict:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO evidence_batches (id, kind, source, fmt, received_at, rows_total, "
+                     "rows_stored, duplicates, rejected, raw_sha256) VALUES "
+                     "(1, 'access', 'baseline', 'csv', now(), 0, 0, 0, 0, '')")
+        conn.execute("ALTER TABLE evidence_access ALTER COLUMN batch_id SET DEFAULT 1")
+        conn.commit()
+        t = time.perf_counter()
+        with conn.cursor().copy(
+                "COPY evidence_access (event_id, occurred_at, system, user_id, action, subject_id, "
+                "terminal, result, purpose) FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+            with open(path, "rb") as fh:
+                while data := fh.read(1 << 20):
+                    copy.write(data)
+        conn.commit()
+        elapsed = time.perf_counter() - t
+        n = conn.execute("SELECT count(*) FROM evidence_access").fetchone()[0]
+    return {"seconds": elapsed, "rows": n,
+            "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _child(part: str, url: str, path: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", part, "--url", url, "--file", path],
+                         check=True, capture_output=True, text=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_engine(label: str, url: str, path: str, rows: int) -> dict:
+    fresh_db(url)
+    ours = _child("ours", url, path)
+    fresh_db(url, with_state_feeds=False)
+    if url.startswith("sqlite"):
+        base = _child("baseline_sqlite", url, path)
+        base_name = "sqlite3 executemany"
+    else:
+        base = _child("baseline_pg", url, path)
+        base_name = "psycopg COPY"
+    ours_rate = rows / ours["seconds"]
+    base_rate = rows / base["seconds"]
+    print(f"[{label}] ours: {ours['seconds']:.2f} s ({ours_rate:,.0f} rows/s, "
+          f"peak RSS {ours['maxrss_mb']:.0f} MB)")
+    print(f"[{label}] baseline ({base_name}): {base['seconds']:.2f} s ({base_rate:,.0f} rows/s)")
+    print(f"[{label}] rate ratio ours/baseline: {ours_rate / base_rate:.2f} (target >= 0.5); "
+          f"peak memory {'OK' if ours['maxrss_mb'] < 300 else 'OVER'} (< 300 MB)")
+    return {"ours": ours, "baseline": base, "ratio": ours_rate / base_rate}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--pg", help="PostgreSQL URL (its tables are dropped and recreated)")
+    parser.add_argument("--sqlite", default=None, help="SQLite file (default: a temporary file)")
+    parser.add_argument("--child")
+    parser.add_argument("--url")
+    parser.add_argument("--file")
+    args = parser.parse_args()
+    if args.child:
+        func = {"ours": run_ours, "baseline_sqlite": run_baseline_sqlite,
+                "baseline_pg": run_baseline_pg}[args.child]
+        print(json.dumps(func(args.url, args.file)))
+        return
+    from evidence.demo_gen import write_access_csv
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "access.csv"
+        t = time.perf_counter()
+        write_access_csv(path, args.rows)
+        print(f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in "
+              f"{time.perf_counter() - t:.1f} s")
+        sqlite_path = args.sqlite or str(Path(tmp) / "bench.sqlite3")
+        bench_engine("SQLite", f"sqlite:///{sqlite_path}", str(path), args.rows)
+        if args.pg:
+            bench_engine("PostgreSQL", args.pg, str(path), args.rows)
+
+
+if __name__ == "__main__":
+    main()
