@@ -32,9 +32,26 @@ BASE_CONFIG = {
 }
 
 
-def _pg_worker_url(worker_id: str) -> str:
+def _pg_db_name(prefix: str = "hyoka_test") -> str:
+    """A database name of this process: test runs side by side never share a database."""
+    return f"{prefix}_{os.getpid()}"
+
+
+def _pg_url_for(name: str) -> str:
     parts = urlsplit(PG_URL)
-    return urlunsplit(parts._replace(path=f"/hyoka_test_{worker_id}"))
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _drop_stale_pg_databases() -> None:
+    """Drop test databases left behind by runs whose process is gone."""
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname ~ '^hyoka_(test|e2e|restore)_[0-9]+$'")]
+        for name in names:
+            pid = name.rsplit("_", 1)[1]
+            if not os.path.exists(f"/proc/{pid}"):
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _admin_pg_execute(statement: str) -> None:
@@ -55,13 +72,14 @@ def sqlite_template(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def pg_database(worker_id):
+def pg_database():
     if not PG_URL:
         pytest.skip("HYOKA_TEST_POSTGRES_URL is not set")
-    name = f"hyoka_test_{worker_id}"
+    _drop_stale_pg_databases()
+    name = _pg_db_name()
     _admin_pg_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     _admin_pg_execute(f"CREATE DATABASE {name}")
-    url = _pg_worker_url(worker_id)
+    url = _pg_url_for(name)
     app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url(url, "/tmp")})
     with app.app_context():
         db.create_all()

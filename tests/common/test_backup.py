@@ -9,12 +9,12 @@ import pytest
 import sqlalchemy as sa
 
 from common.db import db
-from tests.conftest import _admin_pg_execute
+from tests.conftest import _admin_pg_execute, _pg_db_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_backup_and_restore_round_trip(app, engine_name, make_user, tmp_path, worker_id):
+def test_backup_and_restore_round_trip(app, engine_name, make_user, tmp_path):
     if engine_name != "postgresql":
         pytest.skip("pg_dump backups apply to PostgreSQL")
     if not shutil.which("pg_dump"):
@@ -24,7 +24,7 @@ def test_backup_and_restore_round_trip(app, engine_name, make_user, tmp_path, wo
     url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     out = subprocess.run([ROOT / "scripts/backup.sh", url, tmp_path], capture_output=True, text=True, check=True)
     dump = out.stdout.strip().splitlines()[-1]
-    target = f"hyoka_restore_{worker_id}"
+    target = _pg_db_name("hyoka_restore")
     _admin_pg_execute(f"DROP DATABASE IF EXISTS {target} WITH (FORCE)")
     _admin_pg_execute(f"CREATE DATABASE {target}")
     try:

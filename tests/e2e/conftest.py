@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 
 from app import create_app, database_url
 from common.db import db
-from tests.conftest import BASE_CONFIG, PG_URL, _admin_pg_execute, _pg_worker_url
+from tests.conftest import BASE_CONFIG, PG_URL, _admin_pg_execute, _pg_db_name, _pg_url_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 RESULTS = Path(__file__).resolve().parents[2] / "test-results"
@@ -56,7 +56,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session", params=["sqlite"] + (["postgresql"] if PG_URL else []))
-def live_server(request, tmp_path_factory, worker_id):
+def live_server(request, tmp_path_factory):
     """Base URL of a running Hyoka with the demo data (one per engine)."""
     config = {**BASE_CONFIG, "SERVER_NAME": None, "SESSION_COOKIE_SECURE": False,
               "REMEMBER_COOKIE_SECURE": False, "WTF_CSRF_ENABLED": True,
@@ -65,10 +65,10 @@ def live_server(request, tmp_path_factory, worker_id):
         path = tmp_path_factory.mktemp("e2e") / "e2e.sqlite3"
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
     else:
-        name = f"hyoka_e2e_{worker_id}"
+        name = _pg_db_name("hyoka_e2e")
         _admin_pg_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         _admin_pg_execute(f"CREATE DATABASE {name}")
-        url = _pg_worker_url(worker_id).rsplit("/", 1)[0] + f"/{name}"
+        url = _pg_url_for(name)
         config["SQLALCHEMY_DATABASE_URI"] = database_url(url, "/tmp")
     app = create_app(config)
     with app.app_context():
@@ -86,7 +86,7 @@ def live_server(request, tmp_path_factory, worker_id):
     with app.app_context():
         db.engine.dispose()
     if request.param == "postgresql":
-        _admin_pg_execute(f"DROP DATABASE IF EXISTS hyoka_e2e_{worker_id} WITH (FORCE)")
+        _admin_pg_execute(f"DROP DATABASE IF EXISTS {_pg_db_name('hyoka_e2e')} WITH (FORCE)")
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
