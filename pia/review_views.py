@@ -5,6 +5,8 @@ else; officers record the sessions, upload the minutes and write the responses.
 """
 from __future__ import annotations
 
+import io
+
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
@@ -251,7 +253,7 @@ def review_minutes(session_id):
         abort(404)
     audit.record("export", "ReviewSession", session.id, f"議事録({session.minutes_name})をダウンロードしました。")
     db.session.commit()
-    return send_file(path, mimetype="application/pdf", as_attachment=True,
+    return send_file(io.BytesIO(path.read_bytes()), mimetype="application/pdf", as_attachment=True,
                      download_name=session.minutes_name or "minutes.pdf")
 
 
