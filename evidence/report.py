@@ -166,18 +166,35 @@ def render(data: dict, fmt: str) -> bytes:
     raise ValueError(fmt)
 
 
-def _url_fetcher(url: str, *args, **kwargs):
+def _url_fetcher(url: str, headers=None):
     """Only data: URLs and the installed IPAex fonts; everything else is refused."""
-    from weasyprint.urls import default_url_fetcher
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-    if url.startswith("data:"):
-        return default_url_fetcher(url, *args, **kwargs)
+    if url[:5].lower() == "data:":
+        return URLFetcher(allowed_protocols=("data",), allow_redirects=False).fetch(url, headers)
     if url.startswith("file://"):
         path = Path(url[len("file://"):]).resolve()
-        if path.suffix.lower() in (".ttf", ".otf") and "ipaex" in path.name.lower() and any(
-                str(path).startswith(d) for d in FONT_DIRS):
-            return default_url_fetcher(url, *args, **kwargs)
+        if (path.suffix.lower() in (".ttf", ".otf") and "ipaex" in path.name.lower()
+                and any(path.is_relative_to(d) for d in FONT_DIRS) and path.is_file()):
+            return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": "font/ttf"})
     raise ValueError(f"refused to fetch {url[:60]}")
+
+
+class _Fetcher:
+    """Adapter giving WeasyPrint a fetcher object that calls :func:`_url_fetcher`."""
+
+    @staticmethod
+    def make():
+        from weasyprint.urls import URLFetcher
+
+        class Fetcher(URLFetcher):
+            def __init__(self):
+                super().__init__(allowed_protocols=("data",), allow_redirects=False)
+
+            def fetch(self, url, headers=None):
+                return _url_fetcher(url, headers)
+
+        return Fetcher()
 
 
 def render_pdf(html: str) -> bytes:
