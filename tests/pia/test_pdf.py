@@ -141,7 +141,7 @@ def test_published_html_has_no_watermark_and_shows_the_publication_date(app, mak
     assert "watermark" not in html
     assert "令和8年2月16日" in html
     assert "旧システム" in html and "新システム" in html  # 変更箇所 as published
-    assert re.search(r"<td>\s*令和7年6月1日\s*</td>", html)
+    assert re.search(r"<td class=\"t-date\">\s*令和7年6月1日\s*</td>", html)
 
 
 # --------------------------------------------------------------------------- PDF
