@@ -162,16 +162,30 @@ class _LineDict(dict):
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 
 
-def _yaml_value(node) -> Any:
-    """Python values from a composed YAML node; mappings remember their line."""
+MAX_NODES = 200_000
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _yaml_value(node, budget: list[int] | None = None) -> Any:
+    """Python values from a composed YAML node; mappings remember their line.
+
+    Aliases are expanded, so the number of nodes visited is capped (「billion laughs」).
+    """
+    budget = budget if budget is not None else [MAX_NODES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooLarge()
     if isinstance(node, yaml.MappingNode):
         out = _LineDict()
         out.line = node.start_mark.line + 1
         for key_node, value_node in node.value:
-            out[str(_yaml_value(key_node))] = _yaml_value(value_node)
+            out[str(_yaml_value(key_node, budget))] = _yaml_value(value_node, budget)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_yaml_value(n) for n in node.value]
+        return [_yaml_value(n, budget) for n in node.value]
     return _CONSTRUCTOR.construct_object(node, deep=True)
 
 
@@ -182,7 +196,10 @@ def parse_yaml(text: str) -> tuple[Parsed, list[LineError]]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return Parsed(), [LineError(mark.line + 1 if mark else 0, "YAMLの書式に誤りがあります。")]
-    data = _yaml_value(root) if root is not None else {}
+    try:
+        data = _yaml_value(root) if root is not None else {}
+    except _TooLarge:
+        return Parsed(), [LineError(0, "YAMLの内容が大きすぎます(別名の展開を含む)。")]
     if not isinstance(data, dict):
         return Parsed(), [LineError(1, "最上位には systems と files を書いてください。")]
     unknown = set(data) - {"format", "systems", "files"}

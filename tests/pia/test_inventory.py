@@ -22,7 +22,7 @@ def inventory(app, department):
     department("情報システム課")
     import_file(DEMO_FILE.read_bytes(), DEMO_FILE.name, actor="test")
     db.session.commit()
-    return {s.code: s for s in db.session.execute(sa.select(System)).scalars()}
+    return {s.code: s for s in db.session.execute(sa.select(System).order_by(System.id)).scalars()}
 
 
 def test_demo_has_the_nine_systems_of_001_with_their_functions(inventory):

@@ -114,3 +114,13 @@ def test_export_round_trips(app, depts):
     exported = export_yaml()
     result = import_file(exported.encode("utf-8"), "inventory.yaml", actor="test")
     assert (result.systems_added, result.systems_updated, result.files_added, result.files_updated) == (0, 0, 0, 0)
+
+
+def test_yaml_alias_bomb_is_refused(app):
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    lines.append("systems: *a8")
+    with pytest.raises(ImportFailed) as info:
+        import_file("\n".join(lines).encode(), "bomb.yaml", actor="test")
+    assert "大きすぎ" in info.value.errors[0].message
