@@ -64,7 +64,8 @@ OPINIONS = [
 
 
 def _demo_version():
-    """The first version of the assessment of affair ``juki`` (None when the pia demo is absent)."""
+    """The draft of the assessment of affair ``juki`` put out for comment in 2025: its latest
+    version not yet submitted (else its latest). None when the pia demo is absent."""
     try:
         from pia.models import Affair, Assessment, AssessmentVersion
     except ImportError:
@@ -72,9 +73,12 @@ def _demo_version():
     affair = db.session.execute(db.select(Affair).filter_by(code="juki")).scalar_one_or_none()
     if affair is None:
         return None
-    return db.session.execute(
+    versions = list(db.session.execute(
         db.select(AssessmentVersion).join(Assessment).where(Assessment.affair_id == affair.id)
-        .order_by(Assessment.id, AssessmentVersion.number)).scalars().first()
+        .order_by(AssessmentVersion.number.desc(), Assessment.id)).scalars())
+    if not versions:
+        return None
+    return next((v for v in versions if v.status not in ("submitted", "published")), versions[0])
 
 
 def load_demo(options) -> str | None:

@@ -38,7 +38,7 @@ def section_vi(version) -> dict | None:
         if total:
             topics = []
             for o in opinions:
-                label = o.topic or consultation.category_label(o.category)
+                label = (o.topic or consultation.category_label(o.category)).removesuffix("について")
                 if label not in topics:
                     topics.append(label)
             main = (f"{len(consultation.submissions)}者から{total}件の意見が寄せられた。"

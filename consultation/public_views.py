@@ -112,6 +112,19 @@ def draft(consultation_id):
     return render_template("public/consultation_draft.html", c=consultation, view=view)
 
 
+@bp.get("/<int:consultation_id>/draft.pdf")
+@public
+def draft_pdf(consultation_id):
+    """The draft assessment put out for comment, as PDF (with the 「案」 mark)."""
+    consultation = _get_public(consultation_id)
+    try:
+        from pia.pdf import filename, render_version
+    except ImportError:
+        abort(404)
+    rendered = render_version(consultation.version)
+    return send_file(BytesIO(rendered.pdf), mimetype="application/pdf", download_name=filename(consultation.version))
+
+
 @bp.get("/<int:consultation_id>/receipt")
 @public
 def receipt(consultation_id):

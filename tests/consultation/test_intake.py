@@ -117,6 +117,19 @@ def test_mbox_import_reports_duplicates_inside_it(app, make_consultation, count_
     assert count_rows(Submission) == 2
 
 
+def test_message_id_with_a_my_number_like_run_is_still_recognised(app, make_consultation, count_rows):
+    """The stored key survives the database guard that masks 個人番号-like digit runs."""
+    from consultation import services
+
+    c = make_consultation(status="open")
+    eml = _mail(msgid="<123456789018.42@example.jp>")
+    assert len(services.import_mail(c, [("a.eml", eml)], actor="test").created) == 1
+    db.session.commit()
+    again = services.import_mail(c, [("b.eml", eml)], actor="test")
+    assert (len(again.created), len(again.duplicates)) == (0, 1)
+    assert count_rows(Submission) == 1
+
+
 def test_malformed_mail_imports_nothing(app, officer, make_consultation, count_rows):
     c = make_consultation(status="open")
     good = _mail()

@@ -144,3 +144,11 @@ def test_report_is_public_only_when_reported(app, client, make_consultation):
     c = make_consultation(status="closed")
     assert client.get(f"/public/consultations/{c.id}/report").status_code == 404
     assert client.get(f"/public/consultations/{c.id}/report.pdf").status_code == 404
+
+
+def test_draft_is_shown_as_html_and_pdf(app, client, open_consultation):
+    html = client.get(f"/public/consultations/{open_consultation.id}/draft")
+    assert html.status_code == 200
+    assert "pia-document" in html.text and "（案）" in html.text
+    pdf = client.get(f"/public/consultations/{open_consultation.id}/draft.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-")
