@@ -117,6 +117,15 @@ def app(engine_name, request, tmp_path, app_config):
         url = request.getfixturevalue("pg_database")
         config["SQLALCHEMY_DATABASE_URI"] = database_url(url, "/tmp")
     application = create_app(config)
+
+    @application.before_request
+    def _fresh_login_user():
+        # the test keeps one app context pushed, so ``g`` outlives a request: forget the
+        # user Flask-Login cached there, as a real request (with its own context) would
+        from flask import g
+
+        g.pop("_login_user", None)
+
     if engine_name == "postgresql":
         _truncate_all(application)
     with application.app_context():
