@@ -78,6 +78,14 @@ SCHEMAS = {
 }
 
 
+#: ids beyond a database integer cannot exist (and must not reach the driver)
+MAX_ID = 2**31 - 1
+
+
+def _find(assessment_id: int) -> Assessment | None:
+    return db.session.get(Assessment, assessment_id) if 0 < assessment_id <= MAX_ID else None
+
+
 def _d(value):
     return value.isoformat() if value else None
 
@@ -117,7 +125,7 @@ def api_assessments():
 @api_requires(*ROLES)
 def api_assessment(assessment_id):
     """One assessment with the versions the caller may read."""
-    assessment = db.session.get(Assessment, assessment_id)
+    assessment = _find(assessment_id)
     if assessment is None:
         return api_error(404, "評価書が見つかりません。")
     data = _summary(assessment)
@@ -129,7 +137,7 @@ def api_assessment(assessment_id):
 @api_requires(*ROLES)
 def api_assessment_version(assessment_id, number):
     """One version with its document (as shown: section VI and 変更箇所 filled)."""
-    assessment = db.session.get(Assessment, assessment_id)
+    assessment = _find(assessment_id)
     version = assessment.version(number) if assessment else None
     if version is None or not services.can_read_version(g.api_user, version):
         return api_error(404, "版が見つかりません。")

@@ -58,8 +58,15 @@ ASSESSMENT_EXTRAS = [
 # --------------------------------------------------------------------------- helpers
 
 
+def _get_or_404(model, ident: int):
+    """Like db.get_or_404, also for ids no database integer can hold."""
+    if not 0 < ident <= 2**31 - 1:
+        abort(404)
+    return db.get_or_404(model, ident)
+
+
 def _version_or_404(version_id: int) -> AssessmentVersion:
-    version = db.get_or_404(AssessmentVersion, version_id)
+    version = _get_or_404(AssessmentVersion, version_id)
     if not services.can_read_version(current_user, version):
         abort(403)
     return version
@@ -181,7 +188,7 @@ def new_assessment():
 @requires(*STAFF)
 def assessment(assessment_id):
     """An assessment: its versions, workflow, 見直し, actions and what other parts add."""
-    item = db.get_or_404(Assessment, assessment_id)
+    item = _get_or_404(Assessment, assessment_id)
     versions = services.visible_versions(current_user, item)
     open_version = item.open_version
     review_form = ReviewForm()
@@ -200,7 +207,7 @@ def assessment(assessment_id):
 @requires(*EDITORS)
 def create_version(assessment_id):
     """Start a new draft from the current version."""
-    item = db.get_or_404(Assessment, assessment_id)
+    item = _get_or_404(Assessment, assessment_id)
     _editable_or_403(item)
     try:
         version = services.start_draft(item, actor=current_user, note=request.form.get("note", "").strip())
@@ -461,7 +468,7 @@ def transition(version_id, action):
 @requires(*STAFF)
 def compare(assessment_id):
     """Two versions side by side, item by item, with character-level highlighting."""
-    item = db.get_or_404(Assessment, assessment_id)
+    item = _get_or_404(Assessment, assessment_id)
     versions = services.visible_versions(current_user, item)
     if len(versions) < 2:
         flash("比較できる版が2つ以上ありません。", "info")
@@ -484,7 +491,7 @@ def compare(assessment_id):
 @requires(*EDITORS)
 def record_review(assessment_id):
     """Record a 見直し and its result."""
-    item = db.get_or_404(Assessment, assessment_id)
+    item = _get_or_404(Assessment, assessment_id)
     _editable_or_403(item)
     form = ReviewForm()
     form.version_id.choices = [(0, "—")] + [(v.id, v.label) for v in item.versions]
@@ -525,7 +532,7 @@ def actions():
 @requires(*EDITORS)
 def edit_action(action_id):
     """Edit one action (what, owner, due date, status)."""
-    action = db.get_or_404(ActionItem, action_id)
+    action = _get_or_404(ActionItem, action_id)
     _editable_or_403(action.assessment)
     form = ActionForm(obj=action)
     if form.validate_on_submit():
@@ -544,7 +551,7 @@ def edit_action(action_id):
 @requires(*STAFF)
 def affair_threshold(affair_id):
     """The しきい値判断 of a 事務: its records and a form for a new one."""
-    affair = db.get_or_404(Affair, affair_id)
+    affair = _get_or_404(Affair, affair_id)
     may_record = services.is_officer(current_user) or (
         current_user.has_role("editor") and affair.department_id in current_user.department_ids)
     form = ThresholdForm()
@@ -663,7 +670,7 @@ def search_page():
 @requires("officer", "auditor", "admin")
 def export_assessment(assessment_id):
     """The assessment with all its versions as JSON."""
-    item = db.get_or_404(Assessment, assessment_id)
+    item = _get_or_404(Assessment, assessment_id)
     data = exchange.export_assessment(item)
     audit.record("export", "Assessment", item.id, f"{item.title}をJSONで出力しました。", actor=current_user)
     db.session.commit()
