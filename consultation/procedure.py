@@ -52,10 +52,13 @@ def section_vi(version) -> dict | None:
         changed = [o for o in opinions if o.changed]
         reflection = (f"寄せられた意見を踏まえ、{len(changed)}か所を修正した。" if changed
                       else "寄せられた意見を踏まえた評価書の修正はない。")
+    shortened = consultation.shortened_reason if consultation.is_shortened else ""
     return {
         "method": method,
-        "period": (consultation.start_date, consultation.end_date),
-        "shortened_reason": consultation.shortened_reason if consultation.is_shortened else "",
+        # a mapping, as section VI's 実施日・期間 is a fieldset of start and end
+        "period": {"start": consultation.start_date, "end": consultation.end_date},
+        "shortened_reason": shortened,
+        "shortening_reason": shortened,  # the item key of the 2024 schema
         "main_opinions": main,
         "reflection": reflection,
         "consultation_id": consultation.id,

@@ -80,6 +80,28 @@ def test_procedure_check_and_section_vi(app, make_consultation, version):
     db.session.commit()
     assert step_problem("consultation", revised) is None
     facts = section_vi_facts(revised)["consultation"]
-    assert facts["period"] == (date(2025, 11, 12), date(2025, 12, 11))
+    assert facts["period"] == {"start": date(2025, 11, 12), "end": date(2025, 12, 11)}
     assert facts["shortened_reason"] == ""
     assert "郵送" in facts["method"]
+
+
+def test_section_vi_of_the_document_is_filled(app, make_consultation, version):
+    from pia.schema import empty_document, load_schema
+    from pia.services import document_with_facts
+
+    version.document = empty_document(load_schema("zenkoumoku", "2024"))
+    db.session.commit()
+    c = make_consultation(status="open", start_date=date(2025, 11, 12), end_date=date(2025, 11, 30),
+                          shortened_reason="システム更改の日程に間に合わせるため")
+    from consultation import services
+
+    sub = services.add_paper_submission(c, actor="test", channel="post", received_on=date(2025, 11, 20), body="意見")
+    services.update_opinion(sub.opinions[0], actor="test", topic="クラウド化について", reply="考え方")
+    c.close(actor="test")
+    db.session.commit()
+    section = document_with_facts(version)["procedure"]["consultation"]
+    assert section["period"] == {"start": "2025-11-12", "end": "2025-11-30"}
+    assert section["shortening_reason"] == "システム更改の日程に間に合わせるため"
+    assert "郵送" in section["method"]
+    assert "1件" in section["main_opinions"] and "クラウド化" in section["main_opinions"]
+    assert section["reflection"]

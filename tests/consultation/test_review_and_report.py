@@ -251,3 +251,11 @@ def test_dashboard_panel(app, make_user, make_consultation):
     with app.test_request_context():
         html = render_template(template, panel=context)
     assert "市の考え方未入力1件" in html and c.title in html
+
+
+def test_assessment_page_shows_the_consultation_panel(app, officer, demo_consultation):
+    version = demo_consultation.version
+    page = officer.get(f"/assessments/{version.assessment_id}")
+    assert page.status_code == 200
+    assert "住民等からの意見聴取" in page.text
+    assert f"/consultations/{demo_consultation.id}" in page.text
