@@ -66,6 +66,11 @@ def create_app(config: dict | None = None) -> Flask:
         HYOKA_UPLOAD_DIR=str(Path(app.instance_path) / "uploads"),
         JSON_AS_ASCII=False,
     )
+    # numeric settings an operator may tune from the environment
+    for key in ("CONSULTATION_RATE_LIMIT", "CONSULTATION_RATE_WINDOW", "HYOKA_LOGIN_MAX_FAILURES",
+                "HYOKA_LOCKOUT_MINUTES"):
+        if os.environ.get(f"HYOKA_{key.removeprefix('HYOKA_')}"):
+            app.config[key] = int(os.environ[f"HYOKA_{key.removeprefix('HYOKA_')}"])
     if config:
         app.config.update(config)
     if app.config.get("HYOKA_BEHIND_PROXY", os.environ.get("HYOKA_BEHIND_PROXY") == "1"):
