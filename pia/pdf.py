@@ -18,7 +18,7 @@ from flask import render_template
 
 from common.db import db
 from common.publish import Rendered, render
-from pia.schema import FORMS, FormSchema, Item, display_label, is_empty, load_schema
+from pia.schema import FORMS, FormSchema, Item, display_label, load_schema
 
 #: archival variant for published versions (PDF/A-3b: fonts embedded, XMP metadata, sRGB)
 ARCHIVAL_VARIANT = "pdf/a-3b"
@@ -119,10 +119,6 @@ def _rows(item: Item, value: Any, depth: int, parent_significant: bool, out: lis
         out.append(Row("heading", item.entry_title(index), child_depth, mark and child_depth == depth, item))
         for child in item.subitems:
             _rows(child, entry.get(child.key), child_depth + 1, item.significant, out)
-
-
-def is_blank(row: Row) -> bool:
-    return row.item is not None and row.kind == "field" and is_empty(row.item, row.value)
 
 
 # --------------------------------------------------------------------------- context

@@ -1,7 +1,6 @@
 """The public portal: only published content, accessible pages, stored PDFs with ETags, Atom."""
 from __future__ import annotations
 
-import copy
 import re
 import xml.etree.ElementTree as ET
 from datetime import date, timedelta
