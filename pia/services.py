@@ -418,8 +418,11 @@ def discard_draft(version: AssessmentVersion, *, actor) -> None:
     for action in assessment.actions:
         if action.version_id == version.id:
             action.version_id = None
-    assessment.versions.remove(version)
-    db.session.delete(version)
+    # no autoflush in between: delete() loads the cascaded change notes, and an autoflush there
+    # would already delete the orphan, leaving delete() a state the next flush cannot register
+    with db.session.no_autoflush:
+        assessment.versions.remove(version)
+        db.session.delete(version)
     db.session.flush()
 
 
