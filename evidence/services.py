@@ -119,10 +119,11 @@ def feed_status(days: int = 14) -> dict:
     systems = db.session.execute(sa.select(System.code, System.name).order_by(System.code)).all()
     b = FeedBatch.__table__
     last = {}
+    # a literal, not a bound parameter: PostgreSQL must see the same expression in GROUP BY
+    code = sa.func.coalesce(b.c.system_code, sa.literal_column("''"))
     for row in db.session.execute(sa.select(
-            sa.func.coalesce(b.c.system_code, ""), b.c.kind, sa.func.max(b.c.received_at),
-            sa.func.max(b.c.id)).where(b.c.chain_hash.is_not(None)).group_by(
-            sa.func.coalesce(b.c.system_code, ""), b.c.kind)):
+            code, b.c.kind, sa.func.max(b.c.received_at),
+            sa.func.max(b.c.id)).where(b.c.chain_hash.is_not(None)).group_by(code, b.c.kind)):
         last[(row[0], row[1])] = (row[2], row[3])
     d = AccessDay.__table__
     seen = {}
