@@ -408,22 +408,31 @@ def discard_draft(version: AssessmentVersion, *, actor) -> None:
     assessment = version.assessment
     if len(assessment.versions) == 1:
         raise InvalidTransition("評価書の唯一の版は削除できません。")
-    audit.record("delete", "AssessmentVersion", version.id, f"{assessment.title} {version.label}を削除しました。",
-                 actor=actor)
-    for review in assessment.reviews:
-        if review.version_id == version.id:
-            review.version_id = None
-    db.session.execute(sa.update(AssessmentVersion).where(AssessmentVersion.base_version_id == version.id)
-                       .values(base_version_id=None))
-    for action in assessment.actions:
-        if action.version_id == version.id:
-            action.version_id = None
-    # no autoflush in between: delete() loads the cascaded change notes, and an autoflush there
-    # would already delete the orphan, leaving delete() a state the next flush cannot register
-    with db.session.no_autoflush:
-        assessment.versions.remove(version)
-        db.session.delete(version)
-    db.session.flush()
+    summary = f"{assessment.title} {version.label}を削除しました。"
+    version_id = version.id
+    try:
+        # a savepoint: records of other parts (a consultation, a review session) that point at
+        # this version make the delete fail, and then nothing of it may stay half done
+        with db.session.begin_nested():
+            for review in assessment.reviews:
+                if review.version_id == version.id:
+                    review.version_id = None
+            db.session.execute(sa.update(AssessmentVersion).where(AssessmentVersion.base_version_id == version.id)
+                               .values(base_version_id=None))
+            for action in assessment.actions:
+                if action.version_id == version.id:
+                    action.version_id = None
+            # no autoflush in between: delete() loads the cascaded change notes, and an autoflush
+            # there would already delete the orphan, leaving delete() a state the next flush
+            # cannot register
+            with db.session.no_autoflush:
+                assessment.versions.remove(version)
+                db.session.delete(version)
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        raise InvalidTransition("この版には意見募集や第三者点検の記録が結び付いているため削除できません。"
+                                "記録を残したまま修正する場合は、この版を編集してください。") from None
+    audit.record("delete", "AssessmentVersion", version_id, summary, actor=actor)
 
 
 # --------------------------------------------------------------------------- diffs, change kinds

@@ -159,3 +159,19 @@ def test_restore_a_past_version_as_a_new_draft(app, make_assessment):
     assert restored.number == 3
     assert restored.document == assessment.versions[0].document
     assert restored.base_version_id == assessment.versions[0].id
+
+
+def test_a_draft_with_a_consultation_is_not_deleted_but_explained(app, as_role):
+    """この版を削除 on a draft that a consultation points at: refused with a reason, nothing lost."""
+    from common import demo
+    from consultation.models import Consultation
+
+    demo.load(evidence=False)
+    consultation = db.session.execute(db.select(Consultation)).scalars().first()
+    version_id = consultation.version_id
+    c = as_role("officer", departments=["住民情報課"])
+    response = c.post(f"/versions/{version_id}/delete", follow_redirects=True)
+    assert response.status_code == 200
+    assert "削除できません" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(AssessmentVersion, version_id) is not None
