@@ -9,6 +9,7 @@ is logged.
 from __future__ import annotations
 
 import logging
+import re
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
@@ -17,6 +18,17 @@ from common.mynumber import find_my_numbers
 
 MASK = "［個人番号］"
 log = logging.getLogger("hyoka.mynumber")
+
+#: columns that hold digests, password hashes, tokens' hashes and similar opaque values, which
+#: are derived from other data and may contain any run of digits; never rewrite them
+OPAQUE_COLUMN = re.compile(r"(^|_)(hash|sha256|digest|fingerprint|password_hash|token_hash)$")
+#: values that are digests whatever the column is called (hex of 128+ bits, werkzeug hashes)
+OPAQUE_VALUE = re.compile(r"^(?:[0-9a-f]{32,}|(?:pbkdf2|scrypt)(?::[^$]*)?\$[^$]*\$[0-9a-f]+)$")
+
+
+def is_opaque(column) -> bool:
+    """True for columns whose values must never be rewritten (``info={"opaque": True}`` or a digest name)."""
+    return bool(column.info.get("opaque")) or bool(OPAQUE_COLUMN.search(column.key))
 
 
 def mask_my_numbers(text: str) -> str:
@@ -28,6 +40,8 @@ def mask_my_numbers(text: str) -> str:
 def scrub(value):
     """``value`` with every 個人番号 masked (strings, and strings inside JSON structures)."""
     if isinstance(value, str):
+        if OPAQUE_VALUE.match(value):
+            return value
         return mask_my_numbers(value) if find_my_numbers(value) else value
     if isinstance(value, list):
         cleaned = [scrub(v) for v in value]
@@ -42,7 +56,7 @@ def _scrub_object(obj) -> None:
     state = inspect(obj)
     for attr in state.mapper.column_attrs:
         key = attr.key
-        if key not in state.dict:
+        if key not in state.dict or any(is_opaque(col) for col in attr.columns):
             continue
         value = state.dict[key]
         if not isinstance(value, (str, list, dict)):
