@@ -574,7 +574,7 @@ def test_a_valid_row_never_loses_or_alters_a_field(rows, extra):
 
 @settings(max_examples=100, deadline=None)
 @given(user=non_empty, subject=non_empty, relation=st.sampled_from(feeds.RELATIONS),
-       role=non_empty, start=st.dates(min_value=date(2000, 1, 1)),
+       role=non_empty, start=st.dates(min_value=date(2000, 1, 1), max_value=date(2999, 12, 31)),
        days=st.integers(min_value=0, max_value=3000))
 def test_valid_small_feeds_keep_their_fields(user, subject, relation, role, start, days):
     rel = {"user_id": user, "subject_id": subject, "relation": relation}
