@@ -192,9 +192,32 @@ def import_feed(kind: str, stream: BinaryIO, *, source: str, filename: str | Non
                         "sha256": parser.sha256, "chain_hash": batch["chain_hash"]},
                  actor=actor)
     db.session.commit()
+    _refresh_statistics(kind, result.rows_stored)
     log.info("evidence batch %s stored: kind=%s rows=%d duplicates=%d rejected=%d",
              batch["id"], kind, result.rows_stored, result.duplicates, bad_rows)
     return result
+
+
+#: tables whose planner statistics a large batch makes stale, per feed kind
+_ANALYZE_TABLES = {
+    "access": ("evidence_access", "evidence_access_days"),
+    "grants": ("evidence_grants",),
+    "assignments": ("evidence_assignments",),
+    "relations": ("evidence_relations",),
+    "provisions": ("evidence_provisions",),
+}
+ANALYZE_THRESHOLD = 1000
+
+
+def _refresh_statistics(kind: str, rows: int) -> None:
+    """After a large batch, let PostgreSQL see the new rows at once: with the statistics of an
+    empty table the planner picks nested loops over the whole batch (minutes instead of ms)
+    until autovacuum comes by."""
+    if rows < ANALYZE_THRESHOLD or db.session.get_bind().dialect.name != "postgresql":
+        return
+    for table in _ANALYZE_TABLES.get(kind, ()):
+        db.session.execute(sa.text(f"ANALYZE {table}"))
+    db.session.commit()
 
 
 def _audit_rejected(result: ImportResult, actor) -> None:
