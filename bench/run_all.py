@@ -2,7 +2,8 @@
 
 Each benchmark prints its own figures next to the baseline it is compared with, measured
 in the same run on the same machine. Set HYOKA_BENCH_PG to a PostgreSQL URL to include the
-PostgreSQL figures (default: postgresql://postgres@127.0.0.1:5432/test when reachable).
+PostgreSQL figures (default: a database ``hyoka_bench`` on 127.0.0.1:5432, created when
+missing; bench/load.py creates and drops its own).
 """
 from __future__ import annotations
 
@@ -16,12 +17,19 @@ HERE = Path(__file__).resolve().parent
 
 
 def pg_url() -> str | None:
-    url = os.environ.get("HYOKA_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+    """A database of its own for the benchmarks (they drop and recreate their tables)."""
+    if os.environ.get("HYOKA_BENCH_PG"):
+        return os.environ["HYOKA_BENCH_PG"]
     try:
         socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
     except OSError:
         return None
-    return url
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'hyoka_bench'").fetchone():
+            conn.execute("CREATE DATABASE hyoka_bench")
+    return "postgresql://postgres@127.0.0.1:5432/hyoka_bench"
 
 
 def main() -> int:
