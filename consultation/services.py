@@ -142,11 +142,16 @@ def _initial_opinion(submission: Submission) -> None:
     if not submission.body.strip():
         return
     consultation = submission.consultation
+    category = _first_category(consultation)
+    # appended at the end: it takes the next position and the next No. of its category, which
+    # is what renumber() would give it — without rewriting every opinion on each submission
+    last_number = db.session.execute(
+        db.select(db.func.max(Opinion.number)).filter_by(consultation_id=consultation.id, category=category)
+    ).scalar()
     db.session.add(Opinion(consultation=consultation, submission=submission,
                            position=_next_position(consultation), summary=submission.body.strip(),
-                           category=_first_category(consultation)))
+                           category=category, number=(last_number or 0) + 1))
     db.session.flush()
-    renumber(consultation)
 
 
 def submit_web(consultation: Consultation, *, body: str, name: str = "", address: str = "",

@@ -147,3 +147,22 @@ def test_web_intake_refused_when_closed(app, make_consultation):
     c = make_consultation(status="closed")
     with pytest.raises(services.IntakeError):
         services.submit_web(c, body="意見", today=date(2025, 11, 20))
+
+
+def test_new_submissions_are_numbered_as_renumber_would(app):
+    """Each intake appends one opinion with the next position and No.; a full renumber agrees."""
+    from common import demo
+    from consultation import services
+    from consultation.models import Consultation
+
+    demo.load(evidence=False)
+    consultation = db.session.execute(db.select(Consultation)).scalars().first()
+    consultation.status = "open"
+    for i in range(3):
+        services.submit_web(consultation, body=f"追加の意見 {i}", today=consultation.start_date)
+    db.session.flush()
+    before = [(o.id, o.position, o.number) for o in services.ordered_opinions(consultation)]
+    services.renumber(consultation)
+    after = [(o.id, o.position, o.number) for o in services.ordered_opinions(consultation)]
+    assert before == after
+    assert [n for _, _, n in before][-3:] == [11, 12, 13]
