@@ -8,6 +8,8 @@ on the published state, and ``tests/common/test_portal.py`` checks it.
 """
 from __future__ import annotations
 
+import time as clock
+
 from collections import OrderedDict
 from datetime import date, datetime, time, timezone
 from itertools import groupby
@@ -127,16 +129,30 @@ def _published_version_or_404(assessment_id: int, number: int):
 # --------------------------------------------------------------------------- pages
 
 
+#: the rendered index, kept a few seconds per process: it is the same for every visitor and
+#: the most requested page while a consultation is open
+INDEX_TTL_SECONDS = 5.0
+_index_cache: dict[str, tuple[float, str]] = {}
+
+
 @bp.get("/")
 @public
 def index():
     """The portal: published assessments by 事務, consultations, search."""
+    key = f"{current_app.config['SQLALCHEMY_DATABASE_URI']}|{today_jst()}"
+    ttl = current_app.config.get("HYOKA_PORTAL_CACHE_SECONDS", INDEX_TTL_SECONDS)
+    hit = _index_cache.get(key)
+    if hit and clock.monotonic() - hit[0] < ttl:
+        return _cached(make_response(hit[1]))
     today = today_jst()
     consultations = _consultations()
     open_now = [c for c in consultations if c.status == "open" and c.start_date <= today <= c.end_date]
     past = [c for c in consultations if c not in open_now]
-    return _page("public/index.html", affairs=published_assessments(), open_now=open_now, past=past,
-                 consultation_url=_consultation_url, today=today)
+    html = render_template("public/index.html", affairs=published_assessments(), open_now=open_now, past=past,
+                           consultation_url=_consultation_url, today=today)
+    _index_cache.clear()
+    _index_cache[key] = (clock.monotonic(), html)
+    return _cached(make_response(html))
 
 
 @bp.get("/assessments/<int:assessment_id>")

@@ -29,6 +29,8 @@ BASE_CONFIG = {
     "WTF_CSRF_ENABLED": False,
     "HYOKA_PASSWORD_METHOD": "pbkdf2:sha256:1000",
     "SERVER_NAME": "localhost",
+    # the portal index is cached a few seconds per process; tests see every change at once
+    "HYOKA_PORTAL_CACHE_SECONDS": 0,
 }
 
 

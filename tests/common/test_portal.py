@@ -259,3 +259,17 @@ def test_every_portal_route_is_public(app):
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("public."):
             assert getattr(app.view_functions[rule.endpoint], "hyoka_public", False), rule.rule
+
+
+@pytest.mark.parametrize("app_config", [{"HYOKA_PORTAL_CACHE_SECONDS": 60}])
+def test_index_is_served_from_a_short_cache(app, client):
+    from common.models import Setting
+
+    db.session.merge(Setting(key="body.name", value="旧市"))
+    db.session.commit()
+    first = client.get("/public/").get_data(as_text=True)
+    db.session.merge(Setting(key="body.name", value="新市"))
+    db.session.commit()
+    assert client.get("/public/").get_data(as_text=True) == first  # within the TTL
+    app.config["HYOKA_PORTAL_CACHE_SECONDS"] = 0
+    assert "新市" in client.get("/public/").get_data(as_text=True)
