@@ -387,6 +387,17 @@ def _departments() -> dict[str, Department]:
     return out
 
 
+def _check_code(code: str, noun: str, line: int, seen: set[str], errors: list[LineError]) -> None:
+    """A system's or file's code: present, well formed, not twice in the file."""
+    if not code:
+        errors.append(LineError(line, f"{noun}のコードがありません。"))
+    elif not CODE_RE.match(code):
+        errors.append(LineError(line, f"コード「{code}」は英大文字で始まる英大文字・数字・_ (32文字以内)で書いてください。"))
+    elif code in seen:
+        errors.append(LineError(line, f"{noun}コード {code} が重複しています。"))
+    seen.add(code)
+
+
 def check(parsed: Parsed) -> tuple[list[dict], list[dict], list[LineError]]:
     """Check the records against the rules and the database; returns clean values."""
     errors: list[LineError] = []
@@ -400,13 +411,7 @@ def check(parsed: Parsed) -> tuple[list[dict], list[dict], list[LineError]]:
     for record in parsed.systems:
         v, line = record.values, record.line
         code = record.code
-        if not code:
-            errors.append(LineError(line, "システムのコードがありません。"))
-        elif not CODE_RE.match(code):
-            errors.append(LineError(line, f"コード「{code}」は英大文字で始まる英大文字・数字・_ (32文字以内)で書いてください。"))
-        elif code in seen:
-            errors.append(LineError(line, f"システムコード {code} が重複しています。"))
-        seen.add(code)
+        _check_code(code, "システム", line, seen, errors)
         name = _text(v.get("name"))
         if not name:
             errors.append(LineError(line, "システムの名称がありません。"))
@@ -463,13 +468,7 @@ def check(parsed: Parsed) -> tuple[list[dict], list[dict], list[LineError]]:
     for record in parsed.files:
         v, line = record.values, record.line
         code = record.code
-        if not code:
-            errors.append(LineError(line, "ファイルのコードがありません。"))
-        elif not CODE_RE.match(code):
-            errors.append(LineError(line, f"コード「{code}」は英大文字で始まる英大文字・数字・_ (32文字以内)で書いてください。"))
-        elif code in file_codes:
-            errors.append(LineError(line, f"ファイルコード {code} が重複しています。"))
-        file_codes.add(code)
+        _check_code(code, "ファイル", line, file_codes, errors)
         name = _text(v.get("name"))
         if not name:
             errors.append(LineError(line, "ファイルの名称がありません。"))
