@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import holidays
 import sqlalchemy as sa
 
-from common.db import db, utcnow
+from common.db import UTCDateTime, db, utcnow
 from evidence.models import (AccessDay, AccessEvent, Assignment, CheckConfig, Finding, Grant,
                              Provision, Relation)
 
@@ -264,117 +264,128 @@ def authorised_department_names():
     return sa.union(by_name, by_code).subquery("authorised")
 
 
-def _event_cols(e):
-    return (e.c.system, e.c.event_id, e.c.user_id, e.c.occurred_at, e.c.action,
-            e.c.subject_id, e.c.result)
-
-
 def _jst(value: datetime) -> datetime:
     return value.astimezone(TOKYO)
 
 
-def _event_finding(check: str, row, explanation: str, severity: str, **details) -> dict:
-    when = _jst(row.occurred_at)
-    return {
-        "check": check, "key": f"{row.system}/{row.event_id}", "system": row.system,
-        "user_id": row.user_id, "event_id": row.event_id, "record_id": None,
-        "day": when.date(), "occurred_at": row.occurred_at, "severity": severity,
-        "explanation": explanation,
-        "details": {"action": row.action, "subject_id": row.subject_id, "result": row.result,
-                    **details},
-    }
+# ---------------------------------------------------------------------------
+# Storing findings
+# ---------------------------------------------------------------------------
+#
+# A finding row holds the facts (check, key, system, user, event or record, day, time,
+# severity, details); its Japanese explanation is written from them when shown
+# (:func:`explain`). Event checks store their findings with one
+# ``INSERT … SELECT … ON CONFLICT (check, key) DO NOTHING`` each, so the events never travel
+# to Python and a finding already stored — with its triage — is left as it is.
+
+FINDING_COLUMNS = ("check", "key", "system", "user_id", "event_id", "record_id", "day",
+                   "occurred_at", "severity", "details", "found_at")
 
 
-def _when(row) -> str:
-    t = _jst(row.occurred_at)
-    return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}"
+def _insert():
+    table = Finding.__table__
+    if _dialect() == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
 
 
-def _op(row) -> str:
-    return ACTION_LABELS.get(row.action, row.action)
+def _json_object(pairs: dict):
+    """SQL: a JSON object of constant keys and column values (JSONB on PostgreSQL)."""
+    func = sa.func.jsonb_build_object if _dialect() == "postgresql" else sa.func.json_object
+    args = []
+    for name, value in pairs.items():
+        args += [sa.literal_column(f"'{name}'"), value]  # keys are ours, never user input
+    return func(*args)
+
+
+def _store_select(select: sa.Select) -> None:
+    """Store the findings ``select`` yields (columns in FINDING_COLUMNS order) whose key is
+    not stored yet. An anti-join rather than ON CONFLICT: a third cheaper on PostgreSQL,
+    and safe because runs are serialised (:func:`run_checks`)."""
+    f = Finding.__table__
+    new = select.subquery("found")
+    db.session.execute(sa.insert(f).from_select(list(FINDING_COLUMNS), sa.select(*new.c).where(
+        ~sa.exists().where(f.c.check == new.c.check, f.c.key == new.c.key))))
+
+
+def _store_rows(rows: list[dict]) -> None:
+    """Store findings computed in Python (the small checks)."""
+    if not rows:
+        return
+    now = utcnow()
+    values = [{**{c: row.get(c) for c in FINDING_COLUMNS}, "found_at": now} for row in rows]
+    stmt = _insert().on_conflict_do_nothing(index_elements=["check", "key"])
+    for i in range(0, len(values), 500):
+        db.session.execute(stmt, values[i:i + 500])
+
+
+def _event_select(check: str, cfg: CheckSettings, events, day, where, **details):
+    """SELECT of event findings: ``events`` is the access table (or an alias), ``day`` the
+    JST day of the event, ``details`` extra JSON fields beside action/subject/result."""
+    e = events
+    return sa.select(
+        sa.literal(check).label("check"),
+        (e.c.system + sa.literal("/") + e.c.event_id).label("key"),
+        e.c.system, e.c.user_id, e.c.event_id, sa.null().label("record_id"),
+        day.label("day"), e.c.occurred_at,
+        sa.literal(cfg.severity).label("severity"),
+        _json_object({"action": e.c.action, "subject_id": e.c.subject_id, "result": e.c.result,
+                      **details}).label("details"),
+        sa.literal(utcnow(), UTCDateTime()).label("found_at"),
+    ).where(*where)
+
+
+def _event_day(e):
+    from evidence.ingest import local_date
+
+    return local_date(db.session.connection(), e.c.occurred_at)
 
 
 # ---------------------------------------------------------------------------
-# The checks
+# The checks: each stores its findings over ``period``
 # ---------------------------------------------------------------------------
 
-def check_no_grant(period: Period, cfg: CheckSettings) -> list[dict]:
+def check_no_grant(period: Period, cfg: CheckSettings) -> None:
     e, d, g = AccessEvent.__table__, AccessDay.__table__, Grant.__table__.alias("g")
-    cand = sa.select(d.c.system, d.c.user_id, d.c.day_start, d.c.day_end).where(
+    cand = sa.select(d.c.system, d.c.user_id, d.c.day, d.c.day_start, d.c.day_end).where(
         period.day_filter(d.c.day),
         ~sa.exists().where(g.c.system == d.c.system, g.c.user_id == d.c.user_id,
                            grant_active_on(g, d.c.day), effective(g, GRANT_KEY)),
     ).subquery("cand")
-    q = sa.select(*_event_cols(e)).select_from(e.join(cand, sa.and_(
+    joined = e.join(cand, sa.and_(
         e.c.system == cand.c.system, e.c.user_id == cand.c.user_id,
-        e.c.occurred_at >= cand.c.day_start, e.c.occurred_at < cand.c.day_end))).where(
-        e.c.result == "success", period.event_filter(e.c.occurred_at))
-    return [
-        _event_finding("no_grant", row,
-                       f"利用者 {row.user_id} は {_when(row)} に {row.system} で「{_op(row)}」を"
-                       f"行いましたが、その日に有効な権限の記録がありません。", cfg.severity)
-        for row in db.session.execute(q)
-    ]
+        e.c.occurred_at >= cand.c.day_start, e.c.occurred_at < cand.c.day_end))
+    q = _event_select("no_grant", cfg, e, cand.c.day, [
+        e.c.result == "success", period.event_filter(e.c.occurred_at)]).select_from(joined)
+    _store_select(q)
 
 
-def _events_of_user_days(user_days: list[tuple], chunk: int = 400):
-    """Successful events of the given (system, user_id, day_start, day_end) user-days."""
-    e = AccessEvent.__table__
-    for i in range(0, len(user_days), chunk):
-        part = user_days[i:i + chunk]
-        yield from db.session.execute(sa.select(*_event_cols(e)).where(
-            e.c.result == "success",
-            sa.or_(*[sa.and_(e.c.system == system, e.c.user_id == user, e.c.occurred_at >= start,
-                             e.c.occurred_at < end) for system, user, start, end in part])))
-
-
-def check_after_transfer(period: Period, cfg: CheckSettings) -> list[dict]:
-    """Grants, assignments and the per-user-day summary are small: the user-days to look at
-    are found in Python (a correlated anti-join over them took minutes on PostgreSQL); only
-    the events of those user-days are read."""
-    d = AccessDay.__table__
+def check_after_transfer(period: Period, cfg: CheckSettings) -> None:
+    """User-days with a grant in force but no assignment, that day, to a department the
+    inventory authorises for the system (read from the summary and the small state tables),
+    then the events of those user-days."""
+    e, d = AccessEvent.__table__, AccessDay.__table__
     g, a = Grant.__table__.alias("g"), Assignment.__table__.alias("a")
     auth = authorised_department_names()
-    allowed: dict[str, set[str]] = {}
-    for system, department in db.session.execute(sa.select(auth.c.system, auth.c.department)):
-        allowed.setdefault(system, set()).add(department)
-    if not allowed:
-        return []
-    grants: dict[tuple[str, str], list[tuple[date, date | None]]] = {}
-    for system, user, start, end in db.session.execute(
-            sa.select(g.c.system, g.c.user_id, g.c.granted_at, g.c.revoked_at)
-            .where(g.c.system.in_(sorted(allowed)), effective(g, GRANT_KEY))):
-        grants.setdefault((system, user), []).append((start, end))
-    assignments: dict[str, list[tuple[str, date, date | None]]] = {}
-    for user, department, start, end in db.session.execute(
-            sa.select(a.c.user_id, a.c.department, a.c.start_date, a.c.end_date)
-            .where(effective(a, ASSIGNMENT_KEY))):
-        assignments.setdefault(user, []).append((department, start, end))
-
-    def within(day, start, end):
-        return start <= day and (end is None or end >= day)
-
-    candidates = []
-    for system, user, day, day_start, day_end in db.session.execute(
-            sa.select(d.c.system, d.c.user_id, d.c.day, d.c.day_start, d.c.day_end)
-            .where(d.c.system.in_(sorted(allowed)), period.day_filter(d.c.day))
-            .order_by(d.c.system, d.c.user_id, d.c.day)):
-        if not any(within(day, s, e) for s, e in grants.get((system, user), ())):
-            continue  # no grant that day: that is no_grant's finding, not this one
-        if any(dept in allowed[system] and within(day, s, e) for dept, s, e in assignments.get(user, ())):
-            continue
-        candidates.append((system, user, day_start, day_end))
-    rows = sorted(_events_of_user_days(candidates), key=lambda r: (r.occurred_at, r.system, r.event_id))
-    return [
-        _event_finding("after_transfer", row,
-                       f"利用者 {row.user_id} は {_when(row)} に {row.system} で「{_op(row)}」を"
-                       f"行いました。権限は有効でしたが、その日はこのシステムの利用を認められた"
-                       f"所属に配置されていません(異動後の利用の可能性があります)。", cfg.severity)
-        for row in rows
-    ]
+    cand = sa.select(d.c.system, d.c.user_id, d.c.day, d.c.day_start, d.c.day_end).where(
+        period.day_filter(d.c.day),
+        d.c.system.in_(sa.select(auth.c.system)),
+        sa.exists().where(g.c.system == d.c.system, g.c.user_id == d.c.user_id,
+                          grant_active_on(g, d.c.day), effective(g, GRANT_KEY)),
+        ~sa.exists().where(a.c.user_id == d.c.user_id, assignment_on(a, d.c.day),
+                           auth.c.system == d.c.system, auth.c.department == a.c.department,
+                           effective(a, ASSIGNMENT_KEY)),
+    ).subquery("cand")
+    joined = e.join(cand, sa.and_(
+        e.c.system == cand.c.system, e.c.user_id == cand.c.user_id,
+        e.c.occurred_at >= cand.c.day_start, e.c.occurred_at < cand.c.day_end))
+    _store_select(_event_select("after_transfer", cfg, e, cand.c.day, [
+        e.c.result == "success", period.event_filter(e.c.occurred_at)]).select_from(joined))
 
 
-def check_stale_grant(period: Period, cfg: CheckSettings) -> list[dict]:
+def check_stale_grant(period: Period, cfg: CheckSettings) -> None:
     """Grants and assignments are small tables: the intervals are compared in Python."""
     g, a = Grant.__table__.alias("g"), Assignment.__table__.alias("a")
     auth = authorised_department_names()
@@ -409,38 +420,25 @@ def check_stale_grant(period: Period, cfg: CheckSettings) -> list[dict]:
                 if row.role not in out[key]["details"]["roles"]:
                     out[key]["details"]["roles"].append(row.role)
                 continue
-            still = ("現在も有効です" if row.revoked_at is None or row.revoked_at > as_of else
-                     f"取り消されたのは {row.revoked_at:%Y年%-m月%-d日}"
-                     f"({(row.revoked_at - end).days}日後)です")
             out[key] = {
                 "check": "stale_grant", "key": key, "system": row.system,
-                "user_id": row.user_id, "event_id": None, "record_id": None,
-                "day": end + timedelta(days=days + 1), "occurred_at": None,
+                "user_id": row.user_id, "day": end + timedelta(days=days + 1),
                 "severity": cfg.severity,
-                "explanation": (f"利用者 {row.user_id} は {end:%Y年%-m月%-d日} に {row.system} の利用を"
-                                f"認められた所属を離れましたが、権限「{row.role}」が{days}日を超えて"
-                                f"残りました({still})。"),
                 "details": {"roles": [row.role], "left_on": end.isoformat(),
                             "revoked_at": row.revoked_at and row.revoked_at.isoformat(),
-                            "days": days},
+                            "days": days, "as_of": as_of.isoformat()},
             }
             break
-    return list(out.values())
+    _store_rows(list(out.values()))
 
 
-def check_self_or_family(period: Period, cfg: CheckSettings) -> list[dict]:
+def check_self_or_family(period: Period, cfg: CheckSettings) -> None:
     e, r = AccessEvent.__table__, Relation.__table__.alias("r")
-    q = sa.select(*_event_cols(e), r.c.relation).select_from(
-        r.join(e, sa.and_(e.c.subject_id == r.c.subject_id, e.c.user_id == r.c.user_id))
-    ).where(effective(r, RELATION_KEY), period.event_filter(e.c.occurred_at))
-    return [
-        _event_finding("self_or_family", row,
-                       f"利用者 {row.user_id} は {_when(row)} に {row.system} で"
-                       f"{RELATION_LABELS.get(row.relation, row.relation)}の記録"
-                       f"(対象者 {row.subject_id})に対して「{_op(row)}」を行いました。",
-                       cfg.severity, relation=row.relation)
-        for row in db.session.execute(q)
-    ]
+    q = _event_select("self_or_family", cfg, e, _event_day(e), [
+        effective(r, RELATION_KEY), period.event_filter(e.c.occurred_at)],
+        relation=r.c.relation).select_from(
+        r.join(e, sa.and_(e.c.subject_id == r.c.subject_id, e.c.user_id == r.c.user_id)))
+    _store_select(q)
 
 
 def _hours(cfg: CheckSettings, system: str) -> tuple[str, str]:
@@ -450,48 +448,37 @@ def _hours(cfg: CheckSettings, system: str) -> tuple[str, str]:
     return f"{start}:00"[:8], f"{end}:00"[:8]
 
 
-def check_after_hours(period: Period, cfg: CheckSettings) -> list[dict]:
+def check_after_hours(period: Period, cfg: CheckSettings) -> None:
+    """User-days on a closed day, or starting before / ending after business hours (read
+    from the summary), then only their events outside the hours."""
     e, d = AccessEvent.__table__, AccessDay.__table__
     bounds = period.bounds()
     if bounds is None:
-        return []
+        return
     closed = closed_days(*bounds)
     systems = db.session.execute(sa.select(d.c.system).distinct().where(
         period.day_filter(d.c.day))).scalars().all()
-    out = []
-    closed_set = set(closed)
     for system in systems:
         start, end = _hours(cfg, system)
         day_is_closed = d.c.day.in_(closed) if closed else sa.false()
-        cand = sa.select(d.c.system, d.c.user_id, d.c.day, d.c.day_start, d.c.day_end).where(
+        cand = sa.select(d.c.system, d.c.user_id, d.c.day, d.c.day_start, d.c.day_end,
+                         day_is_closed.label("closed")).where(
             d.c.system == system, period.day_filter(d.c.day),
             sa.or_(day_is_closed, local_time_text(d.c.first_at) < start,
                    local_time_text(d.c.last_at) >= end),
         ).subquery("cand")
-        closed_cand = cand.c.day.in_(closed) if closed else sa.false()
         t = local_time_text(e.c.occurred_at)
-        q = sa.select(*_event_cols(e)).select_from(e.join(cand, sa.and_(
+        joined = e.join(cand, sa.and_(
             e.c.system == cand.c.system, e.c.user_id == cand.c.user_id,
-            e.c.occurred_at >= cand.c.day_start, e.c.occurred_at < cand.c.day_end))).where(
-            period.event_filter(e.c.occurred_at), sa.or_(closed_cand, t < start, t >= end))
-        for row in db.session.execute(q):
-            when = _jst(row.occurred_at)
-            if when.date() in closed_set:
-                why = "閉庁日(土日・祝日・年末年始)"
-            else:
-                why = f"業務時間({start[:5]}〜{end[:5]})外"
-            out.append(_event_finding(
-                "after_hours", row,
-                f"利用者 {row.user_id} は {_when(row)} に {row.system} で「{_op(row)}」を"
-                f"行いました。{why}の操作です。", cfg.severity, hours=[start[:5], end[:5]]))
-    return out
-
-
-def _user_day_finding(check, row, severity, explanation, **details) -> dict:
-    return {"check": check, "key": f"{row.user_id}/{row.day.isoformat()}", "system": row.systems,
-            "user_id": row.user_id, "event_id": None, "record_id": None, "day": row.day,
-            "occurred_at": None, "severity": severity, "explanation": explanation,
-            "details": details}
+            e.c.occurred_at >= cand.c.day_start, e.c.occurred_at < cand.c.day_end))
+        closed_flag = (sa.case((cand.c.closed, sa.true()), else_=sa.false())
+                       if _dialect() == "postgresql" else
+                       sa.func.json(sa.case((cand.c.closed, "true"), else_="false")))
+        _store_select(_event_select(
+            "after_hours", cfg, e, cand.c.day,
+            [period.event_filter(e.c.occurred_at), sa.or_(cand.c.closed, t < start, t >= end)],
+            start=sa.literal(start[:5]), end=sa.literal(end[:5]), closed=closed_flag,
+        ).select_from(joined))
 
 
 def _systems_agg(column):
@@ -500,7 +487,12 @@ def _systems_agg(column):
     return sa.func.group_concat(column, ",")
 
 
-def check_bulk_access(period: Period, cfg: CheckSettings) -> list[dict]:
+def _user_day_row(check, row, severity, **details) -> dict:
+    return {"check": check, "key": f"{row.user_id}/{row.day.isoformat()}", "system": row.systems,
+            "user_id": row.user_id, "day": row.day, "severity": severity, "details": details}
+
+
+def check_bulk_access(period: Period, cfg: CheckSettings) -> None:
     d = AccessDay.__table__
     limit = int(cfg.params.get("subjects", 200))
     q = sa.select(d.c.user_id, d.c.day, sa.func.max(d.c.subjects).label("subjects"),
@@ -508,32 +500,25 @@ def check_bulk_access(period: Period, cfg: CheckSettings) -> list[dict]:
                   _systems_agg(d.c.system).label("systems")).where(
         period.day_filter(d.c.day)).group_by(d.c.user_id, d.c.day).having(
         sa.func.max(d.c.subjects) > limit)
-    return [
-        _user_day_finding("bulk_access", row, cfg.severity,
-                          f"利用者 {row.user_id} は {row.day:%Y年%-m月%-d日} に {row.subjects} 人分の"
-                          f"住民の記録を操作しました(基準: {limit} 人)。",
-                          subjects=row.subjects, events=row.events, limit=limit)
-        for row in db.session.execute(q)
-    ]
+    _store_rows([
+        _user_day_row("bulk_access", row, cfg.severity, subjects=int(row.subjects),
+                      events=int(row.events), limit=limit)
+        for row in db.session.execute(q)])
 
 
-def check_denied_spike(period: Period, cfg: CheckSettings) -> list[dict]:
+def check_denied_spike(period: Period, cfg: CheckSettings) -> None:
     d = AccessDay.__table__
     limit = int(cfg.params.get("denied", 10))
     q = sa.select(d.c.user_id, d.c.day, sa.func.sum(d.c.denied).label("denied"),
                   _systems_agg(d.c.system).label("systems")).where(
         period.day_filter(d.c.day), d.c.denied > 0).group_by(d.c.user_id, d.c.day).having(
         sa.func.sum(d.c.denied) > limit)
-    return [
-        _user_day_finding("denied_spike", row, cfg.severity,
-                          f"利用者 {row.user_id} は {row.day:%Y年%-m月%-d日} に {row.denied} 回、"
-                          f"操作を拒否されました(基準: {limit} 回)。",
-                          denied=int(row.denied), limit=limit)
-        for row in db.session.execute(q)
-    ]
+    _store_rows([
+        _user_day_row("denied_spike", row, cfg.severity, denied=int(row.denied), limit=limit)
+        for row in db.session.execute(q)])
 
 
-def check_dormant_grant(period: Period, cfg: CheckSettings) -> list[dict]:
+def check_dormant_grant(period: Period, cfg: CheckSettings) -> None:
     d, g = AccessDay.__table__, Grant.__table__.alias("g")
     days = int(cfg.params.get("days", 90))
     as_of = period.as_of
@@ -554,17 +539,13 @@ def check_dormant_grant(period: Period, cfg: CheckSettings) -> list[dict]:
         if key in out:
             out[key]["details"]["roles"].append(row.role)
             continue
-        used = f"最後の利用は {row.last_use:%Y年%-m月%-d日}" if row.last_use else "利用の記録はありません"
         out[key] = {
             "check": "dormant_grant", "key": key, "system": row.system, "user_id": row.user_id,
-            "event_id": None, "record_id": None, "day": as_of, "occurred_at": None,
-            "severity": cfg.severity,
-            "explanation": (f"利用者 {row.user_id} の {row.system} の権限「{row.role}」は有効ですが、"
-                            f"{days}日以上使われていません({used})。"),
+            "day": as_of, "severity": cfg.severity,
             "details": {"roles": [row.role], "last_use": row.last_use and row.last_use.isoformat(),
                         "as_of": as_of.isoformat(), "days": days},
         }
-    return list(out.values())
+    _store_rows(list(out.values()))
 
 
 def _affair_expr(p, mapping: dict):
@@ -574,11 +555,10 @@ def _affair_expr(p, mapping: dict):
         *[(p.c.info_item == info, affair) for info, affair in mapping.items()], else_=None))
 
 
-def _record_finding(check, row, severity, explanation, **details) -> dict:
-    when = _jst(row.occurred_at)
-    return {"check": check, "key": row.record_id, "system": None, "user_id": None,
-            "event_id": None, "record_id": row.record_id, "day": when.date(),
-            "occurred_at": row.occurred_at, "severity": severity, "explanation": explanation,
+def _record_row(check, row, severity, **details) -> dict:
+    return {"check": check, "key": row.record_id, "record_id": row.record_id,
+            "day": _jst(row.occurred_at).date(), "occurred_at": row.occurred_at,
+            "severity": severity,
             "details": {"direction": row.direction, "counterpart": row.counterpart,
                         "table_item": row.table_item, "info_item": row.info_item,
                         "affair": row.affair_code, **details}}
@@ -592,7 +572,7 @@ def _provisions(period: Period, cfg: CheckSettings, direction: str):
     return p, affair, [a for a in affairs if a]
 
 
-def check_provision_outside_basis(period: Period, cfg: CheckSettings) -> list[dict]:
+def check_provision_outside_basis(period: Period, cfg: CheckSettings) -> None:
     p, affair, affairs = _provisions(period, cfg, "provide")
     out = []
     for code in affairs:
@@ -603,17 +583,13 @@ def check_provision_outside_basis(period: Period, cfg: CheckSettings) -> list[di
         q = sa.select(p, affair.label("affair_code")).where(
             p.c.direction == "provide", affair == code, period.event_filter(p.c.occurred_at),
             p.c.table_item.not_in(items) if items else sa.true())
-        for row in db.session.execute(q):
-            out.append(_record_finding(
-                "provision_outside_basis", row, cfg.severity,
-                f"情報提供等記録 {row.record_id}: {row.counterpart} への{row.info_item}の提供は"
-                f"主務省令第2条の表の第{row.table_item}項によるものですが、事務「{code}」の評価書は"
-                f"この項を情報提供の根拠として記載していません。",
-                declared=items, assessment_id=getattr(basis, "assessment_id", None)))
-    return out
+        out += [_record_row("provision_outside_basis", row, cfg.severity, declared=items,
+                            assessment_id=getattr(basis, "assessment_id", None))
+                for row in db.session.execute(q)]
+    _store_rows(out)
 
 
-def check_inquiry_declared_none(period: Period, cfg: CheckSettings) -> list[dict]:
+def check_inquiry_declared_none(period: Period, cfg: CheckSettings) -> None:
     p, affair, affairs = _provisions(period, cfg, "inquire")
     out = []
     for code in affairs:
@@ -622,13 +598,10 @@ def check_inquiry_declared_none(period: Period, cfg: CheckSettings) -> list[dict
             continue
         q = sa.select(p, affair.label("affair_code")).where(
             p.c.direction == "inquire", affair == code, period.event_filter(p.c.occurred_at))
-        for row in db.session.execute(q):
-            out.append(_record_finding(
-                "inquiry_declared_none", row, cfg.severity,
-                f"情報提供等記録 {row.record_id}: 事務「{code}」は{row.counterpart}に"
-                f"{row.info_item}を照会しましたが、評価書では情報照会を行わないとしています。",
-                assessment_id=getattr(basis, "assessment_id", None)))
-    return out
+        out += [_record_row("inquiry_declared_none", row, cfg.severity,
+                            assessment_id=getattr(basis, "assessment_id", None))
+                for row in db.session.execute(q)]
+    _store_rows(out)
 
 
 RUNNERS = {
@@ -647,69 +620,144 @@ assert set(RUNNERS) == set(CHECKS)
 
 
 # ---------------------------------------------------------------------------
-# Running and storing
+# Explanations: the Japanese sentence of a finding, written from its stored facts
 # ---------------------------------------------------------------------------
 
-def compute(period: Period, only: list[str] | None = None) -> list[dict]:
-    """Findings of every enabled check over ``period`` (nothing stored)."""
-    out = []
-    for name, runner in RUNNERS.items():
-        if only and name not in only:
-            continue
-        cfg = settings_for(name)
-        if not cfg.enabled:
-            continue
-        out.extend(runner(period, cfg))
+def _when(at: datetime) -> str:
+    t = _jst(at)
+    return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}"
+
+
+def _jday(value) -> str:
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def _op(details: dict) -> str:
+    action = details.get("action") or ""
+    return ACTION_LABELS.get(action, action)
+
+
+def explain(f) -> str:
+    """The explanation of a finding (a Finding, or anything with its attributes)."""
+    d = f.details or {}
+    check = f.check
+    if check in ("no_grant", "after_transfer", "self_or_family", "after_hours"):
+        did = f"利用者 {f.user_id} は {_when(f.occurred_at)} に {f.system} で"
+        op = f"「{_op(d)}」を行いました"
+        if check == "no_grant":
+            return f"{did}{op}が、その日に有効な権限の記録がありません。"
+        if check == "after_transfer":
+            return (f"{did}{op}。権限は有効でしたが、その日はこのシステムの利用を認められた"
+                    f"所属に配置されていません(異動後の利用の可能性があります)。")
+        if check == "self_or_family":
+            relation = RELATION_LABELS.get(d.get("relation"), d.get("relation"))
+            return f"{did}{relation}の記録(対象者 {d.get('subject_id')})に対して{op}。"
+        why = ("閉庁日(土日・祝日・年末年始)" if d.get("closed") else
+               f"業務時間({d.get('start')}〜{d.get('end')})外")
+        return f"{did}{op}。{why}の操作です。"
+    if check == "stale_grant":
+        revoked = d.get("revoked_at")
+        as_of = d.get("as_of")
+        if not revoked or (as_of and revoked > as_of):
+            still = "現在も有効です"
+        else:
+            after = (date.fromisoformat(revoked) - date.fromisoformat(d["left_on"])).days
+            still = f"取り消されたのは {_jday(revoked)}({after}日後)です"
+        return (f"利用者 {f.user_id} は {_jday(d['left_on'])} に {f.system} の利用を"
+                f"認められた所属を離れましたが、権限「{'、'.join(d.get('roles') or [])}」が"
+                f"{d.get('days')}日を超えて残りました({still})。")
+    if check == "dormant_grant":
+        used = (f"最後の利用は {_jday(d['last_use'])}" if d.get("last_use")
+                else "利用の記録はありません")
+        return (f"利用者 {f.user_id} の {f.system} の権限「{'、'.join(d.get('roles') or [])}」は"
+                f"有効ですが、{d.get('days')}日以上使われていません({used})。")
+    if check == "bulk_access":
+        return (f"利用者 {f.user_id} は {_jday(f.day)} に {d.get('subjects')} 人分の住民の記録を"
+                f"操作しました(基準: {d.get('limit')} 人)。")
+    if check == "denied_spike":
+        return (f"利用者 {f.user_id} は {_jday(f.day)} に {d.get('denied')} 回、操作を拒否されました"
+                f"(基準: {d.get('limit')} 回)。")
+    if check == "provision_outside_basis":
+        return (f"情報提供等記録 {f.record_id}: {d.get('counterpart')} への{d.get('info_item')}の"
+                f"提供は主務省令第2条の表の第{d.get('table_item')}項によるものですが、"
+                f"事務「{d.get('affair')}」の評価書はこの項を情報提供の根拠として記載していません。")
+    if check == "inquiry_declared_none":
+        return (f"情報提供等記録 {f.record_id}: 事務「{d.get('affair')}」は{d.get('counterpart')}に"
+                f"{d.get('info_item')}を照会しましたが、評価書では情報照会を行わないとしています。")
+    return CHECKS[check].description if check in CHECKS else check
+
+
+# ---------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------
+
+#: PostgreSQL advisory lock that serialises check runs
+CHECKS_LOCK_KEY = 7_246_002
+
+
+@dataclass
+class CheckRun:
+    """What one run of the checks stored: per check, the new findings and all findings of
+    the period (new and earlier, with their triage)."""
+
+    period: Period
+    checks: list[str]
+    new: dict[str, int]
+    total: dict[str, int]
+
+    @property
+    def found(self) -> int:
+        return sum(self.total.values())
+
+
+def run_checks(period: Period | None = None, only: list[str] | None = None) -> CheckRun:
+    """Run every enabled check over ``period`` and store the findings (flushes; the caller
+    commits). Findings already stored keep their row, id and triage."""
+    period = period or Period()
+    if _dialect() == "postgresql":
+        # one run at a time (SQLite has a single writer anyway): a finding is stored once
+        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHECKS_LOCK_KEY})
+        # the range joins look expensive to the planner, which then JIT-compiles queries that
+        # run in milliseconds; compiling costs more than it saves here
+        db.session.execute(sa.text("SET LOCAL jit = off"))
+    ran = [name for name in RUNNERS if (not only or name in only) and settings_for(name).enabled]
+    before = _counts(ran)
+    for name in ran:
+        RUNNERS[name](period, settings_for(name))
+    after = _counts(ran)
+    return CheckRun(period=period, checks=ran,
+                    new={name: after[name] - before[name] for name in ran},
+                    total=_counts(ran, period))
+
+
+def _counts(checks: list[str], period: Period | None = None) -> dict[str, int]:
+    """Stored findings per check (of ``period`` when given)."""
+    f = Finding.__table__
+    out = dict.fromkeys(checks, 0)
+    if checks:
+        q = sa.select(f.c.check, sa.func.count()).where(f.c.check.in_(checks))
+        if period is not None:
+            q = q.where(period.day_filter(f.c.day))
+        out.update(db.session.execute(q.group_by(f.c.check)).all())
     return out
 
 
-_FINDING_COLS = ("check", "key", "system", "user_id", "event_id", "record_id", "day",
-                 "occurred_at", "severity", "explanation", "details")
-
-
-def upsert(found: list[dict]) -> list[dict]:
-    """Store new findings (existing keys are kept as they are, with their triage).
-
-    Returns the findings with ``id`` and ``decision`` filled in.
-    """
+def stored_findings(period: Period | None = None, only: list[str] | None = None) -> list[dict]:
+    """The stored findings of ``period`` (all checks, or ``only``) as dicts, with their id,
+    triage decision and explanation; ordered by check, day and key."""
+    period = period or Period()
     f = Finding.__table__
-    by_check: dict[str, list[dict]] = {}
-    for item in found:
-        by_check.setdefault(item["check"], []).append(item)
-    now = utcnow()
-    for check, items in by_check.items():
-        existing: dict[str, tuple[int, str | None]] = {}
-        keys = [i["key"] for i in items]
-        for i in range(0, len(keys), 900):
-            part = keys[i:i + 900]
-            for fid, key, decision in db.session.execute(
-                    sa.select(f.c.id, f.c.key, f.c.decision).where(
-                        f.c.check == check, f.c.key.in_(part))):
-                existing[key] = (fid, decision)
-        new = []
-        seen = set()
-        for item in items:
-            if item["key"] in existing or item["key"] in seen:
-                continue
-            seen.add(item["key"])
-            new.append({**{c: item[c] for c in _FINDING_COLS}, "found_at": now})
-        if new:
-            db.session.execute(sa.insert(f), new)
-            for i in range(0, len(new), 900):
-                part = [n["key"] for n in new[i:i + 900]]
-                for fid, key in db.session.execute(sa.select(f.c.id, f.c.key).where(
-                        f.c.check == check, f.c.key.in_(part))):
-                    existing[key] = (fid, None)
-        for item in items:
-            item["id"], item["decision"] = existing[item["key"]]
-    return found
-
-
-def run_checks(period: Period | None = None, only: list[str] | None = None) -> list[dict]:
-    """Compute every check over ``period`` and store the findings (flushes; caller commits)."""
-    found = compute(period or Period(), only)
-    found.sort(key=lambda x: (x["check"], x["day"] or date.min, x["key"]))
-    return upsert(found)
+    q = sa.select(f).where(period.day_filter(f.c.day))
+    if only:
+        q = q.where(f.c.check.in_(only))
+    out = []
+    for row in db.session.execute(q.order_by(f.c.check, f.c.day, f.c.key)):
+        item = dict(row._mapping)
+        item["explanation"] = explain(row)
+        out.append(item)
+    return out
 
 
 def finding_json(item: dict) -> dict:

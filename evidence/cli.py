@@ -118,22 +118,26 @@ def verify_command():
 @click.option("--check", "only", multiple=True, help="実行する点検(省略時はすべて)")
 def check_command(from_, to, fmt, only):
     """Run every check over the period and store the findings."""
-    from evidence.checks import CHECKS, Period, finding_json, run_checks
+    from evidence.checks import CHECKS, Period, finding_json, run_checks, stored_findings
 
+    period = Period(from_, to)
     with audit.acting_as("cli"):
-        found = run_checks(Period(from_, to), list(only) or None)
+        run = run_checks(period, list(only) or None)
         audit.record("create", "evidence_check_run", None,
-                     f"証跡の点検を実行しました({from_ or '最初'}〜{to or '最後'}、検出 {len(found)} 件)")
+                     f"証跡の点検を実行しました({from_ or '最初'}〜{to or '最後'}、"
+                     f"検出 {run.found} 件、うち新規 {sum(run.new.values())} 件)")
         db.session.commit()
     if fmt == "json":
+        found = stored_findings(period, run.checks)
         click.echo(json.dumps({"findings": [finding_json(f) for f in found]}, ensure_ascii=False,
                               default=str))
         return
-    counts: dict[str, int] = {}
-    for f in found:
-        counts[f["check"]] = counts.get(f["check"], 0) + 1
+    click.echo(f"{'点検':<24} {'名称':<16} {'検出':>7}   {'うち新規':>7}")
     for name, check in CHECKS.items():
-        click.echo(f"{name:<24} {check.title:<16} {counts.get(name, 0):>7} 件")
+        if name in run.checks:
+            click.echo(f"{name:<24} {check.title:<16} {run.total[name]:>7} 件 {run.new[name]:>7} 件")
+        else:
+            click.echo(f"{name:<24} {check.title:<16} (実行せず)")
 
 
 @cli.command("report")

@@ -35,6 +35,6 @@ def load_demo(options) -> str | None:
                 reasons = "; ".join(f"{e.line}行目 {e.reason}" for e in result.errors[:3])
                 return f"デモの {kind} フィードを取り込めませんでした: {reasons}"
             stored += result.rows_stored
-    found = run_checks(Period(demo_gen.QUARTER_START, demo_gen.QUARTER_END))
+    run = run_checks(Period(demo_gen.QUARTER_START, demo_gen.QUARTER_END))
     db.session.commit()
-    return f"証跡フィード {stored:,} 件を取り込み、点検で {len(found):,} 件を検出しました"
+    return f"証跡フィード {stored:,} 件を取り込み、点検で {run.found:,} 件を検出しました"

@@ -233,7 +233,8 @@ class Finding(db.Model):
     check: Mapped[str] = mapped_column(sa.String(40))
     #: stable key within the check, e.g. ``JUKI/ev-123`` or ``u0012/2025-05-01``
     key: Mapped[str] = mapped_column(sa.String(500))
-    system: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    #: (not indexed: a handful of systems; every index costs on the checks' bulk inserts)
+    system: Mapped[str | None] = mapped_column(sa.String(32))
     user_id: Mapped[str | None] = mapped_column(sa.String(200), index=True)
     event_id: Mapped[str | None] = mapped_column(sa.String(200))
     record_id: Mapped[str | None] = mapped_column(sa.String(200))
@@ -241,14 +242,21 @@ class Finding(db.Model):
     day: Mapped[date | None] = mapped_column(index=True)
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     severity: Mapped[str] = mapped_column(sa.String(10))
-    explanation: Mapped[str] = mapped_column(sa.Text)
+    #: the facts the explanation is written from (action, subject, thresholds, …)
     details: Mapped[dict] = mapped_column(JSONType, default=dict)
     found_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    #: the latest triage decision (None while nobody has decided)
-    decision: Mapped[str | None] = mapped_column(sa.String(20), index=True)
+    #: the latest triage decision (None while nobody has decided; four values: not indexed)
+    decision: Mapped[str | None] = mapped_column(sa.String(20))
 
     decisions: Mapped[list["TriageDecision"]] = relationship(
         back_populates="finding", order_by="TriageDecision.id")
+
+    @property
+    def explanation(self) -> str:
+        """The finding in one Japanese sentence, written from its facts."""
+        from evidence.checks import explain
+
+        return explain(self)
 
     @property
     def is_open(self) -> bool:

@@ -8,7 +8,7 @@ import pytest
 
 from common.db import db
 from evidence import demo_gen
-from evidence.checks import CHECKS, Period, run_checks, save_settings
+from evidence.checks import CHECKS, Period, run_checks, save_settings, stored_findings
 
 
 
@@ -69,22 +69,53 @@ def _expected():
 
 
 def test_every_planted_violation_is_found_and_nothing_else(demo_feeds):
-    found = run_checks(QUARTER)
+    run = run_checks(QUARTER)
+    found = stored_findings(QUARTER)
     assert _keys(found) == _expected()
     assert {f["check"] for f in found} == set(CHECKS)
+    assert run.found == len(found) and sum(run.new.values()) == len(found)
     assert all(f["explanation"] and f["severity"] in ("high", "medium", "low") for f in found)
+
+
+def test_explanations_are_written_from_the_facts(demo_feeds):
+    run_checks(QUARTER)
+    found = {(f["check"], f["event_id"] or f["record_id"] or f["user_id"]): f
+             for f in stored_findings(QUARTER)}
+    night = found[("after_hours", next(p["event_ids"][0] for p in demo_gen.planted()
+                                       if p["check"] == "after_hours" and p["why"] == "night"))]
+    assert night["explanation"] == (
+        "利用者 u0005 は 2025年4月8日 22:10 に JUKI で「照会」を行いました。"
+        "業務時間(08:00〜19:00)外の操作です。")
+    holiday = next(f for (c, _k), f in found.items()
+                   if c == "after_hours" and f["user_id"] == "u0031")
+    assert "閉庁日(土日・祝日・年末年始)の操作です" in holiday["explanation"]
+    family = next(f for (c, _k), f in found.items() if c == "self_or_family" and f["user_id"] == "u0060")
+    assert family["details"]["relation"] == "household"
+    assert "同一世帯の記録" in family["explanation"] and "「印刷」" in family["explanation"]
+    stale = found[("stale_grant", "u0050")]
+    assert "2025年4月30日" in stale["explanation"] and "(47日後)" in stale["explanation"]
+    assert "現在も有効です" in found[("stale_grant", "u0011")]["explanation"]
+    bulk = next(f for (c, _k), f in found.items() if c == "bulk_access")
+    assert bulk["details"]["subjects"] >= demo_gen.BULK_SUBJECTS
+    assert f"{bulk['details']['subjects']} 人分" in bulk["explanation"]
+    assert "基準: 200 人" in bulk["explanation"]
+    outside = found[("provision_outside_basis", "JP-OUT-0002")]
+    assert "第200項" in outside["explanation"] and "日本年金機構" in outside["explanation"]
 
 
 def test_rerun_keeps_findings_and_triage(demo_feeds, make_user):
     from evidence.models import Finding
     from evidence.services import decide
 
-    first = run_checks(QUARTER)
+    run_checks(QUARTER)
     db.session.commit()
+    first = stored_findings(QUARTER)
     finding = db.session.get(Finding, first[0]["id"])
     decide(finding, "legitimate", "窓口での本人確認の記録あり", make_user("auditor"))
     db.session.commit()
-    second = run_checks(QUARTER)
+    again = run_checks(QUARTER)
+    assert sum(again.new.values()) == 0 and again.found == len(first)
+    second = stored_findings(QUARTER)
     assert [(f["id"], f["key"]) for f in second] == [(f["id"], f["key"]) for f in first]
     assert next(f for f in second if f["id"] == finding.id)["decision"] == "legitimate"
 
@@ -92,19 +123,24 @@ def test_rerun_keeps_findings_and_triage(demo_feeds, make_user):
 def test_parameters_are_data(demo_feeds):
     save_settings("bulk_access", enabled=True, severity="high", params={"subjects": 300})
     save_settings("denied_spike", enabled=False, severity=None, params={})
-    found = run_checks(QUARTER, only=["bulk_access", "denied_spike"])
-    assert found == []
+    run = run_checks(QUARTER, only=["bulk_access", "denied_spike"])
+    assert run.checks == ["bulk_access"] and run.found == 0
+    assert stored_findings(QUARTER) == []
     save_settings("bulk_access", enabled=True, severity="high", params={"subjects": 100})
-    found = run_checks(QUARTER, only=["bulk_access"])
-    assert found and all(f["severity"] == "high" for f in found)
+    run = run_checks(QUARTER, only=["bulk_access"])
+    found = stored_findings(QUARTER)
+    assert run.found == len(found) > 0 and all(f["severity"] == "high" for f in found)
 
 
 def test_after_hours_uses_per_system_hours(demo_feeds):
     save_settings("after_hours", enabled=True, severity=None,
                   params={"start": "08:00", "end": "19:00", "systems": {"JUKI": {"start": "09:00"}}})
-    found = run_checks(Period(demo_gen.QUARTER_START, demo_gen.QUARTER_START), only=["after_hours"])
+    first_day = Period(demo_gen.QUARTER_START, demo_gen.QUARTER_START)
+    run_checks(first_day, only=["after_hours"])
+    found = stored_findings(first_day)
     # the normal day starts at 08:30, so 09:00 makes early events of 4/1 after-hours
     assert found and all(f["occurred_at"].astimezone(demo_gen_tz()).hour < 9 for f in found)
+    assert all("業務時間(09:00〜19:00)外" in f["explanation"] for f in found)
 
 
 def demo_gen_tz():
