@@ -10,10 +10,13 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, TextAreaField
 from wtforms.validators import DataRequired
 
+from common import audit
 from common.auth import requires
 from common.db import db
+from common.forms import ConfirmForm
 from evidence import services
-from evidence.checks import CHECKS, settings_for
+from evidence.checks import CHECKS, save_settings, settings_for
+from evidence.forms import check_settings_form, param_label, param_text
 from evidence.models import DECISIONS, SEVERITIES, FeedBatch, Finding
 from evidence.svg import stacked_bars
 
@@ -117,11 +120,97 @@ def batches():
 
 
 @bp.get("/checks")
-@requires("auditor", "officer")
+@requires("admin", "auditor", "officer")
 def check_settings():
-    """The checks, their parameters and the assessment items they give evidence for."""
-    rows = [(check, settings_for(name)) for name, check in CHECKS.items()]
+    """The checks, their settings against the defaults and the assessment items they serve."""
+    rows = []
+    for name, check in CHECKS.items():
+        cfg = settings_for(name)
+        params = [(param_label(name, key), param_text(name, key, cfg.params.get(key, default)),
+                   param_text(name, key, default), cfg.params.get(key, default) != default)
+                  for key, default in check.defaults.items()]
+        rows.append((check, cfg, params))
     return render_template("evidence/checks.html", rows=rows, severities=SEVERITIES)
+
+
+def _system_choices() -> list[tuple[str, str]]:
+    from pia.models import System
+
+    return [(code, f"{code}({name})") for code, name in db.session.execute(
+        sa.select(System.code, System.name).order_by(System.code))]
+
+
+def _affair_choices() -> list[tuple[str, str]]:
+    from pia.models import Affair
+
+    return [(code, f"{code}({name})") for code, name in db.session.execute(
+        sa.select(Affair.code, Affair.name).order_by(Affair.code))]
+
+
+def _stored(settings) -> dict:
+    return {"enabled": settings.enabled, "severity": settings.severity, "params": settings.params}
+
+
+_CHANGE_LABELS = {"enabled": "点検を行うかどうか", "severity": "重要度"}
+
+
+def _changed_keys(before: dict, after: dict) -> list[str]:
+    keys = [k for k in ("enabled", "severity") if before[k] != after[k]]
+    return keys + [k for k in sorted(set(before["params"]) | set(after["params"]))
+                   if before["params"].get(k) != after["params"].get(k)]
+
+
+@bp.route("/checks/<name>", methods=["GET", "POST"])
+@requires("admin")
+def edit_check(name):
+    """Change one check's settings: whether it runs, its severity and its parameters."""
+    check = CHECKS.get(name) or abort(404)
+    current = settings_for(name)
+    form = check_settings_form(check, current, systems=_system_choices(), affairs=_affair_choices())
+    if form.validate_on_submit():
+        before = _stored(current)
+        wanted = {**check.defaults, **current.params, **form.params()}
+        after = {"enabled": form.enabled.data, "severity": form.severity.data, "params": wanted}
+        if after == before:
+            flash("変更はありませんでした。", "info")
+            return redirect(url_for(".check_settings"))
+        # only what differs from the defaults is stored, so a later default still applies
+        # to everything the administrator left as it was
+        save_settings(name, enabled=form.enabled.data,
+                      severity=None if form.severity.data == check.severity else form.severity.data,
+                      params={k: v for k, v in wanted.items() if check.defaults.get(k, ...) != v})
+        labels = "、".join(_CHANGE_LABELS.get(k) or param_label(name, k) for k in _changed_keys(before, after))
+        audit.record("update", "CheckConfig", name, f"点検「{check.title}」の設定を変更しました({labels})。",
+                     before=before, after=_stored(settings_for(name)))
+        db.session.commit()
+        flash(f"点検「{check.title}」の設定を保存しました。次に点検を行うときから反映されます。", "success")
+        return redirect(url_for(".check_settings"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("evidence/check_form.html", check=check, form=form,
+                           defaults=[(param_label(name, k), param_text(name, k, v))
+                                     for k, v in check.defaults.items()],
+                           severities=SEVERITIES), status
+
+
+@bp.post("/checks/<name>/reset")
+@requires("admin")
+def reset_check(name):
+    """Put one check back to its default settings."""
+    check = CHECKS.get(name) or abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    before = _stored(settings_for(name))
+    save_settings(name, enabled=True, severity=None, params={})
+    after = _stored(settings_for(name))
+    if after == before:
+        db.session.rollback()
+        flash(f"点検「{check.title}」は既定値のままです。", "info")
+        return redirect(url_for(".check_settings"))
+    audit.record("update", "CheckConfig", name, f"点検「{check.title}」の設定を既定値に戻しました。",
+                 before=before, after=after)
+    db.session.commit()
+    flash(f"点検「{check.title}」の設定を既定値に戻しました。", "success")
+    return redirect(url_for(".check_settings"))
 
 
 @bp.get("/reports")
@@ -138,7 +227,6 @@ def reports():
 @requires("auditor", "officer")
 def report(assessment_id):
     """The evidence report (HTML, or ?format=pdf|csv|json as a download)."""
-    from common import audit
     from evidence.report import ReportError, build_report, render, render_html
 
     start, end = _date_arg("from"), _date_arg("to")
@@ -164,8 +252,12 @@ def report(assessment_id):
 
 
 def dashboard_panel(user):
-    """The home dashboard panel: open findings by check (auditors and officers)."""
+    """The home dashboard panel: open findings by check (auditors and officers); for the
+    administrators, the way to the check settings."""
     if not user.has_role("auditor", "officer"):
+        if user.has_role("admin"):
+            return "evidence/_settings_panel.html", {"stopped": sum(
+                not settings_for(name).enabled for name in CHECKS), "total": len(CHECKS)}
         return None
     counts = services.open_counts()
     return "evidence/_panel.html", {"counts": counts, "checks": CHECKS,

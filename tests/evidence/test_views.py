@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from common.db import db
 from common.models import AuditEvent
-from evidence.checks import Period, run_checks
+from evidence.checks import Period, run_checks, stored_findings
 from evidence.models import Finding, TriageDecision
 from tests.evidence.conftest import access_csv
 
@@ -18,8 +18,9 @@ def findings(feed):
     # u9 has no grant: both events are no_grant findings; 23:00 is after hours
     feed("access", access_csv("e1,2025-04-01T10:00:00+09:00,JUKI,u9,view,S1,T1,,",
                               "e2,2025-04-01T23:00:00+09:00,JUKI,u9,view,S2,T1,,"))
-    found = run_checks(Period())
+    run_checks(Period())
     db.session.commit()
+    found = stored_findings(Period())
     assert {f["check"] for f in found} == {"no_grant", "after_hours"}
     return found
 

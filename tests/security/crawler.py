@@ -126,7 +126,7 @@ def same_site(url: str) -> str | None:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def crawl(client, starts, *, max_pages=150, submit_forms=False, max_forms=80, payload_offset=0):
+def crawl(client, starts, *, max_pages=150, submit_forms=False, max_forms=200, payload_offset=0):
     """Visit pages breadth-first from ``starts``; returns (pages seen, problems, forms submitted, errors)."""
     queue, seen = deque(starts), set()
     problems, errors, submitted = [], [], 0
