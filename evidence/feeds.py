@@ -17,7 +17,10 @@ A normalised row is a dict with the spec's field names and typed values (timesta
 are aware datetimes in UTC, dates are ``date``, ``table_item`` is ``int``, empty
 optional fields are ``None``, defaults applied), plus ``extra`` (unknown columns),
 ``line`` (first physical line of the record) and ``row_hash`` (:func:`row_digest`).
-Access rows also carry ``event_id_derived``.
+Access rows also carry ``event_id_derived``. :meth:`FeedParser.iter_batches` gives the
+same rows, except that a chunk of plain access rows (the usual case of the large feed)
+comes column by column as :class:`AccessColumns`, validated and hashed without a Python
+step per row.
 
 A value that is exactly a 個人番号 (12 digits, valid check digit) is never returned, and
 never appears in an error, an exception message or a log line.
@@ -31,12 +34,13 @@ import io
 import json
 import logging
 import os
+import re
 from collections import deque
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from itertools import chain, islice, repeat
-from operator import attrgetter
+from itertools import chain, compress, islice, repeat
+from operator import add, attrgetter, eq, itemgetter
 from typing import Any, BinaryIO, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -144,6 +148,47 @@ class RowError(NamedTuple):
     line: int
     field: str | None
     reason: str
+
+
+@dataclass(slots=True)
+class AccessColumns:
+    """Valid access rows of one chunk, column by column, as the fast path makes them.
+
+    Each field holds one item per row. ``occurred_at`` holds canonical UTC strings
+    (``YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00``); ``subject_id``, ``terminal`` and
+    ``purpose`` hold "" when empty; ``result`` has its default; no row has ``extra`` and no
+    value contains a backslash or U+001F. ``event_id_derived`` is None when every row came
+    with its own id. :meth:`rows` gives the rows as :class:`FeedParser` otherwise does.
+    """
+
+    event_id: Sequence[str]
+    occurred_at: Sequence[str]
+    system: Sequence[str]
+    user_id: Sequence[str]
+    action: Sequence[str]
+    subject_id: Sequence[str]
+    terminal: Sequence[str]
+    result: Sequence[str]
+    purpose: Sequence[str]
+    event_id_derived: Sequence[bool] | None
+    line: Sequence[int]
+    row_hash: Sequence[str]
+
+    def __len__(self) -> int:
+        return len(self.line)
+
+    def rows(self) -> list[dict]:
+        derived = self.event_id_derived or repeat(False)
+        return [
+            {"event_id": e, "occurred_at": w, "system": sy, "user_id": u, "action": a,
+             "subject_id": su or None, "terminal": te or None, "result": r,
+             "purpose": pu or None, "extra": {}, "event_id_derived": d, "line": ln,
+             "row_hash": h}
+            for e, w, sy, u, a, su, te, r, pu, d, ln, h in zip(
+                self.event_id, map(datetime.fromisoformat, self.occurred_at), self.system,
+                self.user_id, self.action, self.subject_id, self.terminal, self.result,
+                self.purpose, derived, self.line, self.row_hash)
+        ]
 
 
 class FeedFormatError(ValueError):
@@ -333,54 +378,58 @@ def _reject_constant(name: str):
 class _Timestamps:
     """Parses timestamps to (aware UTC datetime, canonical string), with a cache.
 
-    For the usual shapes ``YYYY-MM-DDTHH:MM:SS±HH:00`` and ``YYYY-MM-DDTHH:MM:SS`` (Tokyo)
-    the cache is keyed on date + hour (+ offset), so a whole hour of events costs one
-    time-zone conversion; minutes and seconds are then validated by ``fromisoformat``.
+    For the usual shapes ``YYYY-MM-DDTHH:MM:SS`` followed by ``±HH:00``, ``Z`` or nothing
+    (Tokyo), the cache is keyed on date + hour + offset, so a whole hour of events costs one
+    time-zone conversion; then only the minutes and seconds are checked (``:00:00``-``:59:59``).
     Anything else takes the general path.
     """
 
     def __init__(self):
-        self._hours: dict[str, str] = {}
+        self._hours: dict[tuple[str, str], str] = {}
 
-    @staticmethod
-    def _key(s: str) -> str | None:
-        n = len(s)
-        if n == 25:
-            return s[:14] + s[16] + s[19:]
-        if n == 19:
-            return s[:14] + s[16]
-        return None
-
-    def _prefix(self, key: str) -> str:
-        """UTC date + hour (13 chars) for a cache key; ValueError when it is not usable."""
+    def _prefix(self, key: tuple[str, str]) -> str:
+        """UTC date + hour (13 chars) for (local date + hour, offset); ValueError when the
+        key is not one of the usual shapes or the zone does not shift by whole hours."""
         prefix = self._hours.get(key)
         if prefix is None:
-            if key[13:15] != "::" or (len(key) == 21 and not key.endswith(":00")):
+            hour, offset = key
+            if offset not in ("", "Z") and (len(offset) != 6 or offset[3:] != ":00"):
                 raise ValueError("not the usual shape")
+            canon = self._slow(hour + ":00:00" + offset)[1]
+            if canon[13:19] != ":00:00":  # a zone offset with minutes (Tokyo before 1888)
+                raise ValueError("not a whole-hour offset")
             if len(self._hours) > 50_000:
                 self._hours.clear()
-            prefix = self._hours[key] = self._slow(key[:13] + ":00:00" + key[15:])[1][:13]
+            prefix = self._hours[key] = canon[:13]
         return prefix
 
     def parse(self, s: str) -> tuple[datetime, str]:
-        key = self._key(s)
-        if key is not None:
-            try:
-                canon = self._prefix(key) + s[13:19] + "+00:00"
+        parts = _fraction_and_offset(s[19:])
+        if parts is not None and len(s) >= 19 and s[13] == ":" and s[16] == ":":
+            try:  # fromisoformat checks the minutes and seconds
+                canon = self._prefix((s[:13], parts[1])) + s[13:19] + parts[0] + "+00:00"
                 return datetime.fromisoformat(canon), canon
             except ValueError:
                 pass
         return self._slow(s)
 
-    def parse_many(self, values: tuple[str, ...]) -> tuple[list[datetime], list[str]] | None:
-        """All of ``values`` in the usual shapes, or None (then parse them one by one)."""
-        lengths = set(map(len, values))
-        if lengths == {25}:
-            keys = [s[:14] + s[16] + s[19:] for s in values]
-        elif lengths == {19}:
-            keys = [s[:14] + s[16] for s in values]
-        else:
+    def canonical_many(self, values: tuple[str, ...]) -> list[str] | None:
+        """Canonical UTC strings (``YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00``, as
+        :meth:`datetime.isoformat` writes them) of ``values`` when all of them are in the
+        usual shapes, else None (then parse them one by one). Column-wise: Python code runs
+        per distinct hour and per distinct fraction + offset, not per value."""
+        minutes_seconds = list(map(_MINUTES_SECONDS, values))
+        if not _VALID_MINUTES_SECONDS.issuperset(minutes_seconds):
             return None
+        rests = list(map(_REST, values))
+        parts = {rest: _fraction_and_offset(rest) for rest in set(rests)}
+        if None in parts.values():
+            return None
+        fractions = None
+        if any(fraction for fraction, _ in parts.values()):
+            split = list(map(parts.__getitem__, rests))
+            fractions, rests = map(_FIRST, split), list(map(_SECOND, split))
+        keys = list(zip(map(_HOUR, values), rests))
         hours = self._hours
         prefixes = list(map(hours.get, keys))
         try:
@@ -390,10 +439,12 @@ class _Timestamps:
                 prefixes = list(map(hours.get, keys))
                 if None in prefixes:  # the cache was cleared meanwhile
                     prefixes = list(map(self._prefix, keys))
-            canons = [p + s[13:19] + "+00:00" for p, s in zip(prefixes, values)]
-            return list(map(datetime.fromisoformat, canons)), canons
         except ValueError:
             return None
+        times = map(add, prefixes, minutes_seconds)
+        if fractions is not None:
+            times = map(add, times, fractions)
+        return list(map(add, times, repeat("+00:00")))
 
     @staticmethod
     def _slow(s: str) -> tuple[datetime, str]:
@@ -406,6 +457,28 @@ class _Timestamps:
         except OverflowError as exc:
             raise ValueError("out of range") from exc
         return dt, dt.isoformat()
+
+
+def _fraction_and_offset(rest: str) -> tuple[str, str] | None:
+    """What follows the seconds of a timestamp, split into the canonical fraction
+    (``.ffffff``, or "" when zero or absent) and the offset; None for anything but
+    ``.`` and 1 to 6 ASCII digits (the general path reads the rest)."""
+    if not rest.startswith("."):
+        return "", rest
+    match = _FRACTION.match(rest)
+    if match is None:
+        return None
+    digits = match.group(1)
+    return ("." + digits.ljust(6, "0") if digits.strip("0") else ""), rest[match.end():]
+
+
+_FRACTION = re.compile(r"\.([0-9]{1,6})(?![0-9])")
+_VALID_MINUTES_SECONDS = frozenset(f":{m:02d}:{s:02d}" for m in range(60) for s in range(60))
+_HOUR = itemgetter(slice(0, 13))
+_MINUTES_SECONDS = itemgetter(slice(13, 19))
+_REST = itemgetter(slice(19, None))
+_FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
 
 
 def _line_breaks(record: list[str]) -> int:
@@ -523,6 +596,14 @@ class FeedParser:
         The stream is read in ``chunk_bytes`` pieces; ``sha256`` is set once the whole
         stream has been read (iterate to the end, even when errors were found).
         """
+        for batch in self.iter_batches(stream, size):
+            yield batch if isinstance(batch, list) else batch.rows()
+
+    def iter_batches(self, stream: BinaryIO, size: int = 5000
+                     ) -> Iterator[list[dict] | AccessColumns]:
+        """:meth:`iter_chunks`, except that a chunk of plain access rows (the usual case of
+        the large feed) comes as :class:`AccessColumns`, which a store can write without
+        building a dict per row."""
         if self._used:
             raise RuntimeError("a FeedParser reads one stream only")
         if size < 1:
@@ -652,12 +733,13 @@ class FeedParser:
             if [] in records:  # blank lines
                 kept = [(r, ln) for r, ln in zip(records, lines_of) if r]
                 records, lines_of = [r for r, _ in kept], [ln for _, ln in kept]
-            if (self._bad_lines or not usable or set(map(len, records)) != {ncols}
-                    or 12 in set(map(len, chain.from_iterable(records)))):
+            if self._bad_lines or not usable or set(map(len, records)) != {ncols}:
                 kept = [(r, ln) for r, ln in zip(records, lines_of)
                         if self._csv_record_ok(r, header, ln, ln + _line_breaks(r), usable)]
                 self._count(0, len(records) - len(kept))
                 records, lines_of = [r for r, _ in kept], [ln for _, ln in kept]
+            elif 12 in set(map(len, chain.from_iterable(records))):
+                records, lines_of = self._without_my_numbers(records, header, lines_of)
             if records:
                 extras = ([{name: r[i] for i, name in extra_cols} for r in records]
                           if extra_cols else None)
@@ -690,6 +772,26 @@ class FeedParser:
                 self._error(first, name, MY_NUMBER_REASON)
                 found = True
         return usable and not found
+
+    def _without_my_numbers(self, records: list[list[str]], header: list[str],
+                            lines_of: range | list[int]) -> tuple[list, range | list[int]]:
+        """``records`` without those holding a 個人番号 (each one reported as
+        :meth:`_csv_record_ok` would), checked column by column: only values of 12 digits
+        are looked at one by one."""
+        found = []
+        for col, values in enumerate(zip(*records)):
+            twelve = compress(range(len(values)), map(eq, map(len, values), repeat(12)))
+            found.extend((i, col) for i in twelve
+                         if values[i].isdigit() and is_my_number(values[i]))
+        if not found:
+            return records, lines_of
+        found.sort()
+        for i, col in found:
+            self._error(lines_of[i], header[col], MY_NUMBER_REASON)
+        bad = {i for i, _ in found}
+        self._count(0, len(bad))
+        kept = [i for i in range(len(records)) if i not in bad]
+        return [records[i] for i in kept], [lines_of[i] for i in kept]
 
     def _check_header(self, header: list[str], line: int) -> bool:
         usable = True
@@ -788,9 +890,9 @@ class FeedParser:
     # -- normalising ----------------------------------------------------------------
 
     def _normalise_batch(self, columns: list[tuple], extras: list[dict] | None,
-                         lines: range | list[int]) -> list[dict]:
+                         lines: range | list[int]) -> list[dict] | AccessColumns:
         """Valid rows of a batch given column-wise in FIELDS order (problems reported)."""
-        rows = None
+        rows: list[dict] | AccessColumns | None = None
         n = len(lines)
         if self.kind == "access" and (extras is None or not any(extras)):
             rows = self._access_batch(columns, lines)
@@ -804,8 +906,12 @@ class FeedParser:
         self._count(len(rows), n - len(rows))
         return rows
 
-    def _access_batch(self, columns: list[tuple], lines: range | list[int]) -> list[dict] | None:
-        """Column-wise fast path for a batch of plain access rows; None if any is unusual."""
+    def _access_batch(self, columns: list[tuple], lines: range | list[int]
+                      ) -> AccessColumns | None:
+        """Column-wise fast path for a batch of plain access rows; None if any is unusual.
+
+        Every check runs over whole columns in C (set operations, ``map``); the rows are
+        the same as :meth:`_normalise_access` makes one by one."""
         (event_ids, stamps, systems, users, actions, subjects, terminals, results,
          purposes) = columns
         known = self.known_systems
@@ -813,11 +919,11 @@ class FeedParser:
                 or not _ACCESS_RESULTS_OR_EMPTY.issuperset(results)
                 or ("" in systems if known is None else not known.issuperset(systems))):
             return None
-        parsed = self._timestamps.parse_many(stamps)
-        if parsed is None:
+        canons = self._timestamps.canonical_many(stamps)
+        if canons is None:
             return None
-        whens, canons = parsed
-        results = [r or "success" for r in results]
+        if "" in results:
+            results = [r or "success" for r in results]
         joined = list(map(_SEP.join, zip(repeat("access"), event_ids, canons, systems, users,
                                           actions, subjects, terminals, results, purposes,
                                           repeat(""))))
@@ -828,23 +934,17 @@ class FeedParser:
             digests = list(map(_hexdigest, map(_sha256, map(str.encode, joined))))
         except UnicodeEncodeError:
             return None
-        derived = [not e for e in event_ids]
-        if True in derived:
+        derived = None
+        if "" in event_ids:
+            derived = [not e for e in event_ids]
             event_ids = list(event_ids)
             for i, is_derived in enumerate(derived):
                 if is_derived:
                     event_ids[i] = event_id = derived_event_id(digests[i])
                     digests[i] = _hexdigest(_sha256(
                         ("access" + _SEP + event_id + joined[i][7:]).encode()))
-        return [
-            {"event_id": e, "occurred_at": w, "system": sy, "user_id": u, "action": a,
-             "subject_id": su or None, "terminal": te or None, "result": r,
-             "purpose": pu or None, "extra": {}, "event_id_derived": d, "line": ln,
-             "row_hash": h}
-            for e, w, sy, u, a, su, te, r, pu, d, ln, h in zip(
-                event_ids, whens, systems, users, actions, subjects, terminals, results,
-                purposes, derived, lines, digests)
-        ]
+        return AccessColumns(event_ids, canons, systems, users, actions, subjects, terminals,
+                             results, purposes, derived, lines, digests)
 
     def _finish(self, row: dict, parts: list[str], line: int) -> dict | None:
         try:

@@ -336,6 +336,26 @@ def test_my_number_near_an_enum_is_not_echoed():
     assert MY_NUMBER not in repr(result)
 
 
+def test_my_numbers_among_other_twelve_character_values_column_by_column():
+    fullwidth = MY_NUMBER.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    rows = [dict(SAMPLES["access"][0], event_id=f"E{i}", terminal=f"TERM-{i:07d}",
+                 subject_id=NOT_MY_NUMBER, memo="") for i in range(12)]
+    rows[2].update(subject_id=MY_NUMBER, memo=MY_NUMBER)
+    rows[5].update(user_id=fullwidth)
+    rows[9].update(terminal=MY_NUMBER)
+    data = to_csv(rows).decode()
+    by_column = parse("access", data)
+    # a record with a missing column sends the batch the record-by-record way
+    by_record = parse("access", data + "E99,2025-04-01T09:00:00+09:00\r\n")
+    assert errors_of(by_column) == [(4, "subject_id", MY_NUMBER_REASON),
+                                    (4, "memo", MY_NUMBER_REASON),
+                                    (7, "user_id", MY_NUMBER_REASON),
+                                    (11, "terminal", MY_NUMBER_REASON)]
+    assert errors_of(by_record)[:-1] == errors_of(by_column)
+    assert by_column.rows == by_record.rows and len(by_column.rows) == 9
+    assert by_column.rows_invalid == 3 and by_column.rows_total == 12
+
+
 def test_twelve_digits_with_a_wrong_check_digit_are_accepted():
     row = dict(SAMPLES["access"][0], subject_id=NOT_MY_NUMBER, memo=NOT_MY_NUMBER)
     result = parse("access", to_csv([row]))
@@ -404,6 +424,77 @@ def test_batch_fast_path_equals_row_by_row_path():
     slow = parse("access", bad).rows
     assert len(fast) == len(slow) == 120
     assert fast == slow
+
+
+@st.composite
+def stamp_texts(draw):
+    """Timestamps as feeds write them, now and then with one character changed."""
+    zone = draw(st.sampled_from([None, UTC, feeds.TOKYO, timezone(timedelta(hours=-5)),
+                                 timezone(timedelta(hours=5, minutes=30))]))
+    stamp = draw(st.datetimes(min_value=datetime(1870, 1, 2), max_value=datetime(2999, 12, 30),
+                              timezones=st.just(zone) if zone else st.none()))
+    text = stamp.isoformat(timespec=draw(st.sampled_from(["seconds", "milliseconds", "auto"])))
+    if zone is UTC and draw(st.booleans()):
+        text = text.replace("+00:00", "Z")
+    if draw(st.booleans()):
+        i = draw(st.sampled_from([10, 11, 12, 13, 14, 15, 16, 17, 18, len(text) - 1]))
+        text = text[:i] + draw(st.sampled_from("0569:+-TZ ")) + text[i + 1:]
+    return text
+
+
+def utc_of(text: str) -> datetime | None:
+    """What the spec says a timestamp means (None: not a timestamp with a time)."""
+    try:
+        stamp = datetime.fromisoformat(text)
+        stamp = stamp.replace(tzinfo=feeds.TOKYO) if stamp.tzinfo is None else stamp
+        return stamp.astimezone(UTC) if len(text) > 10 else None
+    except (ValueError, OverflowError):
+        return None
+
+
+def assert_timestamps_mean_what_the_spec_says(stamps: list[str]) -> None:
+    """In a batch (column-wise when it can) and one by one, the same UTC instants."""
+    rows = [dict(SAMPLES["access"][0], event_id=f"E{i}", occurred_at=s)
+            for i, s in enumerate(stamps)]
+    data = to_csv(rows).decode()
+    batch = parse("access", data)
+    # a bad row sends the whole batch the row-by-row way
+    one_by_one = parse("access", data + "E9,2025-04-01T09:00:00+09:00,JUKI,u1,unknown,,,,\n")
+    expected = [utc_of(s) for s in stamps]
+    for result in (batch, one_by_one):
+        assert [r["occurred_at"] for r in result.rows] == [e for e in expected if e]
+        assert [e.line for e in result.errors if e.field == "occurred_at"] == [
+            i + 2 for i, e in enumerate(expected) if e is None]
+    assert batch.rows == one_by_one.rows
+
+
+@settings(max_examples=300, deadline=None)
+@given(stamps=st.lists(stamp_texts(), min_size=1, max_size=4))
+def test_timestamps_mean_what_the_spec_says(stamps):
+    assert_timestamps_mean_what_the_spec_says(stamps)
+
+
+@pytest.mark.parametrize("stamp", [
+    "2025-04-01T09:15:02+09:00", "2025-04-01T09:15:02", "2025-04-01T00:15:02Z",
+    "2025-04-01T09:15:02-05:00", "2025-04-01T09:15:02+05:30", "2025-04-01T09:15:02.5+09:00",
+    "1880-04-01T09:15:02",  # Tokyo local mean time: +09:18:59
+    "2025-04-01T09:15:60+09:00", "2025-04-01T09:60:02+09:00", "2025-04-01T24:15:02+09:00",
+    "2025-04-01T09:15:2x+09:00", "2025-04-01T09:1５:02+09:00", "2025-04-01 09:15:02+09:00",
+    "2025-04-01T09:15:02+09:0x", "2025-04-01T09-15-02+09:00", "2025-04-01",
+    "2025-04-01T09:15:02.000+09:00", "2025-04-01T00:15:02.123Z", "2025-04-01T09:15:02.050",
+    "2025-04-01T09:15:02.1234567+09:00", "2025-04-01T09:15:02.+09:00",
+    "2025-04-01T09:15:02,5+09:00", "2025-04-01T09:15:02.5x+09:00"])
+def test_usual_and_unusual_timestamps(stamp):
+    assert_timestamps_mean_what_the_spec_says([stamp, "2025-04-01T09:15:02+09:00", stamp])
+
+
+def test_column_wise_batches_are_the_rows():
+    data = to_csv(SAMPLES["access"] * 3)
+    parser = FeedParser("access", known_systems={"JUKI"})
+    (batch,) = parser.iter_batches(io.BytesIO(data))
+    assert isinstance(batch, feeds.AccessColumns) and len(batch) == 9
+    assert batch.occurred_at[0] == "2025-04-01T00:15:02+00:00" and batch.subject_id[1] == ""
+    assert batch.rows() == parse("access", data).rows
 
 
 # -- streaming -------------------------------------------------------------------------
