@@ -9,15 +9,57 @@ import os
 bind = os.environ.get("HYOKA_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("HYOKA_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "gthread"
-threads = int(os.environ.get("HYOKA_THREADS", "4"))
+# the requests are short and mostly Python: processes give the concurrency, and more threads
+# per process only contend for the GIL; two let a worker answer while another request of
+# it waits on the database or renders a PDF (bench/load.py: no config better by more than
+# run-to-run noise on 2 cores; 2 had the best mean and p95)
+threads = int(os.environ.get("HYOKA_THREADS", "2"))
+# connections a worker takes on at once (in progress, waiting and kept alive); the rest wait
+# in the listen queue for a worker with room, instead of piling up behind a busy one
+# (gunicorn's default of 1000 let one worker hold 22 of 50 clients while another had 1)
+worker_connections = int(os.environ.get("HYOKA_WORKER_CONNECTIONS", "16"))
 timeout = 120  # PDF rendering and feed imports can take a while
 graceful_timeout = 30
 keepalive = 5
 max_requests = 2000
 max_requests_jitter = 200
+# import and build the app once in the master: a worker (also one restarted after
+# max_requests) is ready as soon as it is forked, instead of spending a second or more of
+# CPU importing while requests queue for it, and the workers share the code pages
+preload_app = True
 forwarded_allow_ips = os.environ.get("HYOKA_PROXY_IPS", "127.0.0.1")
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("HYOKA_LOG_LEVEL", "info")
 # query strings may carry search terms typed by residents: keep them out of the access log
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s'
+
+
+def post_fork(server, worker):
+    """A forked worker opens its own database connections, never ones the master may hold."""
+    if not server.cfg.preload_app:
+        return
+    from common.db import db
+
+    app = server.app.wsgi()
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=False)
+
+
+def when_ready(server):
+    """Before the first worker is forked: compile every template and configure the mappers
+    once in the master, so that each worker (also one restarted by max_requests) answers
+    its first requests without compiling them itself."""
+    if not server.cfg.preload_app:
+        return
+    from sqlalchemy.orm import configure_mappers
+
+    app = server.app.wsgi()
+    configure_mappers()
+    app.url_map.update()
+    for name in app.jinja_env.list_templates():
+        try:
+            app.jinja_env.get_template(name)
+        except Exception:  # noqa: BLE001 - a template that does not compile fails in its view, with its page
+            server.log.warning("template %s could not be compiled in advance", name, exc_info=True)

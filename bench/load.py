@@ -8,7 +8,12 @@ with the demo data), opens a consultation, and lets N clients loop for a fixed t
 Then it checks that every submission answered 303 is stored exactly once (count in the
 database == count sent) and prints p50/p95/p99 latency and throughput.
 
-    .venv/bin/python bench/load.py [--pg URL] [--clients 50] [--seconds 20] [--workers 4]
+    .venv/bin/python bench/load.py [--pg URL] [--clients 50] [--seconds 20] [--warmup 3] [--workers 4]
+
+The clock starts once the server answers and the clients have run --warmup seconds (workers
+booting and first-request imports are not the steady state); the exactly-once check counts
+every submission, warm-up included. The last lines show how the CPU seconds of the measured
+window were shared between the client, gunicorn and PostgreSQL (from /proc, on Linux).
 
 Traffic goes to 127.0.0.1 only; the loops stop after --seconds.
 """
@@ -18,6 +23,7 @@ import argparse
 import asyncio
 import os
 import re
+import runpy
 import signal
 import socket
 import statistics
@@ -136,20 +142,29 @@ class Client:
         return status, data
 
 
-async def resident(n: int, port: int, cid: int, deadline: float, marker: str, stats: dict):
+async def resident(n: int, port: int, cid: int, measure_from: float, deadline: float, marker: str, stats: dict):
+    """One resident looping portal → form → submit until ``deadline``.
+
+    Latencies count from ``measure_from`` on (the warm-up before it is not measured); every
+    submission answered 303, warm-up included, counts as sent.
+    """
     client = Client(port)
     i = 0
+
+    async def timed(key, *args):
+        t = time.perf_counter()
+        result = await client.request(*args)
+        if t >= measure_from:
+            stats[key].append(time.perf_counter() - t)
+        return result
+
     while time.perf_counter() < deadline:
         i += 1
         try:
-            t = time.perf_counter()
-            status, _ = await client.request("GET", "/public/")
-            stats["portal"].append(time.perf_counter() - t)
+            status, _ = await timed("portal", "GET", "/public/")
             if status != 200:
                 stats["errors"].append(f"portal {status}")
-            t = time.perf_counter()
-            status, page = await client.request("GET", f"/public/consultations/{cid}")
-            stats["form"].append(time.perf_counter() - t)
+            status, page = await timed("form", "GET", f"/public/consultations/{cid}")
             token = TOKEN_RE.search(page)
             if status != 200 or not token:
                 stats["errors"].append(f"form {status}")
@@ -158,16 +173,91 @@ async def resident(n: int, port: int, cid: int, deadline: float, marker: str, st
                               "body": f"{marker} client {n} opinion {i}: ガバメントクラウドへの移行について意見を述べます。",
                               "consent": "y", "website": ""}).encode()
             t = time.perf_counter()
-            status, _ = await client.request("POST", f"/public/consultations/{cid}", body,
-                                             "application/x-www-form-urlencoded")
-            stats["submit"].append(time.perf_counter() - t)
+            status, _ = await timed("submit", "POST", f"/public/consultations/{cid}", body,
+                                    "application/x-www-form-urlencoded")
             if status == 303:
                 stats["sent"] += 1
+                stats["measured_sent"] += t >= measure_from
             else:
                 stats["errors"].append(f"submit {status}")
         except (ConnectionError, OSError, asyncio.IncompleteReadError) as exc:
             stats["errors"].append(f"{type(exc).__name__}: {exc}")
             client = Client(port)
+
+
+def wait_until_ready(port: int, server: subprocess.Popen, timeout: float = 120) -> None:
+    """Return once the server answers GET /public/ with 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit("gunicorn exited: " + server.stderr.read().decode(errors="replace")[-2000:])
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(b"GET /public/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                if sock.recv(65536).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("gunicorn did not answer in time")
+
+
+def _proc_stats() -> dict[int, tuple[str, int, float, float]]:
+    """pid -> (name, parent pid, own CPU seconds, CPU seconds of reaped children), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        out[int(stat.parent.name)] = (name, int(fields[1]), (int(fields[11]) + int(fields[12])) / tick,
+                                      (int(fields[13]) + int(fields[14])) / tick)
+    return out
+
+
+def _machine_busy() -> float:
+    """CPU seconds the whole machine has been busy (all cores, from /proc/stat)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(server_pid: int) -> dict | None:
+    """What :func:`cpu_share` compares; None where there is no /proc (not Linux)."""
+    if not Path("/proc/stat").exists():
+        return None
+    procs = _proc_stats()
+    gunicorn, todo = {server_pid}, [server_pid]
+    while todo:
+        parent = todo.pop()
+        for pid, (_name, ppid, _own, _reaped) in procs.items():
+            if ppid == parent and pid not in gunicorn:
+                gunicorn.add(pid)
+                todo.append(pid)
+    return {"busy": _machine_busy(), "procs": procs, "gunicorn": gunicorn}
+
+
+def cpu_share(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds between two snapshots: the client (this process), gunicorn (master and
+    workers, also workers restarted meanwhile: a reaped worker's time is its parent's),
+    PostgreSQL (processes named postgres and the backends they reaped: on a shared machine
+    also other people's databases) and "other" (the rest of the machine)."""
+    def total(snap, pids):
+        return sum(own + reaped for pid, (_n, _pp, own, reaped) in snap["procs"].items() if pid in pids)
+
+    def named_postgres(snap):
+        return {pid for pid, (name, *_rest) in snap["procs"].items() if name.startswith("postgres")}
+
+    client = {os.getpid()}
+    gunicorn = before["gunicorn"] | after["gunicorn"]
+    postgres = named_postgres(before) | named_postgres(after)
+    spent = {name: total(after, pids) - total(before, pids)
+             for name, pids in (("client", client), ("gunicorn", gunicorn), ("PostgreSQL", postgres))}
+    spent["other"] = max(0.0, after["busy"] - before["busy"] - sum(spent.values()))
+    return spent
 
 
 def pct(values, p):
@@ -183,6 +273,13 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--threads", type=int, help="threads per worker (default: gunicorn.conf.py)")
+    ap.add_argument("--worker-class", help="gunicorn worker class (default: gunicorn.conf.py)")
+    ap.add_argument("--worker-connections", type=int, help="gunicorn worker_connections (default: gunicorn.conf.py)")
+    ap.add_argument("--keep-alive", type=int, help="gunicorn keep-alive seconds, 0: a connection per request "
+                    "(default: gunicorn.conf.py)")
+    ap.add_argument("--warmup", type=float, default=3,
+                    help="seconds of the same traffic before the measured window (not measured)")
     args = ap.parse_args()
 
     name = f"hyoka_load_{os.getpid()}"
@@ -196,25 +293,39 @@ def main() -> int:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", str(args.workers),
-         "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null", "app:create_app()"],
+         "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null",
+         *(["--threads", str(args.threads)] if args.threads else []),
+         *(["--worker-class", args.worker_class] if args.worker_class else []),
+         *(["--keep-alive", str(args.keep_alive)] if args.keep_alive is not None else []),
+         *(["--worker-connections", str(args.worker_connections)] if args.worker_connections else []),
+         "app:create_app()"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_until_ready(port, server)
         marker = f"LOAD-{os.getpid()}"
-        stats = {"portal": [], "form": [], "submit": [], "errors": [], "sent": 0}
+        stats = {"portal": [], "form": [], "submit": [], "errors": [], "sent": 0, "measured_sent": 0}
 
         async def run():
-            deadline = time.perf_counter() + args.seconds
-            await asyncio.gather(*(resident(n, port, cid, deadline, marker, stats) for n in range(args.clients)))
+            measure_from = time.perf_counter() + args.warmup
+            deadline = measure_from + args.seconds
+            await asyncio.gather(*(resident(n, port, cid, measure_from, deadline, marker, stats)
+                                   for n in range(args.clients)))
+
+        cpu_before = None
+
+        async def snapshot_after_warmup():
+            nonlocal cpu_before
+            await asyncio.sleep(args.warmup)
+            cpu_before = cpu_snapshot(server.pid)
+
+        async def measured_run():
+            await asyncio.gather(run(), snapshot_after_warmup())
 
         started = time.perf_counter()
-        asyncio.run(run())
-        elapsed = time.perf_counter() - started
+        asyncio.run(measured_run())
+        elapsed = time.perf_counter() - started - args.warmup
+        cpu_after = cpu_snapshot(server.pid)
+        cpu = cpu_share(cpu_before, cpu_after) if cpu_before and cpu_after else {}
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -222,14 +333,26 @@ def main() -> int:
     admin(args.pg, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     everything = stats["portal"] + stats["form"] + stats["submit"]
-    print(f"\nHyoka load test: {args.clients} clients, {elapsed:.1f} s, gunicorn {args.workers} workers "
-          f"(gthread), PostgreSQL, {os.cpu_count()} cores (client and server on the same machine)")
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    # gunicorn's own defaults for what the config file leaves out
+    setup = (f"{args.workers} workers × {args.threads or conf.get('threads', 1)} threads "
+             f"({args.worker_class or conf.get('worker_class', 'sync')}, worker_connections "
+             f"{args.worker_connections or conf.get('worker_connections', 1000)}, keep-alive "
+             f"{conf.get('keepalive', 2) if args.keep_alive is None else args.keep_alive} s)")
+    print(f"\nHyoka load test: {args.clients} clients, {elapsed:.1f} s measured after {args.warmup:g} s warm-up, "
+          f"gunicorn {setup}, PostgreSQL, {os.cpu_count()} cores (client and server on the same machine)")
     print(f"{'request':<10}{'count':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}")
     for key in ("portal", "form", "submit"):
         v = stats[key]
         print(f"{key:<10}{len(v):>8}{pct(v, 50):>10.1f}{pct(v, 95):>10.1f}{pct(v, 99):>10.1f}")
     print(f"{'all':<10}{len(everything):>8}{pct(everything, 50):>10.1f}{pct(everything, 95):>10.1f}{pct(everything, 99):>10.1f}")
-    print(f"throughput: {len(everything) / elapsed:.0f} requests/s, {stats['sent'] / elapsed:.0f} submissions/s")
+    print(f"throughput: {len(everything) / elapsed:.0f} requests/s, {stats['measured_sent'] / elapsed:.0f} submissions/s")
+    if any(cpu.values()):
+        print("CPU seconds in the measured window: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
+              + f" (of {elapsed * (os.cpu_count() or 1):.1f} available)")
+        flows = max(1, min(len(stats[k]) for k in ("portal", "form", "submit")))
+        print("CPU per portal + form + submit round: "
+              + ", ".join(f"{k} {cpu[k] / flows * 1000:.1f} ms" for k in ("client", "gunicorn", "PostgreSQL")))
     print(f"errors: {len(stats['errors'])}" + (f" (first: {stats['errors'][:5]})" if stats["errors"] else ""))
     print(f"submissions sent (303): {stats['sent']}, stored: {stored} → "
           + ("every submission stored exactly once" if stored == stats["sent"] else "MISMATCH"))

@@ -20,6 +20,9 @@ from common.db import db, utcnow
 from common.mynumber_guard import scrub
 from common.models import AuditEvent
 
+#: audit rows written by one INSERT statement
+WRITE_BATCH = 500
+
 _cli_actor: contextvars.ContextVar = contextvars.ContextVar("hyoka_cli_actor", default=None)
 
 ACTIONS = {
@@ -158,7 +161,11 @@ def _write(session, flush_context):
             "object_type": type(obj).__name__, "object_id": _object_id(obj),
             "summary": "", "before": before, "after": after, "ip": ip,
         })
-    session.connection().execute(sa.insert(AuditEvent.__table__), rows)
+    # one INSERT … VALUES (…), (…) per batch: a single round trip without the pipeline an
+    # executemany goes through (batches keep under PostgreSQL's 65,535 bound parameters)
+    connection = session.connection()
+    for start in range(0, len(rows), WRITE_BATCH):
+        connection.execute(sa.insert(AuditEvent.__table__).values(rows[start:start + WRITE_BATCH]))
 
 
 @event.listens_for(AuditEvent, "before_update")

@@ -52,11 +52,22 @@ def scrub(value):
     return value
 
 
+#: mapper -> keys of its column attributes that may hold text (not opaque), worked out once
+_checked_keys: dict = {}
+
+
+def _keys_to_check(mapper) -> tuple[str, ...]:
+    keys = _checked_keys.get(mapper)
+    if keys is None:
+        keys = tuple(attr.key for attr in mapper.column_attrs if not any(is_opaque(col) for col in attr.columns))
+        _checked_keys[mapper] = keys
+    return keys
+
+
 def _scrub_object(obj) -> None:
     state = inspect(obj)
-    for attr in state.mapper.column_attrs:
-        key = attr.key
-        if key not in state.dict or any(is_opaque(col) for col in attr.columns):
+    for key in _keys_to_check(state.mapper):
+        if key not in state.dict:
             continue
         value = state.dict[key]
         if not isinstance(value, (str, list, dict)):

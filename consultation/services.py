@@ -137,20 +137,29 @@ def _next_position(consultation: Consultation) -> int:
     return (current or 0) + 1
 
 
-def _initial_opinion(submission: Submission) -> None:
-    """A new submission starts as one opinion holding its whole text; officers split it."""
+def _next_numbers(consultation: Consultation, category: str) -> tuple[int, int]:
+    """The next position in the consultation and the next No. in ``category`` (one query)."""
+    position, number = db.session.execute(
+        db.select(db.func.max(Opinion.position),
+                  db.func.max(db.case((Opinion.category == category, Opinion.number))))
+        .filter_by(consultation_id=consultation.id)).one()
+    return (position or 0) + 1, (number or 0) + 1
+
+
+def _initial_opinion(submission: Submission, numbers: tuple[int, int] | None = None) -> None:
+    """A new submission starts as one opinion holding its whole text; officers split it.
+
+    It is appended at the end: it takes the next position and the next No. of its category,
+    which is what renumber() would give it — without rewriting every opinion on each
+    submission. ``numbers`` are those from :func:`_next_numbers` when the caller read them.
+    """
     if not submission.body.strip():
         return
     consultation = submission.consultation
     category = _first_category(consultation)
-    # appended at the end: it takes the next position and the next No. of its category, which
-    # is what renumber() would give it — without rewriting every opinion on each submission
-    last_number = db.session.execute(
-        db.select(db.func.max(Opinion.number)).filter_by(consultation_id=consultation.id, category=category)
-    ).scalar()
-    db.session.add(Opinion(consultation=consultation, submission=submission,
-                           position=_next_position(consultation), summary=submission.body.strip(),
-                           category=category, number=(last_number or 0) + 1))
+    position, number = numbers or _next_numbers(consultation, category)
+    db.session.add(Opinion(consultation=consultation, submission=submission, position=position,
+                           summary=submission.body.strip(), category=category, number=number))
     db.session.flush()
 
 
@@ -162,12 +171,15 @@ def submit_web(consultation: Consultation, *, body: str, name: str = "", address
     if not consultation.accepts_on(today):
         raise IntakeError(["この意見募集は現在受け付けていません。"])
     body, masked = mask_my_numbers(body.strip())
+    # the opinion's place is read before anything is pending, so that a single flush writes
+    # the submission, its opinion and their audit rows
+    numbers = _next_numbers(consultation, _first_category(consultation)) if body.strip() else None
     submission = Submission(consultation=consultation, channel="web", received_on=today,
                             submitter_kind=submitter_kind, name=name.strip(), address=address.strip(),
                             contact=contact.strip(), body=body, consent=consent, note=_intake_note(masked))
     db.session.add(submission)
+    _initial_opinion(submission, numbers)
     db.session.flush()
-    _initial_opinion(submission)
     audit.record("create", "consultation_submission", submission.id,
                  f"Webフォームから意見を受け付け（受付番号 {submission.receipt_number}）", actor="public")
     return submission

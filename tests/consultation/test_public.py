@@ -152,3 +152,125 @@ def test_draft_is_shown_as_html_and_pdf(app, client, open_consultation):
     assert "pia-document" in html.text and "（案）" in html.text
     pdf = client.get(f"/public/consultations/{open_consultation.id}/draft.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-")
+
+
+def test_refused_posts_count_against_the_address_too(app, open_consultation, count_rows):
+    """Honeypot hits and invalid forms are posts like any other: they use up the allowance."""
+    url = f"/public/consultations/{open_consultation.id}"
+    c = app.test_client()
+    env = {"REMOTE_ADDR": "192.0.2.5"}
+    assert c.post(url, data=_valid(website="http://spam.example"), environ_base=env).status_code == 400
+    assert c.post(url, data=_valid(body=""), environ_base=env).status_code == 200
+    assert c.post(url, data=_valid(), environ_base=env).status_code == 303
+    refused = c.post(url, data=_valid(body="まだ残しておきたい本文"), environ_base=env)
+    assert refused.status_code == 429 and "短時間に何度も送信" in refused.text
+    assert count_rows(Submission) == 1
+
+
+def test_rate_limit_is_shared_by_every_worker(app, open_consultation, count_rows):
+    """A second application on the same database (another gunicorn worker) sees the same counts."""
+    from app import create_app
+
+    other_worker = create_app({**app.config})
+    url = f"/public/consultations/{open_consultation.id}"
+    env = {"REMOTE_ADDR": "192.0.2.6"}
+    assert app.test_client().post(url, data=_valid(), environ_base=env).status_code == 303
+    assert other_worker.test_client().post(url, data=_valid(), environ_base=env).status_code == 303
+    assert app.test_client().post(url, data=_valid(), environ_base=env).status_code == 303
+    assert other_worker.test_client().post(url, data=_valid(), environ_base=env).status_code == 429
+    assert count_rows(Submission) == 3
+    with other_worker.app_context():
+        db.engine.dispose()
+
+
+def _add_hits(address_hash: str, ages: list[timedelta]):
+    from common.db import utcnow
+    from consultation.models import RateLimitHit
+
+    now = utcnow()
+    db.session.add_all([RateLimitHit(client_hash=address_hash, at=now - age) for age in ages])
+    db.session.commit()
+
+
+def _hash_of(app, address: str) -> str:
+    from consultation.public_views import _client_hash
+
+    with app.test_request_context(environ_base={"REMOTE_ADDR": address}):
+        return _client_hash()
+
+
+def test_posts_older_than_the_window_do_not_count(app, open_consultation):
+    url = f"/public/consultations/{open_consultation.id}"
+    _add_hits(_hash_of(app, "192.0.2.7"), [timedelta(seconds=601)] * 5)
+    env = {"REMOTE_ADDR": "192.0.2.7"}
+    statuses = [app.test_client().post(url, data=_valid(), environ_base=env).status_code for _ in range(4)]
+    assert statuses == [303, 303, 303, 429]
+
+
+@pytest.mark.parametrize("app_config", [{"CONSULTATION_RATE_LIMIT": 3, "CONSULTATION_RATE_CLEANUP_SECONDS": 0}])
+def test_hits_older_than_a_day_are_deleted(app, open_consultation, count_rows):
+    from consultation.models import RateLimitHit
+
+    key = _hash_of(app, "192.0.2.8")
+    _add_hits(key, [timedelta(days=1, minutes=1), timedelta(days=2), timedelta(hours=23)])
+    url = f"/public/consultations/{open_consultation.id}"
+    assert app.test_client().post(url, data=_valid(), environ_base={"REMOTE_ADDR": "192.0.2.9"}).status_code == 303
+    assert count_rows(RateLimitHit, client_hash=key) == 1  # the one of 23 hours ago is kept
+    assert count_rows(RateLimitHit) == 2
+
+
+def test_web_opinion_with_a_my_number_is_stored_masked_everywhere(app, client, open_consultation):
+    from common.models import AuditEvent
+    from consultation.models import Opinion
+
+    response = client.post(f"/public/consultations/{open_consultation.id}",
+                           data=_valid(body="私の個人番号は1234-5678-9018です。記載例を示してください。"))
+    assert response.status_code == 303
+    sub = db.session.execute(db.select(Submission)).scalar_one()
+    assert sub.body == "私の個人番号は［個人番号］です。記載例を示してください。"
+    assert "伏せ字" in sub.note
+    assert db.session.execute(db.select(Opinion.summary)).scalar_one() == sub.body
+    trail = db.session.execute(db.select(AuditEvent.summary, AuditEvent.before, AuditEvent.after)).all()
+    assert trail and "9018" not in repr(trail) and "123456789018" not in repr(trail)
+
+
+def test_web_submission_leaves_its_audit_trail(app, client, open_consultation):
+    from common.models import AuditEvent
+    from consultation.models import Opinion
+
+    client.post(f"/public/consultations/{open_consultation.id}", data=_valid())
+    sub = db.session.execute(db.select(Submission)).scalar_one()
+    opinion = db.session.execute(db.select(Opinion)).scalar_one()
+    rows = db.session.execute(
+        db.select(AuditEvent).where(AuditEvent.object_type.in_(["Submission", "Opinion", "consultation_submission"]))
+        .order_by(AuditEvent.id)).scalars().all()
+    by_type = {r.object_type: r for r in rows}
+    assert sorted((r.action, r.object_type, r.object_id) for r in rows) == [
+        ("create", "Opinion", str(opinion.id)), ("create", "Submission", str(sub.id)),
+        ("create", "consultation_submission", str(sub.id))]
+    assert by_type["Submission"].after["body"] == sub.body
+    assert by_type["Opinion"].after["summary"] == opinion.summary
+    assert by_type["consultation_submission"].actor_name == "public"
+    assert sub.receipt_number in by_type["consultation_submission"].summary
+    assert all(r.ip == "127.0.0.1" for r in rows)
+
+
+def test_submission_is_written_in_few_statements(app, open_consultation):
+    """The intake path of the busiest form stays short: no reloading, no statement per row."""
+    import sqlalchemy as sa
+
+    statements = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement.split(None, 1)[0].upper())
+
+    url = f"/public/consultations/{open_consultation.id}"
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        response = app.test_client().post(url, data=_valid(), environ_base={"REMOTE_ADDR": "192.0.2.10"})
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert response.status_code == 303
+    # the rate-limit hit, the consultation, the next No., the submission, its opinion and
+    # the audit rows (the cleanup of old hits runs at most once a minute per process)
+    assert statements.count("SELECT") <= 2 and len(statements) <= 8, statements
