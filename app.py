@@ -4,9 +4,11 @@ from __future__ import annotations
 import importlib
 import os
 import secrets
+import time
 from datetime import timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import Flask, jsonify, render_template, request
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -44,6 +46,44 @@ def _secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+#: connection pool: no ping on every checkout (pool_pre_ping costs a round trip on each of
+#: them: two per public submission). A pooled connection is pinged only when it has sat
+#: idle at least DB_PING_AFTER_IDLE_SECONDS (HYOKA_DB_PING_AFTER_IDLE_SECONDS), see
+#: :func:`_ping_idle_connections`; one in use a moment earlier is trusted. After a
+#: PostgreSQL restart the pool's connections are dead: a connection idle for longer than the
+#: server was down is pinged and the whole pool is replaced; a statement that still meets a
+#: dead connection (a restart shorter than the idle limit, or during a request) fails that
+#: request, and SQLAlchemy then replaces every connection of the pool as well.
+#: pool_recycle closes connections older than half an hour, before a firewall on the way
+#: drops an idle one silently (a ping would then wait for the TCP timeout).
+ENGINE_OPTIONS = {"pool_recycle": 1800}
+DB_PING_AFTER_IDLE_SECONDS = 0.5
+
+
+def _ping_idle_connections(engine, idle_seconds: float) -> None:
+    """Ping a pooled connection at checkout when it has been idle ``idle_seconds`` or more;
+    a dead one invalidates the pool (the server restarted: every connection is stale) and
+    the pool hands out a new connection instead."""
+    dialect = engine.dialect
+
+    @sa.event.listens_for(engine, "checkin")
+    def _idle_from(dbapi_connection, record):
+        if dbapi_connection is not None:
+            record.info["hyoka_idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, proxy):
+        since = record.info.get("hyoka_idle_since")
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # just opened, or in use a moment ago
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as err:
+            if dialect.is_disconnect(err, dbapi_connection, None):
+                raise sa.exc.InvalidatePoolError() from err
+            raise
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -51,7 +91,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(
         HYOKA_ENV=env,
         SQLALCHEMY_DATABASE_URI=database_url(os.environ.get("HYOKA_DATABASE_URL"), app.instance_path),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_ENGINE_OPTIONS=dict(ENGINE_OPTIONS),
+        HYOKA_DB_PING_AFTER_IDLE_SECONDS=DB_PING_AFTER_IDLE_SECONDS,
         SESSION_COOKIE_SECURE=env != "development",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -82,6 +123,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
 
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            _ping_idle_connections(engine, app.config["HYOKA_DB_PING_AFTER_IDLE_SECONDS"])
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
