@@ -94,6 +94,19 @@ def record(action: str, object_type: str, object_id=None, summary: str = "", *, 
     return ev
 
 
+def record_with_flush(obj, action: str, object_type: str, summary, *, actor=None,
+                      session: Session | None = None) -> None:
+    """Like :func:`record`, for an event about ``obj`` that is not flushed yet: the row is
+    written by the flush that inserts ``obj``, in the same INSERT as that flush's own audit
+    rows (no second flush and INSERT at commit). ``summary`` is a function of ``obj``,
+    called once the flush has given it its id and defaults."""
+    session = session or db.session
+    if not inspect(obj).pending:
+        record(action, object_type, _object_id(obj), summary(obj), actor=actor, session=session)
+        return
+    session.info.setdefault("hyoka_audit_notes", []).append((obj, action, object_type, summary, actor))
+
+
 def _columns(obj):
     exclude = getattr(obj, "__audit_exclude__", set())
     return [c for c in inspect(obj).mapper.column_attrs if c.key not in exclude]
@@ -147,7 +160,8 @@ def _collect(session, flush_context, instances):
 @event.listens_for(Session, "after_flush")
 def _write(session, flush_context):
     pending = session.info.pop("hyoka_audit", [])
-    if not pending:
+    notes = session.info.pop("hyoka_audit_notes", [])
+    if not pending and not notes:
         return
     actor_id, actor_name = _actor_fields(_current_actor())
     ip = _ip()
@@ -161,11 +175,56 @@ def _write(session, flush_context):
             "object_type": type(obj).__name__, "object_id": _object_id(obj),
             "summary": "", "before": before, "after": after, "ip": ip,
         })
-    # one INSERT … VALUES (…), (…) per batch: a single round trip without the pipeline an
-    # executemany goes through (batches keep under PostgreSQL's 65,535 bound parameters)
+    for obj, action, object_type, summary, actor in notes:
+        note_actor_id, note_actor_name = (actor_id, actor_name) if actor is None else _actor_fields(actor)
+        rows.append({
+            "at": utcnow(), "actor_id": note_actor_id, "actor_name": note_actor_name, "action": action,
+            "object_type": object_type, "object_id": _object_id(obj),
+            "summary": scrub(summary(obj)), "before": None, "after": None, "ip": ip,
+        })
     connection = session.connection()
     for start in range(0, len(rows), WRITE_BATCH):
-        connection.execute(sa.insert(AuditEvent.__table__).values(rows[start:start + WRITE_BATCH]))
+        batch = rows[start:start + WRITE_BATCH]
+        stmt = _insert_rows(len(batch))
+        if stmt is None:
+            connection.execute(sa.insert(AuditEvent.__table__).values(batch))
+        else:
+            connection.execute(stmt, {f"{column}_{i}": row[column] for i, row in enumerate(batch)
+                                      for column in _COLUMNS})
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session):
+    """Rows of a flush that failed (the objects were not written) are not kept for the next."""
+    session.info.pop("hyoka_audit", None)
+    session.info.pop("hyoka_audit_notes", None)
+
+
+_COLUMNS = ("at", "actor_id", "actor_name", "action", "object_type", "object_id", "summary", "before",
+            "after", "ip")
+#: row counts that come back (a request's few rows, a bulk import's full batches)
+_KEPT_COUNTS = frozenset(range(1, 17)) | {WRITE_BATCH}
+_INSERTS: dict[int, sa.TextClause] = {}
+
+
+def _insert_rows(count: int) -> sa.TextClause | None:
+    """The audit rows go in one INSERT … VALUES (…), (…) per batch: a single round trip
+    without the pipeline an executemany goes through (batches keep under PostgreSQL's
+    65,535 bound parameters). SQLAlchemy does not cache the compiled form of a multi-row
+    insert() and compiles it anew each time; for the row counts that come back, the
+    statement is text, made once per process, whose compiled form is cached. None for
+    another count (a bulk import's last batch): the caller compiles an insert() once."""
+    if count not in _KEPT_COUNTS:
+        return None
+    stmt = _INSERTS.get(count)
+    if stmt is None:
+        table = AuditEvent.__table__
+        rows = ", ".join("(" + ", ".join(f":{column}_{i}" for column in _COLUMNS) + ")" for i in range(count))
+        stmt = _INSERTS[count] = sa.text(
+            f"INSERT INTO {table.name} ({', '.join(_COLUMNS)}) VALUES {rows}"
+        ).bindparams(*(sa.bindparam(f"{column}_{i}", type_=table.c[column].type)
+                       for i in range(count) for column in _COLUMNS))
+    return stmt
 
 
 @event.listens_for(AuditEvent, "before_update")

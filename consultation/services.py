@@ -178,10 +178,11 @@ def submit_web(consultation: Consultation, *, body: str, name: str = "", address
                             submitter_kind=submitter_kind, name=name.strip(), address=address.strip(),
                             contact=contact.strip(), body=body, consent=consent, note=_intake_note(masked))
     db.session.add(submission)
+    # written by the flush below, with the rows of the submission and its opinion
+    audit.record_with_flush(submission, "create", "consultation_submission",
+                            lambda s: f"Webフォームから意見を受け付け（受付番号 {s.receipt_number}）", actor="public")
     _initial_opinion(submission, numbers)
     db.session.flush()
-    audit.record("create", "consultation_submission", submission.id,
-                 f"Webフォームから意見を受け付け（受付番号 {submission.receipt_number}）", actor="public")
     return submission
 
 
