@@ -11,14 +11,33 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from flask import abort, current_app, g, has_app_context, jsonify, request, url_for
+from flask import abort, current_app, g, has_app_context, jsonify, request, session, url_for
 from flask_login import LoginManager, current_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from common.db import db, utcnow
 from common.models import ROLES, ApiToken, User
 
-login_manager = LoginManager()
+class _LoginManager(LoginManager):
+    """Session protection for signed-in sessions only.
+
+    Flask-Login checks the protection on every request that reads ``current_user``: a
+    session that holds anything (an anonymous visitor's CSRF token, a receipt number) and
+    no identifier of the browser fails the check, and in the "strong" mode is emptied of
+    the login keys and told to clear the remember cookie, so that every such response
+    rewrites the session cookie and sends a Set-Cookie deleting a remember cookie that was
+    never set. A session without a signed-in user has nothing to protect (a remember cookie,
+    which this application never sets, is honoured without a session anyway): the check is
+    left out for it, and a signed-in session is checked exactly as Flask-Login does.
+    """
+
+    def _session_protection_failed(self):
+        if "_user_id" not in session:
+            return False
+        return super()._session_protection_failed()
+
+
+login_manager = _LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "ログインしてください。"
 login_manager.login_message_category = "info"

@@ -1,0 +1,48 @@
+"""Session protection: checked for signed-in sessions, left out for anonymous visitors.
+
+An anonymous visitor's session (a CSRF token, a receipt number) holds no identifier of the
+browser; checking it would empty it of the login keys and delete a remember cookie on every
+response that reads ``current_user`` (a Set-Cookie for nothing).
+"""
+from __future__ import annotations
+
+from tests.conftest import TEST_PASSWORD
+
+
+def _cookies_set(response) -> list[str]:
+    return [value.split("=", 1)[0] for value in response.headers.getlist("Set-Cookie")]
+
+
+def test_anonymous_session_is_left_as_it_is(app, client):
+    with client.session_transaction() as sess:
+        sess["consultation_receipt_1"] = "PC-TEST-0000-0000"
+    response = client.get("/login")  # renders the layout, which reads current_user
+    assert response.status_code == 200
+    assert _cookies_set(response) == []  # neither the session nor a remember cookie is rewritten
+    with client.session_transaction() as sess:
+        assert sess["consultation_receipt_1"] == "PC-TEST-0000-0000"
+        assert "_remember" not in sess
+
+
+def test_signed_in_session_from_another_browser_is_ended(app, client, make_user):
+    """A signed-in session presented by another browser loses the user ("strong")."""
+    user = make_user("officer")
+    client.post("/login", data={"username": user.username, "password": TEST_PASSWORD},
+                headers={"User-Agent": "browser-a"})
+    with client.session_transaction() as sess:
+        sess.permanent = False  # Flask-Login only marks a permanent session non-fresh
+    assert client.get("/", headers={"User-Agent": "browser-a"}).status_code == 200
+    assert client.get("/", headers={"User-Agent": "browser-b"}).status_code == 302
+    with client.session_transaction() as sess:
+        assert "_user_id" not in sess
+
+
+def test_signed_in_permanent_session_from_another_browser_is_no_longer_fresh(app, client, make_user):
+    user = make_user("officer")
+    client.post("/login", data={"username": user.username, "password": TEST_PASSWORD},
+                headers={"User-Agent": "browser-a"})
+    with client.session_transaction() as sess:
+        assert sess.permanent and sess["_fresh"] is True
+    client.get("/", headers={"User-Agent": "browser-b"})
+    with client.session_transaction() as sess:
+        assert sess["_fresh"] is False
