@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from common.db import UTCDateTime, db, utcnow
 from evidence.models import (AccessDay, AccessEvent, Assignment, CheckConfig, Finding, Grant,
-                             Provision, Relation)
+                             Provision, Relation, event_facts)
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 UTC = timezone.utc
@@ -220,11 +220,13 @@ def _dialect() -> str:
     return db.session.get_bind().dialect.name
 
 
-def local_time_text(column):
-    """'HH:MM:SS' of a UTC timestamp column in Asia/Tokyo."""
+def clock_before(column, day_start, clock: str):
+    """SQL: the UTC timestamp ``column``, which falls on the JST day starting at the instant
+    ``day_start``, is before the JST wall-clock time ``clock`` ('HH:MM:SS') of that day."""
     if _dialect() == "postgresql":
-        return sa.func.to_char(sa.func.timezone("Asia/Tokyo", column), "HH24:MI:SS")
-    return sa.func.time(column, "+9 hours")
+        # a timestamp comparison: no per-row formatting (Japan keeps no summer time)
+        return column < day_start + sa.cast(sa.literal(clock), sa.Interval)
+    return sa.func.time(column, "+9 hours") < clock
 
 
 def effective(table, key_cols: tuple[str, ...]):
@@ -250,18 +252,28 @@ def assignment_on(a, day_col):
                    sa.or_(a.c.end_date.is_(None), a.c.end_date >= day_col))
 
 
-def authorised_department_names():
-    """(system code, department name or code) pairs allowed by the inventory."""
+def authorised_departments() -> dict[str, set[str]]:
+    """System code -> the departments (by name and by code, as feeds may write either) the
+    inventory authorises to use it."""
     from common.models import Department
     from pia.models import System, system_departments as sd
 
-    dept = Department.__table__
-    sys_ = System.__table__
-    by_name = sa.select(sys_.c.code.label("system"), dept.c.name.label("department")).select_from(
-        sys_.join(sd, sd.c.system_id == sys_.c.id).join(dept, dept.c.id == sd.c.department_id))
-    by_code = sa.select(sys_.c.code.label("system"), dept.c.code.label("department")).select_from(
-        sys_.join(sd, sd.c.system_id == sys_.c.id).join(dept, dept.c.id == sd.c.department_id))
-    return sa.union(by_name, by_code).subquery("authorised")
+    dept, sys_ = Department.__table__, System.__table__
+    out: dict[str, set[str]] = {}
+    for system, name, code in db.session.execute(
+            sa.select(sys_.c.code, dept.c.name, dept.c.code).select_from(
+                sys_.join(sd, sd.c.system_id == sys_.c.id)
+                .join(dept, dept.c.id == sd.c.department_id))):
+        out.setdefault(system, set()).update((name, code))
+    return out
+
+
+def authorised_for(auth: dict[str, set[str]], system_col, department_col):
+    """SQL: ``department_col`` is authorised for ``system_col`` (the few pairs as literals,
+    which the planner sees exactly, instead of a subquery it runs once per candidate)."""
+    return sa.or_(sa.false(), *[
+        sa.and_(system_col == system, department_col.in_(sorted(depts)))
+        for system, depts in sorted(auth.items())])
 
 
 def _jst(value: datetime) -> datetime:
@@ -300,30 +312,36 @@ def _json_object(pairs: dict):
     return func(*args)
 
 
-def _store_select(select: sa.Select) -> None:
+def _store_select(select: sa.Select) -> int:
     """Store the findings ``select`` yields (columns in FINDING_COLUMNS order) whose key is
-    not stored yet. An anti-join rather than ON CONFLICT: a third cheaper on PostgreSQL,
-    and safe because runs are serialised (:func:`run_checks`)."""
+    not stored yet; returns how many. An anti-join rather than ON CONFLICT: a third cheaper
+    on PostgreSQL, and safe because runs are serialised (:func:`run_checks`)."""
     f = Finding.__table__
     new = select.subquery("found")
-    db.session.execute(sa.insert(f).from_select(list(FINDING_COLUMNS), sa.select(*new.c).where(
-        ~sa.exists().where(f.c.check == new.c.check, f.c.key == new.c.key))))
+    stmt = sa.insert(f).from_select(list(FINDING_COLUMNS), sa.select(*new.c).where(
+        ~sa.exists().where(f.c.check == new.c.check, f.c.key == new.c.key)))
+    # SQLAlchemy keeps an INSERT's rowcount only when asked
+    return db.session.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
 
 
-def _store_rows(rows: list[dict]) -> None:
-    """Store findings computed in Python (the small checks)."""
-    if not rows:
-        return
+def _store_rows(rows: list[dict]) -> int:
+    """Store findings computed in Python (the small checks); returns how many were new."""
     now = utcnow()
     values = [{**{c: row.get(c) for c in FINDING_COLUMNS}, "found_at": now} for row in rows]
-    stmt = _insert().on_conflict_do_nothing(index_elements=["check", "key"])
+    new = 0
     for i in range(0, len(values), 500):
-        db.session.execute(stmt, values[i:i + 500])
+        # one multi-row INSERT per 500: the rows it returns are the new ones (an executemany's
+        # rowcount is not reliable on every driver)
+        stmt = _insert().values(values[i:i + 500]).on_conflict_do_nothing(
+            index_elements=["check", "key"]).returning(Finding.__table__.c.id)
+        new += len(db.session.execute(stmt).all())
+    return new
 
 
 def _event_select(check: str, cfg: CheckSettings, events, day, where, **details):
     """SELECT of event findings: ``events`` is the access table (or an alias), ``day`` the
-    JST day of the event, ``details`` extra JSON fields beside action/subject/result."""
+    JST day of the event, ``details`` the facts the event itself does not hold (its action,
+    subject and result are read from it when the finding is shown: ``Finding.facts``)."""
     e = events
     return sa.select(
         sa.literal(check).label("check"),
@@ -331,10 +349,18 @@ def _event_select(check: str, cfg: CheckSettings, events, day, where, **details)
         e.c.system, e.c.user_id, e.c.event_id, sa.null().label("record_id"),
         day.label("day"), e.c.occurred_at,
         sa.literal(cfg.severity).label("severity"),
-        _json_object({"action": e.c.action, "subject_id": e.c.subject_id, "result": e.c.result,
-                      **details}).label("details"),
+        (_json_object(details) if details else _empty_json()).label("details"),
         sa.literal(utcnow(), UTCDateTime()).label("found_at"),
     ).where(*where)
+
+
+def _empty_json():
+    """SQL: the constant empty JSON object (one value for every row, not built per row)."""
+    if _dialect() == "postgresql":
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        return sa.cast(sa.literal_column("'{}'"), JSONB)
+    return sa.literal_column("'{}'")
 
 
 def _event_day(e):
@@ -347,7 +373,7 @@ def _event_day(e):
 # The checks: each stores its findings over ``period``
 # ---------------------------------------------------------------------------
 
-def check_no_grant(period: Period, cfg: CheckSettings) -> None:
+def check_no_grant(period: Period, cfg: CheckSettings) -> int:
     e, d, g = AccessEvent.__table__, AccessDay.__table__, Grant.__table__.alias("g")
     cand = sa.select(d.c.system, d.c.user_id, d.c.day, d.c.day_start, d.c.day_end).where(
         period.day_filter(d.c.day),
@@ -359,46 +385,49 @@ def check_no_grant(period: Period, cfg: CheckSettings) -> None:
         e.c.occurred_at >= cand.c.day_start, e.c.occurred_at < cand.c.day_end))
     q = _event_select("no_grant", cfg, e, cand.c.day, [
         e.c.result == "success", period.event_filter(e.c.occurred_at)]).select_from(joined)
-    _store_select(q)
+    return _store_select(q)
 
 
-def check_after_transfer(period: Period, cfg: CheckSettings) -> None:
+def check_after_transfer(period: Period, cfg: CheckSettings) -> int:
     """User-days with a grant in force but no assignment, that day, to a department the
     inventory authorises for the system (read from the summary and the small state tables),
     then the events of those user-days."""
     e, d = AccessEvent.__table__, AccessDay.__table__
     g, a = Grant.__table__.alias("g"), Assignment.__table__.alias("a")
-    auth = authorised_department_names()
+    auth = authorised_departments()
+    if not auth:
+        return 0  # no system has authorised departments: nothing to hold the users against
     cand = sa.select(d.c.system, d.c.user_id, d.c.day, d.c.day_start, d.c.day_end).where(
         period.day_filter(d.c.day),
-        d.c.system.in_(sa.select(auth.c.system)),
+        d.c.system.in_(sorted(auth)),
         sa.exists().where(g.c.system == d.c.system, g.c.user_id == d.c.user_id,
                           grant_active_on(g, d.c.day), effective(g, GRANT_KEY)),
         ~sa.exists().where(a.c.user_id == d.c.user_id, assignment_on(a, d.c.day),
-                           auth.c.system == d.c.system, auth.c.department == a.c.department,
+                           authorised_for(auth, d.c.system, a.c.department),
                            effective(a, ASSIGNMENT_KEY)),
     ).subquery("cand")
     joined = e.join(cand, sa.and_(
         e.c.system == cand.c.system, e.c.user_id == cand.c.user_id,
         e.c.occurred_at >= cand.c.day_start, e.c.occurred_at < cand.c.day_end))
-    _store_select(_event_select("after_transfer", cfg, e, cand.c.day, [
+    return _store_select(_event_select("after_transfer", cfg, e, cand.c.day, [
         e.c.result == "success", period.event_filter(e.c.occurred_at)]).select_from(joined))
 
 
-def check_stale_grant(period: Period, cfg: CheckSettings) -> None:
+def check_stale_grant(period: Period, cfg: CheckSettings) -> int:
     """Grants and assignments are small tables: the intervals are compared in Python."""
     g, a = Grant.__table__.alias("g"), Assignment.__table__.alias("a")
-    auth = authorised_department_names()
+    auth = authorised_departments()
     days = int(cfg.params.get("days", 14))
     as_of = period.as_of
     grants = db.session.execute(sa.select(g.c.system, g.c.user_id, g.c.role, g.c.granted_at,
                                           g.c.revoked_at).where(effective(g, GRANT_KEY))).all()
-    spans: dict[tuple[str, str], list[tuple[date, date | None]]] = {}
-    for system, user, start, end in db.session.execute(
-            sa.select(auth.c.system, a.c.user_id, a.c.start_date, a.c.end_date).distinct()
-            .select_from(a.join(auth, auth.c.department == a.c.department))
+    spans: dict[tuple[str, str], set[tuple[date, date | None]]] = {}
+    for user, department, start, end in db.session.execute(
+            sa.select(a.c.user_id, a.c.department, a.c.start_date, a.c.end_date)
             .where(effective(a, ASSIGNMENT_KEY))):
-        spans.setdefault((system, user), []).append((start, end))
+        for system, depts in auth.items():
+            if department in depts:
+                spans.setdefault((system, user), set()).add((start, end))
     out: dict[str, dict] = {}
     for row in grants:
         mine = sorted(spans.get((row.system, row.user_id), []))
@@ -429,16 +458,16 @@ def check_stale_grant(period: Period, cfg: CheckSettings) -> None:
                             "days": days, "as_of": as_of.isoformat()},
             }
             break
-    _store_rows(list(out.values()))
+    return _store_rows(list(out.values()))
 
 
-def check_self_or_family(period: Period, cfg: CheckSettings) -> None:
+def check_self_or_family(period: Period, cfg: CheckSettings) -> int:
     e, r = AccessEvent.__table__, Relation.__table__.alias("r")
     q = _event_select("self_or_family", cfg, e, _event_day(e), [
         effective(r, RELATION_KEY), period.event_filter(e.c.occurred_at)],
         relation=r.c.relation).select_from(
         r.join(e, sa.and_(e.c.subject_id == r.c.subject_id, e.c.user_id == r.c.user_id)))
-    _store_select(q)
+    return _store_select(q)
 
 
 def _hours(cfg: CheckSettings, system: str) -> tuple[str, str]:
@@ -448,37 +477,40 @@ def _hours(cfg: CheckSettings, system: str) -> tuple[str, str]:
     return f"{start}:00"[:8], f"{end}:00"[:8]
 
 
-def check_after_hours(period: Period, cfg: CheckSettings) -> None:
+def check_after_hours(period: Period, cfg: CheckSettings) -> int:
     """User-days on a closed day, or starting before / ending after business hours (read
     from the summary), then only their events outside the hours."""
     e, d = AccessEvent.__table__, AccessDay.__table__
     bounds = period.bounds()
     if bounds is None:
-        return
+        return 0
     closed = closed_days(*bounds)
     systems = db.session.execute(sa.select(d.c.system).distinct().where(
         period.day_filter(d.c.day))).scalars().all()
+    new = 0
     for system in systems:
         start, end = _hours(cfg, system)
         day_is_closed = d.c.day.in_(closed) if closed else sa.false()
         cand = sa.select(d.c.system, d.c.user_id, d.c.day, d.c.day_start, d.c.day_end,
                          day_is_closed.label("closed")).where(
             d.c.system == system, period.day_filter(d.c.day),
-            sa.or_(day_is_closed, local_time_text(d.c.first_at) < start,
-                   local_time_text(d.c.last_at) >= end),
+            sa.or_(day_is_closed, clock_before(d.c.first_at, d.c.day_start, start),
+                   ~clock_before(d.c.last_at, d.c.day_start, end)),
         ).subquery("cand")
-        t = local_time_text(e.c.occurred_at)
         joined = e.join(cand, sa.and_(
             e.c.system == cand.c.system, e.c.user_id == cand.c.user_id,
             e.c.occurred_at >= cand.c.day_start, e.c.occurred_at < cand.c.day_end))
         closed_flag = (sa.case((cand.c.closed, sa.true()), else_=sa.false())
                        if _dialect() == "postgresql" else
                        sa.func.json(sa.case((cand.c.closed, "true"), else_="false")))
-        _store_select(_event_select(
+        new += _store_select(_event_select(
             "after_hours", cfg, e, cand.c.day,
-            [period.event_filter(e.c.occurred_at), sa.or_(cand.c.closed, t < start, t >= end)],
+            [period.event_filter(e.c.occurred_at),
+             sa.or_(cand.c.closed, clock_before(e.c.occurred_at, cand.c.day_start, start),
+                    ~clock_before(e.c.occurred_at, cand.c.day_start, end))],
             start=sa.literal(start[:5]), end=sa.literal(end[:5]), closed=closed_flag,
         ).select_from(joined))
+    return new
 
 
 def _systems_agg(column):
@@ -492,33 +524,36 @@ def _user_day_row(check, row, severity, **details) -> dict:
             "user_id": row.user_id, "day": row.day, "severity": severity, "details": details}
 
 
-def check_bulk_access(period: Period, cfg: CheckSettings) -> None:
-    d = AccessDay.__table__
+def check_bulk_access(period: Period, cfg: CheckSettings) -> int:
+    d, heavy = AccessDay.__table__, AccessDay.__table__.alias("heavy")
     limit = int(cfg.params.get("subjects", 200))
+    # only the user-days over the limit in some system are grouped (grouping every user-day
+    # with its systems' names costs more than the whole check otherwise)
     q = sa.select(d.c.user_id, d.c.day, sa.func.max(d.c.subjects).label("subjects"),
                   sa.func.sum(d.c.events).label("events"),
                   _systems_agg(d.c.system).label("systems")).where(
-        period.day_filter(d.c.day)).group_by(d.c.user_id, d.c.day).having(
-        sa.func.max(d.c.subjects) > limit)
-    _store_rows([
+        period.day_filter(d.c.day), sa.exists().where(
+            heavy.c.user_id == d.c.user_id, heavy.c.day == d.c.day, heavy.c.subjects > limit),
+    ).group_by(d.c.user_id, d.c.day).having(sa.func.max(d.c.subjects) > limit)
+    return _store_rows([
         _user_day_row("bulk_access", row, cfg.severity, subjects=int(row.subjects),
                       events=int(row.events), limit=limit)
         for row in db.session.execute(q)])
 
 
-def check_denied_spike(period: Period, cfg: CheckSettings) -> None:
+def check_denied_spike(period: Period, cfg: CheckSettings) -> int:
     d = AccessDay.__table__
     limit = int(cfg.params.get("denied", 10))
     q = sa.select(d.c.user_id, d.c.day, sa.func.sum(d.c.denied).label("denied"),
                   _systems_agg(d.c.system).label("systems")).where(
         period.day_filter(d.c.day), d.c.denied > 0).group_by(d.c.user_id, d.c.day).having(
         sa.func.sum(d.c.denied) > limit)
-    _store_rows([
+    return _store_rows([
         _user_day_row("denied_spike", row, cfg.severity, denied=int(row.denied), limit=limit)
         for row in db.session.execute(q)])
 
 
-def check_dormant_grant(period: Period, cfg: CheckSettings) -> None:
+def check_dormant_grant(period: Period, cfg: CheckSettings) -> int:
     d, g = AccessDay.__table__, Grant.__table__.alias("g")
     days = int(cfg.params.get("days", 90))
     as_of = period.as_of
@@ -545,7 +580,7 @@ def check_dormant_grant(period: Period, cfg: CheckSettings) -> None:
             "details": {"roles": [row.role], "last_use": row.last_use and row.last_use.isoformat(),
                         "as_of": as_of.isoformat(), "days": days},
         }
-    _store_rows(list(out.values()))
+    return _store_rows(list(out.values()))
 
 
 def _affair_expr(p, mapping: dict):
@@ -572,7 +607,7 @@ def _provisions(period: Period, cfg: CheckSettings, direction: str):
     return p, affair, [a for a in affairs if a]
 
 
-def check_provision_outside_basis(period: Period, cfg: CheckSettings) -> None:
+def check_provision_outside_basis(period: Period, cfg: CheckSettings) -> int:
     p, affair, affairs = _provisions(period, cfg, "provide")
     out = []
     for code in affairs:
@@ -586,10 +621,10 @@ def check_provision_outside_basis(period: Period, cfg: CheckSettings) -> None:
         out += [_record_row("provision_outside_basis", row, cfg.severity, declared=items,
                             assessment_id=getattr(basis, "assessment_id", None))
                 for row in db.session.execute(q)]
-    _store_rows(out)
+    return _store_rows(out)
 
 
-def check_inquiry_declared_none(period: Period, cfg: CheckSettings) -> None:
+def check_inquiry_declared_none(period: Period, cfg: CheckSettings) -> int:
     p, affair, affairs = _provisions(period, cfg, "inquire")
     out = []
     for code in affairs:
@@ -601,7 +636,7 @@ def check_inquiry_declared_none(period: Period, cfg: CheckSettings) -> None:
         out += [_record_row("inquiry_declared_none", row, cfg.severity,
                             assessment_id=getattr(basis, "assessment_id", None))
                 for row in db.session.execute(q)]
-    _store_rows(out)
+    return _store_rows(out)
 
 
 RUNNERS = {
@@ -639,9 +674,10 @@ def _op(details: dict) -> str:
     return ACTION_LABELS.get(action, action)
 
 
-def explain(f) -> str:
-    """The explanation of a finding (a Finding, or anything with its attributes)."""
-    d = f.details or {}
+def explain(f, facts: dict | None = None) -> str:
+    """The explanation of a finding (a Finding, or anything with its attributes; ``facts``
+    are its details completed from its event, ``Finding.facts`` when not given)."""
+    d = facts if facts is not None else (getattr(f, "facts", None) or f.details or {})
     check = f.check
     if check in ("no_grant", "after_transfer", "self_or_family", "after_hours"):
         did = f"利用者 {f.user_id} は {_when(f.occurred_at)} に {f.system} で"
@@ -722,14 +758,10 @@ def run_checks(period: Period | None = None, only: list[str] | None = None) -> C
         # the range joins look expensive to the planner, which then JIT-compiles queries that
         # run in milliseconds; compiling costs more than it saves here
         db.session.execute(sa.text("SET LOCAL jit = off"))
-    ran = [name for name in RUNNERS if (not only or name in only) and settings_for(name).enabled]
-    before = _counts(ran)
-    for name in ran:
-        RUNNERS[name](period, settings_for(name))
-    after = _counts(ran)
-    return CheckRun(period=period, checks=ran,
-                    new={name: after[name] - before[name] for name in ran},
-                    total=_counts(ran, period))
+    settings = {name: settings_for(name) for name in RUNNERS if not only or name in only}
+    ran = [name for name, cfg in settings.items() if cfg.enabled]
+    new = {name: RUNNERS[name](period, settings[name]) for name in ran}
+    return CheckRun(period=period, checks=ran, new=new, total=_counts(ran, period))
 
 
 def _counts(checks: list[str], period: Period | None = None) -> dict[str, int]:
@@ -748,14 +780,19 @@ def stored_findings(period: Period | None = None, only: list[str] | None = None)
     """The stored findings of ``period`` (all checks, or ``only``) as dicts, with their id,
     triage decision and explanation; ordered by check, day and key."""
     period = period or Period()
-    f = Finding.__table__
-    q = sa.select(f).where(period.day_filter(f.c.day))
+    f, e = Finding.__table__, AccessEvent.__table__
+    q = sa.select(f, e.c.action, e.c.subject_id, e.c.result).select_from(f.outerjoin(e, sa.and_(
+        e.c.system == f.c.system, e.c.event_id == f.c.event_id))).where(period.day_filter(f.c.day))
     if only:
         q = q.where(f.c.check.in_(only))
     out = []
     for row in db.session.execute(q.order_by(f.c.check, f.c.day, f.c.key)):
         item = dict(row._mapping)
-        item["explanation"] = explain(row)
+        event = row if row.event_id is not None and row.action is not None else None
+        for name in ("action", "subject_id", "result"):
+            del item[name]
+        item["details"] = event_facts(row.details, event)
+        item["explanation"] = explain(row, item["details"])
         out.append(item)
     return out
 

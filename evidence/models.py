@@ -225,24 +225,27 @@ class Finding(db.Model):
 
     __tablename__ = "evidence_findings"
     __table_args__ = (
+        # the only index beside the primary key: lists and counts read findings by check
+        # through it, and a municipality's findings (thousands) are filtered by day, user
+        # or system in milliseconds without more, while each further index cost the
+        # checks' bulk inserts 1.5-2 µs per finding on PostgreSQL (migration adecc29cceae)
         sa.UniqueConstraint("check", "key", name="uq_evidence_findings_check_key"),
-        sa.Index("ix_evidence_findings_check_day", "check", "day"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     check: Mapped[str] = mapped_column(sa.String(40))
     #: stable key within the check, e.g. ``JUKI/ev-123`` or ``u0012/2025-05-01``
     key: Mapped[str] = mapped_column(sa.String(500))
-    #: (not indexed: a handful of systems; every index costs on the checks' bulk inserts)
     system: Mapped[str | None] = mapped_column(sa.String(32))
-    user_id: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    user_id: Mapped[str | None] = mapped_column(sa.String(200))
     event_id: Mapped[str | None] = mapped_column(sa.String(200))
     record_id: Mapped[str | None] = mapped_column(sa.String(200))
     #: the JST day the finding is about (the event's day, the user-day, the record's day)
-    day: Mapped[date | None] = mapped_column(index=True)
+    day: Mapped[date | None] = mapped_column()
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     severity: Mapped[str] = mapped_column(sa.String(10))
-    #: the facts the explanation is written from (action, subject, thresholds, …)
+    #: the facts the explanation is written from beyond the columns (thresholds, relation,
+    #: business hours, …); an event finding's action, subject and result are its event's
     details: Mapped[dict] = mapped_column(JSONType, default=dict)
     found_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: the latest triage decision (None while nobody has decided; four values: not indexed)
@@ -250,6 +253,16 @@ class Finding(db.Model):
 
     decisions: Mapped[list["TriageDecision"]] = relationship(
         back_populates="finding", order_by="TriageDecision.id")
+    #: the access event an event finding is about (events are append-only: it cannot change)
+    event: Mapped["AccessEvent | None"] = relationship(
+        primaryjoin="and_(foreign(Finding.system) == AccessEvent.system, "
+                    "foreign(Finding.event_id) == AccessEvent.event_id)",
+        viewonly=True, lazy="joined", uselist=False)
+
+    @property
+    def facts(self) -> dict:
+        """``details`` with, for an event finding, the event's action, subject and result."""
+        return event_facts(self.details, self.event)
 
     @property
     def explanation(self) -> str:
@@ -265,6 +278,15 @@ class Finding(db.Model):
     @property
     def decision_label(self) -> str:
         return DECISIONS.get(self.decision, "未判断")
+
+
+def event_facts(details: dict | None, event) -> dict:
+    """The facts of a finding: its details, completed from its access event when it has one."""
+    out = dict(details or {})
+    if event is not None:
+        for name in ("action", "subject_id", "result"):
+            out.setdefault(name, getattr(event, name))
+    return out
 
 
 class TriageDecision(db.Model):

@@ -103,6 +103,27 @@ def test_explanations_are_written_from_the_facts(demo_feeds):
     assert "第200項" in outside["explanation"] and "日本年金機構" in outside["explanation"]
 
 
+def test_event_findings_read_their_events_facts_the_same_way_everywhere(demo_feeds):
+    """An event finding's action, subject and result come from its event, in the list the
+    CLI prints and on the finding's page (ORM) alike."""
+    from evidence.models import AccessEvent, Finding
+
+    run_checks(QUARTER)
+    listed = {f["id"]: f for f in stored_findings(QUARTER)
+              if CHECKS[f["check"]].key_kind == "event"}
+    assert {f["check"] for f in listed.values()} == {
+        "no_grant", "after_transfer", "self_or_family", "after_hours"}
+    db.session.expire_all()
+    for finding in db.session.scalars(db.select(Finding).where(Finding.id.in_(listed))):
+        event = db.session.scalars(db.select(AccessEvent).where(
+            AccessEvent.system == finding.system, AccessEvent.event_id == finding.event_id)).one()
+        item = listed[finding.id]
+        assert finding.explanation == item["explanation"]
+        assert finding.facts == item["details"]
+        assert (item["details"]["action"], item["details"]["subject_id"], item["details"]["result"]) == (
+            event.action, event.subject_id, event.result)
+
+
 def test_rerun_keeps_findings_and_triage(demo_feeds, make_user):
     from evidence.models import Finding
     from evidence.services import decide
