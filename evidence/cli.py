@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from datetime import date
 from pathlib import Path
 
@@ -132,12 +133,24 @@ def check_command(from_, to, fmt, only):
         click.echo(json.dumps({"findings": [finding_json(f) for f in found]}, ensure_ascii=False,
                               default=str))
         return
-    click.echo(f"{'点検':<24} {'名称':<16} {'検出':>7}   {'うち新規':>7}")
+    width = max(_columns(check.title) for check in CHECKS.values())
+    click.echo(f"{_pad('点検', 24)}{_pad('名称', width)} {_pad('検出', 10, right=True)} "
+               f"{_pad('うち新規', 10, right=True)}")
     for name, check in CHECKS.items():
         if name in run.checks:
-            click.echo(f"{name:<24} {check.title:<16} {run.total[name]:>7} 件 {run.new[name]:>7} 件")
+            click.echo(f"{name:<24}{_pad(check.title, width)} {run.total[name]:>7} 件 {run.new[name]:>7} 件")
         else:
-            click.echo(f"{name:<24} {check.title:<16} (実行せず)")
+            click.echo(f"{name:<24}{_pad(check.title, width)} (実行せず)")
+
+
+def _columns(text: str) -> int:
+    """Terminal columns of ``text``: wide and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int, right: bool = False) -> str:
+    fill = " " * max(0, width - _columns(text))
+    return fill + text if right else text + fill
 
 
 @cli.command("report")
