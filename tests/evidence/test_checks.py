@@ -185,6 +185,24 @@ def test_check_command_prints_json(app, demo_feeds):
     assert all("user_id" in f and "system" in f for f in by_check["stale_grant"])
 
 
+def test_check_command_text_table_is_aligned_on_a_terminal(app, demo_feeds):
+    import unicodedata
+
+    result = app.test_cli_runner().invoke(args=["evidence", "check"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 1 + len(CHECKS)
+
+    def column_of(line, text):
+        head = line[:line.index(text)]
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in head)
+
+    # every title starts, and every count ends, in the same terminal column as the header's
+    title_at = column_of(lines[0], "名称")
+    assert {column_of(line, CHECKS[line.split()[0]].title) for line in lines[1:]} == {title_at}
+    found_end = column_of(lines[0], "検出") + 4
+    assert {column_of(line, " 件") + 3 for line in lines[1:]} == {found_end}
+
 def test_items_exist_in_the_schema():
     from pia.schema import load_schema
 
