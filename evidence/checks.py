@@ -13,6 +13,7 @@ run over the same data yields the same findings and keeps their triage.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -312,20 +313,70 @@ def _json_object(pairs: dict):
     return func(*args)
 
 
+@dataclass
+class _Produced:
+    """What the check being run produced, kept when earlier findings are to be swept (see
+    :func:`_sweep`): its SQL findings in a temporary table, its Python findings' keys."""
+
+    sweep: bool
+    table: sa.Table | None = None
+    keys: set = field(default_factory=set)
+
+
+#: the check run in progress (set by :func:`run_checks`; runs are serialised)
+_produced: _Produced | None = None
+
+
+def _found_table() -> sa.Table:
+    """The temporary table that holds what a check's SELECTs produced, for one check."""
+    f = Finding.__table__
+    return sa.Table("hyoka_found", sa.MetaData(),
+                    *[sa.Column(name, f.c[name].type) for name in FINDING_COLUMNS],
+                    prefixes=["TEMPORARY"])
+
+
 def _store_select(select: sa.Select) -> int:
     """Store the findings ``select`` yields (columns in FINDING_COLUMNS order) whose key is
     not stored yet; returns how many. An anti-join rather than ON CONFLICT: a third cheaper
-    on PostgreSQL, and safe because runs are serialised (:func:`run_checks`)."""
+    on PostgreSQL, and safe because runs are serialised (:func:`run_checks`). When earlier
+    findings are to be swept, the rows go through a temporary table first, so the SELECT
+    runs once for storing and sweeping."""
     f = Finding.__table__
-    new = select.subquery("found")
+    if _produced is not None and _produced.sweep:
+        if _produced.table is None:
+            _produced.table = _found_table()
+            _produced.table.create(db.session.connection())
+        db.session.execute(sa.insert(_produced.table).from_select(list(FINDING_COLUMNS), select))
+        new = _produced.table
+    else:
+        new = select.subquery("found")
     stmt = sa.insert(f).from_select(list(FINDING_COLUMNS), sa.select(*new.c).where(
         ~sa.exists().where(f.c.check == new.c.check, f.c.key == new.c.key)))
-    # SQLAlchemy keeps an INSERT's rowcount only when asked
-    return db.session.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
+    with _hash_joins(isinstance(new, sa.Table)):
+        # SQLAlchemy keeps an INSERT's rowcount only when asked
+        return db.session.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
+
+
+@contextmanager
+def _hash_joins(wanted: bool = True):
+    """On PostgreSQL, plan the statements inside without nested loops. For joins of the
+    temporary table and of findings stored moments ago: neither has statistics yet
+    (autovacuum analyses them later), so both look like a row or two and a nested loop
+    over thousands of rows (seconds) would be chosen; hash joins are right at any size."""
+    if not wanted or _dialect() != "postgresql":
+        yield
+        return
+    db.session.execute(sa.text("SET LOCAL enable_nestloop = off"))
+    try:
+        yield
+    finally:
+        db.session.execute(sa.text("SET LOCAL enable_nestloop = on"))
 
 
 def _store_rows(rows: list[dict]) -> int:
     """Store findings computed in Python (the small checks); returns how many were new."""
+    if _produced is not None and _produced.sweep:
+        _produced.keys.update(row["key"] for row in rows)
     now = utcnow()
     values = [{**{c: row.get(c) for c in FINDING_COLUMNS}, "found_at": now} for row in rows]
     new = 0
@@ -532,8 +583,8 @@ def check_bulk_access(period: Period, cfg: CheckSettings) -> int:
     q = sa.select(d.c.user_id, d.c.day, sa.func.max(d.c.subjects).label("subjects"),
                   sa.func.sum(d.c.events).label("events"),
                   _systems_agg(d.c.system).label("systems")).where(
-        period.day_filter(d.c.day), sa.exists().where(
-            heavy.c.user_id == d.c.user_id, heavy.c.day == d.c.day, heavy.c.subjects > limit),
+        period.day_filter(d.c.day), sa.tuple_(d.c.user_id, d.c.day).in_(
+            sa.select(heavy.c.user_id, heavy.c.day).where(heavy.c.subjects > limit)),
     ).group_by(d.c.user_id, d.c.day).having(sa.func.max(d.c.subjects) > limit)
     return _store_rows([
         _user_day_row("bulk_access", row, cfg.severity, subjects=int(row.subjects),
@@ -742,6 +793,10 @@ class CheckRun:
     checks: list[str]
     new: dict[str, int]
     total: dict[str, int]
+    #: per check, findings stored earlier that this run no longer produced (marked 解消) …
+    cleared: dict[str, int] = field(default_factory=dict)
+    #: … and findings marked 解消 earlier that it produced again
+    restored: dict[str, int] = field(default_factory=dict)
 
     @property
     def found(self) -> int:
@@ -758,33 +813,94 @@ def run_checks(period: Period | None = None, only: list[str] | None = None) -> C
         # the range joins look expensive to the planner, which then JIT-compiles queries that
         # run in milliseconds; compiling costs more than it saves here
         db.session.execute(sa.text("SET LOCAL jit = off"))
+    global _produced
     settings = {name: settings_for(name) for name in RUNNERS if not only or name in only}
     ran = [name for name, cfg in settings.items() if cfg.enabled]
-    new = {name: RUNNERS[name](period, settings[name]) for name in ran}
-    return CheckRun(period=period, checks=ran, new=new, total=_counts(ran, period))
+    stored, cleared = _counts(ran, period, "all"), _counts(ran, period, "cleared")
+    new, swept = {}, {}
+    for name in ran:
+        # findings stored before whose key the check no longer produces (a later feed showed
+        # the grant, the assignment …) are marked 解消, and unmarked when produced again;
+        # nothing to compare on a first run over the period
+        _produced = _Produced(sweep=stored[name] > 0)
+        try:
+            new[name] = RUNNERS[name](period, settings[name])
+            swept[name] = (_sweep(name, period, _produced, cleared[name] > 0)
+                           if _produced.sweep else (0, 0))
+        finally:
+            _produced = None
+    return CheckRun(period=period, checks=ran, new=new, total=_counts(ran, period),
+                    cleared={name: n for name, (n, _) in swept.items()},
+                    restored={name: n for name, (_, n) in swept.items()})
 
 
-def _counts(checks: list[str], period: Period | None = None) -> dict[str, int]:
-    """Stored findings per check (of ``period`` when given)."""
+def _sweep(check: str, period: Period, produced: _Produced, any_cleared: bool) -> tuple[int, int]:
+    """Mark ``cleared_at`` on the period's findings of ``check`` that were not produced,
+    and clear it on those produced again. Returns (newly cleared, restored)."""
+    f = Finding.__table__
+    scope = sa.and_(f.c.check == check, period.day_filter(f.c.day))
+    now = utcnow()
+    if produced.table is not None or not produced.keys:
+        tmp = produced.table
+        if tmp is None:
+            was = sa.false()  # the check produced nothing at all
+        elif _dialect() == "postgresql":
+            was = sa.exists().where(tmp.c.key == f.c.key)  # planned as a hash (anti-)join
+        else:
+            was = f.c.key.in_(sa.select(tmp.c.key))  # SQLite: one temporary index, not a scan per row
+        opts = {"preserve_rowcount": True}
+        with _hash_joins():
+            cleared = db.session.execute(sa.update(f).where(scope, f.c.cleared_at.is_(None), ~was)
+                                         .values(cleared_at=now).execution_options(**opts)).rowcount
+            restored = 0
+            if any_cleared:
+                restored = db.session.execute(
+                    sa.update(f).where(scope, f.c.cleared_at.is_not(None), was)
+                    .values(cleared_at=None).execution_options(**opts)).rowcount
+        if tmp is not None:
+            tmp.drop(db.session.connection())
+        return cleared, restored
+    to_clear, to_restore = [], []
+    for fid, key, cleared_at in db.session.execute(sa.select(f.c.id, f.c.key, f.c.cleared_at).where(scope)):
+        if cleared_at is None and key not in produced.keys:
+            to_clear.append(fid)
+        elif cleared_at is not None and key in produced.keys:
+            to_restore.append(fid)
+    for ids, value in ((to_clear, now), (to_restore, None)):
+        for i in range(0, len(ids), 500):
+            db.session.execute(sa.update(f).where(f.c.id.in_(ids[i:i + 500])).values(cleared_at=value))
+    return len(to_clear), len(to_restore)
+
+
+def _counts(checks: list[str], period: Period, which: str = "current") -> dict[str, int]:
+    """Stored findings of ``period`` per check: ``current`` ones (not marked 解消),
+    ``cleared`` ones, or ``all``."""
     f = Finding.__table__
     out = dict.fromkeys(checks, 0)
     if checks:
-        q = sa.select(f.c.check, sa.func.count()).where(f.c.check.in_(checks))
-        if period is not None:
-            q = q.where(period.day_filter(f.c.day))
+        q = sa.select(f.c.check, sa.func.count()).where(f.c.check.in_(checks),
+                                                         period.day_filter(f.c.day))
+        if which == "current":
+            q = q.where(f.c.cleared_at.is_(None))
+        elif which == "cleared":
+            q = q.where(f.c.cleared_at.is_not(None))
         out.update(db.session.execute(q.group_by(f.c.check)).all())
     return out
 
 
-def stored_findings(period: Period | None = None, only: list[str] | None = None) -> list[dict]:
+def stored_findings(period: Period | None = None, only: list[str] | None = None,
+                    include_cleared: bool = False) -> list[dict]:
     """The stored findings of ``period`` (all checks, or ``only``) as dicts, with their id,
-    triage decision and explanation; ordered by check, day and key."""
+    triage decision and explanation; ordered by check, day and key. Findings marked 解消
+    (no longer produced by the checks) only with ``include_cleared``."""
     period = period or Period()
     f, e = Finding.__table__, AccessEvent.__table__
     q = sa.select(f, e.c.action, e.c.subject_id, e.c.result).select_from(f.outerjoin(e, sa.and_(
         e.c.system == f.c.system, e.c.event_id == f.c.event_id))).where(period.day_filter(f.c.day))
     if only:
         q = q.where(f.c.check.in_(only))
+    if not include_cleared:
+        q = q.where(f.c.cleared_at.is_(None))
     out = []
     for row in db.session.execute(q.order_by(f.c.check, f.c.day, f.c.key)):
         item = dict(row._mapping)

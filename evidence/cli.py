@@ -124,9 +124,11 @@ def check_command(from_, to, fmt, only):
     period = Period(from_, to)
     with audit.acting_as("cli"):
         run = run_checks(period, list(only) or None)
+        cleared, restored = sum(run.cleared.values()), sum(run.restored.values())
         audit.record("create", "evidence_check_run", None,
                      f"証跡の点検を実行しました({from_ or '最初'}〜{to or '最後'}、"
-                     f"検出 {run.found} 件、うち新規 {sum(run.new.values())} 件)")
+                     f"検出 {run.found} 件、うち新規 {sum(run.new.values())} 件、"
+                     f"解消 {cleared} 件、再検出 {restored} 件)")
         db.session.commit()
     if fmt == "json":
         found = stored_findings(period, run.checks)
@@ -141,6 +143,9 @@ def check_command(from_, to, fmt, only):
             click.echo(f"{name:<24}{_pad(check.title, width)} {run.total[name]:>7} 件 {run.new[name]:>7} 件")
         else:
             click.echo(f"{name:<24}{_pad(check.title, width)} (実行せず)")
+    if cleared or restored:
+        click.echo(f"以前の点検結果のうち {cleared} 件は今回の点検で該当しなくなったため「解消」とし、"
+                   f"{restored} 件は再び該当したため解消を取り消しました。")
 
 
 def _columns(text: str) -> int:

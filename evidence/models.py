@@ -250,6 +250,10 @@ class Finding(db.Model):
     found_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: the latest triage decision (None while nobody has decided; four values: not indexed)
     decision: Mapped[str | None] = mapped_column(sa.String(20))
+    #: 解消: when a later run of its check over its day no longer produced it (a late feed
+    #: showed the grant or the assignment, or the check's settings changed); None again if
+    #: a run produces it again. The row and its triage are kept either way.
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     decisions: Mapped[list["TriageDecision"]] = relationship(
         back_populates="finding", order_by="TriageDecision.id")
@@ -273,7 +277,18 @@ class Finding(db.Model):
 
     @property
     def is_open(self) -> bool:
+        """Still to be dealt with: 要調査 / 不正の疑い, or undecided and not 解消 (an auditor's
+        decision to look into a finding stands even when later data clears it)."""
+        if self.decision is None:
+            return self.cleared_at is None
         return self.decision not in CLOSING_DECISIONS
+
+    @classmethod
+    def open_clause(cls, table=None):
+        """SQL: the finding is open (see :attr:`is_open`); ``table`` for Core queries."""
+        c = cls if table is None else table.c
+        return sa.or_(sa.and_(c.decision.is_(None), c.cleared_at.is_(None)),
+                      c.decision.not_in(CLOSING_DECISIONS))
 
     @property
     def decision_label(self) -> str:

@@ -24,7 +24,6 @@ from evidence.models import DECISIONS, AccessDay, FeedBatch, Finding
 
 FONT_DIRS = ("/usr/share/fonts/opentype/ipaexfont-gothic", "/usr/share/fonts/opentype/ipaexfont-mincho",
              "/usr/share/fonts/truetype")
-CLOSED = ("legitimate", "false_positive")
 
 
 class ReportError(LookupError):
@@ -76,14 +75,18 @@ def build_report(assessment_id: int, start: date, end: date) -> dict:
                    sa.and_(f.record_id.is_not(None),
                            sa.cast(f.details["affair"], sa.String).contains(affair)))
     in_period = sa.and_(f.day >= start, f.day <= end, scope)
-    counts = {name: {"total": 0, "undecided": 0, **{k: 0 for k in DECISIONS}} for name in CHECKS}
-    for check, decision, n in db.session.execute(sa.select(f.check, f.decision, sa.func.count())
-                                                 .where(in_period).group_by(f.check, f.decision)):
+    counts = {name: {"total": 0, "undecided": 0, "cleared": 0, **{k: 0 for k in DECISIONS}}
+              for name in CHECKS}
+    # an undecided finding a later run no longer produced counts as 解消 (cleared); a decided
+    # one keeps counting under its decision
+    state = sa.case((f.decision.is_not(None), f.decision),
+                    (f.cleared_at.is_not(None), "cleared"), else_="undecided")
+    for check, key, n in db.session.execute(sa.select(f.check, state, sa.func.count())
+                                            .where(in_period).group_by(f.check, state)):
         counts[check]["total"] += n
-        counts[check][decision or "undecided"] += n
-    open_rows = db.session.execute(sa.select(f).where(
-        in_period, sa.or_(f.decision.is_(None), f.decision.not_in(CLOSED)))
-        .order_by(f.day, f.check, f.id)).scalars().all()
+        counts[check][key] += n
+    open_rows = db.session.execute(sa.select(f).where(in_period, f.open_clause())
+                                   .order_by(f.day, f.check, f.id)).scalars().all()
     b = FeedBatch.__table__
     lo, hi = day_start_utc(start), day_start_utc(end + timedelta(days=1))
     batches = db.session.execute(sa.select(b).where(b.c.chain_hash.is_not(None), sa.or_(
@@ -143,7 +146,8 @@ def render_csv(data: dict) -> bytes:
                         "gap" if not day["events"] else "", "", ""])
     for c in data["checks"]:
         w.writerow(["check", c["check"], c["title"], c["total"], c["undecided"],
-                    c["investigate"] + c["suspicious"], c["legitimate"] + c["false_positive"]])
+                    c["investigate"] + c["suspicious"],
+                    c["legitimate"] + c["false_positive"] + c["cleared"]])
     for x in data["open_findings"]:
         w.writerow(["open_finding", x["id"], x["check"], x["date"], x["user_id"] or "",
                     x["event_id"] or x["record_id"] or "", x["explanation"]])

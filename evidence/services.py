@@ -50,7 +50,7 @@ class FindingFilter:
     user_id: str | None = None
     start: date | None = None
     end: date | None = None
-    #: ``open`` | ``closed`` | ``undecided`` | a decision code | None
+    #: ``open`` | ``closed`` | ``undecided`` | ``cleared`` | a decision code | None
     state: str | None = None
 
     def apply(self, query):
@@ -66,11 +66,13 @@ class FindingFilter:
         if self.end:
             query = query.where(f.day <= self.end)
         if self.state == "open":
-            query = query.where(sa.or_(f.decision.is_(None), f.decision.in_(("investigate", "suspicious"))))
+            query = query.where(f.open_clause())
         elif self.state == "closed":
-            query = query.where(f.decision.in_(("legitimate", "false_positive")))
+            query = query.where(~f.open_clause())
         elif self.state == "undecided":
-            query = query.where(f.decision.is_(None))
+            query = query.where(f.decision.is_(None), f.cleared_at.is_(None))
+        elif self.state == "cleared":
+            query = query.where(f.cleared_at.is_not(None))
         elif self.state in DECISIONS:
             query = query.where(f.decision == self.state)
         return query
@@ -146,9 +148,8 @@ def feed_status(days: int = 14) -> dict:
 
 def open_counts() -> dict[str, int]:
     f = Finding
-    rows = db.session.execute(sa.select(f.check, sa.func.count()).where(
-        sa.or_(f.decision.is_(None), f.decision.in_(("investigate", "suspicious"))))
-        .group_by(f.check)).all()
+    rows = db.session.execute(sa.select(f.check, sa.func.count()).where(f.open_clause())
+                              .group_by(f.check)).all()
     return {check: n for check, n in rows}
 
 
@@ -158,7 +159,7 @@ def trend(weeks: int = 12) -> list[tuple[date, dict[str, int]]]:
     today = db.session.execute(sa.select(sa.func.max(f.day))).scalar() or today_jst()
     start = today - timedelta(days=today.weekday()) - timedelta(weeks=weeks - 1)
     rows = db.session.execute(sa.select(f.check, f.day, sa.func.count()).where(
-        f.day >= start, f.day <= today).group_by(f.check, f.day)).all()
+        f.day >= start, f.day <= today, f.cleared_at.is_(None)).group_by(f.check, f.day)).all()
     buckets = [(start + timedelta(weeks=i), {}) for i in range(weeks)]
     for check, day, n in rows:
         idx = (day - start).days // 7

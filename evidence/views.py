@@ -24,7 +24,7 @@ bp = Blueprint("evidence", __name__, url_prefix="/evidence")
 
 PAGE_SIZE = 50
 STATES = {"open": "未対応(未判断・要調査・不正の疑い)", "undecided": "未判断", "closed": "対応済み",
-          **DECISIONS}
+          "cleared": "解消(再点検で該当なし)", **DECISIONS}
 
 
 class DecisionForm(FlaskForm):

@@ -141,6 +141,71 @@ def test_rerun_keeps_findings_and_triage(demo_feeds, make_user):
     assert next(f for f in second if f["id"] == finding.id)["decision"] == "legitimate"
 
 
+def test_a_late_grant_clears_the_findings_it_disproves_and_keeps_the_triage(demo_feeds, make_user, tmp_path):
+    """Findings a later feed disproves are marked 解消, not deleted; an auditor's decision to
+    look into one keeps it open; a further run changes nothing."""
+    from evidence.cli import import_path
+    from evidence.models import Finding
+    from evidence.services import FindingFilter, decide, open_counts
+
+    run_checks(QUARTER)
+    db.session.commit()
+    mine = [f for f in stored_findings(QUARTER) if f["check"] == "no_grant"]
+    user = mine[0]["user_id"]
+    theirs = [f for f in mine if f["user_id"] == user]
+    others = [f for f in stored_findings(QUARTER) if f["user_id"] != user or f["check"] != "no_grant"]
+    assert theirs and others
+    watched = db.session.get(Finding, theirs[0]["id"])
+    decide(watched, "investigate", "本人に確認する", make_user("auditor"))
+    db.session.commit()
+    open_before = open_counts()["no_grant"]
+
+    late = tmp_path / "late_grants.csv"
+    late.write_text("user_id,system,role,granted_at,revoked_at,granted_by\n"
+                    f"{user},JUKI,照会,{QUARTER.start.isoformat()},,情報政策課\n", encoding="utf-8")
+    assert import_path("grants", late, source="test:late").stored
+    run = run_checks(QUARTER)
+    db.session.commit()
+
+    assert run.cleared["no_grant"] == len(theirs) and run.restored["no_grant"] == 0
+    assert sum(run.cleared.values()) == len(theirs) and sum(run.new.values()) == 0
+    assert run.found == len(others)
+    assert sorted(f["id"] for f in stored_findings(QUARTER)) == sorted(f["id"] for f in others)
+    kept = {f["id"]: f for f in stored_findings(QUARTER, include_cleared=True)}
+    assert all(kept[f["id"]]["cleared_at"] is not None for f in theirs)
+    db.session.expire_all()
+    watched = db.session.get(Finding, watched.id)
+    assert watched.decision == "investigate" and watched.is_open  # the auditor's call stands
+    assert all(not db.session.get(Finding, f["id"]).is_open for f in theirs[1:])
+    assert open_counts()["no_grant"] == open_before - (len(theirs) - 1)
+    listed = db.session.scalars(FindingFilter(state="cleared").apply(db.select(Finding))).all()
+    assert sorted(x.id for x in listed) == sorted(f["id"] for f in theirs)
+
+    again = run_checks(QUARTER)
+    assert sum(again.cleared.values()) == sum(again.restored.values()) == 0
+
+
+def test_a_finding_cleared_by_changed_settings_comes_back_with_its_id(demo_feeds):
+    night = next(p["event_ids"][0] for p in demo_gen.planted()
+                 if p["check"] == "after_hours" and p["why"] == "night")
+
+    def night_finding(**kw):
+        return next(f for f in stored_findings(QUARTER, **kw) if f["event_id"] == night)
+
+    run_checks(QUARTER)
+    first = night_finding()
+    save_settings("after_hours", enabled=True, severity=None, params={"start": "08:00", "end": "23:00"})
+    run = run_checks(QUARTER, only=["after_hours"])
+    assert run.cleared["after_hours"] >= 1
+    assert night not in {f["event_id"] for f in stored_findings(QUARTER)}
+    assert night_finding(include_cleared=True)["cleared_at"] is not None
+    save_settings("after_hours", enabled=True, severity=None, params={})
+    run = run_checks(QUARTER, only=["after_hours"])
+    assert run.restored["after_hours"] >= 1 and run.cleared["after_hours"] == 0
+    back = night_finding()
+    assert back["id"] == first["id"] and back["cleared_at"] is None
+
+
 def test_parameters_are_data(demo_feeds):
     save_settings("bulk_access", enabled=True, severity="high", params={"subjects": 300})
     save_settings("denied_spike", enabled=False, severity=None, params={})

@@ -106,3 +106,30 @@ def test_report_url_fetcher_refuses_files_and_remote():
     for url in ("file:///etc/passwd", "https://example.com/x.css", "file:///tmp/ipaexg.ttf"):
         with pytest.raises(ValueError):
             _url_fetcher(url)
+
+
+def test_cleared_findings_in_the_list_the_page_and_the_report(app, as_role, findings, assessment, feed):
+    """A late grant for u9 clears both no_grant findings: the list shows them as 解消 under
+    their own filter, the report counts them apart and no longer lists them as open."""
+    feed("grants", "user_id,system,role,granted_at,revoked_at,granted_by\n"
+                   "u9,JUKI,照会,2025-03-01,,情報政策課\n")
+    run = run_checks(Period())
+    db.session.commit()
+    assert run.cleared == {**run.cleared, "no_grant": 2}
+    cleared = [f for f in stored_findings(Period(), include_cleared=True) if f["cleared_at"]]
+    assert sorted(f["check"] for f in cleared) == ["no_grant", "no_grant"]
+    client = as_role("auditor")
+    listed = client.get("/evidence/findings?state=cleared").text
+    assert listed.count("権限のない操作") >= 2 and "解消" in listed
+    open_list = client.get("/evidence/findings?state=open").text
+    assert f"/evidence/findings/{cleared[0]['id']}\"" not in open_list
+    page = client.get(f"/evidence/findings/{cleared[0]['id']}").text
+    assert "の点検で該当しなくなりました" in page
+    data = json.loads(client.get(
+        f"/evidence/reports/{assessment.id}?from=2025-04-01&to=2025-04-03&format=json").text)
+    no_grant = next(c for c in data["checks"] if c["check"] == "no_grant")
+    assert (no_grant["total"], no_grant["cleared"], no_grant["undecided"]) == (2, 2, 0)
+    # with a grant but no assignment to a department authorised for JUKI, u9's accesses
+    # are now after_transfer findings
+    assert sorted(x["check"] for x in data["open_findings"]) == [
+        "after_hours", "after_transfer", "after_transfer"]
