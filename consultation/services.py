@@ -137,12 +137,19 @@ def _next_position(consultation: Consultation) -> int:
     return (current or 0) + 1
 
 
+_opinions = Opinion.__table__.c
+#: built once (a statement built on each submission costs more than running it); a Core
+#: select of the table's columns, which the session runs without the ORM's loading steps
+_NEXT_NUMBERS = db.select(
+    db.func.max(_opinions.position),
+    db.func.max(db.case((_opinions.category == db.bindparam("category"), _opinions.number))),
+).where(_opinions.consultation_id == db.bindparam("consultation_id"))
+
+
 def _next_numbers(consultation: Consultation, category: str) -> tuple[int, int]:
     """The next position in the consultation and the next No. in ``category`` (one query)."""
     position, number = db.session.execute(
-        db.select(db.func.max(Opinion.position),
-                  db.func.max(db.case((Opinion.category == category, Opinion.number))))
-        .filter_by(consultation_id=consultation.id)).one()
+        _NEXT_NUMBERS, {"consultation_id": consultation.id, "category": category}).one()
     return (position or 0) + 1, (number or 0) + 1
 
 
