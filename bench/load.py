@@ -10,8 +10,9 @@ database == count sent) and prints p50/p95/p99 latency and throughput.
 
     .venv/bin/python bench/load.py [--pg URL] [--clients 50] [--seconds 20] [--warmup 3] [--workers 4]
 
-The clock starts once the server answers and the clients have run --warmup seconds (workers
-booting and first-request imports are not the steady state); the exactly-once check counts
+The clients start once the server answers and has forked all its workers (a client keeps its
+connection, hence its worker, for the whole run), and the clock once they have run --warmup
+seconds (workers booting and first-request imports are not the steady state); the exactly-once check counts
 every submission, warm-up included. The last lines show how the CPU seconds of the measured
 window were shared between the client, gunicorn and PostgreSQL (from /proc, on Linux).
 
@@ -156,6 +157,7 @@ async def resident(n: int, port: int, cid: int, measure_from: float, deadline: f
         result = await client.request(*args)
         if t >= measure_from:
             stats[key].append(time.perf_counter() - t)
+            stats["clients"][n].append(time.perf_counter() - t)
         return result
 
     while time.perf_counter() < deadline:
@@ -200,6 +202,21 @@ def wait_until_ready(port: int, server: subprocess.Popen, timeout: float = 120) 
             pass
         time.sleep(0.1)
     raise SystemExit("gunicorn did not answer in time")
+
+
+def wait_for_workers(server: subprocess.Popen, workers: int, timeout: float = 60, settle: float = 0.5) -> None:
+    """Return once gunicorn has forked all its workers (and they had ``settle`` seconds to
+    start polling). The master forks them one after another with a random pause between:
+    clients started at the first answer would all connect to the workers up by then, and
+    a keep-alive connection stays with the worker that accepted it for the whole run (one
+    run had 16, 16, 16 and 2 clients per worker). Where there is no /proc, waits ``settle``."""
+    deadline = time.monotonic() + timeout
+    while Path("/proc").exists() and time.monotonic() < deadline:
+        children = sum(1 for _pid, (_n, ppid, *_rest) in _proc_stats().items() if ppid == server.pid)
+        if children >= workers:
+            break
+        time.sleep(0.05)
+    time.sleep(settle)
 
 
 def _proc_stats() -> dict[int, tuple[str, int, float, float]]:
@@ -302,8 +319,10 @@ def main() -> int:
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_until_ready(port, server)
+        wait_for_workers(server, args.workers)
         marker = f"LOAD-{os.getpid()}"
-        stats = {"portal": [], "form": [], "submit": [], "errors": [], "sent": 0, "measured_sent": 0}
+        stats = {"portal": [], "form": [], "submit": [], "errors": [], "sent": 0, "measured_sent": 0,
+                 "clients": {n: [] for n in range(args.clients)}}
 
         async def run():
             measure_from = time.perf_counter() + args.warmup
@@ -347,6 +366,12 @@ def main() -> int:
         print(f"{key:<10}{len(v):>8}{pct(v, 50):>10.1f}{pct(v, 95):>10.1f}{pct(v, 99):>10.1f}")
     print(f"{'all':<10}{len(everything):>8}{pct(everything, 50):>10.1f}{pct(everything, 95):>10.1f}{pct(everything, 99):>10.1f}")
     print(f"throughput: {len(everything) / elapsed:.0f} requests/s, {stats['measured_sent'] / elapsed:.0f} submissions/s")
+    # a client keeps its connection, hence its worker: clients far faster than the others
+    # sit on a worker with fewer clients (the server's share is uneven)
+    means = sorted(statistics.mean(v) * 1000 for v in stats["clients"].values() if v)
+    if means:
+        print("mean latency per client: min {:.0f}, p10 {:.0f}, median {:.0f}, p90 {:.0f}, max {:.0f} ms".format(
+            means[0], means[len(means) // 10], means[len(means) // 2], means[len(means) * 9 // 10], means[-1]))
     if any(cpu.values()):
         print("CPU seconds in the measured window: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
               + f" (of {elapsed * (os.cpu_count() or 1):.1f} available)")
