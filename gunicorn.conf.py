@@ -18,6 +18,13 @@ threads = int(os.environ.get("HYOKA_THREADS", "2"))
 # in the listen queue for a worker with room, instead of piling up behind a busy one
 # (gunicorn's default of 1000 let one worker hold 22 of 50 clients while another had 1)
 worker_connections = int(os.environ.get("HYOKA_WORKER_CONNECTIONS", "16"))
+#: requests one keep-alive connection may carry; the response to the last one closes it
+#: (like nginx's keepalive_requests), and the client's next connection goes to whichever
+#: worker accepts it first: a worker with fewer connections is idle more and wins. A
+#: connection otherwise stays with the worker that accepted it for as long as the client
+#: keeps it busy (bench/load.py: after a worker restart or at start, one worker held 16
+#: connections and another 2 for the whole run: their clients waited 8 times as long)
+keepalive_requests = int(os.environ.get("HYOKA_KEEPALIVE_REQUESTS", "20"))
 timeout = 120  # PDF rendering and feed imports can take a while
 graceful_timeout = 30
 keepalive = 5
@@ -33,6 +40,12 @@ errorlog = "-"
 loglevel = os.environ.get("HYOKA_LOG_LEVEL", "info")
 # query strings may carry search terms typed by residents: keep them out of the access log
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s'
+
+
+def pre_request(worker, req):
+    """Close the connection after its keepalive_requests-th request (see above)."""
+    if keepalive_requests and req.req_number >= keepalive_requests:
+        req.must_close = True
 
 
 def post_fork(server, worker):
