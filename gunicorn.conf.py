@@ -7,7 +7,12 @@ import multiprocessing
 import os
 
 bind = os.environ.get("HYOKA_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("HYOKA_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+# one process per core and one more: the requests are mostly Python (the GIL lets one
+# thread of a process run at a time), and with two threads each, a worker whose request
+# waits on the database still has work; more processes only take turns on the cores
+# (bench/load.py on 2 cores, three runs each: 3 workers p95 183–212 ms at 414–456 req/s,
+# 4 workers 207–216 ms at 404–442 req/s)
+workers = int(os.environ.get("HYOKA_WORKERS", multiprocessing.cpu_count() + 1))
 worker_class = "gthread"
 # the requests are short and mostly Python: processes give the concurrency, and more threads
 # per process only contend for the GIL; two let a worker answer while another request of
@@ -16,8 +21,9 @@ worker_class = "gthread"
 threads = int(os.environ.get("HYOKA_THREADS", "2"))
 # connections a worker takes on at once (in progress, waiting and kept alive); the rest wait
 # in the listen queue for a worker with room, instead of piling up behind a busy one
-# (gunicorn's default of 1000 let one worker hold 22 of 50 clients while another had 1)
-worker_connections = int(os.environ.get("HYOKA_WORKER_CONNECTIONS", "16"))
+# (gunicorn's default of 1000 let one worker hold 22 of 50 clients while another had 1;
+# three workers need room for 17 each to serve 50 keep-alive clients at once)
+worker_connections = int(os.environ.get("HYOKA_WORKER_CONNECTIONS", "20"))
 #: requests one keep-alive connection may carry; the response to the last one closes it
 #: (like nginx's keepalive_requests), and the client's next connection goes to whichever
 #: worker accepts it first: a worker with fewer connections is idle more and wins. A
@@ -28,8 +34,14 @@ keepalive_requests = int(os.environ.get("HYOKA_KEEPALIVE_REQUESTS", "20"))
 timeout = 120  # PDF rendering and feed imports can take a while
 graceful_timeout = 30
 keepalive = 5
-max_requests = 2000
-max_requests_jitter = 200
+# a worker is replaced after this many requests (a guard against slow leaks, none known).
+# Each restart closes the worker's keep-alive connections and starts from cold caches
+# (compiled SQL, prepared statements, the cached public pages): at 2000 a worker restarted
+# every 15 s or so under the load of bench/load.py, which cost 5% of its throughput and
+# doubled p99 (two runs each: 2000 → 433–441 req/s, p99 328–408 ms; 20000 → 451–463
+# req/s, p99 228–237 ms)
+max_requests = 20000
+max_requests_jitter = 2000
 # import and build the app once in the master: a worker (also one restarted after
 # max_requests) is ready as soon as it is forked, instead of spending a second or more of
 # CPU importing while requests queue for it, and the workers share the code pages

@@ -8,7 +8,7 @@ with the demo data), opens a consultation, and lets N clients loop for a fixed t
 Then it checks that every submission answered 303 is stored exactly once (count in the
 database == count sent) and prints p50/p95/p99 latency and throughput.
 
-    .venv/bin/python bench/load.py [--pg URL] [--clients 50] [--seconds 20] [--warmup 3] [--workers 4]
+    .venv/bin/python bench/load.py [--pg URL] [--clients 50] [--seconds 20] [--warmup 3] [--workers N]
 
 The clients start once the server answers and has forked all its workers (a client keeps its
 connection, hence its worker, for the whole run), and the clock once they have run --warmup
@@ -289,7 +289,7 @@ def main() -> int:
     ap.add_argument("--pg", default=os.environ.get("HYOKA_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test"))
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=20)
-    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--workers", type=int, help="gunicorn workers (default: gunicorn.conf.py)")
     ap.add_argument("--threads", type=int, help="threads per worker (default: gunicorn.conf.py)")
     ap.add_argument("--worker-class", help="gunicorn worker class (default: gunicorn.conf.py)")
     ap.add_argument("--worker-connections", type=int, help="gunicorn worker_connections (default: gunicorn.conf.py)")
@@ -298,6 +298,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=3,
                     help="seconds of the same traffic before the measured window (not measured)")
     args = ap.parse_args()
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    args.workers = args.workers or conf["workers"]
 
     name = f"hyoka_load_{os.getpid()}"
     parts = urlsplit(args.pg)
@@ -352,7 +354,6 @@ def main() -> int:
     admin(args.pg, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     everything = stats["portal"] + stats["form"] + stats["submit"]
-    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     # gunicorn's own defaults for what the config file leaves out
     setup = (f"{args.workers} workers × {args.threads or conf.get('threads', 1)} threads "
              f"({args.worker_class or conf.get('worker_class', 'sync')}, worker_connections "
