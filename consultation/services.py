@@ -132,9 +132,7 @@ def _first_category(consultation: Consultation) -> str:
 
 
 def _next_position(consultation: Consultation) -> int:
-    current = db.session.execute(
-        db.select(db.func.max(Opinion.position)).filter_by(consultation_id=consultation.id)).scalar()
-    return (current or 0) + 1
+    return _next_numbers(consultation, None)[0]
 
 
 _opinions = Opinion.__table__.c
@@ -146,7 +144,7 @@ _NEXT_NUMBERS = db.select(
 ).where(_opinions.consultation_id == db.bindparam("consultation_id"))
 
 
-def _next_numbers(consultation: Consultation, category: str) -> tuple[int, int]:
+def _next_numbers(consultation: Consultation, category: str | None) -> tuple[int, int]:
     """The next position in the consultation and the next No. in ``category`` (one query)."""
     position, number = db.session.execute(
         _NEXT_NUMBERS, {"consultation_id": consultation.id, "category": category}).one()

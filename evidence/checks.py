@@ -816,20 +816,22 @@ def run_checks(period: Period | None = None, only: list[str] | None = None) -> C
     global _produced
     settings = {name: settings_for(name) for name in RUNNERS if not only or name in only}
     ran = [name for name, cfg in settings.items() if cfg.enabled]
-    stored, cleared = _counts(ran, period, "all"), _counts(ran, period, "cleared")
+    before = _counts(ran, period)
     new, swept = {}, {}
     for name in ran:
         # findings stored before whose key the check no longer produces (a later feed showed
         # the grant, the assignment …) are marked 解消, and unmarked when produced again;
         # nothing to compare on a first run over the period
-        _produced = _Produced(sweep=stored[name] > 0)
+        stored, cleared = before[name]
+        _produced = _Produced(sweep=stored > 0)
         try:
             new[name] = RUNNERS[name](period, settings[name])
-            swept[name] = (_sweep(name, period, _produced, cleared[name] > 0)
-                           if _produced.sweep else (0, 0))
+            swept[name] = _sweep(name, period, _produced, cleared > 0) if stored else (0, 0)
         finally:
             _produced = None
-    return CheckRun(period=period, checks=ran, new=new, total=_counts(ran, period),
+    after = _counts(ran, period)
+    return CheckRun(period=period, checks=ran, new=new,
+                    total={name: stored - cleared for name, (stored, cleared) in after.items()},
                     cleared={name: n for name, (n, _) in swept.items()},
                     restored={name: n for name, (_, n) in swept.items()})
 
@@ -872,19 +874,14 @@ def _sweep(check: str, period: Period, produced: _Produced, any_cleared: bool) -
     return len(to_clear), len(to_restore)
 
 
-def _counts(checks: list[str], period: Period, which: str = "current") -> dict[str, int]:
-    """Stored findings of ``period`` per check: ``current`` ones (not marked 解消),
-    ``cleared`` ones, or ``all``."""
+def _counts(checks: list[str], period: Period) -> dict[str, tuple[int, int]]:
+    """Per check, the findings of ``period`` stored, and of those the ones marked 解消."""
     f = Finding.__table__
-    out = dict.fromkeys(checks, 0)
+    out = dict.fromkeys(checks, (0, 0))
     if checks:
-        q = sa.select(f.c.check, sa.func.count()).where(f.c.check.in_(checks),
-                                                         period.day_filter(f.c.day))
-        if which == "current":
-            q = q.where(f.c.cleared_at.is_(None))
-        elif which == "cleared":
-            q = q.where(f.c.cleared_at.is_not(None))
-        out.update(db.session.execute(q.group_by(f.c.check)).all())
+        q = sa.select(f.c.check, sa.func.count(), sa.func.count(f.c.cleared_at)).where(
+            f.c.check.in_(checks), period.day_filter(f.c.day)).group_by(f.c.check)
+        out.update((check, (n, cleared)) for check, n, cleared in db.session.execute(q))
     return out
 
 

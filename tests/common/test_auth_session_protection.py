@@ -13,6 +13,12 @@ def _cookies_set(response) -> list[str]:
     return [value.split("=", 1)[0] for value in response.headers.getlist("Set-Cookie")]
 
 
+def _sign_in_from_browser_a(client, make_user):
+    user = make_user("officer")
+    client.post("/login", data={"username": user.username, "password": TEST_PASSWORD},
+                headers={"User-Agent": "browser-a"})
+
+
 def test_anonymous_session_is_left_as_it_is(app, client):
     with client.session_transaction() as sess:
         sess["consultation_receipt_1"] = "PC-TEST-0000-0000"
@@ -26,9 +32,7 @@ def test_anonymous_session_is_left_as_it_is(app, client):
 
 def test_signed_in_session_from_another_browser_is_ended(app, client, make_user):
     """A signed-in session presented by another browser loses the user ("strong")."""
-    user = make_user("officer")
-    client.post("/login", data={"username": user.username, "password": TEST_PASSWORD},
-                headers={"User-Agent": "browser-a"})
+    _sign_in_from_browser_a(client, make_user)
     with client.session_transaction() as sess:
         sess.permanent = False  # Flask-Login only marks a permanent session non-fresh
     assert client.get("/", headers={"User-Agent": "browser-a"}).status_code == 200
@@ -38,9 +42,7 @@ def test_signed_in_session_from_another_browser_is_ended(app, client, make_user)
 
 
 def test_signed_in_permanent_session_from_another_browser_is_no_longer_fresh(app, client, make_user):
-    user = make_user("officer")
-    client.post("/login", data={"username": user.username, "password": TEST_PASSWORD},
-                headers={"User-Agent": "browser-a"})
+    _sign_in_from_browser_a(client, make_user)
     with client.session_transaction() as sess:
         assert sess.permanent and sess["_fresh"] is True
     client.get("/", headers={"User-Agent": "browser-b"})
