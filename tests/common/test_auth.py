@@ -4,7 +4,8 @@ from datetime import timedelta
 
 from common.db import db, utcnow
 from common.models import AuditEvent, User
-from tests.conftest import TEST_PASSWORD
+from app import create_app
+from tests.conftest import BASE_CONFIG, TEST_PASSWORD
 
 
 def test_login_logout_round_trip(app, client, make_user):
@@ -110,6 +111,23 @@ def test_security_headers(app, client):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert response.headers["Cache-Control"] == "no-store"
+    # each header once, also where a view set its own (the portal's Cache-Control)
+    portal = client.get("/public/")
+    assert len(portal.headers.getlist("Cache-Control")) == 1 and "public" in portal.headers["Cache-Control"]
+    assert len(portal.headers.getlist("X-Frame-Options")) == 1
+
+
+def test_no_hsts_without_secure_cookies(app):
+    """Strict-Transport-Security only where the cookies are secure (behind TLS)."""
+    plain = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                        "SESSION_COOKIE_SECURE": False})
+    response = plain.test_client().get("/login")
+    with plain.app_context():
+        db.engine.dispose()
+    assert "Strict-Transport-Security" not in response.headers
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_error_pages_are_japanese(app, as_role):
