@@ -14,7 +14,7 @@ from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from common import logs, mynumber_guard, security  # noqa: F401  (mynumber_guard registers itself)
-from common.auth import login_manager
+from common.auth import SessionInterface, login_manager
 from common.db import db
 
 csrf = CSRFProtect()
@@ -129,6 +129,7 @@ def create_app(config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
+    app.session_interface = SessionInterface()
     security.init_app(app)
     logs.init_app(app)
 

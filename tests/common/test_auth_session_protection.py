@@ -48,3 +48,16 @@ def test_signed_in_permanent_session_from_another_browser_is_no_longer_fresh(app
     client.get("/", headers={"User-Agent": "browser-b"})
     with client.session_transaction() as sess:
         assert sess["_fresh"] is False
+
+
+def test_session_keys_follow_a_key_rotation(app, client, make_user):
+    """The cached signing serializer follows SECRET_KEY and SECRET_KEY_FALLBACKS: a cookie
+    signed with the old key holds while that key is a fallback, and not after."""
+    _sign_in_from_browser_a(client, make_user)
+    ua = {"User-Agent": "browser-a"}
+    assert client.get("/", headers=ua).status_code == 200
+    old = app.config["SECRET_KEY"]
+    app.config.update(SECRET_KEY="rotated-secret", SECRET_KEY_FALLBACKS=[old])
+    assert client.get("/", headers=ua).status_code == 200  # re-signed with the new key
+    app.config.update(SECRET_KEY="another-secret", SECRET_KEY_FALLBACKS=[])
+    assert client.get("/", headers=ua).status_code == 302
