@@ -6,7 +6,8 @@ with the demo data), opens a consultation, and lets N clients loop for a fixed t
   GET /public/consultations/<id>     (the form: session cookie + CSRF token)
   POST /public/consultations/<id>    (an opinion; 303 to the receipt)
 Then it checks that every submission answered 303 is stored exactly once (count in the
-database == count sent) and prints p50/p95/p99 latency and throughput.
+database == count sent) and that each opinion got a position and a No. of its own, and
+prints p50/p95/p99 latency and throughput.
 
     .venv/bin/python bench/load.py [--pg URL] [--clients 50] [--seconds 20] [--warmup 3] [--workers N]
 
@@ -82,18 +83,25 @@ def prepare(base_url: str, name: str, env: dict) -> int:
     return int(out.stdout.strip().splitlines()[-1])
 
 
-def count_submissions(env: dict, marker: str) -> int:
-    code = (
-        "import sys\n"
-        "from app import create_app\n"
-        "from common.db import db\n"
-        "from consultation.models import Submission\n"
-        "app = create_app()\n"
-        "with app.app_context():\n"
-        f"    print(db.session.execute(db.select(db.func.count()).select_from(Submission).where(Submission.body.like({marker!r} + '%'))).scalar_one())\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, capture_output=True, text=True)
-    return int(out.stdout.strip().splitlines()[-1])
+def count_stored(url: str, cid: int, marker: str) -> dict[str, int]:
+    """The submissions stored with ``marker``, and the consultation's opinions: how many, how
+    many share their position or their No. in a category with another, how many are unnumbered."""
+    import psycopg
+
+    shared = ("SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM consultation_opinions "
+              "WHERE consultation_id = %s AND {col} IS NOT NULL GROUP BY {by} HAVING count(*) > 1) d")
+    with psycopg.connect(url) as conn:
+        def one(sql: str, *params) -> int:
+            return conn.execute(sql, params).fetchone()[0]
+
+        return {
+            "stored": one("SELECT count(*) FROM consultation_submissions WHERE body LIKE %s", marker + "%"),
+            "opinions": one("SELECT count(*) FROM consultation_opinions WHERE consultation_id = %s", cid),
+            "shared_position": one(shared.format(col="position", by="position"), cid),
+            "shared_number": one(shared.format(col="number", by="category, number"), cid),
+            "unnumbered": one("SELECT count(*) FROM consultation_opinions WHERE consultation_id = %s "
+                              "AND (position = 0 OR number IS NULL)", cid),
+        }
 
 
 class Client:
@@ -350,7 +358,8 @@ def main() -> int:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    stored = count_submissions(env, marker)
+    counts = count_stored(url, cid, marker)
+    stored = counts["stored"]
     admin(args.pg, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     everything = stats["portal"] + stats["form"] + stats["submit"]
@@ -382,7 +391,11 @@ def main() -> int:
     print(f"errors: {len(stats['errors'])}" + (f" (first: {stats['errors'][:5]})" if stats["errors"] else ""))
     print(f"submissions sent (303): {stats['sent']}, stored: {stored} → "
           + ("every submission stored exactly once" if stored == stats["sent"] else "MISMATCH"))
-    ok = not stats["errors"] and stored == stats["sent"]
+    numbered = not (counts["shared_position"] or counts["shared_number"] or counts["unnumbered"])
+    print(f"opinions: {counts['opinions']}; sharing a position {counts['shared_position']}, sharing a No. "
+          f"{counts['shared_number']}, unnumbered {counts['unnumbered']} → "
+          + ("each has its own position and No." if numbered else "NUMBERING BROKEN"))
+    ok = not stats["errors"] and stored == stats["sent"] and numbered
     return 0 if ok else 1
 
 

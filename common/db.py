@@ -62,8 +62,8 @@ class GuardViolation(Exception):
     """An attempt to change rows that the database keeps immutable."""
 
 
-#: (table, trigger name, {dialect: [statements]}) for every guard, in creation order.
-GUARDS: list[tuple[str, str, dict[str, list[str]]]] = []
+#: (table, trigger name, {dialect: [statements]}) for every trigger of the models, in creation order
+TRIGGERS: list[tuple[str, str, dict[str, list[str]]]] = []
 
 
 def guard_sql(table: str, name: str, *, operations=("UPDATE", "DELETE"), when: str | None = None,
@@ -88,17 +88,22 @@ def guard_sql(table: str, name: str, *, operations=("UPDATE", "DELETE"), when: s
     return {"sqlite": sqlite, "postgresql": postgres}
 
 
-def guard(table: sa.Table, name: str, **kwargs) -> None:
-    """Attach a database trigger that keeps rows of ``table`` from changing.
+def trigger(table: sa.Table, name: str, statements: dict[str, list[str]]) -> None:
+    """Attach a database trigger to ``table``: ``statements`` per dialect create it.
 
-    Migrations emit the same SQL with :func:`guard_sql`; a test checks that every
-    registered guard exists after ``flask db upgrade``.
+    The statements run when the table is created from the models (the tests); migrations
+    emit the same SQL, and a test checks that every registered trigger exists after
+    ``flask db upgrade``.
     """
-    statements = guard_sql(table.name, name, **kwargs)
-    GUARDS.append((table.name, name, statements))
+    TRIGGERS.append((table.name, name, statements))
     for dialect, stmts in statements.items():
         for stmt in stmts:
             sa.event.listen(table, "after_create", sa.DDL(stmt).execute_if(dialect=dialect))
+
+
+def guard(table: sa.Table, name: str, **kwargs) -> None:
+    """Attach a database trigger that keeps rows of ``table`` from changing (:func:`guard_sql`)."""
+    trigger(table, name, guard_sql(table.name, name, **kwargs))
 
 
 def drop_guard_sql(connection, table: str, name: str, operations=("UPDATE", "DELETE")) -> None:

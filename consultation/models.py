@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from common import audit
-from common.db import JSONType, UTCDateTime, db, utcnow
+from common.db import JSONType, UTCDateTime, db, trigger, utcnow
 
 #: channel key -> label, in the order of the result report (004: 郵送、持参、FAX、電子メール)
 CHANNELS = {
@@ -304,9 +304,15 @@ class Opinion(db.Model):
 
     __tablename__ = "consultation_opinions"
     __audit__ = True
+    # the next position and the next No. of a category are the last entries of these
+    # (each web submission reads both); the first also serves lookups by consultation
+    __table_args__ = (
+        sa.Index("ix_consultation_opinions_position", "consultation_id", "position"),
+        sa.Index("ix_consultation_opinions_number", "consultation_id", "category", "number"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    consultation_id: Mapped[int] = mapped_column(sa.ForeignKey("consultations.id", ondelete="CASCADE"), index=True)
+    consultation_id: Mapped[int] = mapped_column(sa.ForeignKey("consultations.id", ondelete="CASCADE"))
     submission_id: Mapped[int] = mapped_column(
         sa.ForeignKey("consultation_submissions.id", ondelete="CASCADE"), index=True)
     #: order in the consultation (the report follows it within each category)
@@ -340,6 +346,52 @@ class Opinion(db.Model):
     @property
     def has_reply(self) -> bool:
         return bool((self.reply or "").strip())
+
+
+#: the position of an opinion that the database numbers when its transaction commits
+NUMBER_AT_COMMIT = 0
+#: PostgreSQL advisory locks taken by Hyoka are pg_advisory_xact_lock(namespace, id); this
+#: namespace is the numbering of one consultation's opinions
+NUMBERING_LOCK = 1
+_NUMBER_OPINION = (
+    "UPDATE consultation_opinions SET "
+    "position = (SELECT coalesce(max(position), 0) + 1 FROM consultation_opinions "
+    "WHERE consultation_id = NEW.consultation_id), "
+    "number = (SELECT coalesce(max(number), 0) + 1 FROM consultation_opinions "
+    "WHERE consultation_id = NEW.consultation_id AND category = NEW.category) "
+    f"WHERE id = NEW.id AND position = {NUMBER_AT_COMMIT}"
+)
+
+
+def numbering_trigger_sql() -> dict[str, list[str]]:
+    """SQL creating the trigger that numbers an opinion inserted at position NUMBER_AT_COMMIT:
+    the next position in its consultation and the next No. in its category.
+
+    On PostgreSQL it runs when the transaction commits (a deferred constraint trigger) and
+    takes the consultation's numbering lock there, so that simultaneous submissions wait
+    for each other only for the moment of their commits, not while the application is
+    still at work on them; once the lock is granted, the UPDATE sees every opinion that
+    was committed before. SQLite has one writer at a time, and the inserting transaction
+    is that writer until it ends: the trigger runs at once.
+    """
+    name = "consultation_opinions_number"
+    return {
+        "sqlite": [
+            f"CREATE TRIGGER {name} AFTER INSERT ON consultation_opinions FOR EACH ROW "
+            f"WHEN NEW.position = {NUMBER_AT_COMMIT} BEGIN {_NUMBER_OPINION}; END"
+        ],
+        "postgresql": [
+            f"CREATE OR REPLACE FUNCTION {name}_fn() RETURNS trigger AS $$ BEGIN "
+            f"PERFORM pg_advisory_xact_lock({NUMBERING_LOCK}, NEW.consultation_id); "
+            f"{_NUMBER_OPINION}; RETURN NULL; END; $$ LANGUAGE plpgsql",
+            f"CREATE CONSTRAINT TRIGGER {name} AFTER INSERT ON consultation_opinions "
+            f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.position = {NUMBER_AT_COMMIT}) "
+            f"EXECUTE FUNCTION {name}_fn()",
+        ],
+    }
+
+
+trigger(Opinion.__table__, "consultation_opinions_number", numbering_trigger_sql())
 
 
 class RateLimitHit(db.Model):

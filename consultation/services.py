@@ -18,8 +18,8 @@ from common.masking import LABELS, MY_NUMBER, mask, scan
 from common.timeutil import JST, today_jst
 from common.uploads import GIF, JPEG, PDF, PNG, TIFF, UploadRejected, check_upload
 from consultation.models import (
-    CHANNELS, DEFAULT_CATEGORIES, PAPER_CHANNELS, Consultation, FormLetterGroup, Opinion,
-    Submission, SubmissionFile,
+    CHANNELS, DEFAULT_CATEGORIES, NUMBER_AT_COMMIT, NUMBERING_LOCK, PAPER_CHANNELS, Consultation,
+    FormLetterGroup, Opinion, Submission, SubmissionFile,
 )
 
 SCAN_TYPES = {PDF, PNG, JPEG, GIF, TIFF}
@@ -136,35 +136,61 @@ def _next_position(consultation: Consultation) -> int:
 
 
 _opinions = Opinion.__table__.c
-#: built once (a statement built on each submission costs more than running it); a Core
-#: select of the table's columns, which the session runs without the ORM's loading steps
+#: built once (a statement built on each submission costs more than running it): the last
+#: entries of the indexes on (consultation, position) and (consultation, category, number),
+#: read as two subqueries so that each is one step down its index
 _NEXT_NUMBERS = db.select(
-    db.func.max(_opinions.position),
-    db.func.max(db.case((_opinions.category == db.bindparam("category"), _opinions.number))),
-).where(_opinions.consultation_id == db.bindparam("consultation_id"))
+    db.select(db.func.max(_opinions.position))
+    .where(_opinions.consultation_id == db.bindparam("consultation_id")).scalar_subquery(),
+    db.select(db.func.max(_opinions.number))
+    .where(_opinions.consultation_id == db.bindparam("consultation_id"),
+           _opinions.category == db.bindparam("category")).scalar_subquery(),
+)
+_LOCK_NUMBERING = {
+    "postgresql": db.text("SELECT pg_advisory_xact_lock(:namespace, :consultation_id)"),
+    # SQLite has one writer at a time: a write that changes nothing makes this transaction it
+    "sqlite": db.text("UPDATE consultations SET id = id WHERE id = :consultation_id"),
+}
+
+
+def _lock_numbering(consultation_id: int) -> None:
+    """Until this transaction ends, no other one numbers opinions of the consultation (also
+    not the database's numbering at commit, :func:`consultation.models.numbering_trigger_sql`).
+
+    The next position and No. are the largest so far plus one: two transactions numbering
+    at once would otherwise both read the same largest and give the same No.
+    """
+    statement = _LOCK_NUMBERING[db.session.get_bind().dialect.name]
+    db.session.execute(statement, {"namespace": NUMBERING_LOCK, "consultation_id": consultation_id})
 
 
 def _next_numbers(consultation: Consultation, category: str | None) -> tuple[int, int]:
-    """The next position in the consultation and the next No. in ``category`` (one query)."""
+    """The next position in the consultation and the next No. in ``category`` (one query).
+
+    Takes the consultation's numbering lock first: the numbers stay free for this
+    transaction until it ends.
+    """
+    _lock_numbering(consultation.id)
     position, number = db.session.execute(
         _NEXT_NUMBERS, {"consultation_id": consultation.id, "category": category}).one()
     return (position or 0) + 1, (number or 0) + 1
 
 
-def _initial_opinion(submission: Submission, numbers: tuple[int, int] | None = None, *,
-                     consultation: Consultation | None = None) -> None:
+def _initial_opinion(submission: Submission, *, consultation: Consultation | None = None,
+                     at_commit: bool = False) -> None:
     """A new submission starts as one opinion holding its whole text; officers split it.
 
     It is appended at the end: it takes the next position and the next No. of its category,
     which is what renumber() would give it — without rewriting every opinion on each
-    submission. ``numbers`` are those from :func:`_next_numbers` when the caller read them.
-    With ``consultation`` given, the opinion refers to it by its id (see :func:`submit_web`).
+    submission. With ``at_commit`` the database gives them when the transaction commits
+    (for a transaction that commits right after, see :func:`submit_web`). With
+    ``consultation`` given, the opinion refers to it by its id (see :func:`submit_web`).
     """
     if not submission.body.strip():
         return
     target = consultation or submission.consultation
     category = _first_category(target)
-    position, number = numbers or _next_numbers(target, category)
+    position, number = (NUMBER_AT_COMMIT, None) if at_commit else _next_numbers(target, category)
     link = {"consultation_id": consultation.id} if consultation is not None else {"consultation": target}
     db.session.add(Opinion(**link, submission=submission, position=position,
                            summary=submission.body.strip(), category=category, number=number))
@@ -179,9 +205,6 @@ def submit_web(consultation: Consultation, *, body: str, name: str = "", address
     if not consultation.accepts_on(today):
         raise IntakeError(["この意見募集は現在受け付けていません。"])
     body, masked = mask_my_numbers(body.strip())
-    # the opinion's place is read before anything is pending, so that a single flush writes
-    # the submission, its opinion and their audit rows
-    numbers = _next_numbers(consultation, _first_category(consultation)) if body.strip() else None
     # the submission and its opinion refer to the consultation by its id: through the
     # relationships, the consultation would join the flush for its (unloaded) collections
     # of submissions and opinions, which the unit of work then processes (0.5 ms of a
@@ -193,8 +216,9 @@ def submit_web(consultation: Consultation, *, body: str, name: str = "", address
     # written by the flush below, with the rows of the submission and its opinion
     audit.record_with_flush(submission, "create", "consultation_submission",
                             lambda s: f"Webフォームから意見を受け付け（受付番号 {s.receipt_number}）", actor="public")
-    _initial_opinion(submission, numbers, consultation=consultation)
-    db.session.flush()
+    # numbered by the database at commit: the numbering lock is then held for the moment of
+    # the commit only (the caller commits at once; nothing reads the numbers before)
+    _initial_opinion(submission, consultation=consultation, at_commit=True)
     return submission
 
 
@@ -324,6 +348,7 @@ def ordered_opinions(consultation: Consultation) -> list[Opinion]:
 def renumber(consultation: Consultation) -> None:
     """Positions 1..n in the current order; No. 1..n within each category for the opinions
     the report lists (form-letter copies carry no number of their own)."""
+    _lock_numbering(consultation.id)
     counters: dict[str, int] = {}
     for position, opinion in enumerate(ordered_opinions(consultation), start=1):
         opinion.position = position
@@ -341,6 +366,7 @@ def split_opinion(opinion: Opinion, parts: list[str], *, actor) -> list[Opinion]
     if len(parts) < 2:
         raise ValueError("分割するには、区切り線（----）で2つ以上に分けてください。")
     consultation = opinion.consultation
+    _lock_numbering(consultation.id)
     following = [o for o in ordered_opinions(consultation) if o.position > opinion.position]
     for o in following:
         o.position += len(parts) - 1
@@ -379,6 +405,7 @@ def update_opinion(opinion: Opinion, *, actor, **values) -> None:
 
 def move_opinion(opinion: Opinion, direction: int, *, actor) -> None:
     """Move one place up (-1) or down (+1) in the order of the report."""
+    _lock_numbering(opinion.consultation_id)
     ordered = ordered_opinions(opinion.consultation)
     index = ordered.index(opinion)
     target = index + direction

@@ -91,15 +91,15 @@ def pg_database():
 
 
 def _truncate_all(app):
-    """Empty every table, and put back any guard trigger a tampering test dropped."""
-    from common.db import GUARDS
+    """Empty every table, and put back any trigger a tampering test dropped."""
+    from common.db import TRIGGERS
 
     with app.app_context():
         names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
         with db.engine.begin() as conn:
             conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
             present = {r[0] for r in conn.exec_driver_sql("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")}
-            for _table, name, statements in GUARDS:
+            for _table, name, statements in TRIGGERS:
                 if name not in present:
                     for stmt in statements["postgresql"]:
                         conn.exec_driver_sql(stmt)

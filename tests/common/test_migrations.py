@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import upgrade
 
-from common.db import GUARDS, db
+from common.db import TRIGGERS, db
 
 
 def _script(app):
@@ -51,5 +51,5 @@ def test_upgrade_empty_database_to_head_without_drift(empty_app, engine_name):
             triggers = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='trigger'")}
         else:
             triggers = {r[0] for r in conn.exec_driver_sql("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")}
-    for _table, name, _stmts in GUARDS:
-        assert any(t.startswith(name) for t in triggers), f"guard {name} missing after upgrade"
+    for _table, name, _stmts in TRIGGERS:
+        assert any(t.startswith(name) for t in triggers), f"trigger {name} missing after upgrade"

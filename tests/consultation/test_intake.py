@@ -160,9 +160,48 @@ def test_new_submissions_are_numbered_as_renumber_would(app):
     consultation.status = "open"
     for i in range(3):
         services.submit_web(consultation, body=f"追加の意見 {i}", today=consultation.start_date)
-    db.session.flush()
+    db.session.commit()  # the web intake's numbers are given at commit
     before = [(o.id, o.position, o.number) for o in services.ordered_opinions(consultation)]
     services.renumber(consultation)
     after = [(o.id, o.position, o.number) for o in services.ordered_opinions(consultation)]
     assert before == after
     assert [n for _, _, n in before][-3:] == [11, 12, 13]
+
+
+def test_simultaneous_submissions_get_distinct_numbers(app, make_consultation):
+    """Submissions arriving at the same moment each get their own position and No.
+
+    Each thread has its own session and connection; they all read the next numbers at once
+    (a barrier), so without the consultation's numbering lock they would read the same.
+    """
+    import threading
+
+    from consultation import services
+    from consultation.models import Consultation, Opinion
+
+    consultation_id = make_consultation(status="open").id
+    db.session.commit()
+    db.session.remove()
+    threads, errors, barrier = 6, [], threading.Barrier(6)
+
+    def submit(n: int) -> None:
+        try:
+            with app.app_context():
+                consultation = db.session.get(Consultation, consultation_id)
+                barrier.wait(timeout=10)
+                services.submit_web(consultation, body=f"同時の意見 {n}", today=consultation.start_date)
+                db.session.commit()
+                db.session.remove()
+        except Exception as exc:  # noqa: BLE001 - reported below with the others
+            errors.append(exc)
+
+    workers = [threading.Thread(target=submit, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert errors == []
+    rows = db.session.execute(db.select(Opinion.position, Opinion.number)
+                              .where(Opinion.consultation_id == consultation_id)).all()
+    assert sorted(position for position, _ in rows) == list(range(1, threads + 1))
+    assert sorted(number for _, number in rows) == list(range(1, threads + 1))
