@@ -10,6 +10,7 @@ database == count sent) and that each opinion got a position and a No. of its ow
 prints p50/p95/p99 latency and throughput.
 
     .venv/bin/python bench/load.py [--pg URL] [--clients 50] [--seconds 20] [--warmup 3] [--workers N]
+                                   [--access-log FILE]
 
 The clients start once the server answers and has forked all its workers (a client keeps its
 connection, hence its worker, for the whole run), and the clock once they have run --warmup
@@ -303,6 +304,9 @@ def main() -> int:
     ap.add_argument("--worker-connections", type=int, help="gunicorn worker_connections (default: gunicorn.conf.py)")
     ap.add_argument("--keep-alive", type=int, help="gunicorn keep-alive seconds, 0: a connection per request "
                     "(default: gunicorn.conf.py)")
+    ap.add_argument("--access-log", default="/dev/null",
+                    help="gunicorn's access log (production writes one line per request to stdout; "
+                         "default: /dev/null, no log)")
     ap.add_argument("--warmup", type=float, default=3,
                     help="seconds of the same traffic before the measured window (not measured)")
     args = ap.parse_args()
@@ -320,7 +324,7 @@ def main() -> int:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", str(args.workers),
-         "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null",
+         "--bind", f"127.0.0.1:{port}", "--access-logfile", args.access_log,
          *(["--threads", str(args.threads)] if args.threads else []),
          *(["--worker-class", args.worker_class] if args.worker_class else []),
          *(["--keep-alive", str(args.keep_alive)] if args.keep_alive is not None else []),
