@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import secrets
 from datetime import timedelta
 
 from flask import abort, current_app, g, has_app_context, jsonify, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
+from flask_login.config import SESSION_KEYS
+from flask_login.signals import session_protected
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from common.db import db, utcnow
@@ -40,22 +43,31 @@ class SessionInterface(SecureCookieSessionInterface):
 
 
 class _LoginManager(LoginManager):
-    """Session protection for signed-in sessions only.
+    """Session protection: a signed-in session ends when another browser presents it.
 
-    Flask-Login checks the protection on every request that reads ``current_user``: a
-    session that holds anything (an anonymous visitor's CSRF token, a receipt number) and
-    no identifier of the browser fails the check, and in the "strong" mode is emptied of
-    the login keys and told to clear the remember cookie, so that every such response
-    rewrites the session cookie and sends a Set-Cookie deleting a remember cookie that was
-    never set. A session without a signed-in user has nothing to protect (a remember cookie,
-    which this application never sets, is honoured without a session anyway): the check is
-    left out for it, and a signed-in session is checked exactly as Flask-Login does.
+    Flask-Login compares a digest of the client's address and User-Agent with the one kept
+    in the session at sign-in. In its "strong" mode it ends a non-permanent session that
+    fails, but only marks a permanent one (all of ours: 8 hours) as not fresh, which nothing
+    here looks at: a copied session cookie would work from any machine. Here a signed-in
+    session presented from another address or browser is ended whatever its permanence;
+    the person signs in again (also after a browser update changes the User-Agent).
+
+    A session without a signed-in user has nothing to protect: an anonymous visitor's
+    session (a CSRF token, a receipt number) is left alone. Flask-Login would empty it of
+    the login keys and delete a remember cookie (which this application never sets) on
+    every response that reads ``current_user``, rewriting the cookie each time.
     """
 
     def _session_protection_failed(self):
-        if "_user_id" not in session:
+        if "_user_id" not in session or session.get("_id") == self._session_identifier_generator():
             return False
-        return super()._session_protection_failed()
+        user_id = session.get("_user_id")
+        for key in SESSION_KEYS:
+            session.pop(key, None)
+        session_protected.send(current_app._get_current_object())
+        logger.warning("signed-in session of user %s presented from another address or browser: ended",
+                       user_id)
+        return True
 
 
 login_manager = _LoginManager()
@@ -63,6 +75,8 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = "ログインしてください。"
 login_manager.login_message_category = "info"
 login_manager.session_protection = "strong"
+
+logger = logging.getLogger(__name__)
 
 ALL_ROLES = tuple(ROLES)
 MIN_PASSWORD_LENGTH = 10

@@ -1,4 +1,4 @@
-"""Session protection: checked for signed-in sessions, left out for anonymous visitors.
+"""Session protection: a signed-in session ends in another browser; anonymous ones are left alone.
 
 An anonymous visitor's session (a CSRF token, a receipt number) holds no identifier of the
 browser; checking it would empty it of the login keys and delete a remember cookie on every
@@ -30,24 +30,25 @@ def test_anonymous_session_is_left_as_it_is(app, client):
         assert "_remember" not in sess
 
 
-def test_signed_in_session_from_another_browser_is_ended(app, client, make_user):
-    """A signed-in session presented by another browser loses the user ("strong")."""
+def test_signed_in_session_from_another_browser_is_ended(app, client, make_user, caplog):
+    """A signed-in session (permanent, as every sign-in makes it) presented by another
+    browser loses the user, and the application log says so."""
     _sign_in_from_browser_a(client, make_user)
     with client.session_transaction() as sess:
-        sess.permanent = False  # Flask-Login only marks a permanent session non-fresh
+        assert sess.permanent
     assert client.get("/", headers={"User-Agent": "browser-a"}).status_code == 200
     assert client.get("/", headers={"User-Agent": "browser-b"}).status_code == 302
     with client.session_transaction() as sess:
         assert "_user_id" not in sess
+    assert client.get("/", headers={"User-Agent": "browser-a"}).status_code == 302  # stays signed out
+    assert any("presented from another address or browser" in r.getMessage() for r in caplog.records)
 
 
-def test_signed_in_permanent_session_from_another_browser_is_no_longer_fresh(app, client, make_user):
+def test_signed_in_session_from_another_address_is_ended(app, client, make_user):
     _sign_in_from_browser_a(client, make_user)
-    with client.session_transaction() as sess:
-        assert sess.permanent and sess["_fresh"] is True
-    client.get("/", headers={"User-Agent": "browser-b"})
-    with client.session_transaction() as sess:
-        assert sess["_fresh"] is False
+    headers = {"User-Agent": "browser-a"}
+    assert client.get("/", headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 200
+    assert client.get("/", headers=headers, environ_base={"REMOTE_ADDR": "10.0.0.99"}).status_code == 302
 
 
 def test_session_keys_follow_a_key_rotation(app, client, make_user):
