@@ -671,7 +671,7 @@ class FeedParser:
             return False
         while bad and bad[0] <= last:
             bad.popleft()
-        self._error(first, None, "UTF-8として読み取れないバイトが含まれています")
+        self._error(first, None, "UTF-8として読み取れないバイトが含まれています(Shift_JIS などで保存されたファイルは UTF-8 で保存し直してください)")
         return True
 
     # -- CSV --------------------------------------------------------------------

@@ -254,10 +254,10 @@ def test_non_utf8_bytes():
         "E1,2025-04-01T09:00:00+09:00,JUKI,u1,view,S1,端末,,\n".encode("shift_jis") + \
         "E2,2025-04-01T09:00:00+09:00,JUKI,u1,view,S1,端末,,\n".encode()
     result = parse("access", data)
-    assert errors_of(result) == [(2, None, "UTF-8として読み取れないバイトが含まれています")]
+    assert errors_of(result) == [(2, None, "UTF-8として読み取れないバイトが含まれています(Shift_JIS などで保存されたファイルは UTF-8 で保存し直してください)")]
     assert [r["event_id"] for r in result.rows] == ["E2"]
     jsonl = parse("access", b'{"occurred_at": "\xff"}\n', fmt="jsonl")
-    assert errors_of(jsonl) == [(1, None, "UTF-8として読み取れないバイトが含まれています")]
+    assert errors_of(jsonl) == [(1, None, "UTF-8として読み取れないバイトが含まれています(Shift_JIS などで保存されたファイルは UTF-8 で保存し直してください)")]
 
 
 def test_malformed_json_lines():
