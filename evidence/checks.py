@@ -314,17 +314,51 @@ def _json_object(pairs: dict):
 
 
 @dataclass
-class _Produced:
-    """What the check being run produced, kept when earlier findings are to be swept (see
-    :func:`_sweep`): its SQL findings in a temporary table, its Python findings' keys."""
+class _Store:
+    """Where the findings of the check being run go (one per check and run, passed to its
+    runner): stored when their key is new and, when earlier findings of the period are to
+    be swept (see :func:`_sweep`), kept: SQL findings in a temporary table, the keys of
+    findings computed in Python in a set."""
 
     sweep: bool
     table: sa.Table | None = None
     keys: set = field(default_factory=set)
 
+    def select(self, select: sa.Select) -> int:
+        """Store the findings ``select`` yields (columns in FINDING_COLUMNS order) whose key
+        is not stored yet; returns how many. An anti-join rather than ON CONFLICT: a third
+        cheaper on PostgreSQL, and safe because runs are serialised (:func:`run_checks`).
+        When sweeping, the rows go through a temporary table first, so the SELECT runs
+        once for storing and sweeping."""
+        f = Finding.__table__
+        if self.sweep:
+            if self.table is None:
+                self.table = _found_table()
+                self.table.create(db.session.connection())
+            db.session.execute(sa.insert(self.table).from_select(list(FINDING_COLUMNS), select))
+            new = self.table
+        else:
+            new = select.subquery("found")
+        stmt = sa.insert(f).from_select(list(FINDING_COLUMNS), sa.select(*new.c).where(
+            ~sa.exists().where(f.c.check == new.c.check, f.c.key == new.c.key)))
+        with _hash_joins(isinstance(new, sa.Table)):
+            # SQLAlchemy keeps an INSERT's rowcount only when asked
+            return db.session.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
 
-#: the check run in progress (set by :func:`run_checks`; runs are serialised)
-_produced: _Produced | None = None
+    def rows(self, rows: list[dict]) -> int:
+        """Store findings computed in Python (the small checks); returns how many were new."""
+        if self.sweep:
+            self.keys.update(row["key"] for row in rows)
+        now = utcnow()
+        values = [{**{c: row.get(c) for c in FINDING_COLUMNS}, "found_at": now} for row in rows]
+        new = 0
+        for i in range(0, len(values), 500):
+            # one multi-row INSERT per 500: the rows it returns are the new ones (an
+            # executemany's rowcount is not reliable on every driver)
+            stmt = _insert().values(values[i:i + 500]).on_conflict_do_nothing(
+                index_elements=["check", "key"]).returning(Finding.__table__.c.id)
+            new += len(db.session.execute(stmt).all())
+        return new
 
 
 def _found_table() -> sa.Table:
@@ -333,28 +367,6 @@ def _found_table() -> sa.Table:
     return sa.Table("hyoka_found", sa.MetaData(),
                     *[sa.Column(name, f.c[name].type) for name in FINDING_COLUMNS],
                     prefixes=["TEMPORARY"])
-
-
-def _store_select(select: sa.Select) -> int:
-    """Store the findings ``select`` yields (columns in FINDING_COLUMNS order) whose key is
-    not stored yet; returns how many. An anti-join rather than ON CONFLICT: a third cheaper
-    on PostgreSQL, and safe because runs are serialised (:func:`run_checks`). When earlier
-    findings are to be swept, the rows go through a temporary table first, so the SELECT
-    runs once for storing and sweeping."""
-    f = Finding.__table__
-    if _produced is not None and _produced.sweep:
-        if _produced.table is None:
-            _produced.table = _found_table()
-            _produced.table.create(db.session.connection())
-        db.session.execute(sa.insert(_produced.table).from_select(list(FINDING_COLUMNS), select))
-        new = _produced.table
-    else:
-        new = select.subquery("found")
-    stmt = sa.insert(f).from_select(list(FINDING_COLUMNS), sa.select(*new.c).where(
-        ~sa.exists().where(f.c.check == new.c.check, f.c.key == new.c.key)))
-    with _hash_joins(isinstance(new, sa.Table)):
-        # SQLAlchemy keeps an INSERT's rowcount only when asked
-        return db.session.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
 
 
 @contextmanager
@@ -371,22 +383,6 @@ def _hash_joins(wanted: bool = True):
         yield
     finally:
         db.session.execute(sa.text("SET LOCAL enable_nestloop = on"))
-
-
-def _store_rows(rows: list[dict]) -> int:
-    """Store findings computed in Python (the small checks); returns how many were new."""
-    if _produced is not None and _produced.sweep:
-        _produced.keys.update(row["key"] for row in rows)
-    now = utcnow()
-    values = [{**{c: row.get(c) for c in FINDING_COLUMNS}, "found_at": now} for row in rows]
-    new = 0
-    for i in range(0, len(values), 500):
-        # one multi-row INSERT per 500: the rows it returns are the new ones (an executemany's
-        # rowcount is not reliable on every driver)
-        stmt = _insert().values(values[i:i + 500]).on_conflict_do_nothing(
-            index_elements=["check", "key"]).returning(Finding.__table__.c.id)
-        new += len(db.session.execute(stmt).all())
-    return new
 
 
 def _event_select(check: str, cfg: CheckSettings, events, day, where, **details):
@@ -424,7 +420,7 @@ def _event_day(e):
 # The checks: each stores its findings over ``period``
 # ---------------------------------------------------------------------------
 
-def check_no_grant(period: Period, cfg: CheckSettings) -> int:
+def check_no_grant(period: Period, cfg: CheckSettings, store: _Store) -> int:
     e, d, g = AccessEvent.__table__, AccessDay.__table__, Grant.__table__.alias("g")
     cand = sa.select(d.c.system, d.c.user_id, d.c.day, d.c.day_start, d.c.day_end).where(
         period.day_filter(d.c.day),
@@ -436,10 +432,10 @@ def check_no_grant(period: Period, cfg: CheckSettings) -> int:
         e.c.occurred_at >= cand.c.day_start, e.c.occurred_at < cand.c.day_end))
     q = _event_select("no_grant", cfg, e, cand.c.day, [
         e.c.result == "success", period.event_filter(e.c.occurred_at)]).select_from(joined)
-    return _store_select(q)
+    return store.select(q)
 
 
-def check_after_transfer(period: Period, cfg: CheckSettings) -> int:
+def check_after_transfer(period: Period, cfg: CheckSettings, store: _Store) -> int:
     """User-days with a grant in force but no assignment, that day, to a department the
     inventory authorises for the system (read from the summary and the small state tables),
     then the events of those user-days."""
@@ -460,11 +456,11 @@ def check_after_transfer(period: Period, cfg: CheckSettings) -> int:
     joined = e.join(cand, sa.and_(
         e.c.system == cand.c.system, e.c.user_id == cand.c.user_id,
         e.c.occurred_at >= cand.c.day_start, e.c.occurred_at < cand.c.day_end))
-    return _store_select(_event_select("after_transfer", cfg, e, cand.c.day, [
+    return store.select(_event_select("after_transfer", cfg, e, cand.c.day, [
         e.c.result == "success", period.event_filter(e.c.occurred_at)]).select_from(joined))
 
 
-def check_stale_grant(period: Period, cfg: CheckSettings) -> int:
+def check_stale_grant(period: Period, cfg: CheckSettings, store: _Store) -> int:
     """Grants and assignments are small tables: the intervals are compared in Python."""
     g, a = Grant.__table__.alias("g"), Assignment.__table__.alias("a")
     auth = authorised_departments()
@@ -509,16 +505,16 @@ def check_stale_grant(period: Period, cfg: CheckSettings) -> int:
                             "days": days, "as_of": as_of.isoformat()},
             }
             break
-    return _store_rows(list(out.values()))
+    return store.rows(list(out.values()))
 
 
-def check_self_or_family(period: Period, cfg: CheckSettings) -> int:
+def check_self_or_family(period: Period, cfg: CheckSettings, store: _Store) -> int:
     e, r = AccessEvent.__table__, Relation.__table__.alias("r")
     q = _event_select("self_or_family", cfg, e, _event_day(e), [
         effective(r, RELATION_KEY), period.event_filter(e.c.occurred_at)],
         relation=r.c.relation).select_from(
         r.join(e, sa.and_(e.c.subject_id == r.c.subject_id, e.c.user_id == r.c.user_id)))
-    return _store_select(q)
+    return store.select(q)
 
 
 def _hours(cfg: CheckSettings, system: str) -> tuple[str, str]:
@@ -528,7 +524,7 @@ def _hours(cfg: CheckSettings, system: str) -> tuple[str, str]:
     return f"{start}:00"[:8], f"{end}:00"[:8]
 
 
-def check_after_hours(period: Period, cfg: CheckSettings) -> int:
+def check_after_hours(period: Period, cfg: CheckSettings, store: _Store) -> int:
     """User-days on a closed day, or starting before / ending after business hours (read
     from the summary), then only their events outside the hours."""
     e, d = AccessEvent.__table__, AccessDay.__table__
@@ -554,7 +550,7 @@ def check_after_hours(period: Period, cfg: CheckSettings) -> int:
         closed_flag = (sa.case((cand.c.closed, sa.true()), else_=sa.false())
                        if _dialect() == "postgresql" else
                        sa.func.json(sa.case((cand.c.closed, "true"), else_="false")))
-        new += _store_select(_event_select(
+        new += store.select(_event_select(
             "after_hours", cfg, e, cand.c.day,
             [period.event_filter(e.c.occurred_at),
              sa.or_(cand.c.closed, clock_before(e.c.occurred_at, cand.c.day_start, start),
@@ -575,7 +571,7 @@ def _user_day_row(check, row, severity, **details) -> dict:
             "user_id": row.user_id, "day": row.day, "severity": severity, "details": details}
 
 
-def check_bulk_access(period: Period, cfg: CheckSettings) -> int:
+def check_bulk_access(period: Period, cfg: CheckSettings, store: _Store) -> int:
     d, heavy = AccessDay.__table__, AccessDay.__table__.alias("heavy")
     limit = int(cfg.params.get("subjects", 200))
     # only the user-days over the limit in some system are grouped (grouping every user-day
@@ -586,25 +582,25 @@ def check_bulk_access(period: Period, cfg: CheckSettings) -> int:
         period.day_filter(d.c.day), sa.tuple_(d.c.user_id, d.c.day).in_(
             sa.select(heavy.c.user_id, heavy.c.day).where(heavy.c.subjects > limit)),
     ).group_by(d.c.user_id, d.c.day).having(sa.func.max(d.c.subjects) > limit)
-    return _store_rows([
+    return store.rows([
         _user_day_row("bulk_access", row, cfg.severity, subjects=int(row.subjects),
                       events=int(row.events), limit=limit)
         for row in db.session.execute(q)])
 
 
-def check_denied_spike(period: Period, cfg: CheckSettings) -> int:
+def check_denied_spike(period: Period, cfg: CheckSettings, store: _Store) -> int:
     d = AccessDay.__table__
     limit = int(cfg.params.get("denied", 10))
     q = sa.select(d.c.user_id, d.c.day, sa.func.sum(d.c.denied).label("denied"),
                   _systems_agg(d.c.system).label("systems")).where(
         period.day_filter(d.c.day), d.c.denied > 0).group_by(d.c.user_id, d.c.day).having(
         sa.func.sum(d.c.denied) > limit)
-    return _store_rows([
+    return store.rows([
         _user_day_row("denied_spike", row, cfg.severity, denied=int(row.denied), limit=limit)
         for row in db.session.execute(q)])
 
 
-def check_dormant_grant(period: Period, cfg: CheckSettings) -> int:
+def check_dormant_grant(period: Period, cfg: CheckSettings, store: _Store) -> int:
     d, g = AccessDay.__table__, Grant.__table__.alias("g")
     days = int(cfg.params.get("days", 90))
     as_of = period.as_of
@@ -631,7 +627,7 @@ def check_dormant_grant(period: Period, cfg: CheckSettings) -> int:
             "details": {"roles": [row.role], "last_use": row.last_use and row.last_use.isoformat(),
                         "as_of": as_of.isoformat(), "days": days},
         }
-    return _store_rows(list(out.values()))
+    return store.rows(list(out.values()))
 
 
 def _affair_expr(p, mapping: dict):
@@ -658,7 +654,7 @@ def _provisions(period: Period, cfg: CheckSettings, direction: str):
     return p, affair, [a for a in affairs if a]
 
 
-def check_provision_outside_basis(period: Period, cfg: CheckSettings) -> int:
+def check_provision_outside_basis(period: Period, cfg: CheckSettings, store: _Store) -> int:
     p, affair, affairs = _provisions(period, cfg, "provide")
     out = []
     for code in affairs:
@@ -672,10 +668,10 @@ def check_provision_outside_basis(period: Period, cfg: CheckSettings) -> int:
         out += [_record_row("provision_outside_basis", row, cfg.severity, declared=items,
                             assessment_id=getattr(basis, "assessment_id", None))
                 for row in db.session.execute(q)]
-    return _store_rows(out)
+    return store.rows(out)
 
 
-def check_inquiry_declared_none(period: Period, cfg: CheckSettings) -> int:
+def check_inquiry_declared_none(period: Period, cfg: CheckSettings, store: _Store) -> int:
     p, affair, affairs = _provisions(period, cfg, "inquire")
     out = []
     for code in affairs:
@@ -687,7 +683,7 @@ def check_inquiry_declared_none(period: Period, cfg: CheckSettings) -> int:
         out += [_record_row("inquiry_declared_none", row, cfg.severity,
                             assessment_id=getattr(basis, "assessment_id", None))
                 for row in db.session.execute(q)]
-    return _store_rows(out)
+    return store.rows(out)
 
 
 RUNNERS = {
@@ -813,7 +809,6 @@ def run_checks(period: Period | None = None, only: list[str] | None = None) -> C
         # the range joins look expensive to the planner, which then JIT-compiles queries that
         # run in milliseconds; compiling costs more than it saves here
         db.session.execute(sa.text("SET LOCAL jit = off"))
-    global _produced
     settings = {name: settings_for(name) for name in RUNNERS if not only or name in only}
     ran = [name for name, cfg in settings.items() if cfg.enabled]
     before = _counts(ran, period)
@@ -823,12 +818,9 @@ def run_checks(period: Period | None = None, only: list[str] | None = None) -> C
         # the grant, the assignment …) are marked 解消, and unmarked when produced again;
         # nothing to compare on a first run over the period
         stored, cleared = before[name]
-        _produced = _Produced(sweep=stored > 0)
-        try:
-            new[name] = RUNNERS[name](period, settings[name])
-            swept[name] = _sweep(name, period, _produced, cleared > 0) if stored else (0, 0)
-        finally:
-            _produced = None
+        store = _Store(sweep=stored > 0)
+        new[name] = RUNNERS[name](period, settings[name], store)
+        swept[name] = _sweep(name, period, store, cleared > 0) if stored else (0, 0)
     after = _counts(ran, period)
     return CheckRun(period=period, checks=ran, new=new,
                     total={name: stored - cleared for name, (stored, cleared) in after.items()},
@@ -836,7 +828,7 @@ def run_checks(period: Period | None = None, only: list[str] | None = None) -> C
                     restored={name: n for name, (_, n) in swept.items()})
 
 
-def _sweep(check: str, period: Period, produced: _Produced, any_cleared: bool) -> tuple[int, int]:
+def _sweep(check: str, period: Period, produced: _Store, any_cleared: bool) -> tuple[int, int]:
     """Mark ``cleared_at`` on the period's findings of ``check`` that were not produced,
     and clear it on those produced again. Returns (newly cleared, restored)."""
     f = Finding.__table__
