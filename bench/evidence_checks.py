@@ -1,6 +1,6 @@
 """Benchmark: the whole check suite over 1,000,000 access events vs one full-scan count(*).
 
-    python bench/evidence_checks.py [--rows 1000000] [--pg postgresql://user@host/db] [--keep DB]
+    python bench/evidence_checks.py [--rows 1000000] [--pg postgresql://user@host/db]
 
 Loads the demo grants, assignments, relations and provisions and ``--rows`` access events
 (through the import service), then times ``evidence.checks.run_checks`` (every check,
@@ -16,6 +16,8 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
+
+from _pg import ensure_database
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -93,6 +95,7 @@ def main() -> None:
         path = write_access_csv(Path(tmp) / "access.csv", args.rows)
         bench("SQLite", f"sqlite:///{Path(tmp) / 'checks.sqlite3'}", args.rows, path)
         if args.pg:
+            ensure_database(args.pg)
             bench("PostgreSQL", args.pg, args.rows, path)
 
 

@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _pg import ensure_database
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -186,6 +188,7 @@ def main() -> None:
         sqlite_path = args.sqlite or str(Path(tmp) / "bench.sqlite3")
         bench_engine("SQLite", f"sqlite:///{sqlite_path}", str(path), args.rows, args.repeat)
         if args.pg:
+            ensure_database(args.pg)
             bench_engine("PostgreSQL", args.pg, str(path), args.rows, args.repeat)
 
 

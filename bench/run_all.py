@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _pg import ensure_database
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -24,12 +26,7 @@ def pg_url() -> str | None:
         socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
     except OSError:
         return None
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'hyoka_bench'").fetchone():
-            conn.execute("CREATE DATABASE hyoka_bench")
-    return "postgresql://postgres@127.0.0.1:5432/hyoka_bench"
+    return ensure_database("postgresql://postgres@127.0.0.1:5432/hyoka_bench")
 
 
 def main() -> int:
