@@ -339,8 +339,14 @@ class _Store:
             new = self.table
         else:
             new = select.subquery("found")
-        stmt = sa.insert(f).from_select(list(FINDING_COLUMNS), sa.select(*new.c).where(
-            ~sa.exists().where(f.c.check == new.c.check, f.c.key == new.c.key)))
+        if _dialect() == "sqlite":
+            # the key's unique index is probed by the INSERT anyway: an anti-join would probe
+            # it once more per row (SQLite reads "WHERE 1" so as to parse the ON CONFLICT)
+            stmt = _insert().from_select(list(FINDING_COLUMNS), sa.select(*new.c).where(sa.true())) \
+                .on_conflict_do_nothing(index_elements=["check", "key"])
+        else:
+            stmt = sa.insert(f).from_select(list(FINDING_COLUMNS), sa.select(*new.c).where(
+                ~sa.exists().where(f.c.check == new.c.check, f.c.key == new.c.key)))
         with _hash_joins(isinstance(new, sa.Table)):
             # SQLAlchemy keeps an INSERT's rowcount only when asked
             return db.session.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
