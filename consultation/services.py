@@ -219,6 +219,7 @@ def submit_web(consultation: Consultation, *, body: str, name: str = "", address
     # numbered by the database at commit: the numbering lock is then held for the moment of
     # the commit only (the caller commits at once; nothing reads the numbers before)
     _initial_opinion(submission, consultation=consultation, at_commit=True)
+    db.session.flush()  # (the submission alone when it has no text to make an opinion of)
     return submission
 
 
