@@ -106,14 +106,22 @@ def guard(table: sa.Table, name: str, **kwargs) -> None:
     trigger(table, name, guard_sql(table.name, name, **kwargs))
 
 
+def drop_trigger(connection, table: str, name: str) -> None:
+    """Drop a trigger (on PostgreSQL with its function ``{name}_fn()``) (migrations' downgrade)."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
+    elif connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {name}_fn()")
+
+
 def drop_guard_sql(connection, table: str, name: str, operations=("UPDATE", "DELETE")) -> None:
     """Drop a guard created from :func:`guard_sql` (used by migrations' downgrade)."""
     if connection.dialect.name == "sqlite":
         for op in operations:
-            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}_{op.lower()}")
-    elif connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-        connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {name}_fn()")
+            drop_trigger(connection, table, f"{name}_{op.lower()}")
+    else:
+        drop_trigger(connection, table, name)
 
 
 @sa.event.listens_for(sa.engine.Engine, "connect")

@@ -350,6 +350,7 @@ class Opinion(db.Model):
 
 #: the position of an opinion that the database numbers when its transaction commits
 NUMBER_AT_COMMIT = 0
+NUMBERING_TRIGGER = "consultation_opinions_number"
 #: PostgreSQL advisory locks taken by Hyoka are pg_advisory_xact_lock(namespace, id); this
 #: namespace is the numbering of one consultation's opinions
 NUMBERING_LOCK = 1
@@ -374,7 +375,7 @@ def numbering_trigger_sql() -> dict[str, list[str]]:
     was committed before. SQLite has one writer at a time, and the inserting transaction
     is that writer until it ends: the trigger runs at once.
     """
-    name = "consultation_opinions_number"
+    name = NUMBERING_TRIGGER
     return {
         "sqlite": [
             f"CREATE TRIGGER {name} AFTER INSERT ON consultation_opinions FOR EACH ROW "
@@ -391,7 +392,7 @@ def numbering_trigger_sql() -> dict[str, list[str]]:
     }
 
 
-trigger(Opinion.__table__, "consultation_opinions_number", numbering_trigger_sql())
+trigger(Opinion.__table__, NUMBERING_TRIGGER, numbering_trigger_sql())
 
 
 class RateLimitHit(db.Model):

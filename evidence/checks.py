@@ -314,7 +314,7 @@ def _json_object(pairs: dict):
 
 
 @dataclass
-class _Store:
+class _FindingStore:
     """Where the findings of the check being run go (one per check and run, passed to its
     runner): stored when their key is new and, when earlier findings of the period are to
     be swept (see :func:`_sweep`), kept: SQL findings in a temporary table, the keys of
@@ -426,7 +426,7 @@ def _event_day(e):
 # The checks: each stores its findings over ``period``
 # ---------------------------------------------------------------------------
 
-def check_no_grant(period: Period, cfg: CheckSettings, store: _Store) -> int:
+def check_no_grant(period: Period, cfg: CheckSettings, store: _FindingStore) -> int:
     e, d, g = AccessEvent.__table__, AccessDay.__table__, Grant.__table__.alias("g")
     cand = sa.select(d.c.system, d.c.user_id, d.c.day, d.c.day_start, d.c.day_end).where(
         period.day_filter(d.c.day),
@@ -441,7 +441,7 @@ def check_no_grant(period: Period, cfg: CheckSettings, store: _Store) -> int:
     return store.select(q)
 
 
-def check_after_transfer(period: Period, cfg: CheckSettings, store: _Store) -> int:
+def check_after_transfer(period: Period, cfg: CheckSettings, store: _FindingStore) -> int:
     """User-days with a grant in force but no assignment, that day, to a department the
     inventory authorises for the system (read from the summary and the small state tables),
     then the events of those user-days."""
@@ -466,7 +466,7 @@ def check_after_transfer(period: Period, cfg: CheckSettings, store: _Store) -> i
         e.c.result == "success", period.event_filter(e.c.occurred_at)]).select_from(joined))
 
 
-def check_stale_grant(period: Period, cfg: CheckSettings, store: _Store) -> int:
+def check_stale_grant(period: Period, cfg: CheckSettings, store: _FindingStore) -> int:
     """Grants and assignments are small tables: the intervals are compared in Python."""
     g, a = Grant.__table__.alias("g"), Assignment.__table__.alias("a")
     auth = authorised_departments()
@@ -514,7 +514,7 @@ def check_stale_grant(period: Period, cfg: CheckSettings, store: _Store) -> int:
     return store.rows(list(out.values()))
 
 
-def check_self_or_family(period: Period, cfg: CheckSettings, store: _Store) -> int:
+def check_self_or_family(period: Period, cfg: CheckSettings, store: _FindingStore) -> int:
     e, r = AccessEvent.__table__, Relation.__table__.alias("r")
     q = _event_select("self_or_family", cfg, e, _event_day(e), [
         effective(r, RELATION_KEY), period.event_filter(e.c.occurred_at)],
@@ -530,7 +530,7 @@ def _hours(cfg: CheckSettings, system: str) -> tuple[str, str]:
     return f"{start}:00"[:8], f"{end}:00"[:8]
 
 
-def check_after_hours(period: Period, cfg: CheckSettings, store: _Store) -> int:
+def check_after_hours(period: Period, cfg: CheckSettings, store: _FindingStore) -> int:
     """User-days on a closed day, or starting before / ending after business hours (read
     from the summary), then only their events outside the hours."""
     e, d = AccessEvent.__table__, AccessDay.__table__
@@ -577,7 +577,7 @@ def _user_day_row(check, row, severity, **details) -> dict:
             "user_id": row.user_id, "day": row.day, "severity": severity, "details": details}
 
 
-def check_bulk_access(period: Period, cfg: CheckSettings, store: _Store) -> int:
+def check_bulk_access(period: Period, cfg: CheckSettings, store: _FindingStore) -> int:
     d, heavy = AccessDay.__table__, AccessDay.__table__.alias("heavy")
     limit = int(cfg.params.get("subjects", 200))
     # only the user-days over the limit in some system are grouped (grouping every user-day
@@ -594,7 +594,7 @@ def check_bulk_access(period: Period, cfg: CheckSettings, store: _Store) -> int:
         for row in db.session.execute(q)])
 
 
-def check_denied_spike(period: Period, cfg: CheckSettings, store: _Store) -> int:
+def check_denied_spike(period: Period, cfg: CheckSettings, store: _FindingStore) -> int:
     d = AccessDay.__table__
     limit = int(cfg.params.get("denied", 10))
     q = sa.select(d.c.user_id, d.c.day, sa.func.sum(d.c.denied).label("denied"),
@@ -606,7 +606,7 @@ def check_denied_spike(period: Period, cfg: CheckSettings, store: _Store) -> int
         for row in db.session.execute(q)])
 
 
-def check_dormant_grant(period: Period, cfg: CheckSettings, store: _Store) -> int:
+def check_dormant_grant(period: Period, cfg: CheckSettings, store: _FindingStore) -> int:
     d, g = AccessDay.__table__, Grant.__table__.alias("g")
     days = int(cfg.params.get("days", 90))
     as_of = period.as_of
@@ -660,7 +660,7 @@ def _provisions(period: Period, cfg: CheckSettings, direction: str):
     return p, affair, [a for a in affairs if a]
 
 
-def check_provision_outside_basis(period: Period, cfg: CheckSettings, store: _Store) -> int:
+def check_provision_outside_basis(period: Period, cfg: CheckSettings, store: _FindingStore) -> int:
     p, affair, affairs = _provisions(period, cfg, "provide")
     out = []
     for code in affairs:
@@ -677,7 +677,7 @@ def check_provision_outside_basis(period: Period, cfg: CheckSettings, store: _St
     return store.rows(out)
 
 
-def check_inquiry_declared_none(period: Period, cfg: CheckSettings, store: _Store) -> int:
+def check_inquiry_declared_none(period: Period, cfg: CheckSettings, store: _FindingStore) -> int:
     p, affair, affairs = _provisions(period, cfg, "inquire")
     out = []
     for code in affairs:
@@ -824,7 +824,7 @@ def run_checks(period: Period | None = None, only: list[str] | None = None) -> C
         # the grant, the assignment …) are marked 解消, and unmarked when produced again;
         # nothing to compare on a first run over the period
         stored, cleared = before[name]
-        store = _Store(sweep=stored > 0)
+        store = _FindingStore(sweep=stored > 0)
         new[name] = RUNNERS[name](period, settings[name], store)
         swept[name] = _sweep(name, period, store, cleared > 0) if stored else (0, 0)
     after = _counts(ran, period)
@@ -834,7 +834,7 @@ def run_checks(period: Period | None = None, only: list[str] | None = None) -> C
                     restored={name: n for name, (_, n) in swept.items()})
 
 
-def _sweep(check: str, period: Period, produced: _Store, any_cleared: bool) -> tuple[int, int]:
+def _sweep(check: str, period: Period, produced: _FindingStore, any_cleared: bool) -> tuple[int, int]:
     """Mark ``cleared_at`` on the period's findings of ``check`` that were not produced,
     and clear it on those produced again. Returns (newly cleared, restored)."""
     f = Finding.__table__

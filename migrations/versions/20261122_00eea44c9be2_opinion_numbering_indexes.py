@@ -18,7 +18,8 @@ Create Date: 2026-11-22 13:06:44.173413
 """
 from alembic import op
 
-from consultation.models import numbering_trigger_sql
+from common.db import drop_trigger
+from consultation.models import NUMBERING_TRIGGER, numbering_trigger_sql
 
 
 # revision identifiers, used by Alembic.
@@ -38,11 +39,7 @@ def upgrade():
 
 
 def downgrade():
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS consultation_opinions_number ON consultation_opinions")
-        op.execute("DROP FUNCTION IF EXISTS consultation_opinions_number_fn()")
-    else:
-        op.execute("DROP TRIGGER IF EXISTS consultation_opinions_number")
+    drop_trigger(op.get_bind(), "consultation_opinions", NUMBERING_TRIGGER)
     with op.batch_alter_table('consultation_opinions', schema=None) as batch_op:
         batch_op.drop_index('ix_consultation_opinions_position')
         batch_op.drop_index('ix_consultation_opinions_number')
