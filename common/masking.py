@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from common.mynumber import find_my_numbers, is_my_number
+from common.mynumber import SEPARATOR, find_my_numbers, is_my_number
 
 MY_NUMBER = "my_number"
 PHONE = "phone"
@@ -67,10 +67,12 @@ _DASH = "\\-‐‑‒–—―−－ー"  # for use inside [...]
 
 # --- 個人番号 -------------------------------------------------------------------------
 
-_MN_SEP = f"(?:[ 　]?[{_DASH}・.．][ 　]?|[ 　])"
+#: the detector's separators: any run of spaces, tabs, line breaks, dashes, ・ or .
+_MN_SEP = f"(?:{SEPARATOR})"
 #: Zero-width, so that overlapping candidates are all seen: 4-4-4 with separators, or
 #: 12 contiguous digits inside a longer run.
-_MY_NUMBER_WINDOW = re.compile(f"(?=({_D}{{4}}{_MN_SEP}?{_D}{{4}}{_MN_SEP}?{_D}{{4}}))")
+_MY_NUMBER_WINDOW = re.compile(f"(?=(\\d{{4}}{_MN_SEP}?\\d{{4}}{_MN_SEP}?\\d{{4}}))")
+_MN_SEPARATORS = re.compile(SEPARATOR)
 _DIGITS_ONLY = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
@@ -78,8 +80,7 @@ def _my_number_spans(text: str) -> list[tuple[int, int]]:
     spans = set(find_my_numbers(text))
     for match in _MY_NUMBER_WINDOW.finditer(text):
         candidate = match.group(1)
-        digits = "".join(ch for ch in candidate.translate(_DIGITS_ONLY) if ch.isdigit())
-        if is_my_number(digits):
+        if is_my_number(_MN_SEPARATORS.sub("", candidate)):
             spans.add((match.start(1), match.end(1)))
     return sorted(spans)
 

@@ -1,18 +1,62 @@
-"""Check digits of 個人番号 (12 digits) and 法人番号 (13 digits), and finding them in text.
+"""The one detector of 個人番号 (and the check digits of 個人番号 and 法人番号).
 
-A 個人番号 must never be stored or published where it is not allowed; every importer and
-every publishing path calls :func:`find_my_numbers` or :func:`contains_my_number`.
+A 個人番号 must never be stored, logged or published where it is not allowed. Every path
+that takes text in — feeds, forms, mail, uploads, file names, logs, the audit trail — asks
+this module, so that all of them agree on what a 個人番号 looks like:
+
+* 12 digits of any Unicode width (``1`` or ``１``), written together, or as three groups of
+  four split by any run of spaces, tabs, line breaks, hyphens and dashes of every kind,
+  ``・`` or ``.`` (``1234 5678 9018``, ``1234－5678－9018``, ``1234\\t5678\\n9018``);
+* not adjacent to further digits (``1234567890181`` is a 13-digit number, not a 個人番号);
+* with a valid 個人番号 check digit;
+* numbers as well as text: ``123456789018``, ``123456789018.0`` and ``1.23456789018e11``
+  are the same number when a JSON value or a spreadsheet cell carries it.
 """
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
 
-#: 12 digits not preceded or followed by another digit (half- or full-width),
-#: allowing the usual separators between groups of four: 1234-5678-9018, 1234 5678 9018.
-_CANDIDATE = re.compile(
-    r"(?<![0-9０-９])([0-9０-９]{4})[-‐－ 　]?([0-9０-９]{4})[-‐－ 　]?([0-9０-９]{4})(?![0-9０-９])"
+
+#: every dash and hyphen of Unicode (category Pd; tests/common/test_mynumber.py checks the list
+#: against the running Python's Unicode tables) and the look-alikes people type between groups
+DASHES = (
+    "\u002d\u058a\u05be\u1400\u1806\u2010\u2011\u2012\u2013\u2014\u2015\u2e17\u2e1a"
+    "\u2e3a\u2e3b\u2e40\u2e5d\u301c\u3030\u30a0\ufe31\ufe32\ufe58\ufe63\uff0d\U00010ead"
 )
-_FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
+LOOK_ALIKES = (
+    "\u2212"  # − MINUS SIGN
+    "\u30fc\uff70"  # ー ｰ prolonged sound marks
+    "\u2043\u00ad"  # ⁃ hyphen bullet, soft hyphen
+    "\u30fb\uff65\u00b7"  # ・ ･ · middle dots
+    ".\uff0e"  # . ．
+    "\u200b\u200c\u200d\u2060\ufeff"  # zero-width characters
+)
+
+
+def _separator_class() -> str:
+    return "[\\s" + "".join(re.escape(ch) for ch in DASHES + LOOK_ALIKES) + "]+"
+
+
+#: a run of separators between two groups of four digits (\s covers every Unicode space,
+#: the ideographic space, tabs and line breaks)
+SEPARATOR = _separator_class()
+_GROUP = r"\d{4}"
+#: zero-width, so that overlapping candidates are all seen (an invalid window must not hide a
+#: valid one that starts a group later)
+_CANDIDATE = re.compile(
+    rf"(?<!\d)(?=({_GROUP}(?:{SEPARATOR})?{_GROUP}(?:{SEPARATOR})?{_GROUP})(?!\d))"
+)
+_SEPARATOR_RE = re.compile(SEPARATOR)
+#: cheap pre-test: text with fewer than 12 digits in it cannot hold a 個人番号
+_DIGIT = re.compile(r"\d")
+
+
+def _ascii_digits(text: str) -> str:
+    """The decimal digits of ``text`` as ASCII, everything else dropped."""
+    return "".join(str(unicodedata.decimal(ch)) for ch in text if ch.isdecimal())
 
 
 def my_number_check_digit(first11: str) -> int:
@@ -27,12 +71,34 @@ def my_number_check_digit(first11: str) -> int:
     return 0 if remainder <= 1 else 11 - remainder
 
 
-def is_my_number(value: str) -> bool:
-    """True when ``value`` is exactly 12 digits with a valid 個人番号 check digit."""
-    value = value.translate(_FULLWIDTH)
-    if len(value) != 12 or not value.isascii() or not value.isdigit():
+def is_my_number(value) -> bool:
+    """True when ``value`` is exactly one 個人番号: 12 digits (any width, 4-4-4 separators allowed) or a number."""
+    if isinstance(value, bool):
         return False
-    return my_number_check_digit(value[:11]) == int(value[11])
+    if isinstance(value, (int, float, Decimal)):
+        digits = _number_digits(value)
+        return digits is not None and _valid(digits)
+    if not isinstance(value, str):
+        return False
+    match = _CANDIDATE.match(value)
+    return bool(match) and match.end(1) == len(value) and _valid(_ascii_digits(match.group(1)))
+
+
+def _valid(digits: str) -> bool:
+    return len(digits) == 12 and digits.isascii() and digits.isdigit() and (
+        my_number_check_digit(digits[:11]) == int(digits[11]))
+
+
+def _number_digits(value) -> str | None:
+    """The 12 digits of a number that is a whole number of 12 digits (int, float, Decimal), else None."""
+    try:
+        number = Decimal(str(value)) if not isinstance(value, Decimal) else value
+        if not number.is_finite() or number != number.to_integral_value():
+            return None
+        text = str(int(number))
+    except (InvalidOperation, ValueError, OverflowError):
+        return None
+    return text if len(text) == 12 else None
 
 
 def corporate_number_check_digit(base12: str) -> int:
@@ -44,21 +110,68 @@ def corporate_number_check_digit(base12: str) -> int:
 
 
 def is_corporate_number(value: str) -> bool:
-    value = value.translate(_FULLWIDTH)
+    value = _ascii_digits(value) if all(ch.isdecimal() for ch in value) else value
     if len(value) != 13 or not value.isascii() or not value.isdigit():
         return False
     return corporate_number_check_digit(value[1:]) == int(value[0])
 
 
-def find_my_numbers(text: str) -> list[tuple[int, int]]:
-    """Spans (start, end) of every valid 個人番号 in ``text``, separators included."""
-    spans = []
-    for match in _CANDIDATE.finditer(text or ""):
-        digits = "".join(match.groups())
-        if is_my_number(digits):
-            spans.append(match.span())
-    return spans
+def find_my_numbers(text) -> list[tuple[int, int]]:
+    """Spans (start, end) of every 個人番号 in ``text``, separators included, overlaps merged.
+
+    A number (int, float, Decimal) is looked at as a number: its one span is the whole value.
+    """
+    if text is None or isinstance(text, bool):
+        return []
+    if not isinstance(text, str):
+        return [(0, len(str(text)))] if is_my_number(text) else []
+    if len(text) < 12 or not _has_twelve_digits(text):
+        return []
+    spans: list[list[int]] = []
+    for match in _CANDIDATE.finditer(text):
+        if _valid(_ascii_digits(match.group(1))):
+            start, end = match.span(1)
+            if spans and start < spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], end)
+            else:
+                spans.append([start, end])
+    return [(s, e) for s, e in spans]
 
 
-def contains_my_number(text: str) -> bool:
-    return bool(find_my_numbers(text))
+def _has_twelve_digits(text: str) -> bool:
+    if text.isascii() and text.isdigit():
+        return len(text) == 12
+    count = 0
+    for _ in _DIGIT.finditer(text):
+        count += 1
+        if count == 12:
+            return True
+    return False
+
+
+def contains_my_number(value) -> bool:
+    """True when ``value`` (text or number) holds a 個人番号 anywhere."""
+    return bool(find_my_numbers(value))
+
+
+def find_in_structure(value, path: str = "") -> Iterator[str]:
+    """Paths (``a.b[2]``) of every string or number in a JSON-like structure that holds a 個人番号.
+
+    Keys are looked at too: a mapping whose key is a 個人番号 yields the path of that key.
+    """
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            if contains_my_number(key):
+                yield child
+            yield from find_in_structure(item, child)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from find_in_structure(item, f"{path}[{index}]")
+    elif contains_my_number(value):
+        yield path
+
+
+def strip_separators(text: str) -> str:
+    """``text`` with every run of 個人番号 separators removed (for tests and diagnostics)."""
+    return _SEPARATOR_RE.sub("", text)

@@ -1,0 +1,76 @@
+"""The one 個人番号 detector: every shape people write, generated; and what it must leave alone."""
+from __future__ import annotations
+
+import json
+import sys
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from common.mynumber import (
+    DASHES, LOOK_ALIKES, contains_my_number, find_in_structure, find_my_numbers, is_my_number,
+    my_number_check_digit)
+
+VALID = "123456789018"
+INVALID = "123456789010"  # wrong check digit
+FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def test_dash_list_holds_every_unicode_dash():
+    dashes = {chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Pd"}
+    assert dashes <= set(DASHES)
+
+
+def _valid_numbers():
+    return st.text("0123456789", min_size=11, max_size=11).map(lambda d: d + str(my_number_check_digit(d)))
+
+
+_separator_chars = st.sampled_from(list(" \t\n\r\u3000\u00a0\u2003" + DASHES + LOOK_ALIKES))
+_separators = st.one_of(st.just(""), st.text(_separator_chars, min_size=1, max_size=4))
+_context = st.text(st.characters(blacklist_categories=("Nd",)), max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_valid_numbers(), _separators, _separators, st.booleans(), _context, _context)
+def test_every_shape_is_found(digits, sep1, sep2, wide, before, after):
+    written = digits[:4] + sep1 + digits[4:8] + sep2 + digits[8:]
+    if wide:
+        written = written.translate(FULLWIDTH)
+    text = before + written + after
+    spans = find_my_numbers(text)
+    assert spans and text[spans[0][0]:spans[0][1]] == written
+    assert contains_my_number(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_valid_numbers(), st.sampled_from("0123456789１"), st.booleans())
+def test_adjacent_digits_make_another_number(digits, extra, before):
+    text = extra + digits if before else digits + extra
+    assert not contains_my_number(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_valid_numbers(), _separators, _separators)
+def test_a_wrong_check_digit_is_not_a_number(digits, sep1, sep2):
+    wrong = digits[:11] + str((int(digits[11]) + 1) % 10)
+    assert not contains_my_number(wrong[:4] + sep1 + wrong[4:8] + sep2 + wrong[8:])
+
+
+def test_json_numbers_and_nested_values():
+    for value in (123456789018, 123456789018.0, float("123456789018e0"), json.loads("1.23456789018e11")):
+        assert is_my_number(value) and contains_my_number(value)
+    assert not is_my_number(123456789010) and not is_my_number(True)
+    doc = {"a": {"b": ["x", f"個人番号:{VALID[:4]}-{VALID[4:8]}-{VALID[8:]}"]}, VALID: 1, "n": 123456789018.0}
+    assert sorted(find_in_structure(doc)) == sorted(["a.b[1]", VALID, "n"])
+
+
+def test_overlapping_windows_do_not_hide_a_number():
+    # the first window (1111 1234 5678) is invalid; the valid one starts a group later
+    assert find_my_numbers("1111 1234 5678 9018") == [(5, 19)]
+
+
+def test_what_is_left_alone():
+    for text in ("", "2025-12-03 10:11:12", INVALID, "1234-5678-901", "電話 011-211-2111",
+                 "u0095", "12345678901823", "令和8年12月3日"):
+        assert find_my_numbers(text) == [], text
