@@ -22,6 +22,7 @@ def _hooks() -> None:
     from pia import inventory_services, procedure, review_services
 
     procedure.register_check("review", review_services.review_problem)
+    procedure.register_on_enter("review", review_services.on_review_start)
     procedure.register_section_vi("review", review_services.section_vi)
     procedure.register_on_publish(inventory_services.snapshot_version)
 

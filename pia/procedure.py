@@ -15,6 +15,8 @@ _CHECKS: dict[str, list[Callable]] = {}
 #: part ("consultation" | "review") -> callable(version) -> dict | None
 _SECTION_VI: dict[str, Callable] = {}
 _ON_PUBLISH: list[Callable] = []
+#: step -> callables(version, actor) run when the version enters the step
+_ON_ENTER: dict[str, list[Callable]] = {}
 
 #: steps of the full procedure (全項目評価の場合): 意見聴取, 第三者点検
 STEPS = {"consultation": "住民等からの意見聴取", "review": "第三者点検"}
@@ -63,4 +65,17 @@ def register_on_publish(func: Callable) -> None:
 
 def on_publish(version, actor) -> None:
     for func in _ON_PUBLISH:
+        func(version, actor)
+
+
+def register_on_enter(step: str, func: Callable) -> None:
+    """``func(version, actor)`` runs when ``version`` is put to ``step`` (e.g. records the text reviewed)."""
+    if step not in STEPS:
+        raise ValueError(step)
+    if func not in _ON_ENTER.setdefault(step, []):
+        _ON_ENTER[step].append(func)
+
+
+def entered(step: str, version, actor) -> None:
+    for func in _ON_ENTER.get(step, []):
         func(version, actor)

@@ -7,10 +7,14 @@ section VI says about it. Services flush; the request commits.
 """
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
 import os
 import secrets
 import unicodedata
 from datetime import date
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -20,7 +24,7 @@ from common import audit
 from common.db import db, utcnow
 from common.uploads import PDF, UploadRejected, check_upload
 from pia.models.assessment import AssessmentVersion
-from pia.models.review import BODY_KINDS, ReviewBody, ReviewFinding, ReviewSession
+from pia.models.review import BODY_KINDS, ReviewBody, ReviewFinding, ReviewRound, ReviewSession
 
 MINUTES_MAX_BYTES = 20 * 1024 * 1024
 MINUTES_DIR = "review-minutes"
@@ -37,43 +41,119 @@ def _uid(actor):
 # --------------------------------------------------------------------------- which versions
 
 
-def review_versions(version: AssessmentVersion) -> list[AssessmentVersion]:
-    """The versions whose review counts for ``version``: itself and the earlier versions of
-    the same assessment since the last published one (the drafts it came from)."""
-    versions = sorted(version.assessment.versions, key=lambda v: v.number)
-    out = []
-    for candidate in versions:
-        if candidate.number > version.number:
-            break
-        if candidate.status == "published" and candidate.id != version.id:
-            out = []
-            continue
-        out.append(candidate)
-    return out
+def document_digest(document) -> str:
+    """SHA-256 of a document's canonical JSON (sorted keys, no spaces, UTF-8)."""
+    text = json.dumps(document or {}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def sessions_for(version: AssessmentVersion) -> list[ReviewSession]:
-    ids = [v.id for v in review_versions(version)]
+    """The sessions held on ``version`` itself: a review of another version never counts for it."""
     return db.session.execute(
-        sa.select(ReviewSession).where(ReviewSession.version_id.in_(ids))
+        sa.select(ReviewSession).where(ReviewSession.version_id == version.id)
         .order_by(ReviewSession.held_on, ReviewSession.id)).scalars().all()
 
 
 def findings_for(version: AssessmentVersion) -> list[ReviewFinding]:
-    ids = [v.id for v in review_versions(version)]
     return db.session.execute(
-        sa.select(ReviewFinding).where(ReviewFinding.version_id.in_(ids))
+        sa.select(ReviewFinding).where(ReviewFinding.version_id == version.id)
         .order_by(ReviewFinding.created_at, ReviewFinding.id)).scalars().all()
 
 
+def latest_round(version: AssessmentVersion) -> ReviewRound | None:
+    return db.session.execute(
+        sa.select(ReviewRound).where(ReviewRound.version_id == version.id).order_by(ReviewRound.id.desc())
+    ).scalars().first()
+
+
+def open_round(version: AssessmentVersion, *, actor) -> ReviewRound:
+    """Record the text put before the reviewers; a round with the same text is reused."""
+    current = latest_round(version)
+    digest = document_digest(version.document)
+    if current is not None and current.document_sha256 == digest:
+        return current
+    review_round = ReviewRound(version_id=version.id, document=copy.deepcopy(version.document or {}),
+                               document_sha256=digest, created_by_id=_uid(actor))
+    db.session.add(review_round)
+    db.session.flush()
+    audit.record("create", "ReviewRound", review_round.id,
+                 f"{version.assessment.title} {version.label}を第三者点検に付しました(本文の要約値 {digest[:12]})。",
+                 after={"version_id": version.id, "document_sha256": digest}, actor=actor)
+    return review_round
+
+
+def on_review_start(version: AssessmentVersion, actor) -> None:
+    """Procedure hook: the version was put to 第三者点検."""
+    open_round(version, actor=actor)
+
+
+#: sections filled from the records after the review (VI 評価実施手続, 別添3 変更箇所): editing
+#: them does not change what the reviewers judged
+NOT_REVIEWED = ("procedure/", "changelog/")
+
+
+@dataclass(frozen=True)
+class Staleness:
+    """What changed in a version since the text its review covered."""
+
+    review_round: ReviewRound
+    #: changes not accounted for by a finding marked この指摘により修正した
+    unexplained: tuple
+    #: changes that answer a finding: (change, finding)
+    explained: tuple
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.unexplained)
+
+
+def _covers(finding: ReviewFinding, path: str) -> bool:
+    item = finding.item_path.strip("/")
+    return bool(item) and (path == item or path.startswith(item + "/") or path.startswith(item + "["))
+
+
+def staleness(version: AssessmentVersion) -> Staleness | None:
+    """The changes since the reviewed text (None when the version has no concluded review)."""
+    from pia.diff import diff_documents
+    from pia.schema import load_schema
+
+    concluded = [s for s in sessions_for(version) if s.result.strip() and s.round is not None]
+    if not concluded:
+        return None
+    review_round = concluded[-1].round
+    schema = load_schema(version.assessment.form, version.edition)
+    diff = diff_documents(schema, review_round.document, schema, version.document)
+    changed_by_finding = [f for f in findings_for(version) if f.draft_changed]
+    unexplained, explained = [], []
+    for change in diff.changes:
+        if change.path.startswith(NOT_REVIEWED):
+            continue
+        finding = next((f for f in changed_by_finding if _covers(f, change.path)), None)
+        if finding is None:
+            unexplained.append(change)
+        else:
+            explained.append((change, finding))
+    return Staleness(review_round, tuple(unexplained), tuple(explained))
+
+
 def review_problem(version: AssessmentVersion) -> str | None:
-    """None when a session with a result is recorded and every finding has a response."""
+    """None when a session on this version's text has a result, every finding has a response
+    and the text has not changed since, except in answer to a finding."""
     sessions = [s for s in sessions_for(version) if s.result.strip()]
     if not sessions:
         return "第三者点検の実施結果が記録されていません。"
     open_findings = [f for f in findings_for(version) if not f.answered]
     if open_findings:
         return f"第三者点検の指摘事項のうち{len(open_findings)}件に対応が記録されていません。"
+    if not any(s.round is not None for s in sessions):
+        return "第三者点検が対象とした評価書(案)の本文が記録されていません。第三者点検に付し直してください。"
+    stale = staleness(version)
+    if stale is not None and stale.stale:
+        labels = "、".join(f"「{c.label}」" for c in stale.unexplained[:3])
+        more = f"ほか{len(stale.unexplained) - 3}項目" if len(stale.unexplained) > 3 else ""
+        return (f"第三者点検の後に評価書(案)が修正されています({labels}{more})。"
+                "修正が指摘への対応であれば指摘事項の対応に「この指摘により修正した」と記録し、"
+                "そうでなければ改めて第三者点検に付してください。")
     return None
 
 
@@ -173,6 +253,12 @@ def save_session(session: ReviewSession, *, actor) -> ReviewSession:
         raise ReviewError("実施日を入力してください。")
     if session.id is None:
         session.created_by_id = _uid(actor)
+        version = session.version or db.session.get(AssessmentVersion, session.version_id)
+        # the session reviewed the text put before the reviewers; a version never put to review
+        # (recorded afterwards) is reviewed as it reads now
+        session.round = latest_round(version) if version.status == "review" else None
+        if session.round is None:
+            session.round = open_round(version, actor=actor)
         db.session.add(session)
     db.session.flush()
     return session

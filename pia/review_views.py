@@ -77,7 +77,21 @@ def review_version(version_id):
         "pia/review/version.html", version=version, assessment=version.assessment, sections=document_view(version),
         sessions=sessions, findings=findings, finding_form=finding_form, response_forms=response_forms,
         officer=_is_officer(), problem=services.review_problem(version), confirm=ConfirmForm(),
+        staleness=services.staleness(version), review_round=services.latest_round(version),
         can_write=version.status == "review" or _is_officer())
+
+
+@bp.get("/reviews/versions/<int:version_id>/since-review")
+@requires(*REVIEW_ROLES)
+def since_review(version_id):
+    """What changed in the version since the text its third-party review covered."""
+    version = db.get_or_404(AssessmentVersion, version_id)
+    _readable(version)
+    stale = services.staleness(version)
+    if stale is None:
+        flash("この版には結果が記録された第三者点検がありません。", "info")
+        return redirect(url_for(".review_version", version_id=version.id))
+    return render_template("pia/review/since.html", version=version, assessment=version.assessment, stale=stale)
 
 
 def _finding_form(version: AssessmentVersion, sessions, formdata=None) -> FindingForm:

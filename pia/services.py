@@ -454,14 +454,78 @@ def change_diff(version: AssessmentVersion) -> DocumentDiff | None:
     return _relevant(diff_versions(previous, version))
 
 
+def immaterial_judgements(version: AssessmentVersion) -> dict[str, ChangeLogNote]:
+    """path -> the officer's judgement that the change of that ※ item does not materially change the risk."""
+    return {n.path: n for n in version.change_notes if n.immaterial}
+
+
+def significant_changes(version: AssessmentVersion) -> list:
+    """The ※ changes of ``version`` that no officer judged immaterial (they make it a 重要な変更)."""
+    diff = change_diff(version)
+    if diff is None:
+        return []
+    judged = immaterial_judgements(version)
+    return [c for c in diff.significant_changes if c.path not in judged]
+
+
 def change_kind(version: AssessmentVersion) -> str:
-    """``initial`` | ``significant`` | ``correction`` | ``none`` (fixed once submitted)."""
+    """``initial`` | ``significant`` | ``correction`` | ``none`` (fixed once submitted).
+
+    A change of a ※ item is a 重要な変更 unless an officer recorded, with a reason, that it does not
+    materially change the risk (the form's note on ※); then it is a 評価書の修正.
+    """
     if version.frozen and version.change_kind:
         return version.change_kind
     diff = change_diff(version)
     if diff is None:
         return "initial"
-    return {KIND_SIGNIFICANT: "significant", KIND_CORRECTION: "correction", KIND_NONE: "none"}[diff.kind]
+    if not diff.changes:
+        return "none"
+    return "significant" if significant_changes(version) else "correction"
+
+
+def judge_immaterial(version: AssessmentVersion, path: str, *, reason: str, actor) -> ChangeLogNote:
+    """Record that the change of the ※ item ``path`` does not materially change the risk (officers only)."""
+    require_officer(actor)
+    version.check_editable()
+    reason = (reason or "").strip()
+    diff = change_diff(version)
+    change = next((c for c in (diff.changes if diff else []) if c.path == path), None)
+    if change is None or not change.significant:
+        raise ValidationFailed([FieldError(path, "※の項目の変更ではないため、判断を記録できません。")])
+    if not reason:
+        raise ValidationFailed([FieldError(path, "重要な変更に当たらないと判断する理由を入力してください。")])
+    note = next((n for n in version.change_notes if n.path == path), None)
+    if note is None:
+        note = ChangeLogNote(version=version, path=path)
+        db.session.add(note)
+    note.immaterial = True
+    note.immaterial_reason = reason
+    note.judged_by_id = _uid(actor)
+    note.judged_at = utcnow()
+    db.session.flush()
+    audit.record("update", "AssessmentVersion", version.id,
+                 f"{version.assessment.title} {version.label}: ※の項目「{change.label}」の変更は"
+                 f"リスクを相当程度変動させるものではないと判断しました。理由: {reason}",
+                 after={"path": path, "immaterial": True, "reason": reason}, actor=actor)
+    return note
+
+
+def withdraw_immaterial(version: AssessmentVersion, path: str, *, actor) -> None:
+    """Withdraw a judgement recorded by :func:`judge_immaterial` (the change is a 重要な変更 again)."""
+    require_officer(actor)
+    version.check_editable()
+    note = next((n for n in version.change_notes if n.path == path and n.immaterial), None)
+    if note is None:
+        return
+    note.immaterial = False
+    note.judged_by_id = _uid(actor)
+    note.judged_at = utcnow()
+    db.session.flush()
+    audit.record("update", "AssessmentVersion", version.id,
+                 f"{version.assessment.title} {version.label}: ※の項目の変更についての判断を取り消しました。",
+                 before={"path": path, "immaterial": True, "reason": note.immaterial_reason},
+                 after={"path": path, "immaterial": False}, actor=actor)
 
 
 def procedure_steps(version: AssessmentVersion) -> list[str]:
@@ -510,7 +574,11 @@ def generated_change_rows(version: AssessmentVersion, change_date: date | None =
     for change, row in zip([c for c in diff.changes if not c.path.startswith("changelog/")],
                            change_log_rows(diff, day)):
         note = notes.get(change.path)
-        if note is not None:
+        if note is not None and note.immaterial and change.significant:
+            # judged not to change the risk materially: 評価書の修正, submitted afterwards, for this reason
+            row["timing"] = TIMING_AFTER
+            row["timing_note"] = note.immaterial_reason
+        elif note is not None:
             if note.timing in (TIMING_BEFORE, TIMING_AFTER):
                 row["timing"] = note.timing
                 if not note.timing_note:
@@ -519,13 +587,14 @@ def generated_change_rows(version: AssessmentVersion, change_date: date | None =
                 row["timing_note"] = note.timing_note
         row["path"] = change.path
         row["significant"] = change.significant
+        row["immaterial"] = bool(note is not None and note.immaterial and change.significant)
         rows.append(row)
     return rows
 
 
 def _table_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """A 変更箇所 row as the schema's table stores it (without our bookkeeping keys)."""
-    return {k: v for k, v in row.items() if k not in ("path", "significant")}
+    return {k: v for k, v in row.items() if k not in ("path", "significant", "immaterial")}
 
 
 def set_change_note(version: AssessmentVersion, path: str, *, timing: str | None, timing_note: str,
@@ -566,6 +635,7 @@ def start_review(version: AssessmentVersion, *, actor) -> None:
     _require_complete(version)
     steps = procedure_steps(version)
     before = version.start_review(steps, {"consultation": procedure.step_problem("consultation", version)})
+    procedure.entered("review", version, actor)
     _transition(version, before, actor, "第三者点検に付しました。")
 
 

@@ -269,10 +269,12 @@ def version(version_id):
     kind = services.change_kind(item)
     change_rows = services.generated_change_rows(item) if not item.frozen else []
     notes = {n.path: n for n in item.change_notes}
+    significant_rows = [row for row in change_rows if row["significant"]]
     previous = services.previous_published(item)
     return render_template("pia/version.html", **_context(
         version=item, assessment=item.assessment, schema=schema, sections=sections, completion=completion,
         steps=steps, problems=problems, kind=kind, change_rows=change_rows, notes=notes, previous=previous,
+        significant_rows=significant_rows,
         missing=services.missing_required(item) if not item.frozen else [],
         editable=item.editable and services.can_edit(current_user, item.assessment),
         date_form=DateActionForm(formdata=None, on=today_jst()), timing_choices=(TIMING_BEFORE, TIMING_AFTER),
@@ -419,6 +421,34 @@ def save_change_notes(version_id):
     return redirect(url_for(".version", version_id=item.id, _anchor="changes"))
 
 
+@bp.post("/versions/<int:version_id>/changes/judgement")
+@requires("officer")
+def judge_change(version_id):
+    """Record (or withdraw) that a change of a ※ item does not materially change the risk."""
+    item = _version_or_404(version_id)
+    if not ConflictForm().validate_on_submit():
+        abort(400)
+    path = request.form.get("path", "")
+    try:
+        if request.form.get("withdraw"):
+            services.withdraw_immaterial(item, path, actor=current_user)
+            message = "判断を取り消しました。この変更は重要な変更として扱います。"
+        else:
+            services.judge_immaterial(item, path, reason=request.form.get("reason", ""), actor=current_user)
+            message = "重要な変更に当たらないとの判断を記録しました。"
+    except services.ValidationFailed as exc:
+        db.session.rollback()
+        flash(" ".join(e.message for e in exc.errors), "error")
+        return redirect(url_for(".version", version_id=item.id, _anchor="significant"))
+    except (InvalidTransition, services.PermissionDenied) as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for(".version", version_id=item.id, _anchor="significant"))
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for(".version", version_id=item.id, _anchor="significant"))
+
+
 def field_key(path: str) -> str:
     """A form-safe key for an item path."""
     return re.sub(r"[^a-z0-9_]", "_", path)
@@ -479,9 +509,12 @@ def compare(assessment_id):
     diff = services.diff_versions(a, b)
     only_significant = request.args.get("significant") == "1"
     changes = [c for c in diff.changes if c.significant or not only_significant]
+    # the officers' ※ judgements belong to b's changes against the version in force before it
+    judgements = services.immaterial_judgements(b) if services.previous_published(b) is a else {}
+    significant = any(c.significant and c.path not in judgements for c in diff.changes)
     return render_template("pia/compare.html", **_context(
         assessment=item, versions=versions, a=a, b=b, diff=diff, changes=changes,
-        only_significant=only_significant))
+        only_significant=only_significant, judgements=judgements, significant=significant))
 
 
 # --------------------------------------------------------------------------- 見直し, actions

@@ -6,5 +6,5 @@ from pia.models.inventory import (  # noqa: F401
     Connection, InventoryLink, InventorySnapshot, PiFile, PiFileRevision, System, SystemRevision,
     pi_file_systems, system_departments,
 )
-from pia.models.review import ReviewBody, ReviewFinding, ReviewSession  # noqa: F401
+from pia.models.review import ReviewBody, ReviewFinding, ReviewRound, ReviewSession  # noqa: F401
 from pia.models.publication import PublishedDocument  # noqa: F401

@@ -304,8 +304,16 @@ class ChangeLogNote(db.Model):
     #: 事前 | 事後 (None: as generated from the ※ mark)
     timing: Mapped[str | None] = mapped_column(sa.String(4))
     timing_note: Mapped[str] = mapped_column(sa.Text, default="")
+    #: an officer judged that this change of a ※ item does not materially change the risk
+    #: (≪左欄にある※について≫ of the form): the version then takes the 評価書の修正 path
+    immaterial: Mapped[bool] = mapped_column(default=False)
+    #: why the change does not materially change the risk (required; fills 提出時期に係る説明)
+    immaterial_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    judged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    judged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     version: Mapped[AssessmentVersion] = relationship(back_populates="change_notes")
+    judged_by: Mapped[User | None] = relationship(foreign_keys=[judged_by_id])
 
 
 class ThresholdRecord(db.Model):

@@ -7,7 +7,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from common.db import JSONType, UTCDateTime, db, utcnow
+from common.db import JSONType, UTCDateTime, db, guard, utcnow
 from common.models import User
 from pia.models.assessment import AssessmentVersion
 
@@ -35,6 +35,36 @@ class ReviewBody(db.Model):
         return BODY_KINDS.get(self.kind, self.kind)
 
 
+class ReviewRound(db.Model):
+    """The text of a version as it was put before the reviewers (第三者点検に付した時点の評価書(案)).
+
+    A review covers this text and nothing else: a later edit of the version makes the review
+    stale unless the edit is recorded as the response to one of its findings. Rows never change.
+    """
+
+    __tablename__ = "review_rounds"
+    __audit__ = True
+    __audit_exclude__ = {"document"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(sa.ForeignKey("assessment_versions.id", ondelete="CASCADE"), index=True)
+    #: the document as the reviewers read it
+    document: Mapped[dict] = mapped_column(JSONType, default=dict)
+    #: SHA-256 of the canonical JSON of ``document`` (pia.review_services.document_digest)
+    document_sha256: Mapped[str] = mapped_column(sa.String(64))
+    #: true when an existing database was migrated and the text had to be taken as it was then
+    reconstructed: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    version: Mapped[AssessmentVersion] = relationship()
+    created_by: Mapped[User | None] = relationship()
+
+
+guard(ReviewRound.__table__, "review_rounds_immutable", operations=("UPDATE",),
+      message="the text put before a third-party review cannot change")
+
+
 class ReviewSession(db.Model):
     """One meeting (or written review) of a body on a version of an assessment."""
 
@@ -56,11 +86,14 @@ class ReviewSession(db.Model):
     minutes_name: Mapped[str | None] = mapped_column(sa.String(200))
     minutes_size: Mapped[int | None]
     minutes_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    #: the text this session reviewed (the round open when the session was recorded)
+    round_id: Mapped[int | None] = mapped_column(sa.ForeignKey("review_rounds.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
     version: Mapped[AssessmentVersion] = relationship()
     body: Mapped[ReviewBody] = relationship()
+    round: Mapped[ReviewRound | None] = relationship()
     created_by: Mapped[User | None] = relationship()
 
 

@@ -175,3 +175,51 @@ def test_a_draft_with_a_consultation_is_not_deleted_but_explained(app, as_role):
     assert "削除できません" in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(AssessmentVersion, version_id) is not None
+
+
+def _significant_paths(draft):
+    return [c.path for c in services.change_diff(draft).significant_changes]
+
+
+def test_a_star_change_judged_immaterial_takes_the_correction_path(app, make_assessment, as_role):
+    assessment = make_assessment("juki", draft=True)
+    draft = assessment.versions[-1]
+    officer = as_role("officer")
+    paths = _significant_paths(draft)
+    assert paths and services.change_kind(draft) == "significant"
+    # an officer must give a reason; without one nothing is recorded
+    response = officer.post(f"/versions/{draft.id}/changes/judgement", data={"path": paths[0], "reason": "  "})
+    assert response.status_code == 302
+    assert services.change_kind(draft) == "significant"
+    for path in paths:
+        response = officer.post(f"/versions/{draft.id}/changes/judgement",
+                                data={"path": path, "reason": "委託先の変更のみで、取り扱う情報と安全管理措置は変わらないため。"})
+        assert response.status_code == 302
+    db.session.expire_all()
+    draft = db.session.get(AssessmentVersion, draft.id)
+    assert services.change_kind(draft) == "correction"
+    assert services.procedure_steps(draft) == []
+    rows = {r["path"]: r for r in services.generated_change_rows(draft, date(2026, 1, 5))}
+    assert rows[paths[0]]["timing"] == "事後"
+    assert rows[paths[0]]["timing_note"] == "委託先の変更のみで、取り扱う情報と安全管理措置は変わらないため。"
+    audits = db.session.execute(sa.select(AuditEvent).where(AuditEvent.summary.contains("相当程度変動させるものではない"))).scalars().all()
+    assert len(audits) == len(paths)
+    page = officer.get(f"/assessments/{assessment.id}/compare?a=1&b=2").get_data(as_text=True)
+    assert "重要な変更に当たらないと判断されています" in page
+    # withdrawn: a 重要な変更 again
+    officer.post(f"/versions/{draft.id}/changes/judgement", data={"path": paths[0], "withdraw": "1"})
+    db.session.expire_all()
+    assert services.change_kind(db.session.get(AssessmentVersion, draft.id)) == "significant"
+
+
+def test_only_officers_judge_and_only_star_items(app, make_assessment, as_role, make_user):
+    assessment = make_assessment("juki", draft=True)
+    draft = assessment.versions[-1]
+    paths = _significant_paths(draft)
+    editor = as_role("editor", departments=["住民情報課"])
+    assert editor.post(f"/versions/{draft.id}/changes/judgement", data={"path": paths[0], "reason": "理由"}).status_code == 403
+    db.session.expire_all()
+    assert services.change_kind(db.session.get(AssessmentVersion, draft.id)) == "significant"
+    correction = services.start_draft(make_assessment("juki2"), actor=None, changes={"basic/other_bodies": "-(修正)"})
+    with pytest.raises(services.ValidationFailed):
+        services.judge_immaterial(correction, "basic/other_bodies", reason="理由", actor=make_user("officer"))

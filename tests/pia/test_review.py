@@ -52,16 +52,90 @@ def test_check_needs_a_result_and_every_response(under_review, body):
     assert "妥当と認められた。" in facts["result"] and "指摘事項1件" in facts["result"]
 
 
-def test_a_review_of_an_earlier_draft_counts_but_not_one_before_publication(make_assessment, body):  # noqa: F811
+def test_only_a_review_of_this_version_counts(make_assessment, body):  # noqa: F811
     assessment = make_assessment(published=True, draft=True)
     published, draft = assessment.versions
-    old = ReviewSession(version_id=published.id, body=body, held_on=date(2024, 12, 1), method="審議", result="可")
-    db.session.add(old)
-    db.session.flush()
+    services.save_session(ReviewSession(version_id=published.id, body=body, held_on=date(2024, 12, 1),
+                                        method="審議", result="可"), actor=None)
     assert services.review_problem(draft) is not None  # a review of the version in force does not count
-    db.session.add(ReviewSession(version_id=draft.id, body=body, held_on=date(2026, 1, 20), method="審議", result="可"))
-    db.session.flush()
+    services.save_session(ReviewSession(version_id=draft.id, body=body, held_on=date(2026, 1, 20),
+                                        method="審議", result="可"), actor=None)
     assert services.review_problem(draft) is None
+
+
+def _reviewed(make_assessment, body, *, finding_path=None, draft_changed=False):
+    """A 第2版 draft put to review through the workflow, reviewed, and back in 作成中."""
+    from pia import services as pia_services
+
+    assessment = make_assessment(published=True, draft=True)
+    draft = assessment.versions[-1]
+    draft.status = "consultation"  # the consultation is another package's business here
+    draft.status = "draft"
+    db.session.flush()
+    procedure.entered("review", draft, None)
+    draft.status = "review"
+    session = services.save_session(ReviewSession(version_id=draft.id, body=body, held_on=date(2026, 1, 20),
+                                                  method="審議", result="可"), actor=None)
+    if finding_path is not None:
+        finding = services.add_finding(draft, actor=None, text="記載を具体的に。", item_path=finding_path, session=session)
+        services.respond(finding, actor=None, response="修正した。", draft_changed=draft_changed, change_note="修正")
+    draft.status = "draft"
+    db.session.commit()
+    return pia_services, draft
+
+
+def test_an_edit_after_the_review_makes_it_stale(make_assessment, body):
+    pia_services, draft = _reviewed(make_assessment, body)
+    assert services.review_problem(draft) is None
+    pia_services.update_section(draft, "basic", {"other_bodies": "点検の後に書き換えた記載"}, actor=None)
+    problem = services.review_problem(draft)
+    assert problem and "第三者点検の後に評価書(案)が修正されています" in problem
+    stale = services.staleness(draft)
+    assert [c.path for c in stale.unexplained] == ["basic/other_bodies"]
+    # going back to the reviewed text makes it current again
+    pia_services.update_section(draft, "basic", {"other_bodies": stale.review_round.document["basic"]["other_bodies"]},
+                                actor=None)
+    assert services.review_problem(draft) is None
+
+
+def test_an_edit_in_answer_to_a_finding_keeps_the_review(make_assessment, body):
+    pia_services, draft = _reviewed(make_assessment, body, finding_path="basic/other_bodies", draft_changed=True)
+    pia_services.update_section(draft, "basic", {"other_bodies": "指摘を受けて修正した記載"}, actor=None)
+    stale = services.staleness(draft)
+    assert not stale.stale and [c.path for c, _f in stale.explained] == ["basic/other_bodies"]
+    assert services.review_problem(draft) is None
+
+
+def test_a_finding_answered_without_a_change_does_not_cover_an_edit(make_assessment, body):
+    pia_services, draft = _reviewed(make_assessment, body, finding_path="basic/other_bodies", draft_changed=False)
+    pia_services.update_section(draft, "basic", {"other_bodies": "指摘とは別に書き換えた記載"}, actor=None)
+    assert "修正されています" in services.review_problem(draft)
+
+
+def test_a_stale_review_blocks_submission_and_the_page_shows_the_diff(make_assessment, body, as_role):
+    from pia.models.assessment import InvalidTransition
+
+    pia_services, draft = _reviewed(make_assessment, body)
+    pia_services.update_section(draft, "basic", {"other_bodies": "点検後の無断修正"}, actor=None)
+    db.session.commit()
+    draft.status = "review"
+    with pytest.raises(InvalidTransition, match="修正されています"):
+        draft.submit(date(2026, 2, 1), pia_services.procedure_steps(draft), {"review": services.review_problem(draft)})
+    db.session.rollback()
+    officer = _login(as_role, "officer")
+    page = officer.get(f"/reviews/versions/{draft.id}/since-review")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "対応として記録されていない修正が1項目" in text and "点検後の無断修正" in text
+
+
+def test_the_review_round_cannot_be_rewritten_in_the_database(make_assessment, body):
+    from pia.models.review import ReviewRound
+
+    _pia_services, draft = _reviewed(make_assessment, body)
+    review_round = db.session.execute(sa.select(ReviewRound)).scalars().one()
+    with pytest.raises(sa.exc.DBAPIError), db.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE review_rounds SET document_sha256 = 'x' WHERE id = :id"), {"id": review_round.id})
 
 
 def _login(as_role, role):
