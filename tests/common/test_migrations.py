@@ -53,3 +53,54 @@ def test_upgrade_empty_database_to_head_without_drift(empty_app, engine_name):
             triggers = {r[0] for r in conn.exec_driver_sql("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")}
     for _table, name, _stmts in TRIGGERS:
         assert any(t.startswith(name) for t in triggers), f"trigger {name} missing after upgrade"
+
+
+def insert_row(conn, table_name: str, **values) -> int:
+    """Insert a row into ``table_name`` as the database stands now (an older schema), filling the
+    required columns the test does not care about; returns the new id."""
+    from datetime import date, datetime, timezone
+
+    present = {c["name"] for c in sa.inspect(conn).get_columns(table_name)}
+    model = db.metadata.tables[table_name]
+    columns = [c for c in model.columns if c.name in present]
+    row = dict(values)
+    for column in columns:
+        if column.name in row or column.primary_key or column.nullable:
+            continue
+        default = column.default.arg if column.default is not None and not callable(column.default.arg) else None
+        if default is None:
+            kind = column.type.impl if isinstance(column.type, sa.types.TypeDecorator) else column.type
+            for type_, value in ((sa.JSON, {}), (sa.DateTime, datetime(2025, 1, 1, tzinfo=timezone.utc)),
+                                 (sa.Date, date(2025, 1, 1)), (sa.Boolean, False), (sa.Integer, 0),
+                                 (sa.Float, 0.0), (sa.String, "")):
+                if isinstance(kind, type_):
+                    default = value
+                    break
+        row[column.name] = default
+    table = sa.table(table_name, *[sa.column(c.name, c.type) for c in columns])
+    return conn.execute(table.insert().values(**row).returning(table.c.id)).scalar_one()
+
+
+def test_existing_review_sessions_get_the_text_they_reviewed(empty_app):
+    """Sessions recorded before review rounds existed are linked to their version's text."""
+    from flask_migrate import upgrade as upgrade_to
+
+    upgrade_to(revision="00eea44c9be2")
+    document = {"basic": {"other_bodies": "審議された記載"}}
+    with db.engine.begin() as conn:
+        dept = insert_row(conn, "departments", code="d1", name="住民情報課")
+        affair = insert_row(conn, "affairs", code="juki", name="住民基本台帳に関する事務", department_id=dept)
+        assessment = insert_row(conn, "assessments", affair_id=affair, form="zenkoumoku", title="評価書")
+        version = insert_row(conn, "assessment_versions", assessment_id=assessment, number=1, edition="2024",
+                             status="draft", document=document)
+        body = insert_row(conn, "review_bodies", name="審議会")
+        session = insert_row(conn, "review_sessions", version_id=version, body_id=body, result="可")
+    upgrade()
+    with db.engine.connect() as conn:
+        rounds = conn.execute(sa.text("SELECT id, version_id, reconstructed, document_sha256 FROM review_rounds")).all()
+        linked = conn.execute(sa.text("SELECT round_id FROM review_sessions WHERE id = :id"), {"id": session}).scalar_one()
+    from pia.review_services import document_digest
+
+    assert [(r.version_id, bool(r.reconstructed), r.document_sha256) for r in rounds] == [
+        (version, True, document_digest(document))]
+    assert linked == rounds[0].id
