@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Iterable, Mapping
 from urllib.parse import unquote, urlsplit
 
-from weasyprint import CSS, HTML
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher, URLFetcherResponse
+# WeasyPrint (a second to import) is loaded on first use: commands and requests that never
+# render a PDF do not pay for it (``flask --help`` starts at once)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 INTERNAL_HOST = "hyoka.internal"
@@ -56,43 +55,57 @@ class RefusedURL(ValueError):
     """A document tried to load something it may not (file:, remote, outside static/)."""
 
 
-class SafeURLFetcher(URLFetcher):
-    """WeasyPrint URL fetcher: ``data:`` and whitelisted static files, nothing else."""
+@functools.cache
+def _fetcher_class():
+    """The WeasyPrint URL fetcher class (built on first use, with WeasyPrint)."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-    def __init__(self, static_dir: Path = STATIC_DIR):
-        # urllib only ever sees data: URLs; everything else is answered or refused below
-        super().__init__(allowed_protocols=("data",), allow_redirects=False)
-        self.static_dir = Path(static_dir).resolve()
-        #: URLs refused while rendering (for tests and logs)
-        self.refused: list[str] = []
+    class SafeURLFetcher(URLFetcher):
+        """WeasyPrint URL fetcher: ``data:`` and whitelisted static files, nothing else."""
 
-    def fetch(self, url, headers=None):
-        if url[:5].lower() == "data:":
-            return super().fetch(url, headers)
-        path = self.static_path(url)
-        if path is None:
-            self.refused.append(url)
-            raise RefusedURL(f"refused to load {url[:200]}")
-        content_type = ALLOWED_SUFFIXES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0]
-        return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": content_type})
+        def __init__(self, static_dir: Path = STATIC_DIR):
+            # urllib only ever sees data: URLs; everything else is answered or refused below
+            super().__init__(allowed_protocols=("data",), allow_redirects=False)
+            self.static_dir = Path(static_dir).resolve()
+            #: URLs refused while rendering (for tests and logs)
+            self.refused: list[str] = []
 
-    def static_path(self, url: str) -> Path | None:
-        """The file under ``static/`` that ``url`` names, or None when it is not allowed."""
-        try:
-            parts = urlsplit(url)
-        except ValueError:
-            return None
-        if parts.scheme != "https" or parts.netloc != INTERNAL_HOST or parts.query:
-            return None
-        relative = unquote(parts.path)
-        if not relative.startswith("/static/"):
-            return None
-        candidate = (self.static_dir / relative[len("/static/"):]).resolve()
-        if not candidate.is_relative_to(self.static_dir) or not candidate.is_file():
-            return None
-        if candidate.suffix.lower() not in ALLOWED_SUFFIXES:
-            return None
-        return candidate
+        def fetch(self, url, headers=None):
+            if url[:5].lower() == "data:":
+                return super().fetch(url, headers)
+            path = self.static_path(url)
+            if path is None:
+                self.refused.append(url)
+                raise RefusedURL(f"refused to load {url[:200]}")
+            content_type = ALLOWED_SUFFIXES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0]
+            return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": content_type})
+
+        def static_path(self, url: str) -> Path | None:
+            """The file under ``static/`` that ``url`` names, or None when it is not allowed."""
+            try:
+                parts = urlsplit(url)
+            except ValueError:
+                return None
+            if parts.scheme != "https" or parts.netloc != INTERNAL_HOST or parts.query:
+                return None
+            relative = unquote(parts.path)
+            if not relative.startswith("/static/"):
+                return None
+            candidate = (self.static_dir / relative[len("/static/"):]).resolve()
+            if not candidate.is_relative_to(self.static_dir) or not candidate.is_file():
+                return None
+            if candidate.suffix.lower() not in ALLOWED_SUFFIXES:
+                return None
+            return candidate
+
+    return SafeURLFetcher
+
+
+def __getattr__(name: str):
+    # ``common.publish.SafeURLFetcher`` without importing WeasyPrint at module import
+    if name == "SafeURLFetcher":
+        return _fetcher_class()
+    raise AttributeError(name)
 
 
 @functools.lru_cache(maxsize=32)
@@ -145,7 +158,7 @@ def render(
     stylesheets: Iterable[str] = DEFAULT_STYLESHEETS,
     metadata: Mapping[str, object] | None = None,
     pdf_variant: str | None = None,
-    fetcher: SafeURLFetcher | None = None,
+    fetcher: "SafeURLFetcher | None" = None,
 ) -> Rendered:
     """Render ``html`` to PDF; returns the bytes and the number of pages.
 
@@ -160,7 +173,10 @@ def render(
     :param pdf_variant: a WeasyPrint variant such as ``"pdf/a-3b"`` (archival copies).
     :param fetcher: a :class:`SafeURLFetcher` to use (to inspect what was refused).
     """
-    fetcher = fetcher or SafeURLFetcher()
+    from weasyprint import CSS, HTML
+    from weasyprint.text.fonts import FontConfiguration
+
+    fetcher = fetcher or _fetcher_class()()
     base_url = base_url or INTERNAL_ROOT
     font_config = FontConfiguration()
     css = [
