@@ -155,11 +155,20 @@ def _demo_review(options) -> str | None:
         .order_by(AssessmentVersion.id)).scalars().all()
     if not versions:
         return "第三者点検: 評価書の版がないため、点検の記録を省略しました。"
+    first = versions[0]
+    if first.status == "published" and not db.session.execute(
+            sa.select(ReviewSession.id).filter_by(version_id=first.id).limit(1)).first():
+        # the review of 第1版 (before it was published on 2025-01-31), as its section VI 3 says
+        review_services.save_session(ReviewSession(
+            version_id=first.id, body=body, held_on=date(2025, 1, 17),
+            method="札幌市個人情報保護審議会において、評価書(案)を説明し、審議を受けた。",
+            result="特定個人情報保護評価指針に定める実施手続等に適合し、評価書の内容は妥当であるとの意見を得た。"),
+            actor="demo")
     version = next((v for v in versions if v.status == "review"), None) \
         or next((v for v in reversed(versions) if v.status != "published"), None) or versions[-1]
     if db.session.execute(sa.select(ReviewSession.id).filter_by(version_id=version.id).limit(1)).first():
         return None
-    session = ReviewSession(version_id=version.id, body=body, held_on=date(2026, 1, 20),
+    session = ReviewSession(version_id=version.id, body=body, held_on=date(2026, 1, 23),
                             method="札幌市個人情報保護審議会において、評価書(案)及び意見募集の結果を説明し、審議を受けた。",
                             result="評価書(案)の内容は、特定個人情報保護評価指針に定める実施手続等に適合し、"
                                    "リスク対策は妥当であると認められた。")
