@@ -71,6 +71,7 @@ def system_state(system: System) -> dict[str, Any]:
         "status": system.status,
         "owner_department": system.owner_department.name if system.owner_department else "",
         "departments": [d.name for d in system.authorised_departments],
+        "affairs": [a.name for a in system.affairs],
         "cloud_provider": system.cloud_provider,
         "ismap": system.ismap,
         "ismap_number": system.ismap_number,
@@ -92,6 +93,7 @@ def pi_file_state(pi_file: PiFile) -> dict[str, Any]:
         "file_kind": pi_file.file_kind,
         "owner_department": pi_file.owner_department.name if pi_file.owner_department else "",
         "systems": [s.code for s in pi_file.systems],
+        "affairs": [a.name for a in pi_file.affairs],
         "record_items": list(pi_file.record_items or []),
         "person_scope": pi_file.person_scope,
         "target_count": pi_file.target_count,
@@ -106,7 +108,7 @@ def pi_file_state(pi_file: PiFile) -> dict[str, Any]:
 #: labels of the state keys, for the history page
 STATE_LABELS = {
     "code": "コード", "name": "名称", "abbreviation": "略称", "kind": "区分", "hosting": "設置場所",
-    "status": "状態", "owner_department": "所管課", "departments": "利用を認める所属",
+    "status": "状態", "owner_department": "所管課", "departments": "利用を認める所属", "affairs": "事務",
     "cloud_provider": "クラウド事業者", "ismap": "ISMAP", "ismap_number": "ISMAP登録番号",
     "description": "機能の説明", "functions": "機能", "notes": "備考", "numbering": "番号の形式",
     "connections": "接続", "file_kind": "ファイルの種類", "systems": "保有するシステム",
@@ -405,9 +407,11 @@ def entry_values(group: Item, values: Mapping[str, Any]) -> dict[str, Any]:
 
 def normalise_name(text: str) -> str:
     """Names compared loosely: NFKC, no spaces, no 長音 (サーバ = サーバー), and without
-    the trailing 「(以下「…」という。)」."""
+    the definition 「以下「…」という。」 at the end of a parenthesis."""
     text = unicodedata.normalize("NFKC", text or "")
     text = re.sub(r"\(以下「[^」]*」という。?\)", "", text)
+    # 「(標準準拠システム。以下「…」という。)」: the remark stays, the definition goes
+    text = re.sub(r"。?以下「[^」]*」という。?\)", ")", text)
     return re.sub(r"[\sー-]", "", text)
 
 
@@ -560,7 +564,7 @@ def fill_version(version: AssessmentVersion, *, systems: list[System], files: li
     for kind, chosen in (("system", systems), ("pi_file", files)):
         for position, obj in enumerate(chosen):
             db.session.add(InventoryLink(version_id=version.id, kind=kind, object_id=obj.id, position=position))
-        add_to_affair(version.assessment.affair, chosen)
+        add_to_affair(version.assessment.affair, chosen, actor=actor)
     db.session.flush()
     audit.record("update", "AssessmentVersion", version.id,
                  f"{version.assessment.title} {version.label}のシステム・ファイルを台帳から記載しました"
@@ -597,7 +601,7 @@ def snapshot_version(version: AssessmentVersion, actor=None) -> list[InventorySn
                 rels = entry_values(group, values_for(kind, obj))
                 per_object[obj.id][path] = {
                     "index": index, "values": {rel: copy.deepcopy(_get_rel(entries[index], rel)) for rel in rels}}
-        add_to_affair(version.assessment.affair, objects)
+        add_to_affair(version.assessment.affair, objects, actor=actor)
         # the first group is the one the objects were matched by order of choice
         for obj in objects:
             row = InventorySnapshot(version_id=version.id, kind=kind, object_id=obj.id, code=obj.code,
@@ -950,14 +954,22 @@ def ledger_version(assessment: Assessment) -> AssessmentVersion | None:
     return assessment.current_version or assessment.latest_version
 
 
-def add_to_affair(affair: Affair, objects: Iterable) -> None:
-    """Record that ``affair`` uses these systems / holds these files (the 台帳's side of the link)."""
+def add_to_affair(affair: Affair, objects: Iterable, *, actor=None) -> None:
+    """Record that ``affair`` uses these systems / holds these files (the 台帳's side of the
+    link), with a history entry for each record that did not say so yet."""
     for obj in objects:
-        if affair not in obj.affairs:
-            obj.affairs.append(affair)
+        if affair in obj.affairs:
+            continue
+        obj.affairs.append(affair)
+        summary = f"事務の追加({affair.name})"
+        if isinstance(obj, System):
+            record_system_revision(obj, actor=actor, summary=summary)
+        else:
+            record_pi_file_revision(obj, actor=actor, summary=summary)
 
 
-def link_entries(version: AssessmentVersion, section_key: str, data: Mapping[str, Any]) -> dict[str, Any]:
+def link_entries(version: AssessmentVersion, section_key: str, data: Mapping[str, Any], *,
+                 actor=None) -> dict[str, Any]:
     """``data`` (a section about to be saved) with the records picked in the edit form applied:
     an entry linked to a record and left without a name takes the record's name (and what
     else the 台帳 fills). Returns a new mapping; the picked records join the 事務."""
@@ -987,7 +999,7 @@ def link_entries(version: AssessmentVersion, section_key: str, data: Mapping[str
                     if current in (None, "", [], {}) or (isinstance(current, dict) and not current.get("selected")
                                                          and not current.get("other")):
                         _set_rel(entry, rel, value)
-    add_to_affair(version.assessment.affair, picked)
+    add_to_affair(version.assessment.affair, picked, actor=actor)
     return out
 
 

@@ -73,13 +73,18 @@ def drift_command():
     from pia import inventory_services
 
     found = inventory_services.drifting_assessments()
-    if not found:
+    mismatching = inventory_services.mismatching_assessments()
+    if not found and not mismatching:
         click.echo("台帳と不一致の評価書はありません。")
         return
     for assessment, drift in found:
         click.echo(f"{assessment.title} {drift.version.label}: {len(drift.differences)}件")
         for d in drift.differences:
             click.echo(f"  {d.label}: {d.before[:40]!r} -> {d.after[:40]!r}")
+    for assessment, match in mismatching:
+        click.echo(f"{assessment.title} {match.version.label}: {len(match.problems())}件")
+        for problem in match.problems():
+            click.echo(f"  {problem}")
 
 
 def snapshot_published() -> int:
@@ -197,8 +202,13 @@ def _inventory_panel(user):
 
     systems = db.session.execute(sa.select(sa.func.count()).select_from(System)).scalar_one()
     files = db.session.execute(sa.select(sa.func.count()).select_from(PiFile)).scalar_one()
-    drifting = inventory_services.drifting_assessments()
-    return "pia/inventory/_panel.html", {"systems": systems, "files": files, "drifting": drifting}
+    counts: dict = {}
+    for assessment, drift in inventory_services.drifting_assessments():
+        counts[assessment] = counts.get(assessment, 0) + len(drift.differences)
+    for assessment, found in inventory_services.mismatching_assessments():
+        counts[assessment] = counts.get(assessment, 0) + len(found.problems())
+    mismatching = sorted(counts.items(), key=lambda pair: pair[0].id)
+    return "pia/inventory/_panel.html", {"systems": systems, "files": files, "mismatching": mismatching}
 
 
 def _review_panel(user):
@@ -230,6 +240,8 @@ def _template_helpers() -> dict:
     return {
         "inventory_drift": inventory_services.drift,
         "inventory_drift_kind": inventory_services.drift_kind,
+        "inventory_ledger_version": inventory_services.ledger_version,
+        "inventory_ledger_match": inventory_services.ledger_match,
         "inventory_can_edit": can_edit,
         "inventory_systems_of": lambda version: inventory_services.referenced_objects(version, "system"),
         "inventory_diagram": diagram,

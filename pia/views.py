@@ -353,7 +353,7 @@ def edit_section(version_id, section_key):
             errors = {"revision": form.revision.errors}
             status = 400
         else:
-            data = inventory_services.link_entries(item, section_key, data)
+            data = inventory_services.link_entries(item, section_key, data, actor=current_user)
             try:
                 services.update_section(item, section_key, data, actor=current_user,
                                         expected_revision=int(form.revision.data))
