@@ -116,7 +116,6 @@ def load_demo(options) -> str | None:
     version = _demo_version()
     if version is None:
         return "住民基本台帳事務（juki）の評価書がないため、意見募集のデモデータを省略しました。"
-    _load_first_consultation("demo")
     existing = db.session.execute(
         db.select(Consultation).filter_by(version_id=version.id, title=TITLE)).scalar_one_or_none()
     if existing is not None:
@@ -149,4 +148,5 @@ def load_demo(options) -> str | None:
     consultation.transition("closed", actor=actor)
     services.mark_reviewed(consultation, actor=actor)
     services.publish_result(consultation, actor=actor)
-    return f"意見募集「{TITLE}」（意見10件、結果公表済み）を作成しました。"
+    _load_first_consultation(actor)
+    return f"意見募集「{TITLE}」（意見10件、結果公表済み）と第1版の意見募集（2024年、意見なし）を作成しました。"
