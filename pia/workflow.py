@@ -81,6 +81,14 @@ def _day(value) -> date | None:
         return None
 
 
+def _reviewer(version: AssessmentVersion) -> str:
+    """The body that held the latest review session with a result (e.g. 個人情報保護審議会)."""
+    from pia import review_services
+
+    held = [s for s in review_services.sessions_for(version) if s.result.strip() and s.body is not None]
+    return held[-1].body.name if held else ""
+
+
 def steps(version: AssessmentVersion) -> list[Step]:
     """The procedure of ``version`` in its legal order."""
     from pia import checklist, services
@@ -135,8 +143,8 @@ def steps(version: AssessmentVersion) -> list[Step]:
             state = CURRENT
         else:
             state = TODO
-        out.append(Step("review", "第三者点検", state, _day(held.get("date")), who=str(held.get("method") or "")[:60]
-                        if held else (sent.actor_name if sent else ""), note=problems["review"] or ""))
+        out.append(Step("review", "第三者点検", state, _day(held.get("date")), who=_reviewer(version)
+                        or (sent.actor_name if sent else ""), note=problems["review"] or ""))
     else:
         out.append(Step("review", "第三者点検", SKIPPED, note="全項目評価の手続を要しない版です。"))
 
