@@ -81,6 +81,37 @@ def _demo_version():
     return next((v for v in versions if v.status not in ("submitted", "published")), versions[0])
 
 
+def _first_version():
+    """第1版 of the assessment of affair ``juki`` when it is published (its 2024 consultation)."""
+    from pia.models import Affair, Assessment, AssessmentVersion
+
+    return db.session.execute(
+        db.select(AssessmentVersion).join(Assessment).join(Affair)
+        .where(Affair.code == "juki", AssessmentVersion.number == 1, AssessmentVersion.status == "published")
+    ).scalars().first()
+
+
+def _load_first_consultation(actor) -> None:
+    """The consultation on 第1版 (2024-11-13 to 2024-12-12, no opinions), as its section VI 2 says."""
+    version = _first_version()
+    if version is None or db.session.execute(
+            db.select(Consultation.id).filter_by(version_id=version.id)).first() is not None:
+        return
+    consultation = services.create_consultation(
+        version, actor=actor, title=TITLE,
+        description="住民基本台帳事務に関する特定個人情報保護評価書（全項目評価書）の案に対する意見募集（第1版）。",
+        start_date=date(2024, 11, 13), end_date=date(2024, 12, 12),
+        places=list(PLACES), web_url=WEB_URL, channels=["post", "hand", "fax", "email"],
+        eligibility="どなたでもご意見を提出できます。",
+        form_fields={"name": "required", "address": "optional", "contact": "optional"},
+        categories=[dict(c) for c in CATEGORIES],
+    )
+    consultation.transition("open", actor=actor)
+    consultation.transition("closed", actor=actor)
+    services.mark_reviewed(consultation, actor=actor)
+    services.publish_result(consultation, actor=actor, on=date(2024, 12, 20))
+
+
 def load_demo(options) -> str | None:
     version = _demo_version()
     if version is None:
@@ -117,4 +148,5 @@ def load_demo(options) -> str | None:
     consultation.transition("closed", actor=actor)
     services.mark_reviewed(consultation, actor=actor)
     services.publish_result(consultation, actor=actor)
-    return f"意見募集「{TITLE}」（意見10件、結果公表済み）を作成しました。"
+    _load_first_consultation(actor)
+    return f"意見募集「{TITLE}」（意見10件、結果公表済み）と第1版の意見募集（2024年、意見なし）を作成しました。"

@@ -82,3 +82,35 @@ def deadlines_cmd():
         current = f"{row.current.label} {row.current.published_on}" if row.current else "未公表"
         click.echo(f"{row.affair.code}\t{row.required}\t{current}\t再評価 {row.reassessment_due or '-'}\t"
                    f"見直し {row.review_due or '-'}\t行動計画 {row.open_actions}\t{flag}")
+
+
+@cli.command("check")
+@click.argument("assessment_id", type=int)
+@click.option("--version", "number", type=int, default=None,
+              help="版の番号(省略時は最新の版)")
+def check_cmd(assessment_id, number):
+    """Run the pre-submission checklist on a version; exit status 1 when an item fails."""
+    from pia import checklist
+    from pia.models.assessment import Assessment
+
+    assessment = db.session.get(Assessment, assessment_id)
+    if assessment is None:
+        raise click.ClickException(f"評価書 {assessment_id} がありません。")
+    version = assessment.latest_version if number is None else assessment.version(number)
+    if version is None:
+        raise click.ClickException("該当する版がありません。")
+    items = checklist.run(version)
+    failed = checklist.failures(items)
+    click.echo(f"{assessment.title} {version.label}({version.status_label})")
+    group = None
+    for item in items:
+        if item.group != group:
+            group = item.group
+            click.echo(f"[{group}]")
+        click.echo(f"  {'OK' if item.ok else 'NG'} {item.label}")
+        for problem in item.problems:
+            click.echo(f"     - {problem}")
+    if failed:
+        click.echo(f"問題のある項目: {len(failed)}件")
+        sys.exit(1)
+    click.echo("すべての項目を確認しました。")

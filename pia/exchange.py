@@ -25,7 +25,7 @@ from pia.models.assessment import (
     ChangeLogNote,
     ThresholdRecord,
 )
-from pia.schema import FORMS, SchemaNotFound, load_schema, validate
+from pia.schema import FORMS, LINK_KEY, SchemaNotFound, load_schema, validate
 
 FORMAT = "hyoka.assessment"
 FORMAT_VERSION = 1
@@ -194,7 +194,8 @@ def import_assessment(data: Any, *, actor, affair_code: str | None = None) -> As
     for v in sorted(data["versions"], key=lambda v: v["number"]):
         base = by_number.get(v.get("base_version"))
         version = AssessmentVersion(
-            assessment_id=assessment.id, number=v["number"], edition=str(v["edition"]), document=v["document"],
+            assessment_id=assessment.id, number=v["number"], edition=str(v["edition"]),
+            document=_without_links(v["document"]),
             created_at=_datetime(v.get("created_at"), "版") or utcnow(), submitted_on=_date(v.get("submitted_on"), "提出日"),
             published_on=_date(v.get("published_on"), "公表日"), revision=int(v.get("revision") or 1),
             base_version_id=base.id if base else None, change_kind=v.get("change_kind"), note=v.get("note") or "",
@@ -233,3 +234,13 @@ def import_assessment(data: Any, *, actor, affair_code: str | None = None) -> As
                  f"{assessment.title}を取り込みました({len(by_number)}版)。", actor=actor)
     db.session.refresh(assessment)
     return assessment
+
+
+def _without_links(value: Any) -> Any:
+    """The document without the ids of 台帳 records (``pia.schema.LINK_KEY``): ids of another
+    database name other records here; entries are linked again by their names when read."""
+    if isinstance(value, dict):
+        return {k: _without_links(v) for k, v in value.items() if k != LINK_KEY}
+    if isinstance(value, list):
+        return [_without_links(v) for v in value]
+    return value

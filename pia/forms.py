@@ -57,6 +57,15 @@ class NewAssessmentForm(FlaskForm):
             raise ValidationError("既存の事務を選ぶか、新しい事務のコードと名称を入力してください。")
 
 
+class NewAffairForm(FlaskForm):
+    code = StringField("事務のコード", validators=[
+        DataRequired("事務のコードを入力してください。"), Length(max=40),
+        Regexp(r"^[a-z][a-z0-9_-]*$", message="半角英小文字・数字・-・_で入力してください。")])
+    name = StringField("事務の名称", validators=[DataRequired("事務の名称を入力してください。"), Length(max=300)])
+    department_id = SelectField("担当課", coerce=int, choices=[])
+    submit = SubmitField("登録する")
+
+
 class ThresholdForm(FlaskForm):
     determined_on = DateField("判断日", validators=[DataRequired("判断日を入力してください。")])
     target_count = IntegerField("対象人数", validators=[InputRequired("対象人数を入力してください。"),

@@ -6,6 +6,10 @@
 - What the inventory writes into an assessment: :func:`system_values`,
   :func:`pi_file_values` (relative path -> document value), :func:`apply_selection` (pure)
   and :func:`fill_version` (writes a draft through ``pia.services.update_section``).
+- 台帳と一致 by identity: an entry of a group marked ``inventory:`` holds the id of the record
+  it names (``pia.schema.LINK_KEY``; entries without one are linked by name when read);
+  :func:`ledger_match` lists the names that match no record and the records of the 事務
+  (``System.affairs``, ``PiFile.affairs``) the version does not name.
 - Publication and drift: :func:`snapshot_version` (the on-publish hook) and
   :func:`drift` (「台帳と不一致」: what the published version says that the inventory no
   longer says), :func:`drift_changes` and :func:`start_draft_from_drift`.
@@ -24,7 +28,7 @@ import sqlalchemy as sa
 
 from common import audit
 from common.db import db, utcnow
-from pia.models.assessment import Assessment, AssessmentVersion
+from pia.models.assessment import Affair, Assessment, AssessmentVersion
 from pia.models.inventory import (
     CONNECTION_KINDS,
     Connection,
@@ -35,7 +39,7 @@ from pia.models.inventory import (
     System,
     SystemRevision,
 )
-from pia.schema import FormSchema, Item, empty_entry, get_value, load_schema, value_text
+from pia.schema import LINK_KEY, FormSchema, Item, empty_entry, get_value, load_schema, value_text
 
 #: the numbering styles of ②システムの機能 (001 uses 「1. 」, 「1 」 and 「・」)
 NUMBERINGS = {"dot": "1. 見出し", "space": "1 見出し", "bullet": "・見出し"}
@@ -67,6 +71,7 @@ def system_state(system: System) -> dict[str, Any]:
         "status": system.status,
         "owner_department": system.owner_department.name if system.owner_department else "",
         "departments": [d.name for d in system.authorised_departments],
+        "affairs": [a.name for a in system.affairs],
         "cloud_provider": system.cloud_provider,
         "ismap": system.ismap,
         "ismap_number": system.ismap_number,
@@ -88,6 +93,7 @@ def pi_file_state(pi_file: PiFile) -> dict[str, Any]:
         "file_kind": pi_file.file_kind,
         "owner_department": pi_file.owner_department.name if pi_file.owner_department else "",
         "systems": [s.code for s in pi_file.systems],
+        "affairs": [a.name for a in pi_file.affairs],
         "record_items": list(pi_file.record_items or []),
         "person_scope": pi_file.person_scope,
         "target_count": pi_file.target_count,
@@ -102,7 +108,7 @@ def pi_file_state(pi_file: PiFile) -> dict[str, Any]:
 #: labels of the state keys, for the history page
 STATE_LABELS = {
     "code": "コード", "name": "名称", "abbreviation": "略称", "kind": "区分", "hosting": "設置場所",
-    "status": "状態", "owner_department": "所管課", "departments": "利用を認める所属",
+    "status": "状態", "owner_department": "所管課", "departments": "利用を認める所属", "affairs": "事務",
     "cloud_provider": "クラウド事業者", "ismap": "ISMAP", "ismap_number": "ISMAP登録番号",
     "description": "機能の説明", "functions": "機能", "notes": "備考", "numbering": "番号の形式",
     "connections": "接続", "file_kind": "ファイルの種類", "systems": "保有するシステム",
@@ -401,9 +407,11 @@ def entry_values(group: Item, values: Mapping[str, Any]) -> dict[str, Any]:
 
 def normalise_name(text: str) -> str:
     """Names compared loosely: NFKC, no spaces, no 長音 (サーバ = サーバー), and without
-    the trailing 「(以下「…」という。)」."""
+    the definition 「以下「…」という。」 at the end of a parenthesis."""
     text = unicodedata.normalize("NFKC", text or "")
     text = re.sub(r"\(以下「[^」]*」という。?\)", "", text)
+    # 「(標準準拠システム。以下「…」という。)」: the remark stays, the definition goes
+    text = re.sub(r"。?以下「[^」]*」という。?\)", ")", text)
     return re.sub(r"[\sー-]", "", text)
 
 
@@ -415,10 +423,18 @@ def _names_of(kind: str, obj) -> set[str]:
 
 
 def match_entries(kind: str, entries: list[Mapping[str, Any]], objects: list) -> dict[int, int]:
-    """object id -> index of the entry that names it (by normalised name)."""
+    """object id -> index of the entry that names it (by its link, else by normalised name)."""
     out: dict[int, int] = {}
     used: set[int] = set()
+    wanted = {obj.id for obj in objects}
+    for index, entry in enumerate(entries):
+        link = entry.get(LINK_KEY) if isinstance(entry, Mapping) else None
+        if isinstance(link, int) and link in wanted and link not in out:
+            out[link] = index
+            used.add(index)
     for obj in objects:
+        if obj.id in out:
+            continue
         names = _names_of(kind, obj)
         for index, entry in enumerate(entries):
             if index in used or not isinstance(entry, Mapping):
@@ -456,6 +472,8 @@ def apply_selection(schema: FormSchema, document: Mapping[str, Any], kind: str, 
             entry = copy.deepcopy(dict(entries[index])) if index is not None else empty_entry(group)
             for rel, value in entry_values(group, values_for(kind, obj)).items():
                 _set_rel(entry, rel, value)
+            if group.inventory == kind:
+                entry[LINK_KEY] = obj.id
             new_entries.append(entry)
         new_entries += [copy.deepcopy(e) for i, e in enumerate(entries) if i not in claimed]
         _set_path(section, path.split("/", 1)[1], new_entries)
@@ -481,7 +499,11 @@ def linked_objects(version: AssessmentVersion, kind: str) -> list:
 
 
 def referenced_objects(version: AssessmentVersion, kind: str) -> list:
-    """The inventory entries ``version`` names: its links, else matched by name."""
+    """The inventory entries ``version`` names: the records its entries are linked to (by
+    identity, else by name), else those it was last filled from."""
+    named = [entry.obj for entry in ledger_entries(version, kind) if entry.obj is not None]
+    if named:
+        return list(dict.fromkeys(named))
     linked = linked_objects(version, kind)
     if linked:
         return linked
@@ -542,6 +564,7 @@ def fill_version(version: AssessmentVersion, *, systems: list[System], files: li
     for kind, chosen in (("system", systems), ("pi_file", files)):
         for position, obj in enumerate(chosen):
             db.session.add(InventoryLink(version_id=version.id, kind=kind, object_id=obj.id, position=position))
+        add_to_affair(version.assessment.affair, chosen, actor=actor)
     db.session.flush()
     audit.record("update", "AssessmentVersion", version.id,
                  f"{version.assessment.title} {version.label}のシステム・ファイルを台帳から記載しました"
@@ -578,6 +601,7 @@ def snapshot_version(version: AssessmentVersion, actor=None) -> list[InventorySn
                 rels = entry_values(group, values_for(kind, obj))
                 per_object[obj.id][path] = {
                     "index": index, "values": {rel: copy.deepcopy(_get_rel(entries[index], rel)) for rel in rels}}
+        add_to_affair(version.assessment.affair, objects, actor=actor)
         # the first group is the one the objects were matched by order of choice
         for obj in objects:
             row = InventorySnapshot(version_id=version.id, kind=kind, object_id=obj.id, code=obj.code,
@@ -797,3 +821,196 @@ def apply_drift_to_draft(draft: AssessmentVersion, found: Drift, *, actor) -> in
             write_section(draft, key, document[key], actor=actor)
     del schema
     return applied
+
+
+# --------------------------------------------------------------------------- 台帳と一致 (identity)
+
+#: what the assessment calls the records of each kind
+KIND_NOUNS = {"system": "システム", "pi_file": "特定個人情報ファイル"}
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One entry of the group that lists a version's systems (or files), and its record."""
+
+    kind: str
+    #: document path of the entry, ``basic/systems[2]``
+    path: str
+    name: str
+    obj: Any = None
+    #: ``link`` (the id the entry holds), ``name`` (matched by its name) or ``""`` (no record)
+    by: str = ""
+    #: the entry holds the id of a record that is no longer in the 台帳
+    stale_link: bool = False
+
+    @property
+    def renamed(self) -> bool:
+        """Linked by identity, but the name written differs from the record's."""
+        return self.by == "link" and normalise_name(self.name) not in _names_of(self.kind, self.obj)
+
+
+@dataclass
+class LedgerMatch:
+    """How a version's systems and files match the 台帳 (by identity)."""
+
+    version: AssessmentVersion
+    entries: list[LedgerEntry] = field(default_factory=list)
+    #: records of the 事務 (not 廃止) that the version does not name
+    missing: list[Any] = field(default_factory=list)
+
+    def unknown(self, kind: str | None = None) -> list[LedgerEntry]:
+        return [e for e in self.entries if e.obj is None and (kind is None or e.kind == kind)]
+
+    def renamed(self, kind: str | None = None) -> list[LedgerEntry]:
+        return [e for e in self.entries if e.obj is not None and e.renamed and (kind is None or e.kind == kind)]
+
+    def missing_of(self, kind: str) -> list[Any]:
+        model = System if kind == "system" else PiFile
+        return [o for o in self.missing if isinstance(o, model)]
+
+    def problems(self, kind: str | None = None) -> list[str]:
+        """Every disagreement, in Japanese, naming the entries and records."""
+        out = []
+        for kind_ in [kind] if kind else list(KIND_NOUNS):
+            noun = KIND_NOUNS[kind_]
+            for entry in self.unknown(kind_):
+                out.append(f"{noun}「{entry.name}」は台帳に" + ("ありません(台帳から削除されました)。" if entry.stale_link
+                                                            else "ありません。"))
+            for entry in self.renamed(kind_):
+                out.append(f"{noun}「{entry.name}」は、台帳では「{entry.obj.name}」です。")
+            for obj in self.missing_of(kind_):
+                out.append(f"台帳でこの事務の{noun}とされている「{obj.name}」が記載されていません。")
+        return out
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems()
+
+
+def ledger_group(schema: FormSchema, kind: str) -> tuple[str, Item] | None:
+    """The group that lists the version's systems (``I 2``) or files (``I 3``)."""
+    groups = list(schema.inventory_items(kind))
+    return groups[0] if groups else None
+
+
+def ledger_entries(version: AssessmentVersion, kind: str, *, known: list | None = None) -> list[LedgerEntry]:
+    """The entries of the version's first group of ``kind`` with the record each names."""
+    found = ledger_group(_schema(version), kind)
+    if found is None:
+        return []
+    path, _group = found
+    model = System if kind == "system" else PiFile
+    if known is None:
+        known = list(db.session.execute(sa.select(model).order_by(model.id)).scalars())
+    by_id = {o.id: o for o in known}
+    by_name: dict[str, Any] = {}
+    for obj in known:
+        for name in _names_of(kind, obj):
+            by_name.setdefault(name, obj)
+    out = []
+    for index, entry in enumerate(_entries(version.document, path)):
+        if not isinstance(entry, Mapping):
+            continue
+        name = str(entry.get("name") or "").strip()
+        link = entry.get(LINK_KEY)
+        entry_path = f"{path}[{index}]"
+        if isinstance(link, int) and not isinstance(link, bool):
+            obj = by_id.get(link)
+            out.append(LedgerEntry(kind, entry_path, name, obj, "link" if obj is not None else "",
+                                   stale_link=obj is None))
+            continue
+        if not name:
+            continue
+        obj = by_name.get(normalise_name(name))
+        out.append(LedgerEntry(kind, entry_path, name, obj, "name" if obj is not None else ""))
+    return out
+
+
+def affair_records(affair: Affair, kind: str) -> list:
+    """The 台帳 records of ``affair`` (廃止 systems left out)."""
+    if kind == "system":
+        stmt = sa.select(System).where(System.affairs.any(Affair.id == affair.id), System.status != "retired")
+        return list(db.session.execute(stmt.order_by(System.id)).scalars())
+    stmt = sa.select(PiFile).where(PiFile.affairs.any(Affair.id == affair.id))
+    return list(db.session.execute(stmt.order_by(PiFile.position, PiFile.id)).scalars())
+
+
+def ledger_match(version: AssessmentVersion) -> LedgerMatch:
+    """How ``version``'s systems and files match the 台帳, by identity."""
+    result = LedgerMatch(version)
+    affair = version.assessment.affair
+    for kind in ("system", "pi_file"):
+        if ledger_group(_schema(version), kind) is None:
+            continue
+        entries = ledger_entries(version, kind)
+        result.entries += entries
+        named = {e.obj.id for e in entries if e.obj is not None}
+        result.missing += [o for o in affair_records(affair, kind) if o.id not in named]
+    return result
+
+
+def ledger_version(assessment: Assessment) -> AssessmentVersion | None:
+    """The version checked against the 台帳 for the assessment: the one in force, else the latest."""
+    return assessment.current_version or assessment.latest_version
+
+
+def add_to_affair(affair: Affair, objects: Iterable, *, actor=None) -> None:
+    """Record that ``affair`` uses these systems / holds these files (the 台帳's side of the
+    link), with a history entry for each record that did not say so yet."""
+    for obj in objects:
+        if affair in obj.affairs:
+            continue
+        obj.affairs.append(affair)
+        summary = f"事務の追加({affair.name})"
+        if isinstance(obj, System):
+            record_system_revision(obj, actor=actor, summary=summary)
+        else:
+            record_pi_file_revision(obj, actor=actor, summary=summary)
+
+
+def link_entries(version: AssessmentVersion, section_key: str, data: Mapping[str, Any], *,
+                 actor=None) -> dict[str, Any]:
+    """``data`` (a section about to be saved) with the records picked in the edit form applied:
+    an entry linked to a record and left without a name takes the record's name (and what
+    else the 台帳 fills). Returns a new mapping; the picked records join the 事務."""
+    schema = _schema(version)
+    out = copy.deepcopy(dict(data))
+    picked: list = []
+    for kind in ("system", "pi_file"):
+        model = System if kind == "system" else PiFile
+        for path, group in schema.inventory_items(kind):
+            head, _, rel_path = path.partition("/")
+            if head != section_key:
+                continue
+            try:
+                entries = get_value(out, rel_path)
+            except (KeyError, IndexError, TypeError):
+                continue
+            for entry in entries if isinstance(entries, list) else []:
+                link = entry.get(LINK_KEY) if isinstance(entry, dict) else None
+                obj = db.session.get(model, link) if isinstance(link, int) else None
+                if obj is None:
+                    if isinstance(entry, dict):
+                        entry.pop(LINK_KEY, None)
+                    continue
+                picked.append(obj)
+                for rel, value in entry_values(group, values_for(kind, obj)).items():
+                    current = _get_rel(entry, rel)
+                    if current in (None, "", [], {}) or (isinstance(current, dict) and not current.get("selected")
+                                                         and not current.get("other")):
+                        _set_rel(entry, rel, value)
+    add_to_affair(version.assessment.affair, picked, actor=actor)
+    return out
+
+
+def mismatching_assessments() -> list[tuple[Assessment, LedgerMatch]]:
+    """Every assessment whose version in force (else latest) does not match the 台帳."""
+    out = []
+    for assessment in db.session.execute(sa.select(Assessment).order_by(Assessment.id)).scalars():
+        version = ledger_version(assessment)
+        if version is None:
+            continue
+        found = ledger_match(version)
+        if not found.ok:
+            out.append((assessment, found))
+    return out

@@ -74,13 +74,18 @@ def drift_command():
     from pia import inventory_services
 
     found = inventory_services.drifting_assessments()
-    if not found:
+    mismatching = inventory_services.mismatching_assessments()
+    if not found and not mismatching:
         click.echo("台帳と不一致の評価書はありません。")
         return
     for assessment, drift in found:
         click.echo(f"{assessment.title} {drift.version.label}: {len(drift.differences)}件")
         for d in drift.differences:
             click.echo(f"  {d.label}: {d.before[:40]!r} -> {d.after[:40]!r}")
+    for assessment, match in mismatching:
+        click.echo(f"{assessment.title} {match.version.label}: {len(match.problems())}件")
+        for problem in match.problems():
+            click.echo(f"  {problem}")
 
 
 def snapshot_published() -> int:
@@ -156,11 +161,20 @@ def _demo_review(options) -> str | None:
         .order_by(AssessmentVersion.id)).scalars().all()
     if not versions:
         return "第三者点検: 評価書の版がないため、点検の記録を省略しました。"
+    first = versions[0]
+    if first.status == "published" and not db.session.execute(
+            sa.select(ReviewSession.id).filter_by(version_id=first.id).limit(1)).first():
+        # the review of 第1版 (before it was published on 2025-01-31), as its section VI 3 says
+        review_services.save_session(ReviewSession(
+            version_id=first.id, body=body, held_on=date(2025, 1, 17),
+            method="札幌市個人情報保護審議会において、評価書(案)を説明し、審議を受けた。",
+            result="特定個人情報保護評価指針に定める実施手続等に適合し、評価書の内容は妥当であるとの意見を得た。"),
+            actor="demo")
     version = next((v for v in versions if v.status == "review"), None) \
         or next((v for v in reversed(versions) if v.status != "published"), None) or versions[-1]
     if db.session.execute(sa.select(ReviewSession.id).filter_by(version_id=version.id).limit(1)).first():
         return None
-    session = ReviewSession(version_id=version.id, body=body, held_on=date(2026, 1, 20),
+    session = ReviewSession(version_id=version.id, body=body, held_on=date(2026, 1, 23),
                             method="札幌市個人情報保護審議会において、評価書(案)及び意見募集の結果を説明し、審議を受けた。",
                             result="評価書(案)の内容は、特定個人情報保護評価指針に定める実施手続等に適合し、"
                                    "リスク対策は妥当であると認められた。")
@@ -189,8 +203,13 @@ def _inventory_panel(user):
 
     systems = db.session.execute(sa.select(sa.func.count()).select_from(System)).scalar_one()
     files = db.session.execute(sa.select(sa.func.count()).select_from(PiFile)).scalar_one()
-    drifting = inventory_services.drifting_assessments()
-    return "pia/inventory/_panel.html", {"systems": systems, "files": files, "drifting": drifting}
+    counts: dict = {}
+    for assessment, drift in inventory_services.drifting_assessments():
+        counts[assessment] = counts.get(assessment, 0) + len(drift.differences)
+    for assessment, found in inventory_services.mismatching_assessments():
+        counts[assessment] = counts.get(assessment, 0) + len(found.problems())
+    mismatching = sorted(counts.items(), key=lambda pair: pair[0].id)
+    return "pia/inventory/_panel.html", {"systems": systems, "files": files, "mismatching": mismatching}
 
 
 def _review_panel(user):
@@ -222,6 +241,8 @@ def _template_helpers() -> dict:
     return {
         "inventory_drift": inventory_services.drift,
         "inventory_drift_kind": inventory_services.drift_kind,
+        "inventory_ledger_version": inventory_services.ledger_version,
+        "inventory_ledger_match": inventory_services.ledger_match,
         "inventory_can_edit": can_edit,
         "inventory_systems_of": lambda version: inventory_services.referenced_objects(version, "system"),
         "inventory_diagram": diagram,

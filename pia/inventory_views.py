@@ -22,7 +22,7 @@ from pia.inventory_forms import (
     lines,
     parse_functions,
 )
-from pia.models.assessment import Assessment, AssessmentVersion
+from pia.models.assessment import Affair, Assessment, AssessmentVersion
 from pia.models.inventory import CONNECTION_KINDS, Connection, PiFile, System
 
 READERS = ("officer", "editor", "admin", "auditor")
@@ -66,7 +66,8 @@ def inventory():
     systems = _systems()
     return render_template("pia/inventory/index.html", systems=systems, files=_files(),
                            diagram=systems_svg(systems, link=_system_link),
-                           drifting=services.drifting_assessments(), can_manage=_can_manage())
+                           drifting=services.drifting_assessments(), mismatching=services.mismatching_assessments(),
+                           can_manage=_can_manage())
 
 
 @bp.get("/inventory/diagram.svg")
@@ -80,14 +81,20 @@ def inventory_diagram():
                     headers={"Content-Disposition": 'attachment; filename="systems.svg"'})
 
 
+def _affairs() -> list[Affair]:
+    return db.session.execute(sa.select(Affair).order_by(Affair.id)).scalars().all()
+
+
 def _system_form(system: System | None = None) -> SystemForm:
     form = SystemForm(obj=None if request.method == "POST" else system)
     departments = _departments()
     form.owner_department.choices = [(0, "(なし)")] + [(d.id, d.name) for d in departments]
     form.departments.choices = [(d.id, d.name) for d in departments]
+    form.affairs.choices = [(a.id, a.name) for a in _affairs()]
     if request.method != "POST" and system is not None:
         form.owner_department.data = system.owner_department_id or 0
         form.departments.data = [d.id for d in system.authorised_departments]
+        form.affairs.data = [a.id for a in system.affairs]
         form.functions.data = functions_text(system.functions)
     return form
 
@@ -100,6 +107,8 @@ def _fill_system(system: System, form: SystemForm) -> None:
     system.owner_department_id = form.owner_department.data or None
     chosen = set(form.departments.data or [])
     system.authorised_departments = [d for d in _departments() if d.id in chosen]
+    picked = set(form.affairs.data or [])
+    system.affairs = [a for a in _affairs() if a.id in picked]
     system.functions = parse_functions(form.functions.data)
 
 
@@ -201,9 +210,11 @@ def _file_form(pi_file: PiFile | None = None) -> PiFileForm:
     departments = _departments()
     form.owner_department.choices = [(0, "(なし)")] + [(d.id, d.name) for d in departments]
     form.systems.choices = [(s.id, f"{s.name} [{s.code}]") for s in _systems()]
+    form.affairs.choices = [(a.id, a.name) for a in _affairs()]
     if request.method != "POST" and pi_file is not None:
         form.owner_department.data = pi_file.owner_department_id or 0
         form.systems.data = [s.id for s in pi_file.systems]
+        form.affairs.data = [a.id for a in pi_file.affairs]
         form.record_items.data = "\n".join(pi_file.record_items or [])
     return form
 
@@ -216,6 +227,8 @@ def _fill_file(pi_file: PiFile, form: PiFileForm) -> None:
     pi_file.owner_department_id = form.owner_department.data or None
     chosen = set(form.systems.data or [])
     pi_file.systems = [s for s in _systems() if s.id in chosen]
+    picked = set(form.affairs.data or [])
+    pi_file.affairs = [a for a in _affairs() if a.id in picked]
     pi_file.record_items = lines(form.record_items.data)
 
 

@@ -64,6 +64,10 @@ LEAF_TYPES = frozenset(
 CONTAINER_TYPES = frozenset({"table", "group", "fieldset"})
 ITEM_TYPES = LEAF_TYPES | CONTAINER_TYPES
 INVENTORY_KINDS = frozenset({"system", "pi_file"})
+#: in an entry of a group marked ``inventory:``, the id of the 台帳 record it names (the
+#: link by identity; the form field is ``systems-0-inventory_id``). Not an item of the form:
+#: validation, diff and print ignore it.
+LINK_KEY = "inventory_id"
 
 MSG_REQUIRED = "必須項目です"
 MSG_NOT_A_CHOICE = "選択肢にない値です"
@@ -663,9 +667,17 @@ def _coerce_item(item: Item, name: str, data: _FormData) -> Any:
         row = {
             sub.key: _coerce_item(sub, f"{name}-{index}-{sub.key}", data) for sub in item.subitems
         }
-        if not all(is_empty(sub, row[sub.key]) for sub in item.subitems):
+        link = _coerce_link(data.scalar(f"{name}-{index}-{LINK_KEY}")) if item.inventory else None
+        if link is not None:
+            row[LINK_KEY] = link
+        if link is not None or not all(is_empty(sub, row[sub.key]) for sub in item.subitems):
             rows.append(row)
     return rows
+
+
+def _coerce_link(raw: str) -> int | None:
+    text = raw.strip()
+    return int(text) if text.isdigit() and 0 < int(text) <= 2**31 - 1 else None
 
 
 def _coerce_number(raw: str) -> int | str | None:
@@ -716,6 +728,9 @@ def _form_item(item: Item, name: str, value: Any, out: dict[str, Any]) -> None:
             row = row if isinstance(row, Mapping) else {}
             for sub in item.subitems:
                 _form_item(sub, f"{name}-{index}-{sub.key}", row.get(sub.key), out)
+            if item.inventory:
+                link = row.get(LINK_KEY)
+                out[f"{name}-{index}-{LINK_KEY}"] = str(link) if isinstance(link, int) else ""
     else:
         out[name] = "" if value is None else str(value)
 

@@ -652,14 +652,21 @@ def _require_complete(version: AssessmentVersion) -> None:
 
 
 def submit(version: AssessmentVersion, *, on: date, actor) -> None:
-    """提出: freeze the document (with its 変更箇所 and section VI facts) and record 提出日."""
+    """提出: freeze the document (with its 変更箇所 and section VI facts) and record 提出日.
+
+    :raises pia.checklist.ChecklistFailed: while an item of the pre-submission checklist fails.
+    """
+    from pia import checklist
+
     require_officer(actor)
-    _require_complete(version)
     steps = procedure_steps(version)
-    problems = step_problems(version)
+    version.check_submittable(steps)
     kind = change_kind(version)
     if kind == "none":
         raise InvalidTransition("現在の版から変更がありません。")
+    if on is not None:
+        checklist.require_passing(version, on=on, action="提出")
+    problems = step_problems(version)
     # fill what the document must carry before it freezes
     document = copy.deepcopy(version.document)
     _fill_section_vi(version, document)
@@ -680,8 +687,15 @@ def submit(version: AssessmentVersion, *, on: date, actor) -> None:
 
 
 def publish(version: AssessmentVersion, *, on: date, actor) -> None:
-    """公表: the version comes into force; runs the on-publish hooks (inventory snapshot)."""
+    """公表: the version comes into force; runs the on-publish hooks (inventory snapshot).
+
+    :raises pia.checklist.ChecklistFailed: while an item of the checklist fails.
+    """
+    from pia import checklist
+
     require_officer(actor)
+    if version.status == "submitted" and on is not None:
+        checklist.require_passing(version, on=on, action="公表")
     before = version.publish(on, procedure_steps(version), step_problems(version))
     version.published_by_id = _uid(actor)
     procedure.on_publish(version, actor)

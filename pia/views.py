@@ -17,7 +17,7 @@ from common.auth import requires
 from common.db import db
 from common.models import Department
 from common.timeutil import today_jst
-from pia import exchange, search, services, threshold
+from pia import checklist, exchange, inventory_services, search, services, threshold, workflow
 from pia.blueprint import bp
 from pia.diff import TIMING_AFTER, TIMING_BEFORE
 from pia.forms import (
@@ -25,6 +25,7 @@ from pia.forms import (
     ConflictForm,
     DateActionForm,
     ImportForm,
+    NewAffairForm,
     NewAssessmentForm,
     ReviewForm,
     SectionForm,
@@ -40,6 +41,7 @@ from pia.models.assessment import (
     AssessmentVersion,
     InvalidTransition,
 )
+from pia.models.inventory import PiFile, System
 from pia.render import document_rows, document_view
 from pia.schema import FORMS, coerce, field_name, flatten, load_schema, section_completion, to_form_data
 
@@ -181,6 +183,48 @@ def new_assessment():
     return render_template("pia/assessment_new.html", form=form), 400 if form.errors else 200
 
 
+@bp.route("/affairs/new", methods=["GET", "POST"])
+@requires("officer")
+def new_affair():
+    """Register a 事務; it starts with its しきい値判断."""
+    form = NewAffairForm()
+    departments = db.session.execute(db.select(Department).order_by(Department.sort_order)).scalars().all()
+    form.department_id.choices = [(d.id, d.name) for d in departments]
+    if form.validate_on_submit():
+        if db.session.execute(db.select(Affair).filter_by(code=form.code.data)).scalar_one_or_none():
+            form.code.errors.append("このコードの事務は既にあります。")
+        else:
+            affair = services.create_affair(code=form.code.data, name=form.name.data.strip(),
+                                            department=db.session.get(Department, form.department_id.data),
+                                            actor=current_user)
+            db.session.commit()
+            flash("事務を登録しました。次に、しきい値判断を行って必要な評価書を確かめます。", "success")
+            return redirect(url_for(".affair_threshold", affair_id=affair.id))
+    return render_template("pia/affair_new.html", form=form), 400 if form.errors else 200
+
+
+@bp.post("/affairs/<int:affair_id>/assessments")
+@requires("officer")
+def create_required_assessment(affair_id):
+    """Create the assessment of a form the しきい値判断 requires, with an empty 第1版."""
+    affair = _get_or_404(Affair, affair_id)
+    if not ConflictForm().validate_on_submit():
+        abort(400)
+    form = request.form.get("form", "")
+    record = affair.latest_threshold
+    if record is None or form not in (record.forms or []):
+        flash("しきい値判断で必要とされた評価書だけを作成できます。", "error")
+        return redirect(url_for(".affair_threshold", affair_id=affair.id))
+    try:
+        assessment = services.create_assessment(affair, form=form, actor=current_user)
+    except ValueError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for(".affair_threshold", affair_id=affair.id))
+    db.session.commit()
+    flash(f"{assessment.title}を作成しました。第1版(作成中)を記載してください。", "success")
+    return redirect(url_for(".version", version_id=assessment.versions[-1].id))
+
+
 # --------------------------------------------------------------------------- one assessment
 
 
@@ -275,6 +319,9 @@ def version(version_id):
         version=item, assessment=item.assessment, schema=schema, sections=sections, completion=completion,
         steps=steps, problems=problems, kind=kind, change_rows=change_rows, notes=notes, previous=previous,
         significant_rows=significant_rows,
+        workflow_steps=workflow.steps(item), next_action=workflow.next_action(item, current_user),
+        may_check=services.is_officer(current_user) or (
+            current_user.has_role("editor") and services.in_department(current_user, item.assessment)),
         missing=services.missing_required(item) if not item.frozen else [],
         editable=item.editable and services.can_edit(current_user, item.assessment),
         date_form=DateActionForm(formdata=None, on=today_jst()), timing_choices=(TIMING_BEFORE, TIMING_AFTER),
@@ -308,6 +355,7 @@ def edit_section(version_id, section_key):
             errors = {"revision": form.revision.errors}
             status = 400
         else:
+            data = inventory_services.link_entries(item, section_key, data, actor=current_user)
             try:
                 services.update_section(item, section_key, data, actor=current_user,
                                         expected_revision=int(form.revision.data))
@@ -327,12 +375,40 @@ def edit_section(version_id, section_key):
         revision = form.revision.data
     else:
         values = _values_from_document(schema, section_key, item.document.get(section_key))
+        _preselect_ledger_records(section, item.document.get(section_key) or {}, values)
         revision = str(item.revision)
         form.revision.data = revision
     return render_template("pia/section_edit.html", **_context(
         version=item, assessment=item.assessment, schema=schema, section=section, form=form,
-        values=values, errors=errors, revision=revision,
+        values=values, errors=errors, revision=revision, inventory_pickers=_inventory_pickers(section),
         completion=section_completion(schema, item.document), extra_rows=1)), status
+
+
+def _preselect_ledger_records(section, section_doc, values: dict[str, list[str]]) -> None:
+    """Entries saved before they were linked show the record their name matches."""
+    for item in section.items:
+        if item.type != "group" or not item.inventory:
+            continue
+        entries = section_doc.get(item.key)
+        if not isinstance(entries, list):
+            continue
+        model = System if item.inventory == "system" else PiFile
+        known = list(db.session.execute(db.select(model).order_by(model.id)).scalars())
+        for object_id, index in inventory_services.match_entries(item.inventory, entries, known).items():
+            name = f"{item.key}-{index}-{inventory_services.LINK_KEY}"
+            if not (values.get(name) or [""])[0]:
+                values[name] = [str(object_id)]
+
+
+def _inventory_pickers(section) -> dict[str, list[tuple[int, str]]]:
+    """For each group of the section that names systems or files: the 台帳 records to pick from."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    for item in section.items:
+        if item.type == "group" and item.inventory:
+            model = System if item.inventory == "system" else PiFile
+            records = db.session.execute(db.select(model).order_by(model.id)).scalars()
+            out[item.key] = [(r.id, f"{r.name}({r.code})") for r in records]
+    return out
 
 
 def _conflict_page(version, schema, section, conflict: services.Conflict, posted):
@@ -389,7 +465,8 @@ def resolve_conflict(version_id, section_key):
         return render_template("pia/section_edit.html", **_context(
             version=item, assessment=item.assessment, schema=schema, section=section, form=sform,
             values=values, errors=_errors_by_field(exc.errors), revision=str(item.revision),
-            completion=section_completion(schema, item.document), extra_rows=1)), 400
+            inventory_pickers=_inventory_pickers(section), completion=section_completion(schema, item.document),
+            extra_rows=1)), 400
     db.session.commit()
     flash(f"{section.display_title}を保存しました(競合を解消しました)。", "success")
     return redirect(url_for(".version", version_id=item.id, _anchor=f"section-{section_key}"))
@@ -482,6 +559,9 @@ def transition(version_id, action):
         abort(400)
     try:
         func(item, actor=current_user, **kwargs)
+    except checklist.ChecklistFailed as exc:
+        db.session.rollback()
+        return _checklist_page(item, checklist.run(item, on=kwargs.get("on")), refused=str(exc)), 400
     except (InvalidTransition, services.PermissionDenied) as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -489,6 +569,34 @@ def transition(version_id, action):
     db.session.commit()
     flash(message, "success")
     return redirect(url_for(".version", version_id=item.id))
+
+
+@bp.get("/versions/<int:version_id>/checklist")
+@requires(*EDITORS)
+def version_checklist(version_id):
+    """The pre-submission checklist of a version: every check with its state."""
+    item = _version_or_404(version_id)
+    if not (services.is_officer(current_user) or services.in_department(current_user, item.assessment)):
+        abort(403)
+    return _checklist_page(item, checklist.run(item))
+
+
+def _checklist_page(version: AssessmentVersion, items: list[checklist.CheckItem], refused: str = ""):
+    editable = version.editable and services.can_edit(current_user, version.assessment)
+
+    def edit_url(path: str | None) -> str | None:
+        if not path or not editable:
+            return None
+        section_key = path.split("/", 1)[0]
+        anchor = f"f-{field_name(path)}" if "/" in path else None
+        return url_for(".edit_section", version_id=version.id, section_key=section_key, _anchor=anchor)
+
+    groups: dict[str, list[checklist.CheckItem]] = {}
+    for entry in items:
+        groups.setdefault(entry.group, []).append(entry)
+    return render_template("pia/checklist.html", **_context(
+        version=version, assessment=version.assessment, groups=groups, items=items,
+        failed=checklist.failures(items), refused=refused, edit_url=edit_url))
 
 
 # --------------------------------------------------------------------------- compare

@@ -4,7 +4,7 @@ from pia.models.assessment import (  # noqa: F401
     VersionSearchText)
 from pia.models.inventory import (  # noqa: F401
     Connection, InventoryLink, InventorySnapshot, PiFile, PiFileRevision, System, SystemRevision,
-    pi_file_systems, system_departments,
+    affair_pi_files, affair_systems, pi_file_systems, system_departments,
 )
 from pia.models.review import ReviewBody, ReviewFinding, ReviewRound, ReviewSession  # noqa: F401
 from pia.models.publication import PublishedDocument  # noqa: F401

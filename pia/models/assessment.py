@@ -252,13 +252,18 @@ class AssessmentVersion(db.Model):
         for step in procedure:
             if problems.get(step):
                 raise InvalidTransition(problems[step])
+        allowed = self.check_submittable(procedure)
+        self.submitted_on = on  # before the status: the version freezes with it
+        return self._move(allowed, "submitted")
+
+    def check_submittable(self, procedure: list[str]) -> tuple[str, ...]:
+        """The states 提出 may start from; raises when this version is in none of them."""
         allowed = ("review",) if "review" in procedure else ("draft", "review")
         if self.status not in allowed and self.status in ("draft", "consultation"):
             raise InvalidTransition("全項目評価の手続(意見聴取・第三者点検)を終えてから提出してください。")
         if self.status not in allowed:
             raise InvalidTransition(f"{self.status_label}の版は提出できません。")
-        self.submitted_on = on  # before the status: the version freezes with it
-        return self._move(allowed, "submitted")
+        return allowed
 
     def publish(self, on: date, procedure: list[str], problems: dict[str, str | None]) -> str:
         """提出済み → 公表済み."""

@@ -10,12 +10,16 @@ show). What a published assessment said about them is kept in
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from common.db import JSONType, UTCDateTime, db, guard, utcnow
 from common.models import Department
+
+if TYPE_CHECKING:
+    from pia.models.assessment import Affair
 
 #: departments whose staff may use a system (the evidence checks rely on this)
 system_departments = sa.Table(
@@ -31,6 +35,22 @@ pi_file_systems = sa.Table(
     db.metadata,
     sa.Column("pi_file_id", sa.ForeignKey("pi_files.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("system_id", sa.ForeignKey("systems.id", ondelete="CASCADE"), primary_key=True),
+)
+
+#: the 事務 whose assessment must name a system (a system record belongs to the 事務 that use it)
+affair_systems = sa.Table(
+    "affair_systems",
+    db.metadata,
+    sa.Column("affair_id", sa.ForeignKey("affairs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("system_id", sa.ForeignKey("systems.id", ondelete="CASCADE"), primary_key=True),
+)
+
+#: the 事務 whose assessment must name a 特定個人情報ファイル
+affair_pi_files = sa.Table(
+    "affair_pi_files",
+    db.metadata,
+    sa.Column("affair_id", sa.ForeignKey("affairs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("pi_file_id", sa.ForeignKey("pi_files.id", ondelete="CASCADE"), primary_key=True),
 )
 
 SYSTEM_KINDS = {"city": "市のシステム", "national": "国のシステム", "external": "外部"}
@@ -103,6 +123,8 @@ class System(db.Model):
         secondary=pi_file_systems, back_populates="systems", order_by="PiFile.position")
     revisions: Mapped[list["SystemRevision"]] = relationship(
         back_populates="system", order_by="SystemRevision.revision.desc()", cascade="all, delete-orphan")
+    #: the 事務 whose assessments must name this system (台帳と一致 by identity)
+    affairs: Mapped[list["Affair"]] = relationship(secondary=affair_systems, order_by="Affair.id")
 
     @property
     def display_name(self) -> str:
@@ -206,6 +228,8 @@ class PiFile(db.Model):
         secondary=pi_file_systems, back_populates="pi_files", order_by=System.code)
     revisions: Mapped[list["PiFileRevision"]] = relationship(
         back_populates="pi_file", order_by="PiFileRevision.revision.desc()", cascade="all, delete-orphan")
+    #: the 事務 whose assessments must name this file
+    affairs: Mapped[list["Affair"]] = relationship(secondary=affair_pi_files, order_by="Affair.id")
 
     def __repr__(self):
         return f"<PiFile {self.code}>"

@@ -27,6 +27,27 @@ def published_version(assessment, document, *, number=None, published_on=date(20
     return version
 
 
+WARDS = ["中央区", "北区", "東区", "白石区", "厚別区", "豊平区", "清田区", "南区", "西区", "手稲区"]
+
+
+@pytest.fixture
+def inventory(app, department):
+    """The demo システム台帳 (001's nine systems and three files): code -> System."""
+    import sqlalchemy as sa
+
+    from pia.inventory_import import import_file
+    from pia.inventory_setup import DEMO_FILE
+    from pia.models.inventory import System
+
+    for ward in WARDS:
+        department(f"{ward}戸籍住民課")
+    department("住民情報課")
+    department("情報システム課")
+    import_file(DEMO_FILE.read_bytes(), DEMO_FILE.name, actor="test")
+    db.session.commit()
+    return {s.code: s for s in db.session.execute(sa.select(System).order_by(System.id)).scalars()}
+
+
 @pytest.fixture
 def demo_docs():
     return load_demo_documents()

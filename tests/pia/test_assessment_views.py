@@ -13,7 +13,7 @@ from common.db import db
 from common.models import AuditEvent
 from pia import procedure, search, services
 from pia.models.assessment import ActionItem, Assessment, AssessmentVersion
-from tests.pia.assessment_factories import demo_docs, make_assessment, steps_done  # noqa: F401
+from tests.pia.assessment_factories import demo_docs, inventory, make_assessment, steps_done  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
@@ -179,8 +179,14 @@ def test_second_saver_gets_a_conflict_page_and_chooses(juki, as_role):
 # --------------------------------------------------------------------------- workflow
 
 
-def test_significant_change_cannot_be_submitted_before_the_procedure(juki, as_role, steps_done):
+def test_significant_change_cannot_be_submitted_before_the_procedure(juki, as_role, steps_done, inventory):
     draft = _draft(juki)
+    # the 台帳 knows the system the draft moves to (else 提出 is refused: 台帳と不一致)
+    from pia import inventory_services
+
+    inventory["JUKI"].name = "住民記録システム(標準準拠システム)"
+    inventory_services.save_system(inventory["JUKI"], actor="test")
+    db.session.commit()
     c = as_role("officer")
     c.post(f"/versions/{draft.id}/transition/submit", data={"on": "2026-03-01"})
     c.post(f"/versions/{draft.id}/transition/review")
@@ -219,7 +225,8 @@ def test_significant_change_cannot_be_submitted_before_the_procedure(juki, as_ro
     assert db.session.get(Assessment, juki.id).current_version.id == draft.id
 
 
-def test_correction_goes_straight_to_submission_and_keeps_the_explanation(make_assessment, as_role, steps_done):
+def test_correction_goes_straight_to_submission_and_keeps_the_explanation(make_assessment, as_role, steps_done,
+                                                                            inventory):
     assessment = make_assessment("juki")
     draft = services.start_draft(assessment, actor=None, changes={"basic/other_bodies": "-(字句の修正)"})
     db.session.commit()

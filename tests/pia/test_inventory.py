@@ -6,23 +6,8 @@ import pytest
 
 from common.db import db
 from pia import inventory_services as services
-from pia.inventory_import import import_file
-from pia.inventory_setup import DEMO_FILE
 from pia.models.inventory import InventorySnapshot, PiFile, System, SystemRevision
-from tests.pia.assessment_factories import demo_docs, make_assessment  # noqa: F401  (fixtures)
-
-WARDS = ["中央区", "北区", "東区", "白石区", "厚別区", "豊平区", "清田区", "南区", "西区", "手稲区"]
-
-
-@pytest.fixture
-def inventory(app, department):
-    for ward in WARDS:
-        department(f"{ward}戸籍住民課")
-    department("住民情報課")
-    department("情報システム課")
-    import_file(DEMO_FILE.read_bytes(), DEMO_FILE.name, actor="test")
-    db.session.commit()
-    return {s.code: s for s in db.session.execute(sa.select(System).order_by(System.id)).scalars()}
+from tests.pia.assessment_factories import WARDS, demo_docs, inventory, make_assessment  # noqa: F401  (fixtures)
 
 
 def test_demo_has_the_nine_systems_of_001_with_their_functions(inventory):
