@@ -102,6 +102,13 @@ def test_closing_on_the_first_day_needs_a_reason_and_the_step_waits_for_replies_
     facts = procedure.section_vi_facts(significant_draft)["consultation"]
     assert facts["period"] == {"start": today, "end": today}
     assert REASON in facts["shortening_reason"] and "締め切った" in facts["shortening_reason"]
+    # so does the published result (1 意見の募集期間: the days opinions were taken)
+    from common.jpdate import wareki_range
+    from consultation.report import build_report
+
+    report = build_report(c)
+    assert report.period == wareki_range(today, today)
+    assert REASON in report.closed_early_note and "締め切りました" in report.closed_early_note
     # every state change is in the audit trail, the early close with its reason
     events = db.session.execute(db.select(AuditEvent).filter_by(
         action="transition", object_type="consultation", object_id=str(c.id))).scalars().all()
