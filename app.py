@@ -105,11 +105,13 @@ def create_app(config: dict | None = None) -> Flask:
         HYOKA_LOGIN_MAX_FAILURES=5,
         HYOKA_LOCKOUT_MINUTES=15,
         HYOKA_UPLOAD_DIR=str(Path(app.instance_path) / "uploads"),
+        #: a consultation period shorter than this needs a 特段の理由 (原則30日以上)
+        HYOKA_CONSULTATION_MIN_DAYS=30,
         JSON_AS_ASCII=False,
     )
     # numeric settings an operator may tune from the environment
     for key in ("CONSULTATION_RATE_LIMIT", "CONSULTATION_RATE_WINDOW", "HYOKA_LOGIN_MAX_FAILURES",
-                "HYOKA_LOCKOUT_MINUTES"):
+                "HYOKA_LOCKOUT_MINUTES", "HYOKA_CONSULTATION_MIN_DAYS"):
         if os.environ.get(f"HYOKA_{key.removeprefix('HYOKA_')}"):
             app.config[key] = int(os.environ[f"HYOKA_{key.removeprefix('HYOKA_')}"])
     if config:

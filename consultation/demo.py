@@ -1,9 +1,15 @@
-"""Demo step: the consultation of reference 004 (札幌市, 住民基本台帳事務, 2025-11-12 to 2025-12-11)."""
+"""Demo step: the consultation of reference 004 (札幌市, 住民基本台帳事務, 2025-11-12 to 2025-12-11).
+
+It is held on the draft it consulted (第2版: the move to ガバメントクラウド that 004's opinions are
+about), runs its full period, has every opinion answered and its result published: it
+satisfies the 意見聴取 step of that version, and keeps the draft as put out when it opened.
+"""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from common.db import db
+from common.timeutil import JST
 from consultation import services
 from consultation.models import Consultation
 
@@ -19,6 +25,10 @@ CATEGORIES = [
      "heading": "住民基本台帳事務に関する特定個人情報保護評価に対するご意見"},
     {"key": "system", "label": "制度全体に関するご意見", "heading": ""},
 ]
+#: when the demo consultation opened, was closed (the day after its period) and its result published
+OPENED_AT = datetime(2025, 11, 12, 8, 45, tzinfo=JST)
+CLOSED_AT = datetime(2025, 12, 12, 9, 0, tzinfo=JST)
+REPORTED_ON = date(2026, 1, 9)
 SYSTEM = "システム総論"
 CLOUD = "クラウド化について"
 
@@ -107,9 +117,13 @@ def _load_first_consultation(actor) -> None:
         categories=[dict(c) for c in CATEGORIES],
     )
     consultation.transition("open", actor=actor)
-    consultation.transition("closed", actor=actor)
+    services.close_consultation(consultation, actor=actor, today=date(2024, 12, 13))
     services.mark_reviewed(consultation, actor=actor)
     services.publish_result(consultation, actor=actor, on=date(2024, 12, 20))
+    consultation.opened_at = datetime(2024, 11, 13, 8, 45, tzinfo=JST)
+    consultation.closed_at = datetime(2024, 12, 13, 9, 0, tzinfo=JST)
+    consultation.reported_at = datetime(2024, 12, 20, 10, 0, tzinfo=JST)
+    db.session.flush()
 
 
 def load_demo(options) -> str | None:
@@ -145,8 +159,13 @@ def load_demo(options) -> str | None:
     opinions = services.split_opinion(first, [summary for _, summary, _ in OPINIONS], actor=actor)
     for opinion, (topic, _summary, reply) in zip(opinions, OPINIONS):
         services.update_opinion(opinion, actor=actor, category="assessment", topic=topic, reply=reply)
-    consultation.transition("closed", actor=actor)
+    services.close_consultation(consultation, actor=actor, today=CLOSED_AT.date())
     services.mark_reviewed(consultation, actor=actor)
-    services.publish_result(consultation, actor=actor)
+    services.publish_result(consultation, actor=actor, on=REPORTED_ON)
+    # the demo is loaded today; its record shows the days it happened
+    consultation.opened_at, consultation.closed_at = OPENED_AT, CLOSED_AT
+    consultation.reported_at = datetime.combine(REPORTED_ON, datetime.min.time(), tzinfo=JST).replace(hour=10)
+    db.session.flush()
     _load_first_consultation(actor)
-    return f"意見募集「{TITLE}」（意見10件、結果公表済み）と第1版の意見募集（2024年、意見なし）を作成しました。"
+    return (f"意見募集「{TITLE}」（{version.label}、意見10件、結果公表済み）と"
+            "第1版の意見募集（2024年、意見なし）を作成しました。")

@@ -5,13 +5,15 @@ from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
 from wtforms import (
-    BooleanField, DateField, RadioField, SelectField, StringField, SubmitField,
+    BooleanField, DateField, HiddenField, RadioField, SelectField, StringField, SubmitField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, URL, ValidationError
 
 from common.forms import MultiCheckboxField
-from consultation.models import CHANNELS, FIELD_MODES, FORM_FIELDS, PAPER_CHANNELS, SUBMITTER_KINDS, period_problem
+from consultation.models import (
+    CHANNELS, FIELD_MODES, FORM_FIELDS, PAPER_CHANNELS, SUBMITTER_KINDS, min_period_days, period_problem,
+)
 
 DEFAULT_MAX_OPINION_CHARS = 10000
 
@@ -28,7 +30,7 @@ class ConsultationForm(FlaskForm):
     description = TextAreaField("募集の趣旨・概要", validators=[Length(max=5000)])
     start_date = DateField("募集開始日", validators=[InputRequired("募集開始日を入力してください。")])
     end_date = DateField("募集終了日", validators=[InputRequired("募集終了日を入力してください。")])
-    shortened_reason = TextAreaField("期間を30日未満とする特段の理由", validators=[Length(max=2000)])
+    shortened_reason = TextAreaField("期間を短縮する特段の理由", validators=[Length(max=2000)])
     places = TextAreaField("配布場所（1行に1か所）", validators=[Length(max=5000)])
     web_url = StringField("ホームページのURL", validators=[
         Optional(), URL(require_tld=False, message="URLの形式で入力してください。"), Length(max=500)])
@@ -46,6 +48,11 @@ class ConsultationForm(FlaskForm):
         "意見の区分（1行に1区分。結果公表での見出しを変える場合は「区分｜見出し」）",
         validators=[DataRequired("意見の区分を1つ以上入力してください。"), Length(max=3000)])
     submit = SubmitField("保存する")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.min_days = min_period_days()
+        self.shortened_reason.label.text = f"期間を{self.min_days}日未満とする特段の理由"
 
     def validate_end_date(self, field):
         if self.start_date.data and field.data:
@@ -132,6 +139,15 @@ class SplitForm(FlaskForm):
         import re
 
         return [p.strip() for p in re.split(r"^\s*-{4,}\s*$", self.text.data or "", flags=re.MULTILINE) if p.strip()]
+
+
+class CloseForm(FlaskForm):
+    """締切: the reason (required before the end of the period) and the confirmation."""
+
+    reason = TextAreaField("締め切る特段の理由", validators=[Length(max=2000, message="2000文字以内で入力してください。")])
+    #: "yes" once the officer has seen what closing will do (the confirmation page)
+    confirm = HiddenField()
+    submit = SubmitField("締め切る")
 
 
 class ActionForm(FlaskForm):

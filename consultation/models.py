@@ -2,19 +2,25 @@
 
 A consultation belongs to one assessment version (the draft put out for comment) and moves
 scheduled → open → closed → reported; :meth:`Consultation.transition` refuses any other move
-and writes the audit trail. A submission is what one submitter sent through one channel;
+and writes the audit trail. When it opens it keeps a snapshot of the draft as put out (the
+public pages show that, never the live draft); closing it before the end of its period needs
+a 特段の理由. A submission is what one submitter sent through one channel;
 officers split it into opinions (意見), each answered with the body's view (市の考え方).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from common import audit
-from common.db import JSONType, UTCDateTime, db, trigger, utcnow
+from common.db import JSONType, UTCDateTime, db, guard, trigger, utcnow
+from common.timeutil import fmt_date, to_jst, today_jst
 
 #: channel key -> label, in the order of the result report (004: 郵送、持参、FAX、電子メール)
 CHANNELS = {
@@ -52,8 +58,25 @@ DEFAULT_CATEGORIES = [
     {"key": "system", "label": "制度全体に関するご意見", "heading": ""},
 ]
 
-#: the period the procedure asks for (原則30日以上), counted with both ends included
+#: the period the procedure asks for (原則30日以上), counted with both ends included; an
+#: app may set another with HYOKA_CONSULTATION_MIN_DAYS (see :func:`min_period_days`)
 MIN_PERIOD_DAYS = 30
+
+
+def min_period_days() -> int:
+    """The shortest period without a 特段の理由 (app config ``HYOKA_CONSULTATION_MIN_DAYS``)."""
+    if has_app_context():
+        return int(current_app.config.get("HYOKA_CONSULTATION_MIN_DAYS", MIN_PERIOD_DAYS))
+    return MIN_PERIOD_DAYS
+
+
+def snapshot_text(document) -> str:
+    """The JSON text a draft is kept as (keys sorted: the same document gives the same text)."""
+    return json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def snapshot_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class InvalidTransition(Exception):
@@ -63,6 +86,8 @@ class InvalidTransition(Exception):
 class Consultation(db.Model):
     __tablename__ = "consultations"
     __audit__ = True
+    #: the snapshot is large; its digest is audited instead
+    __audit_exclude__ = {"draft_snapshot"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(sa.ForeignKey("assessment_versions.id"), index=True)
@@ -94,6 +119,17 @@ class Consultation(db.Model):
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: the date the result was published (shown on the report)
     reported_on: Mapped[date | None]
+    #: closed (by an officer) before the end of its period
+    closed_early: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    #: 特段の理由 for closing before the end of the period (goes to section VI)
+    early_close_reason: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    #: the draft put out for comment, as it was when the consultation opened: the JSON text
+    #: of the document as shown (:func:`pia.services.document_with_facts`); never changes
+    draft_snapshot: Mapped[str | None] = mapped_column(sa.Text)
+    #: SHA-256 of ``draft_snapshot`` (its UTF-8 bytes)
+    draft_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    #: the snapshot was made afterwards (by a migration) from the version as it then was
+    snapshot_reconstructed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     #: reflection in the assessment (評価書への反映) for section VI
     reflection: Mapped[str] = mapped_column(sa.Text, default="")
     #: digest of the published texts the officer reviewed for personal data (None: not reviewed)
@@ -118,7 +154,43 @@ class Consultation(db.Model):
 
     @property
     def is_shortened(self) -> bool:
-        return self.period_days < MIN_PERIOD_DAYS
+        return self.period_days < min_period_days()
+
+    @property
+    def closed_on(self) -> date | None:
+        """The day (Japan time) the consultation was last closed."""
+        return to_jst(self.closed_at).date() if self.closed_at else None
+
+    @property
+    def actual_end_date(self) -> date:
+        """The last day opinions were taken: the day it was closed when closed early."""
+        if self.closed_early and self.closed_on is not None:
+            return min(self.closed_on, self.end_date)
+        return self.end_date
+
+    def closes_early_on(self, day: date) -> bool:
+        """True when closing on ``day`` would cut the period short (the period runs to end_date)."""
+        return day <= self.end_date
+
+    @property
+    def is_public(self) -> bool:
+        """Its public pages exist (once it has opened)."""
+        return self.status != "scheduled"
+
+    def snapshot_document(self) -> dict | None:
+        """The draft as put out for comment (None before the consultation opened)."""
+        return None if self.draft_snapshot is None else json.loads(self.draft_snapshot)
+
+    def take_snapshot(self) -> None:
+        """Keep the version's document as shown now (once: the first opening)."""
+        if self.draft_snapshot is not None:
+            return
+        from pia.services import document_with_facts
+
+        text = snapshot_text(document_with_facts(self.version))
+        self.draft_snapshot = text
+        self.draft_sha256 = snapshot_digest(text)
+        self.snapshot_reconstructed = False
 
     def period_problem(self) -> str | None:
         """Why the period cannot be used (None when it can)."""
@@ -155,35 +227,59 @@ class Consultation(db.Model):
     def can_move_to(self, state: str) -> bool:
         return state in TRANSITIONS.get(self.status, ())
 
-    def transition(self, state: str, *, actor=None, note: str = "") -> None:
-        """Move to ``state``; raise :class:`InvalidTransition` for a move not allowed."""
+    def transition(self, state: str, *, actor=None, note: str = "", reason: str = "",
+                   today: date | None = None) -> None:
+        """Move to ``state``; raise :class:`InvalidTransition` for a move not allowed.
+
+        Opening keeps the snapshot of the draft (the first time). Closing on or before the
+        last day of the period (``today``, Japan time) is an early close and needs ``reason``
+        (特段の理由); reopening clears it (the audit trail keeps it).
+        """
         if state not in STATES:
             raise InvalidTransition(f"unknown state: {state}")
         if not self.can_move_to(state):
             raise InvalidTransition(f"{STATES[self.status]}から{STATES[state]}には変更できません。")
-        before = self.status
+        before = {"status": self.status}
+        after = {"status": state}
         now = utcnow()
+        reason = (reason or "").strip()
         if state == "open":
             problem = self.period_problem()
             if problem:
                 raise InvalidTransition(problem)
             self.opened_at = self.opened_at or now
+            if self.closed_early:
+                before.update(closed_early=True, early_close_reason=self.early_close_reason)
+            self.closed_early = False
+            self.early_close_reason = ""
+            self.take_snapshot()
+            after["draft_sha256"] = self.draft_sha256
         elif state == "closed":
+            day = today or today_jst()
+            early = self.closes_early_on(day)
+            if early and not reason:
+                raise InvalidTransition(
+                    f"募集期間は{fmt_date(self.end_date)}までです。期間の終了前に締め切るには、"
+                    "締め切る特段の理由を記載してください（評価書のVIに記載されます）。")
             self.closed_at = now
+            self.closed_early = early
+            self.early_close_reason = reason if early else ""
+            if early:
+                after.update(closed_early=True, early_close_reason=reason)
+                note = note or f"募集期間の終了前に締切。理由: {reason}"
         elif state == "reported":
             self.reported_at = now
         self.status = state
-        summary = f"意見募集「{self.title}」を{STATES[before]}から{STATES[state]}に変更"
+        summary = f"意見募集「{self.title}」を{STATES[before['status']]}から{STATES[state]}に変更"
         if note:
             summary += f"（{note}）"
-        audit.record("transition", "consultation", self.id, summary,
-                     before={"status": before}, after={"status": state}, actor=actor)
+        audit.record("transition", "consultation", self.id, summary, before=before, after=after, actor=actor)
 
     def open(self, *, actor=None) -> None:
         self.transition("open", actor=actor)
 
-    def close(self, *, actor=None) -> None:
-        self.transition("closed", actor=actor)
+    def close(self, *, actor=None, reason: str = "", today: date | None = None) -> None:
+        self.transition("closed", actor=actor, reason=reason, today=today)
 
     def reopen(self, *, actor=None, note: str = "") -> None:
         self.transition("open", actor=actor, note=note)
@@ -199,10 +295,22 @@ def period_problem(start: date | None, end: date | None, shortened_reason: str =
     if end < start:
         return "募集期間の終了日が開始日より前になっています。"
     days = (end - start).days + 1
-    if days < MIN_PERIOD_DAYS and not (shortened_reason or "").strip():
-        return (f"募集期間が{days}日間で、{MIN_PERIOD_DAYS}日に満たないため、"
-                "期間を短縮する特段の理由を記載してください（評価書のVに記載されます）。")
+    minimum = min_period_days()
+    if days < minimum and not (shortened_reason or "").strip():
+        return (f"募集期間が{days}日間で、{minimum}日に満たないため、"
+                "期間を短縮する特段の理由を記載してください（評価書のVIに記載されます）。")
     return None
+
+
+SNAPSHOT_GUARD = "consultations_snapshot_kept"
+#: the draft put out for comment never changes once kept (also not in a direct SQL session)
+SNAPSHOT_GUARD_ARGS = dict(
+    operations=("UPDATE",),
+    when="OLD.draft_snapshot IS NOT NULL AND (NEW.draft_snapshot IS DISTINCT FROM OLD.draft_snapshot "
+         "OR NEW.draft_sha256 IS DISTINCT FROM OLD.draft_sha256)",
+    message="the draft put out for comment cannot change",
+)
+guard(Consultation.__table__, SNAPSHOT_GUARD, **SNAPSHOT_GUARD_ARGS)
 
 
 def new_receipt_number() -> str:

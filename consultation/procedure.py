@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 from common.templating import body_name
+from common.jpdate import wareki
 from consultation.models import CHANNELS
-from consultation.services import consultation_for, published_opinions
+from consultation.services import consultation_for, procedure_problems, published_opinions
 
 
 def check(version) -> str | None:
-    """None when the version (or the draft it came from) had its consultation closed or reported."""
+    """None when 意見聴取 is done for ``version`` by a consultation held on that version
+    (see :func:`consultation.services.procedure_problems`), else every reason why not."""
     consultation = consultation_for(version)
     if consultation is None:
-        return "住民等からの意見聴取（意見募集）が行われていません。"
-    if consultation.status not in ("closed", "reported"):
-        return f"意見募集「{consultation.title}」が終了していません（現在: {consultation.status_label}）。"
-    return None
+        return "この版について住民等からの意見聴取（意見募集）が行われていません。"
+    return "".join(procedure_problems(consultation)) or None
 
 
 def section_vi(version) -> dict | None:
@@ -52,11 +52,20 @@ def section_vi(version) -> dict | None:
         changed = [o for o in opinions if o.changed]
         reflection = (f"寄せられた意見を踏まえ、{len(changed)}か所を修正した。" if changed
                       else "寄せられた意見を踏まえた評価書の修正はない。")
-    shortened = consultation.shortened_reason if consultation.is_shortened else ""
+    reasons = []
+    if consultation.is_shortened and consultation.shortened_reason.strip():
+        reasons.append(consultation.shortened_reason.strip())
+    if consultation.closed_early:
+        reasons.append(f"募集期間を{wareki(consultation.end_date)}までとしていたが、"
+                       f"{wareki(consultation.actual_end_date)}に締め切った。"
+                       + (f"理由: {consultation.early_close_reason.strip()}"
+                          if consultation.early_close_reason.strip() else ""))
+    shortened = "\n".join(reasons)
     return {
         "method": method,
-        # a mapping, as section VI's 実施日・期間 is a fieldset of start and end
-        "period": {"start": consultation.start_date, "end": consultation.end_date},
+        # a mapping, as section VI's 実施日・期間 is a fieldset of start and end (the day it
+        # was closed when closed early)
+        "period": {"start": consultation.start_date, "end": consultation.actual_end_date},
         "shortened_reason": shortened,
         "shortening_reason": shortened,  # the item key of the 2024 schema
         "main_opinions": main,

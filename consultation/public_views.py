@@ -60,7 +60,12 @@ def _read_only() -> None:
 
 
 def _get_public(consultation_id: int) -> Consultation:
-    return db.get_or_404(Consultation, consultation_id)
+    """A consultation that has opened; one not yet opened answers 404 like one that does
+    not exist (its draft is not public yet, and ids are not to be counted)."""
+    consultation = db.session.get(Consultation, consultation_id)
+    if consultation is None or not consultation.is_public:
+        abort(404)
+    return consultation
 
 
 def _client_hash() -> str:
@@ -116,14 +121,6 @@ def limit_post_size() -> None:
     """Public form posts are small: refuse big bodies before the form is parsed (413)."""
     if request.method == "POST" and request.path.startswith(bp.url_prefix + "/"):
         request.max_content_length = current_app.config.get("CONSULTATION_MAX_POST_BYTES", DEFAULT_MAX_POST_BYTES)
-
-
-def _draft_view(version):
-    try:
-        from pia.render import document_view
-    except ImportError:
-        return None
-    return document_view(version)
 
 
 @bp.route("/<int:consultation_id>", methods=["GET", "POST"])
@@ -206,9 +203,9 @@ def _remember_form(consultation_id: int, html: str) -> None:
 @bp.get("/<int:consultation_id>/draft")
 @public
 def draft(consultation_id):
-    """The draft assessment put out for comment, as HTML."""
+    """The draft assessment put out for comment, as HTML (as kept when the consultation opened)."""
     consultation = _get_public(consultation_id)
-    view = _draft_view(consultation.version)
+    view = services.draft_view(consultation)
     if view is None:
         abort(404)
     return render_template("public/consultation_draft.html", c=consultation, view=view)
@@ -217,14 +214,12 @@ def draft(consultation_id):
 @bp.get("/<int:consultation_id>/draft.pdf")
 @public
 def draft_pdf(consultation_id):
-    """The draft assessment put out for comment, as PDF (with the 「案」 mark)."""
+    """The draft assessment put out for comment, as PDF (with the 「案」 mark), from the kept draft."""
     consultation = _get_public(consultation_id)
-    try:
-        from pia.pdf import filename, render_version
-    except ImportError:
+    if consultation.draft_snapshot is None:
         abort(404)
-    rendered = render_version(consultation.version)
-    return send_file(BytesIO(rendered.pdf), mimetype="application/pdf", download_name=filename(consultation.version))
+    return send_file(BytesIO(services.draft_pdf(consultation)), mimetype="application/pdf",
+                     download_name=services.draft_filename(consultation))
 
 
 @bp.get("/<int:consultation_id>/receipt")

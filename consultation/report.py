@@ -56,6 +56,9 @@ class Report:
     categories: list[ReportCategory]
     reported_on: str  #: 令和8年1月…日 (empty before publication)
     masked_hits: int
+    #: for a consultation closed before the end of its period: the period announced and why it
+    #: was closed (the periods above are the days opinions were taken)
+    closed_early_note: str = ""
 
 
 def paragraphs(text: str) -> list[str]:
@@ -130,8 +133,13 @@ def build_report(consultation: Consultation) -> Report:
         consultation_id=consultation.id,
         body_name=body,
         title=f"{consultation.title}について 寄せられたご意見と本市の考え方",
-        period=wareki_range(consultation.start_date, consultation.end_date),
-        period_short=wareki_range_short(consultation.start_date, consultation.end_date),
+        period=wareki_range(consultation.start_date, consultation.actual_end_date),
+        period_short=wareki_range_short(consultation.start_date, consultation.actual_end_date),
+        closed_early_note=(
+            f"募集期間を{wareki_range(consultation.start_date, consultation.end_date)}として募集しましたが、"
+            f"{wareki(consultation.actual_end_date)}に締め切りました。"
+            + (f"理由: {consultation.early_close_reason.strip()}" if consultation.early_close_reason.strip() else "")
+        ) if consultation.closed_early else "",
         places=[(IROHA[i] if i < len(IROHA) else str(i + 1), place)
                 for i, place in enumerate(consultation.places or [])],
         web_heading=f"{body}公式ホームページによる公開",

@@ -15,11 +15,11 @@ from flask import current_app
 from common import audit
 from common.db import db, utcnow
 from common.masking import LABELS, MY_NUMBER, mask, scan
-from common.timeutil import JST, today_jst
+from common.timeutil import JST, fmt_date, today_jst
 from common.uploads import GIF, JPEG, PDF, PNG, TIFF, UploadRejected, check_upload
 from consultation.models import (
     CHANNELS, DEFAULT_CATEGORIES, NUMBER_AT_COMMIT, NUMBERING_LOCK, PAPER_CHANNELS, Consultation,
-    FormLetterGroup, Opinion, Submission, SubmissionFile,
+    FormLetterGroup, Opinion, Submission, SubmissionFile, min_period_days,
 )
 
 SCAN_TYPES = {PDF, PNG, JPEG, GIF, TIFF}
@@ -39,21 +39,45 @@ class IntakeError(ValueError):
 
 
 def consultation_for(version) -> Consultation | None:
-    """The consultation held on ``version`` or, failing that, on the latest earlier version
-    of the same assessment (a revised draft carries the consultation of its predecessor)."""
-    from pia.models import AssessmentVersion
+    """The consultation held on ``version`` itself (the latest one when there were several).
 
-    own = db.session.execute(
+    A consultation on an earlier version never counts for a later one: each version that
+    needs 意見聴取 (a first version, a 重要な変更) has its own.
+    """
+    return db.session.execute(
         db.select(Consultation).filter_by(version_id=version.id).order_by(Consultation.id.desc())
     ).scalars().first()
-    if own is not None:
-        return own
-    return db.session.execute(
-        db.select(Consultation).join(AssessmentVersion, Consultation.version_id == AssessmentVersion.id)
-        .where(AssessmentVersion.assessment_id == version.assessment_id,
-               AssessmentVersion.number < version.number)
-        .order_by(AssessmentVersion.number.desc(), Consultation.id.desc())
-    ).scalars().first()
+
+
+def procedure_problems(consultation: Consultation, *, today: date | None = None) -> list[str]:
+    """Why the consultation does not (yet) satisfy the 意見聴取 step of its version: each
+    unmet condition as a Japanese sentence (empty when the step is done).
+
+    Done means: the period has ended (``today`` after its end date, Japan time) or it was
+    closed early with a 特段の理由; a period shorter than the minimum has its reason; every
+    opinion has a reply; the result has been published (state 結果公表済み).
+    """
+    today = today or today_jst()
+    c = consultation
+    name = f"意見募集「{c.title}」"
+    if c.status == "scheduled":
+        return [f"{name}はまだ開始されていません（募集期間: {fmt_date(c.start_date)}～{fmt_date(c.end_date)}）。"]
+    problems = []
+    if c.is_shortened and not (c.shortened_reason or "").strip():
+        problems.append(f"{name}の募集期間が{c.period_days}日間で{min_period_days()}日に満たないのに、"
+                        "期間を短縮する特段の理由が記録されていません。")
+    if c.closed_early:
+        if not (c.early_close_reason or "").strip():
+            problems.append(f"{name}は募集期間の終了日（{fmt_date(c.end_date)}）より前に締め切られましたが、"
+                            "締め切った特段の理由が記録されていません。")
+    elif today <= c.end_date:
+        problems.append(f"{name}の募集期間（{fmt_date(c.end_date)}まで）が終了していません。")
+    unanswered = unanswered_count(c)
+    if unanswered:
+        problems.append(f"市の考え方が入力されていない意見が{unanswered}件あります。")
+    if c.status != "reported":
+        problems.append("意見募集の結果（寄せられたご意見と市の考え方）が公表されていません。")
+    return problems
 
 
 def create_consultation(version, *, actor, **values) -> Consultation:
@@ -73,6 +97,10 @@ def create_consultation(version, *, actor, **values) -> Consultation:
 
 
 def update_consultation(consultation: Consultation, *, actor, **values) -> None:
+    """Change the settings. Once opened, the consultation stays on its version (the draft
+    put out for comment is kept with it)."""
+    if consultation.status != "scheduled" and values.get("version_id", consultation.version_id) != consultation.version_id:
+        raise ValueError("募集を開始した意見募集の対象の評価書（版）は変更できません。")
     for key, value in values.items():
         setattr(consultation, key, value)
     problem = consultation.period_problem()
@@ -623,3 +651,61 @@ def publish_result(consultation: Consultation, *, actor, on: date | None = None)
 def channel_choices(consultation: Consultation | None = None):
     return [(key, label) for key, label in CHANNELS.items()
             if consultation is None or key in (consultation.channels or [])]
+
+
+# --- the draft put out for comment ----------------------------------------------------
+
+
+def draft_view(consultation: Consultation):
+    """The sections of the draft as put out for comment (from the kept snapshot), for
+    ``templates/pia/_document.html``; None before the consultation opened."""
+    document = consultation.snapshot_document()
+    if document is None:
+        return None
+    from pia.render import document_view
+
+    return document_view(consultation.version, document=document)
+
+
+def draft_pdf(consultation: Consultation) -> bytes:
+    """The PDF of the draft as put out for comment (marked 「案」), from the kept snapshot."""
+    document = consultation.snapshot_document()
+    if document is None:
+        raise ValueError("the consultation has not opened")
+    from pia.pdf import render_version
+
+    return render_version(consultation.version, document=document).pdf
+
+
+def draft_filename(consultation: Consultation) -> str:
+    """「<評価書名>_第2版_案.pdf」, the name taken from the kept draft's cover."""
+    document = consultation.snapshot_document() or {}
+    cover = document.get("cover") if isinstance(document.get("cover"), dict) else {}
+    name = cover.get("name") or consultation.version.assessment.title
+    return f"{name}_{consultation.version.label}_案.pdf".replace("/", "／").replace(" ", "_")
+
+
+# --- closing --------------------------------------------------------------------------
+
+
+def close_consultation(consultation: Consultation, *, actor, reason: str = "", today: date | None = None) -> None:
+    """締切: end the intake. Before the end of the period it needs ``reason`` (特段の理由,
+    printed in section VI); raises :class:`consultation.models.InvalidTransition`."""
+    consultation.close(actor=actor, reason=reason, today=today or today_jst())
+    db.session.flush()
+
+
+def record_early_close_reason(consultation: Consultation, *, actor, reason: str) -> None:
+    """Record the 特段の理由 of a consultation closed before the end of its period without
+    one (closed before the reason was asked for)."""
+    reason = (reason or "").strip()
+    if not consultation.closed_early:
+        raise ValueError("この意見募集は募集期間の終了前に締め切られていません。")
+    if not reason:
+        raise ValueError("締め切った特段の理由を入力してください。")
+    before = consultation.early_close_reason
+    consultation.early_close_reason = reason
+    audit.record("update", "consultation", consultation.id,
+                 f"意見募集「{consultation.title}」の締め切った特段の理由を記録",
+                 before={"early_close_reason": before}, after={"early_close_reason": reason}, actor=actor)
+    db.session.flush()

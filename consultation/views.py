@@ -6,10 +6,11 @@ from flask_login import current_user
 
 from common.auth import requires
 from common.db import db
+from common.timeutil import today_jst
 from common.uploads import UploadRejected
 from consultation import services
 from consultation.forms import (
-    ActionForm, ConsultationForm, MailImportForm, OpinionForm, PaperSubmissionForm, SplitForm,
+    ActionForm, CloseForm, ConsultationForm, MailImportForm, OpinionForm, PaperSubmissionForm, SplitForm,
 )
 from consultation.models import (
     CHANNELS, STATES, Consultation, FormLetterGroup, InvalidTransition, Opinion, Submission,
@@ -137,10 +138,15 @@ def edit(consultation_id):
     form = ConsultationForm(data=_form_defaults(consultation) if request.method == "GET" else None)
     form.version_id.choices = [(v.id, _version_label(v)) for v in _versions()]
     if form.validate_on_submit():
-        services.update_consultation(consultation, actor=current_user, **_fill(consultation, form))
-        db.session.commit()
-        flash("意見募集の設定を保存しました。", "success")
-        return redirect(url_for(".show", consultation_id=consultation.id))
+        try:
+            services.update_consultation(consultation, actor=current_user, **_fill(consultation, form))
+        except ValueError as error:
+            db.session.rollback()
+            form.version_id.errors = [str(error)]
+        else:
+            db.session.commit()
+            flash("意見募集の設定を保存しました。", "success")
+            return redirect(url_for(".show", consultation_id=consultation.id))
     return render_template("consultation/form.html", form=form, consultation=consultation, c=consultation)
 
 
@@ -150,7 +156,8 @@ def show(consultation_id):
     """A consultation: its state, settings, submissions and next steps."""
     consultation = _get(consultation_id)
     return render_template("consultation/show.html", c=consultation, form=ActionForm(),
-                           unanswered=services.unanswered_count(consultation),
+                           unanswered=services.unanswered_count(consultation), today=today_jst(),
+                           procedure_problems=services.procedure_problems(consultation),
                            publish_problems=services.publish_problems(consultation)
                            if consultation.status == "closed" else [],
                            version_label=_version_label(consultation.version))
@@ -159,11 +166,11 @@ def show(consultation_id):
 @bp.post("/<int:consultation_id>/state")
 @requires("officer")
 def change_state(consultation_id):
-    """Open, close or reopen the consultation."""
+    """Open or reopen the consultation (closing has its own page: :func:`close`)."""
     consultation = _get(consultation_id)
     form = ActionForm()
     target = request.form.get("state", "")
-    if not form.validate_on_submit() or target not in ("open", "closed"):
+    if not form.validate_on_submit() or target != "open":
         abort(400)
     try:
         consultation.transition(target, actor=current_user,
@@ -174,6 +181,60 @@ def change_state(consultation_id):
         db.session.commit()
         flash(f"意見募集を「{STATES[target]}」にしました。", "success")
     return redirect(url_for(".show", consultation_id=consultation.id))
+
+
+@bp.route("/<int:consultation_id>/close", methods=["GET", "POST"])
+@requires("officer")
+def close(consultation_id):
+    """Close the intake. The page says what will happen; a POST without ``confirm`` shows it
+    again, and before the end of the period a 特段の理由 is required."""
+    consultation = _get(consultation_id)
+    if consultation.status != "open":
+        flash("募集中の意見募集ではないため、締め切ることはできません。", "error")
+        return redirect(url_for(".show", consultation_id=consultation.id))
+    form = CloseForm()
+    today = today_jst()
+    early = consultation.closes_early_on(today)
+    status = 200
+    if form.validate_on_submit() and form.confirm.data == "yes":
+        reason = (form.reason.data or "").strip()
+        try:
+            services.close_consultation(consultation, actor=current_user, reason=reason, today=today)
+        except InvalidTransition as error:
+            form.reason.errors = [str(error)]
+            status = 400
+        else:
+            db.session.commit()
+            flash(f"意見募集を「{STATES['closed']}」にしました。", "success")
+            return redirect(url_for(".show", consultation_id=consultation.id))
+    elif form.errors:
+        status = 400
+    return render_template("consultation/close.html", c=consultation, form=form, early=early, today=today,
+                           remaining=(consultation.end_date - today).days + 1 if early else 0), status
+
+
+@bp.route("/<int:consultation_id>/early-close-reason", methods=["GET", "POST"])
+@requires("officer")
+def early_close_reason(consultation_id):
+    """Record why a consultation was closed before the end of its period (section VI)."""
+    consultation = _get(consultation_id)
+    if not consultation.closed_early:
+        abort(404)
+    form = CloseForm(data={"reason": consultation.early_close_reason} if request.method == "GET" else None)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.record_early_close_reason(consultation, actor=current_user, reason=form.reason.data or "")
+        except ValueError as error:
+            form.reason.errors = [str(error)]
+            status = 400
+        else:
+            db.session.commit()
+            flash("締め切った特段の理由を記録しました。", "success")
+            return redirect(url_for(".show", consultation_id=consultation.id))
+    elif form.errors:
+        status = 400
+    return render_template("consultation/early_close_reason.html", c=consultation, form=form), status
 
 
 @bp.post("/<int:consultation_id>/publish")

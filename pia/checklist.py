@@ -50,15 +50,22 @@ _ON: contextvars.ContextVar[date | None] = contextvars.ContextVar("checklist_on"
 #: the section 評価実施手続 (全項目評価書 VI, 重点項目評価書 V)
 PROCEDURE_SECTION = "procedure"
 
-#: 意見聴取 原則30日以上; a shorter period needs a 特段の理由 written in section VI
-CONSULTATION_MIN_DAYS = 30
+def consultation_min_days() -> int:
+    """意見聴取 原則30日以上 (app config ``HYOKA_CONSULTATION_MIN_DAYS``); a shorter period needs a
+    特段の理由 written in section VI."""
+    from flask import current_app
+
+    return int(current_app.config.get("HYOKA_CONSULTATION_MIN_DAYS", 30))
 
 
 class ChecklistFailed(InvalidTransition):
     """提出 or 公表 refused: ``items`` are the checklist items that fail."""
 
-    def __init__(self, message: str, items: list[CheckItem]):
-        super().__init__(message)
+    def __init__(self, summary: str, items: list[CheckItem]):
+        problems = " ".join(p for item in items for p in (item.problems or (item.label,)))
+        super().__init__(f"{summary}{problems}")
+        #: one sentence (the page lists ``items`` below it)
+        self.summary = summary
         self.items = items
 
 
@@ -94,8 +101,7 @@ def require_passing(version: AssessmentVersion, *, on: date | None, action: str)
     """Raise :class:`ChecklistFailed` when an item fails (``action``: 提出 / 公表)."""
     failed = failures(run(version, on=on))
     if failed:
-        raise ChecklistFailed(
-            f"提出前の確認で{len(failed)}件の問題があるため、{action}できません。", failed)
+        raise ChecklistFailed(f"提出前の確認で{len(failed)}件の問題があるため、{action}できません。", failed)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -433,10 +439,10 @@ def procedure_dates(version: AssessmentVersion) -> Iterator[CheckItem]:
     if start and end and end < start:
         problems.append(f"{quoted(schema, 'procedure/consultation/period')}の終了日が開始日より前です。")
         first = first or end_path
-    elif start and end and (end - start).days + 1 < CONSULTATION_MIN_DAYS and _has(
+    elif start and end and (end - start).days + 1 < consultation_min_days() and _has(
             schema, "procedure/consultation/shortening_reason") and not _text(
             _value(document, "procedure/consultation/shortening_reason")):
-        problems.append(f"意見聴取の期間が{(end - start).days + 1}日間で{CONSULTATION_MIN_DAYS}日に満たないため、"
+        problems.append(f"意見聴取の期間が{(end - start).days + 1}日間で{consultation_min_days()}日に満たないため、"
                         f"{quoted(schema, 'procedure/consultation/shortening_reason')}を記載してください。")
         first = first or "procedure/consultation/shortening_reason"
     label = "意見聴取の期間が実施した意見聴取と一致している"

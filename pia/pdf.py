@@ -176,14 +176,16 @@ def _systems_diagram(version) -> str | None:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
-def version_context(version, *, body_name: str | None = None) -> dict[str, Any]:
-    """What ``templates/pdf/assessment.html`` needs to lay out ``version``."""
+def version_context(version, *, body_name: str | None = None,
+                    document: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What ``templates/pdf/assessment.html`` needs to lay out ``version``; with ``document``,
+    that document as a draft of the version (a kept copy: no live diagram from the inventory)."""
     assessment = version.assessment
     schema = load_schema(assessment.form, version.edition)
-    doc = shown_document(version)
+    doc = shown_document(version) if document is None else dict(document)
     cover = doc.get("cover") if isinstance(doc.get("cover"), Mapping) else {}
     sections = document_sections(schema, doc)
-    published = version.status == "published"
+    published = version.status == "published" and document is None
     title = cover.get("name") or assessment.title
     return {
         "version": version,
@@ -198,7 +200,8 @@ def version_context(version, *, body_name: str | None = None) -> dict[str, Any]:
         "published_on": (version.published_on or _iso_date(cover.get("published_on"))) if published else None,
         "sections": sections,
         "draft": not published,
-        "diagram": _systems_diagram(version),
+        "kept": document is not None,
+        "diagram": _systems_diagram(version) if document is None else None,
         "diagram_section": _diagram_section(schema),
         "date_text": date_text,
     }
@@ -224,29 +227,36 @@ def date_text(value) -> str:
 
 def metadata_for(version, context: Mapping[str, Any], body: str) -> dict[str, Any]:
     form_name = context["form_name"]
+    if context.get("kept"):  # a kept document: nothing of the live version's later life
+        dates = {"created": version.created_at, "modified": version.created_at}
+    else:
+        dates = {"created": version.published_on or version.submitted_on or version.created_at,
+                 "modified": version.published_on or getattr(version, "updated_at", None) or version.created_at}
     return {
         "title": f"{context['title']}({version.label})" if context["draft"] else context["title"],
         "author": body,
         "subject": f"{context['schema'].title} {version.assessment.affair.name}",
         "keywords": ["特定個人情報保護評価", form_name, version.assessment.affair.name],
         "lang": "ja",
-        "created": version.published_on or version.submitted_on or version.created_at,
-        "modified": version.published_on or getattr(version, "updated_at", None) or version.created_at,
+        **dates,
     }
 
 
-def render_version(version, *, archival: bool | None = None, body: str | None = None) -> Rendered:
+def render_version(version, *, archival: bool | None = None, body: str | None = None,
+                   document: Mapping[str, Any] | None = None) -> Rendered:
     """Render ``version`` (any state) to PDF. Published versions get PDF/A unless
     ``archival`` is False; others are marked 「案」. ``body`` defaults to the
-    ``body.name`` setting (the PDF's author when the cover names no 評価実施機関)."""
+    ``body.name`` setting (the PDF's author when the cover names no 評価実施機関).
+    ``document``: render this document of the version instead, marked 「案」 (the draft put
+    out for comment, as kept by the consultation)."""
     if body is None:
         from common.templating import body_name
 
         body = body_name()
-    context = version_context(version, body_name=body)
+    context = version_context(version, body_name=body, document=document)
     html = render_template("pdf/assessment.html", **context)
     if archival is None:
-        archival = version.status == "published"
+        archival = not context["draft"]
     return render(html, metadata=metadata_for(version, context, body or context["body_name"]),
                   pdf_variant=ARCHIVAL_VARIANT if archival else None)
 

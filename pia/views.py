@@ -561,7 +561,7 @@ def transition(version_id, action):
         func(item, actor=current_user, **kwargs)
     except checklist.ChecklistFailed as exc:
         db.session.rollback()
-        return _checklist_page(item, checklist.run(item, on=kwargs.get("on")), refused=str(exc)), 400
+        return _checklist_page(item, checklist.run(item, on=kwargs.get("on")), refused=exc.summary), 400
     except (InvalidTransition, services.PermissionDenied) as exc:
         db.session.rollback()
         flash(str(exc), "error")

@@ -104,3 +104,55 @@ def test_existing_review_sessions_get_the_text_they_reviewed(empty_app):
     assert [(r.version_id, bool(r.reconstructed), r.document_sha256) for r in rounds] == [
         (version, True, document_digest(document))]
     assert linked == rounds[0].id
+
+
+def test_consultations_opened_before_get_a_reconstructed_snapshot(empty_app, engine_name):
+    """20261203 (consultations keep their draft): an opened consultation gets its version's
+    document as a snapshot, flagged reconstructed; one closed before its end date is marked
+    closed early (without a reason); a scheduled one gets none; published versions stay."""
+    from datetime import date, datetime, timezone
+
+    from consultation.models import snapshot_digest, snapshot_text
+
+    upgrade(revision="00eea44c9be2")
+    published_doc = {"cover": {"name": "公表済みの評価書"}, "procedure": {"consultation": {"method": "公表時の記載"}}}
+    draft_doc = {"cover": {"name": "作成中の評価書"}, "basic": {"affair": {"description": "現在の案"}}}
+    with db.engine.begin() as conn:
+        department = insert_row(conn, "departments", code="juminjoho", name="住民情報課")
+        affair = insert_row(conn, "affairs", code="juki", name="住民基本台帳に関する事務", department_id=department)
+        assessment = insert_row(conn, "assessments", affair_id=affair, form="zenkoumoku", title="評価書")
+        published = insert_row(conn, "assessment_versions", assessment_id=assessment, number=1, edition="2024",
+                            status="published", document=published_doc,
+                            submitted_on=date(2026, 11, 30), published_on=date(2026, 12, 1))
+        draft = insert_row(conn, "assessment_versions", assessment_id=assessment, number=2, edition="2024",
+                        status="draft", document=draft_doc)
+        # closed on its first day (2026-12-03 09:00 JST), period to 2027-01-01: closed early
+        early = insert_row(conn, "consultations", version_id=published, title="早く締め切った募集", status="reported",
+                        start_date=date(2026, 12, 3), end_date=date(2027, 1, 1),
+                        closed_at=datetime(2026, 12, 3, 0, 0, tzinfo=timezone.utc))
+        # closed the day after its period (2025-12-12 00:30 JST = 2025-12-11 15:30 UTC)
+        normal = insert_row(conn, "consultations", version_id=draft, title="期間どおりの募集", status="closed",
+                         start_date=date(2025, 11, 12), end_date=date(2025, 12, 11),
+                         closed_at=datetime(2025, 12, 11, 15, 30, tzinfo=timezone.utc))
+        opened = insert_row(conn, "consultations", version_id=draft, title="募集中", status="open",
+                         start_date=date(2026, 12, 1), end_date=date(2026, 12, 30))
+        scheduled = insert_row(conn, "consultations", version_id=draft, title="募集前", status="scheduled",
+                            start_date=date(2027, 1, 1), end_date=date(2027, 1, 30))
+        versions_before = conn.execute(sa.text("SELECT id, status, document FROM assessment_versions ORDER BY id")).all()
+    upgrade()
+    from consultation.models import Consultation
+
+    rows = {c.id: c for c in db.session.execute(db.select(Consultation)).scalars()}
+    for cid, doc in ((early, published_doc), (normal, draft_doc), (opened, draft_doc)):
+        assert rows[cid].draft_snapshot == snapshot_text(doc)
+        assert rows[cid].draft_sha256 == snapshot_digest(snapshot_text(doc))
+        assert rows[cid].snapshot_reconstructed
+    assert rows[early].closed_early and rows[early].early_close_reason == ""
+    assert not rows[normal].closed_early and not rows[opened].closed_early
+    assert rows[scheduled].draft_snapshot is None and not rows[scheduled].snapshot_reconstructed
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT id, status, document FROM assessment_versions ORDER BY id")).all() \
+            == versions_before
+    with pytest.raises(sa.exc.DBAPIError), db.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE consultations SET draft_snapshot = 'x' WHERE id = :id"), {"id": early})
+    db.session.remove()

@@ -65,24 +65,29 @@ def test_accepts_only_when_open_and_within_period(app, make_consultation):
 
 
 def test_procedure_check_and_section_vi(app, make_consultation, version):
+    from consultation import services
     from pia.models import AssessmentVersion
     from pia.procedure import section_vi_facts, step_problem
 
-    assert "意見聴取" in step_problem("consultation", version) or step_problem("consultation", version)
-    c = make_consultation(status="open")
-    assert "終了していません" in step_problem("consultation", version)
+    assert "行われていません" in step_problem("consultation", version)
+    c = make_consultation(status="open")  # its period (2025) is over
+    assert step_problem("consultation", version) == "意見募集の結果（寄せられたご意見と市の考え方）が公表されていません。"
     c.close(actor="test")
+    assert not c.closed_early
+    services.mark_reviewed(c, actor="test")
+    services.publish_result(c, actor="test")
     db.session.commit()
     assert step_problem("consultation", version) is None
-    # the revised draft (next version of the same assessment) carries the consultation
-    revised = AssessmentVersion(assessment=version.assessment, number=2, edition="2024", document={})
-    db.session.add(revised)
-    db.session.commit()
-    assert step_problem("consultation", revised) is None
-    facts = section_vi_facts(revised)["consultation"]
+    facts = section_vi_facts(version)["consultation"]
     assert facts["period"] == {"start": date(2025, 11, 12), "end": date(2025, 12, 11)}
     assert facts["shortened_reason"] == ""
     assert "郵送" in facts["method"]
+    # the next version of the same assessment has no consultation of its own: nothing carries over
+    revised = AssessmentVersion(assessment=version.assessment, number=2, edition="2024", document={})
+    db.session.add(revised)
+    db.session.commit()
+    assert "この版について" in step_problem("consultation", revised)
+    assert "consultation" not in section_vi_facts(revised)
 
 
 def test_section_vi_of_the_document_is_filled(app, make_consultation, version):
@@ -97,7 +102,7 @@ def test_section_vi_of_the_document_is_filled(app, make_consultation, version):
 
     sub = services.add_paper_submission(c, actor="test", channel="post", received_on=date(2025, 11, 20), body="意見")
     services.update_opinion(sub.opinions[0], actor="test", topic="クラウド化について", reply="考え方")
-    c.close(actor="test")
+    c.close(actor="test")  # after its period (2025): not early
     db.session.commit()
     section = document_with_facts(version)["procedure"]["consultation"]
     assert section["period"] == {"start": "2025-11-12", "end": "2025-11-30"}

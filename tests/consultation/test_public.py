@@ -106,9 +106,10 @@ def test_form_is_closed_outside_the_period(app, client, make_consultation, count
     assert count_rows(Submission) == 0
 
 
-def test_form_is_closed_before_opening(app, client, make_consultation):
+def test_form_is_closed_before_the_period_starts(app, client, make_consultation):
+    """Opened ahead of its first day: the page and the draft are public, the form waits."""
     today = today_jst()
-    c = make_consultation(start_date=today + timedelta(days=3), end_date=today + timedelta(days=40))
+    c = make_consultation(status="open", start_date=today + timedelta(days=3), end_date=today + timedelta(days=40))
     page = client.get(f"/public/consultations/{c.id}")
     assert "受付開始までお待ちください" in page.text
     assert parse(page.text).find("textarea", name="body") is None

@@ -68,7 +68,7 @@ def test_a_consultation_closed_meanwhile_refuses_posts_from_a_cached_form(app, f
     url = f"/public/consultations/{c.id}"
     client = app.test_client()
     client.get(url)
-    c.transition("closed", actor="test")
+    c.transition("closed", actor="test", reason="システム障害により受付を継続できないため")
     db.session.commit()
     token = csrf_token_from(client.get(url).text)  # still the cached page
     response = client.post(url, data={"body": "意見です。", "name": "市民", "consent": "y", "csrf_token": token})

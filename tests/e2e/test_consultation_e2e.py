@@ -154,6 +154,10 @@ def test_resident_opinion_is_split_answered_and_reported(page, live_server, logi
     menu.get_by_role("link", name="概要").click()
     expect(page.get_by_role("heading", name=re.compile(r"意見2件・市の考え方未入力0件"))).to_be_visible()
     page.get_by_role("button", name="募集を終了する").click()
+    # before the end of its period: the confirmation page asks for the 特段の理由
+    expect(page.get_by_role("heading", name=re.compile("意見募集を締め切る"), level=1)).to_be_visible()
+    page.get_by_label("締め切る特段の理由").fill("画面試験のため、募集期間の終了前に締め切る。")
+    page.get_by_role("button", name="期間の終了前に締め切る").click()
     expect_flash(page, "意見募集を「募集終了」にしました。")
     expect(page.get_by_text("公表する文面の個人情報の確認")).to_be_visible()
     expect(page.get_by_role("button", name="結果を公表する")).to_have_count(0)
