@@ -103,5 +103,5 @@ class ActionForm(FlaskForm):
 
 class ImportForm(FlaskForm):
     affair_code = StringField("事務コードを変える(任意)", validators=[
-        Optional(), Regexp(r"^[a-z][a-z0-9_-]*$", message="半角英小文字・数字・-・_で入力してください。")])
+        Optional(), Regexp(r"^[a-z][a-z0-9_-]*$", message="半角英小文字・数字・-・_で入力してください。"), NoMyNumber()])
     submit = SubmitField("取り込む")

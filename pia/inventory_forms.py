@@ -51,7 +51,7 @@ def lines(text: str) -> list[str]:
 
 
 class SystemForm(FlaskForm):
-    code = StringField("コード", validators=[DataRequired("コードを入力してください。"), _CODE])
+    code = StringField("コード", validators=[DataRequired("コードを入力してください。"), _CODE, NoMyNumber()])
     name = StringField("名称", validators=[DataRequired("名称を入力してください。"),
                                          Length(max=300, message="300文字以内で入力してください。"), NoMyNumber()])
     abbreviation = StringField("略称", validators=[Optional(), Length(max=200), NoMyNumber()])
@@ -99,7 +99,7 @@ class ConnectionForm(FlaskForm):
 
 
 class PiFileForm(FlaskForm):
-    code = StringField("コード", validators=[DataRequired("コードを入力してください。"), _CODE])
+    code = StringField("コード", validators=[DataRequired("コードを入力してください。"), _CODE, NoMyNumber()])
     name = StringField("ファイル名", validators=[DataRequired("ファイル名を入力してください。"), Length(max=300), NoMyNumber()])
     file_kind = SelectField("ファイルの種類", choices=[(k, k) for k in FILE_KINDS])
     owner_department = SelectField("所管課", coerce=int, choices=[])
