@@ -25,7 +25,7 @@ from common import audit
 from common.db import db
 from common.forms import NoMyNumber
 from common.models import AuditEvent, User
-from common.mynumber import REFUSED, find_my_numbers
+from common.mynumber import REFUSED, find_in_structure, find_my_numbers
 
 ROOT = Path(__file__).resolve().parents[2]
 NUMBER = "570291311807"
@@ -94,7 +94,7 @@ def test_login_with_a_number_as_user_id_leaves_no_number_in_the_audit_trail(app,
     rows = db.session.execute(sa.select(AuditEvent).filter_by(action="login_failed")).scalars().all()
     assert len(rows) == 4
     for row in rows:
-        assert not find_my_numbers(repr((row.actor_name, row.object_id, row.summary, row.before, row.after)))
+        assert not list(find_in_structure([row.actor_name, row.object_id, row.summary, row.before, row.after]))
         assert "［個人番号］" in row.summary
 
 
@@ -111,8 +111,8 @@ def test_every_value_of_an_audit_row_is_masked_also_on_the_bulk_path(app, make_u
     rows = db.session.execute(sa.select(AuditEvent)).scalars().all()
     assert any(r.object_type == "User" and r.summary.startswith("作成") for r in rows)
     for row in rows:
-        values = (row.actor_name, row.object_type, row.object_id, row.summary, row.before, row.after)
-        assert not find_my_numbers(repr(values)), values
+        values = [row.actor_name, row.object_type, row.object_id, row.summary, row.before, row.after]
+        assert not list(find_in_structure(values)), values
     assert user.id
 
 
