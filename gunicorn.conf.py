@@ -52,6 +52,11 @@ errorlog = "-"
 loglevel = os.environ.get("HYOKA_LOG_LEVEL", "info")
 # query strings may carry search terms typed by residents: keep them out of the access log
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s'
+# every atom of the access log (the path above, and whatever a changed format adds: the raw
+# request line, the query string, the Referer) and the error log go through the 個人番号
+# redaction of common/logs.py: a number in a path such as /public/x/5702-9131-1807, also
+# percent-encoded or split by %20, %09 or ・, is never written
+logger_class = "common.logs.GunicornLogger"
 
 
 def pre_request(worker, req):

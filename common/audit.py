@@ -3,6 +3,12 @@
 Every model with ``__audit__ = True`` is recorded automatically on flush (create, update,
 delete). Logins, state transitions and other events are recorded with :func:`record`.
 The acting user comes from the request (Flask-Login) or from :func:`acting_as` in the CLI.
+
+No 個人番号 is ever written to the trail, which is append-only and cannot be corrected
+afterwards: every value of every row (the actor's name, the object's id, the summary, the
+values before and after — also a user ID typed into the login form) goes through
+:func:`common.mynumber_guard.scrub` on its way in, also on the bulk path that bypasses
+the ORM's flush.
 """
 from __future__ import annotations
 
@@ -82,14 +88,19 @@ def _ip():
     return request.remote_addr if has_request_context() else None
 
 
+def _safe(row: dict) -> dict:
+    """``row`` with every 個人番号 masked in each of its values (text and JSON alike)."""
+    return {key: scrub(value) for key, value in row.items()}
+
+
 def record(action: str, object_type: str, object_id=None, summary: str = "", *, before=None,
            after=None, actor=None, session: Session | None = None) -> AuditEvent:
     """Add an audit event to the session (committed with the rest of the request)."""
     actor_id, actor_name = _actor_fields(actor if actor is not None else _current_actor())
-    summary, before, after = scrub(summary), scrub(before), scrub(after)
-    ev = AuditEvent(at=utcnow(), actor_id=actor_id, actor_name=actor_name, action=action,
-                    object_type=object_type, object_id=None if object_id is None else str(object_id),
-                    summary=summary, before=before, after=after, ip=_ip())
+    ev = AuditEvent(**_safe({
+        "at": utcnow(), "actor_id": actor_id, "actor_name": actor_name, "action": action,
+        "object_type": object_type, "object_id": None if object_id is None else str(object_id),
+        "summary": summary, "before": before, "after": after, "ip": _ip()}))
     (session or db.session).add(ev)
     return ev
 
@@ -169,7 +180,6 @@ def _write(session, flush_context):
     for action, obj, before, after in pending:
         if action == "create":
             after = _snapshot(obj)
-        before, after = scrub(before), scrub(after)
         rows.append({
             "at": utcnow(), "actor_id": actor_id, "actor_name": actor_name, "action": action,
             "object_type": type(obj).__name__, "object_id": _object_id(obj),
@@ -180,8 +190,9 @@ def _write(session, flush_context):
         rows.append({
             "at": utcnow(), "actor_id": note_actor_id, "actor_name": note_actor_name, "action": action,
             "object_type": object_type, "object_id": _object_id(obj),
-            "summary": scrub(summary(obj)), "before": None, "after": None, "ip": ip,
+            "summary": summary(obj), "before": None, "after": None, "ip": ip,
         })
+    rows = [_safe(row) for row in rows]
     connection = session.connection()
     for start in range(0, len(rows), WRITE_BATCH):
         batch = rows[start:start + WRITE_BATCH]

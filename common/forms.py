@@ -8,6 +8,33 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from common.auth import password_problems
 from common.models import ROLES
+from common.mynumber import REFUSED as MY_NUMBER_REFUSED
+from common.mynumber import contains_my_number
+
+
+def my_number_refused(what: str) -> str:
+    """The refusal for a value that is not a form field (an import's line, a mail's header)."""
+    return f"{what}に{MY_NUMBER_REFUSED}"
+
+
+class NoMyNumber:
+    """Refuses a value that holds a 個人番号 in any shape :mod:`common.mynumber` knows.
+
+    For the fields that never need one (names, addresses, contacts, file names, findings,
+    reasons, login names …). Free text that is published (opinions) is masked instead.
+    A list value (a multiple field) is refused when any of its items holds one.
+    """
+
+    field_flags = {"no_my_number": True}
+
+    def __init__(self, message: str = MY_NUMBER_REFUSED):
+        self.message = message
+
+    def __call__(self, form, field):
+        data = field.data
+        values = data if isinstance(data, (list, tuple)) else [data]
+        if any(contains_my_number(value) for value in values if isinstance(value, str)):
+            raise ValidationError(self.message)
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -41,9 +68,10 @@ class ChangePasswordForm(FlaskForm):
 class UserForm(FlaskForm):
     username = StringField("ユーザーID", validators=[
         DataRequired("ユーザーIDを入力してください。"), Length(max=64, message="64文字以内で入力してください。"),
-        Regexp(r"^[A-Za-z0-9._-]+$", message="半角英数字と . _ - で入力してください。")])
+        Regexp(r"^[A-Za-z0-9._-]+$", message="半角英数字と . _ - で入力してください。"), NoMyNumber()])
     display_name = StringField("氏名", validators=[DataRequired("氏名を入力してください。"),
-                                                 Length(max=200, message="200文字以内で入力してください。")])
+                                                 Length(max=200, message="200文字以内で入力してください。"),
+                                                 NoMyNumber()])
     roles = MultiCheckboxField("役割", choices=list(ROLES.items()))
     departments = MultiCheckboxField("所属(事務担当課の担当範囲)", coerce=int, choices=[])
     active = BooleanField("有効", default=True)
@@ -60,9 +88,9 @@ class UserForm(FlaskForm):
 
 
 class TokenForm(FlaskForm):
-    name = StringField("名称", validators=[DataRequired("名称を入力してください。"), Length(max=200)])
+    name = StringField("名称", validators=[DataRequired("名称を入力してください。"), Length(max=200), NoMyNumber()])
     system_code = StringField("システムコード", validators=[DataRequired("システムコードを入力してください。"),
-                                                        Length(max=32)])
+                                                        Length(max=32), NoMyNumber()])
     submit = SubmitField("発行する")
 
 

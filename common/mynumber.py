@@ -20,6 +20,10 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
 
+#: what a person is told when a value that never needs a 個人番号 holds one (forms, imports)
+REFUSED = "個人番号と判定される番号が含まれています。この欄には個人番号を入力できません。"
+
+
 #: every dash and hyphen of Unicode (category Pd; tests/common/test_mynumber.py checks the list
 #: against the running Python's Unicode tables) and the look-alikes people type between groups
 DASHES = (

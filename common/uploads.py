@@ -8,10 +8,15 @@ download; :func:`safe_filename` still guarantees a name that cannot leave a dire
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
+import shutil
+import subprocess
 import unicodedata
 from dataclasses import dataclass
+
+from common.mynumber import contains_my_number
 
 PDF = "application/pdf"
 PNG = "image/png"
@@ -54,6 +59,9 @@ TYPE_NAMES = {PDF: "PDF", PNG: "PNG画像", JPEG: "JPEG画像", GIF: "GIF画像"
 MAX_NAME_BYTES = 180
 _WINDOWS_RESERVED = re.compile(r"^(?:CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(?:\..*)?$", re.IGNORECASE)
 _FORBIDDEN = re.compile(r'[<>:"|?*\\/]')
+
+
+MY_NUMBER_IN_NAME = "ファイル名に個人番号と判定される番号が含まれています。ファイル名を変えてから選んでください。"
 
 
 class UploadRejected(ValueError):
@@ -128,6 +136,8 @@ def check_upload(filename: str, data: bytes, *, allowed: set[str], max_bytes: in
             f"ファイルが大きすぎます（{_size_text(size)}）。{_size_text(max_bytes)}以下のファイルを選んでください。"
         )
     safe_name = safe_filename(filename)
+    if contains_my_number(filename or "") or contains_my_number(safe_name):
+        raise UploadRejected(MY_NUMBER_IN_NAME)
     claimed = EXTENSIONS.get(os.path.splitext(safe_name)[1].lower())
     sniffed = sniff(data)
     content_type = sniffed or (claimed if claimed not in SNIFFABLE else None)
@@ -142,3 +152,47 @@ def check_upload(filename: str, data: bytes, *, allowed: set[str], max_bytes: in
     if claimed != content_type:
         raise UploadRejected("ファイルの拡張子と内容が一致しません。正しい拡張子のファイルを選んでください。")
     return CheckedUpload(safe_name, content_type, size, hashlib.sha256(data).hexdigest())
+
+
+# --- 個人番号 in what a file says ---------------------------------------------------------
+
+#: seconds pdftotext may take over one file
+PDF_TEXT_TIMEOUT = 30
+log = logging.getLogger("hyoka.uploads")
+
+
+def file_text(data: bytes, content_type: str) -> str | None:
+    """The text a file carries, to be scanned for 個人番号: a PDF's text layer (``pdftotext``
+    from poppler-utils), text and HTML as text; ``""`` for images (no text layer); None
+    when the text could not be read (no pdftotext, a broken or encrypted PDF, a timeout)."""
+    if content_type == PDF:
+        tool = shutil.which("pdftotext")
+        if tool is None:
+            log.warning("pdftotext (poppler-utils) is not installed: PDF text cannot be checked")
+            return None
+        try:
+            done = subprocess.run([tool, "-q", "-enc", "UTF-8", "-", "-"], input=data, capture_output=True,
+                                  timeout=PDF_TEXT_TIMEOUT, check=False)
+        except subprocess.TimeoutExpired:
+            return None
+        return done.stdout.decode("utf-8", errors="replace") if done.returncode == 0 else None
+    if content_type.startswith("text/") or content_type in ("message/rfc822", "application/mbox"):
+        for codec in ("utf-8", "cp932", "euc_jp"):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError:
+                continue
+        return data.decode("utf-8", errors="replace")
+    return ""
+
+
+def holds_my_number(data: bytes, content_type: str) -> bool | None:
+    """True when the file's text holds a 個人番号, None when its text could not be read."""
+    text = file_text(data, content_type)
+    if text is None:
+        return None
+    if content_type == "text/html":
+        from html import unescape
+
+        text = unescape(re.sub(r"<[^>]*>", "\t", text))
+    return contains_my_number(text)

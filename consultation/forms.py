@@ -10,7 +10,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, URL, ValidationError
 
-from common.forms import MultiCheckboxField
+from common.forms import MultiCheckboxField, NoMyNumber
 from consultation.models import (
     CHANNELS, FIELD_MODES, FORM_FIELDS, PAPER_CHANNELS, SUBMITTER_KINDS, min_period_days, period_problem,
 )
@@ -26,27 +26,27 @@ class ConsultationForm(FlaskForm):
     version_id = SelectField("意見を募集する評価書（版）", coerce=int,
                              validators=[InputRequired("評価書の版を選んでください。")])
     title = StringField("件名（意見を募集する評価書の名称）", validators=[
-        DataRequired("件名を入力してください。"), Length(max=300, message="300文字以内で入力してください。")])
-    description = TextAreaField("募集の趣旨・概要", validators=[Length(max=5000)])
+        DataRequired("件名を入力してください。"), Length(max=300, message="300文字以内で入力してください。"), NoMyNumber()])
+    description = TextAreaField("募集の趣旨・概要", validators=[Length(max=5000), NoMyNumber()])
     start_date = DateField("募集開始日", validators=[InputRequired("募集開始日を入力してください。")])
     end_date = DateField("募集終了日", validators=[InputRequired("募集終了日を入力してください。")])
-    shortened_reason = TextAreaField("期間を短縮する特段の理由", validators=[Length(max=2000)])
-    places = TextAreaField("配布場所（1行に1か所）", validators=[Length(max=5000)])
+    shortened_reason = TextAreaField("期間を短縮する特段の理由", validators=[Length(max=2000), NoMyNumber()])
+    places = TextAreaField("配布場所（1行に1か所）", validators=[Length(max=5000), NoMyNumber()])
     web_url = StringField("ホームページのURL", validators=[
-        Optional(), URL(require_tld=False, message="URLの形式で入力してください。"), Length(max=500)])
+        Optional(), URL(require_tld=False, message="URLの形式で入力してください。"), Length(max=500), NoMyNumber()])
     channels = MultiCheckboxField("受付方法", choices=list(CHANNELS.items()))
-    info_post = TextAreaField("郵送の宛先", validators=[Length(max=1000)])
-    info_hand = TextAreaField("持参の受付場所・時間", validators=[Length(max=1000)])
-    info_fax = StringField("FAX番号", validators=[Length(max=200)])
-    info_email = StringField("電子メールの宛先", validators=[Length(max=200)])
-    eligibility = TextAreaField("意見を提出できる方", validators=[Length(max=2000)])
+    info_post = TextAreaField("郵送の宛先", validators=[Length(max=1000), NoMyNumber()])
+    info_hand = TextAreaField("持参の受付場所・時間", validators=[Length(max=1000), NoMyNumber()])
+    info_fax = StringField("FAX番号", validators=[Length(max=200), NoMyNumber()])
+    info_email = StringField("電子メールの宛先", validators=[Length(max=200), NoMyNumber()])
+    eligibility = TextAreaField("意見を提出できる方", validators=[Length(max=2000), NoMyNumber()])
     field_name = SelectField(FORM_FIELDS["name"], choices=list(FIELD_MODES.items()), default="optional")
     field_address = SelectField(FORM_FIELDS["address"], choices=list(FIELD_MODES.items()), default="optional")
     field_contact = SelectField(FORM_FIELDS["contact"], choices=list(FIELD_MODES.items()), default="optional")
-    consent_text = TextAreaField("同意事項（Webフォームに表示）", validators=[Length(max=3000)])
+    consent_text = TextAreaField("同意事項（Webフォームに表示）", validators=[Length(max=3000), NoMyNumber()])
     categories = TextAreaField(
         "意見の区分（1行に1区分。結果公表での見出しを変える場合は「区分｜見出し」）",
-        validators=[DataRequired("意見の区分を1つ以上入力してください。"), Length(max=3000)])
+        validators=[DataRequired("意見の区分を1つ以上入力してください。"), Length(max=3000), NoMyNumber()])
     submit = SubmitField("保存する")
 
     def __init__(self, *args, **kwargs):
@@ -99,12 +99,12 @@ class PaperSubmissionForm(FlaskForm):
                          validators=[InputRequired("受付方法を選んでください。")])
     received_on = DateField("受付日", validators=[InputRequired("受付日を入力してください。")])
     submitter_kind = RadioField("提出者の区分", choices=list(SUBMITTER_KINDS.items()), default="individual")
-    name = StringField("氏名・団体名（公表しません）", validators=[Length(max=200)])
-    address = StringField("住所（公表しません）", validators=[Length(max=300)])
-    contact = StringField("連絡先（公表しません）", validators=[Length(max=200)])
+    name = StringField("氏名・団体名（公表しません）", validators=[Length(max=200), NoMyNumber()])
+    address = StringField("住所（公表しません）", validators=[Length(max=300), NoMyNumber()])
+    contact = StringField("連絡先（公表しません）", validators=[Length(max=200), NoMyNumber()])
     body = TextAreaField("意見の内容（書き起こし）", validators=[Length(max=50000)])
     scan = FileField("スキャンした書面（PDFまたは画像）")
-    note = TextAreaField("メモ", validators=[Length(max=2000)])
+    note = TextAreaField("メモ", validators=[Length(max=2000), NoMyNumber()])
     submit = SubmitField("登録する")
 
 
@@ -159,9 +159,9 @@ class PublicOpinionForm(FlaskForm):
 
     submitter_kind = RadioField("提出者の区分", choices=list(SUBMITTER_KINDS.items()), default="individual",
                                 validators=[Optional()])
-    name = StringField(FORM_FIELDS["name"], validators=[Length(max=200, message="200文字以内で入力してください。")])
-    address = StringField(FORM_FIELDS["address"], validators=[Length(max=300, message="300文字以内で入力してください。")])
-    contact = StringField(FORM_FIELDS["contact"], validators=[Length(max=200, message="200文字以内で入力してください。")])
+    name = StringField(FORM_FIELDS["name"], validators=[Length(max=200, message="200文字以内で入力してください。"), NoMyNumber()])
+    address = StringField(FORM_FIELDS["address"], validators=[Length(max=300, message="300文字以内で入力してください。"), NoMyNumber()])
+    contact = StringField(FORM_FIELDS["contact"], validators=[Length(max=200, message="200文字以内で入力してください。"), NoMyNumber()])
     body = TextAreaField("ご意見", validators=[DataRequired("ご意見を入力してください。")])
     consent = BooleanField("上記の取扱いに同意します")
     #: honeypot: hidden from people by CSS and from assistive technology; bots fill it in

@@ -61,6 +61,17 @@ class ParsedMail:
 
 
 _PARSER = BytesParser(policy=policy.default)
+#: Bounds on a message's MIME structure. Real mail nests a few levels (mixed > related >
+#: alternative, a forwarded message inside); a message beyond these is refused with an
+#: error instead of exhausting the parser (3,000 nested multiparts made it recurse too deep).
+MAX_DEPTH = 20
+MAX_PARTS = 500
+#: multipart containers a message may declare, counted in the raw bytes before parsing (the
+#: standard parser's time grows with the square of the nested boundaries)
+MAX_MULTIPARTS = 100
+_MULTIPART_TYPE = re.compile(rb"multipart/", re.IGNORECASE)
+MSG_TOO_COMPLEX = (f"メールの構造が複雑すぎるため読み取れません（入れ子は{MAX_DEPTH}段、"
+                   f"パートは{MAX_PARTS}個まで）。")
 #: Headers of which at least one must be present for the bytes to count as a message.
 _MESSAGE_HEADERS = ("from", "to", "subject", "date", "message-id", "mime-version", "content-type", "received")
 
@@ -72,15 +83,20 @@ def parse_eml(data: bytes) -> ParsedMail:
     data = bytes(data)
     if not data.strip():
         raise MailParseError("ファイルが空です。")
-    msg = _PARSER.parsebytes(data)
-    if not any(name.lower() in _MESSAGE_HEADERS for name in msg.keys()):
-        raise MailParseError("メールの形式ではありません（ヘッダーがありません）。")
-
-    message_id = _message_id(msg)
-    sender_name, sender_address = _sender(msg)
-    date = _date(msg)
-    subject = _header_text(msg, "Subject")
-    body, attachments = _body_and_attachments(msg)
+    if len(_MULTIPART_TYPE.findall(data, 0, len(data))) > MAX_MULTIPARTS:
+        raise MailParseError(MSG_TOO_COMPLEX)
+    try:
+        msg = _PARSER.parsebytes(data)
+        if not any(name.lower() in _MESSAGE_HEADERS for name in msg.keys()):
+            raise MailParseError("メールの形式ではありません（ヘッダーがありません）。")
+        _check_structure(msg)
+        message_id = _message_id(msg)
+        sender_name, sender_address = _sender(msg)
+        date = _date(msg)
+        subject = _header_text(msg, "Subject")
+        body, attachments = _body_and_attachments(msg)
+    except RecursionError:
+        raise MailParseError(MSG_TOO_COMPLEX) from None
     if not body.strip() and not attachments:
         raise MailParseError("本文も添付ファイルもないメールです。")
     fingerprint = message_id or "sha256:" + _content_digest(sender_address, date, subject, body)
@@ -201,6 +217,21 @@ def _date(msg: EmailMessage) -> datetime | None:
 
 
 # --- body and attachments -------------------------------------------------------------
+
+
+def _check_structure(msg: EmailMessage) -> None:
+    """Refuse a message nested deeper than :data:`MAX_DEPTH` or with more than
+    :data:`MAX_PARTS` parts (walked without recursion; attached messages count too)."""
+    stack = [(msg, 0)]
+    parts = 0
+    while stack:
+        part, depth = stack.pop()
+        parts += 1
+        if depth > MAX_DEPTH or parts > MAX_PARTS:
+            raise MailParseError(MSG_TOO_COMPLEX)
+        payload = part.get_payload() if part.is_multipart() else None
+        if isinstance(payload, list):
+            stack.extend((sub, depth + 1) for sub in payload if isinstance(sub, EmailMessage))
 
 
 def _leaves(part: EmailMessage, in_alternative: bool = False) -> Iterator[tuple[EmailMessage, bool]]:

@@ -16,7 +16,7 @@ from common import audit
 from common.db import db, utcnow
 from common.masking import LABELS, MY_NUMBER, mask, scan
 from common.timeutil import JST, fmt_date, today_jst
-from common.uploads import GIF, JPEG, PDF, PNG, TIFF, UploadRejected, check_upload
+from common.uploads import GIF, JPEG, PDF, PNG, TIFF, UploadRejected, check_upload, holds_my_number
 from consultation.models import (
     CHANNELS, DEFAULT_CATEGORIES, NUMBER_AT_COMMIT, NUMBERING_LOCK, PAPER_CHANNELS, Consultation,
     FormLetterGroup, Opinion, Submission, SubmissionFile, min_period_days,
@@ -151,6 +151,22 @@ def mask_my_numbers(text: str) -> tuple[str, int]:
     return text or "", len(hits)
 
 
+def _content_notes(filename: str, data: bytes, content_type: str) -> list[str]:
+    """Notes for the officer about a stored file whose text holds a 個人番号 (or cannot be read).
+
+    Files of submissions are never published (only officers download them, and the report
+    shows none); a file with a 個人番号 in its text is kept for the officer, who reads the
+    opinion from it, and flagged on the submission so that it is not passed on.
+    """
+    found = holds_my_number(data, content_type)
+    if found:
+        return [f"添付ファイル「{filename}」の文字に個人番号と判定される番号が含まれています。"
+                "ファイルは職員のみが閲覧でき、公表されません。外部に渡さないでください。"]
+    if found is None:
+        return [f"添付ファイル「{filename}」の文字を読み取れず、個人番号が含まれていないか確認できませんでした。"]
+    return []
+
+
 def _intake_note(count: int) -> str:
     return f"受付時に、個人番号と判定される番号（{count}か所）を伏せ字にして保存しました。" if count else ""
 
@@ -271,6 +287,9 @@ def add_paper_submission(consultation: Consultation, *, actor, channel: str, rec
     db.session.add(submission)
     if checked:
         _store(submission, checked, scan[1])
+        flagged = _content_notes(checked.safe_name, scan[1], checked.content_type)
+        if flagged:
+            submission.note = "\n".join(n for n in (submission.note, *flagged) if n)
     db.session.flush()
     _initial_opinion(submission)
     return submission
@@ -341,19 +360,28 @@ def import_mail(consultation: Consultation, files: list[tuple[str, bytes]], *, a
         received = mail.date.astimezone(JST).date() if mail.date else today_jst()
         body, masked = mask_my_numbers(mail.body.strip())
         subject, masked_subject = mask_my_numbers(mail.subject)
+        # the sender's header cannot be corrected by the officer: masked, and said so
+        sender_name, masked_name = mask_my_numbers(mail.sender_name)
+        sender_address, masked_address = mask_my_numbers(mail.sender_address)
         notes = [n for n in (_intake_note(masked + masked_subject),) if n]
+        if masked_name or masked_address:
+            notes.append("差出人の名前またはメールアドレスに個人番号と判定される番号があったため、伏せ字にして保存しました。")
         submission = Submission(consultation=consultation, channel="email", received_on=received,
-                                name=mail.sender_name[:200], contact=mail.sender_address[:200],
+                                name=sender_name[:200], contact=sender_address[:200],
                                 subject=subject[:300], body=body, fingerprint=fingerprint,
                                 created_by_id=getattr(actor, "id", None))
         db.session.add(submission)
         for attachment in mail.attachments:
+            filename, masked_filename = mask_my_numbers(attachment.filename)
+            if masked_filename:
+                notes.append(f"添付ファイル「{filename}」の名前に個人番号と判定される番号があったため、伏せ字にしました。")
             try:
-                checked = check_scan(attachment.filename, attachment.data)
+                checked = check_scan(filename, attachment.data)
             except UploadRejected as rejected:
-                notes.append(f"添付ファイル「{attachment.filename}」は保存していません（{rejected.message}）")
+                notes.append(f"添付ファイル「{filename}」は保存していません（{rejected.message}）")
                 continue
             _store(submission, checked, attachment.data)
+            notes += _content_notes(filename, attachment.data, checked.content_type)
         submission.note = "\n".join(notes)
         db.session.flush()
         _initial_opinion(submission)
@@ -391,7 +419,7 @@ def renumber(consultation: Consultation) -> None:
 
 def split_opinion(opinion: Opinion, parts: list[str], *, actor) -> list[Opinion]:
     """Split an opinion into ``parts`` (the first keeps the opinion; the rest follow it)."""
-    parts = [p.strip() for p in parts if p.strip()]
+    parts = [mask_my_numbers(p.strip())[0] for p in parts if p.strip()]
     if len(parts) < 2:
         raise ValueError("分割するには、区切り線（----）で2つ以上に分けてください。")
     consultation = opinion.consultation
@@ -415,15 +443,26 @@ def split_opinion(opinion: Opinion, parts: list[str], *, actor) -> list[Opinion]
 def add_opinion(submission: Submission, *, actor, summary: str = "") -> Opinion:
     consultation = submission.consultation
     opinion = Opinion(consultation=consultation, submission=submission, position=_next_position(consultation),
-                      summary=summary, category=_first_category(consultation))
+                      summary=mask_my_numbers(summary)[0], category=_first_category(consultation))
     db.session.add(opinion)
     db.session.flush()
     renumber(consultation)
     return opinion
 
 
+#: the texts of an opinion that the result report publishes
+_PUBLISHED_TEXTS = ("summary", "reply", "topic")
+
+
 def update_opinion(opinion: Opinion, *, actor, **values) -> None:
-    """Change an opinion; a representative's copies follow its category, topic and reply."""
+    """Change an opinion; a representative's copies follow its category, topic and reply.
+
+    The texts the report publishes (summary, reply, topic) are stored with every 個人番号
+    masked, as at intake.
+    """
+    for key in _PUBLISHED_TEXTS:
+        if isinstance(values.get(key), str):
+            values[key] = mask_my_numbers(values[key])[0]
     for key, value in values.items():
         setattr(opinion, key, value)
     for copy in opinion.copies:

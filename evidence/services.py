@@ -8,6 +8,8 @@ import sqlalchemy as sa
 
 from common import audit
 from common.db import db
+from common.mynumber import REFUSED as MY_NUMBER_REFUSED
+from common.mynumber import contains_my_number
 from common.timeutil import today_jst
 from evidence.checks import CHECKS, day_start_utc
 from evidence.models import (DECISIONS, AccessDay, AccessEvent, Assignment, FeedBatch, Finding,
@@ -30,6 +32,8 @@ def decide(finding: Finding, decision: str, reason: str, actor) -> TriageDecisio
         raise TriageError("判断を選んでください。")
     if not reason:
         raise TriageError("判断の理由を記入してください。")
+    if contains_my_number(reason):
+        raise TriageError(MY_NUMBER_REFUSED)
     before = finding.decision
     row = TriageDecision(finding=finding, decision=decision, reason=reason,
                          decided_by_id=actor.id, decided_by_name=actor.display_name)

@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired
 from common import audit
 from common.auth import requires
 from common.db import db
-from common.forms import ConfirmForm
+from common.forms import ConfirmForm, NoMyNumber
 from evidence import services
 from evidence.checks import CHECKS, save_settings, settings_for
 from evidence.forms import check_settings_form, param_label, param_text
@@ -30,7 +30,7 @@ STATES = {"open": "未対応(未判断・要調査・不正の疑い)", "undecid
 class DecisionForm(FlaskForm):
     decision = RadioField("判断", choices=list(DECISIONS.items()),
                           validators=[DataRequired("判断を選んでください。")])
-    reason = TextAreaField("理由", validators=[DataRequired("判断の理由を記入してください。")],
+    reason = TextAreaField("理由", validators=[DataRequired("判断の理由を記入してください。"), NoMyNumber()],
                            render_kw={"rows": 4})
 
 

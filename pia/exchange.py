@@ -12,6 +12,7 @@ from typing import Any
 from common import audit
 from common.db import db, utcnow
 from common.models import Department, User
+from common.mynumber import find_in_structure
 from pia import search
 from pia.models.assessment import (
     ACTION_STATUSES,
@@ -127,6 +128,11 @@ def _check(data: Any) -> None:
     for key in ("affair", "assessment", "versions"):
         if not isinstance(data.get(key), (dict, list)):
             raise ImportError_(f"{key}がありません。")
+    found = list(find_in_structure(data))
+    if found:
+        where = "、".join(found[:5]) + (f" ほか{len(found) - 5}か所" if len(found) > 5 else "")
+        raise ImportError_(f"個人番号と判定される番号が含まれているため取り込めません({where})。"
+                           "評価書に個人番号を記載することはできません。")
     if data["assessment"].get("form") not in FORMS:
         raise ImportError_("評価書の種類が正しくありません。")
     versions = data["versions"]

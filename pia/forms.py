@@ -20,6 +20,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
+from common.forms import NoMyNumber
 from pia.models.assessment import ACTION_STATUSES, REVIEW_RESULTS
 from pia.schema import FORMS
 
@@ -44,12 +45,12 @@ class DateActionForm(FlaskForm):
 class NewAssessmentForm(FlaskForm):
     affair_id = SelectField("事務", coerce=int, choices=[])
     affair_code = StringField("新しい事務のコード", validators=[
-        Optional(), Length(max=40), Regexp(r"^[a-z][a-z0-9_-]*$", message="半角英小文字・数字・-・_で入力してください。")])
-    affair_name = StringField("新しい事務の名称", validators=[Optional(), Length(max=300)])
+        Optional(), Length(max=40), Regexp(r"^[a-z][a-z0-9_-]*$", message="半角英小文字・数字・-・_で入力してください。"), NoMyNumber()])
+    affair_name = StringField("新しい事務の名称", validators=[Optional(), Length(max=300), NoMyNumber()])
     department_id = SelectField("担当課", coerce=int, choices=[])
     form = SelectField("評価書の種類", choices=list(FORMS.items()))
-    title = StringField("評価書名", validators=[Optional(), Length(max=300)])
-    number = StringField("評価書番号", validators=[Optional(), Length(max=40)])
+    title = StringField("評価書名", validators=[Optional(), Length(max=300), NoMyNumber()])
+    number = StringField("評価書番号", validators=[Optional(), Length(max=40), NoMyNumber()])
     submit = SubmitField("作成する")
 
     def validate_affair_id(self, field):
@@ -74,8 +75,8 @@ class ThresholdForm(FlaskForm):
         InputRequired("取扱者数を入力してください。"), NumberRange(min=0, message="0以上で入力してください。")])
     serious_incident = BooleanField("過去1年以内に特定個人情報に関する重大事故が発生した")
     incident_on = DateField("重大事故の発生日", validators=[Optional()])
-    incident_source = TextAreaField("重大事故の情報源(報告書、報道発表等)", validators=[Length(max=2000)])
-    note = TextAreaField("備考", validators=[Length(max=2000)])
+    incident_source = TextAreaField("重大事故の情報源(報告書、報道発表等)", validators=[Length(max=2000), NoMyNumber()])
+    note = TextAreaField("備考", validators=[Length(max=2000), NoMyNumber()])
     submit = SubmitField("判断を記録する")
 
     def validate_incident_on(self, field):
@@ -92,7 +93,7 @@ class ReviewForm(FlaskForm):
     result = RadioField("結果", choices=list(REVIEW_RESULTS.items()),
                         validators=[InputRequired("結果を選んでください。")])
     version_id = SelectField("見直しの結果作成した版", coerce=int, choices=[])
-    note = TextAreaField("見直しの内容", validators=[Length(max=4000)])
+    note = TextAreaField("見直しの内容", validators=[Length(max=4000), NoMyNumber()])
     submit = SubmitField("見直しを記録する")
 
     def validate_version_id(self, field):
@@ -101,8 +102,9 @@ class ReviewForm(FlaskForm):
 
 
 class ActionForm(FlaskForm):
-    what = TextAreaField("対応内容", validators=[DataRequired("対応内容を入力してください。"), Length(max=4000)])
-    owner = StringField("担当", validators=[DataRequired("担当を入力してください。"), Length(max=200)])
+    what = TextAreaField("対応内容", validators=[DataRequired("対応内容を入力してください。"), Length(max=4000),
+                                                NoMyNumber()])
+    owner = StringField("担当", validators=[DataRequired("担当を入力してください。"), Length(max=200), NoMyNumber()])
     due_on = DateField("期限", validators=[DataRequired("期限を入力してください。")])
     status = SelectField("状況", choices=list(ACTION_STATUSES.items()))
     submit = SubmitField("保存する")
@@ -110,5 +112,5 @@ class ActionForm(FlaskForm):
 
 class ImportForm(FlaskForm):
     affair_code = StringField("事務コードを変える(任意)", validators=[
-        Optional(), Regexp(r"^[a-z][a-z0-9_-]*$", message="半角英小文字・数字・-・_で入力してください。")])
+        Optional(), Regexp(r"^[a-z][a-z0-9_-]*$", message="半角英小文字・数字・-・_で入力してください。"), NoMyNumber()])
     submit = SubmitField("取り込む")

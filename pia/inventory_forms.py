@@ -9,7 +9,7 @@ from flask_wtf.file import FileField
 from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from common.forms import MultiCheckboxField
+from common.forms import MultiCheckboxField, NoMyNumber
 from pia.inventory_services import NUMBERINGS
 from pia.models.inventory import (
     CONNECTION_KINDS,
@@ -51,23 +51,23 @@ def lines(text: str) -> list[str]:
 
 
 class SystemForm(FlaskForm):
-    code = StringField("コード", validators=[DataRequired("コードを入力してください。"), _CODE])
+    code = StringField("コード", validators=[DataRequired("コードを入力してください。"), _CODE, NoMyNumber()])
     name = StringField("名称", validators=[DataRequired("名称を入力してください。"),
-                                         Length(max=300, message="300文字以内で入力してください。")])
-    abbreviation = StringField("略称", validators=[Optional(), Length(max=200)])
+                                         Length(max=300, message="300文字以内で入力してください。"), NoMyNumber()])
+    abbreviation = StringField("略称", validators=[Optional(), Length(max=200), NoMyNumber()])
     kind = SelectField("区分", choices=list(SYSTEM_KINDS.items()))
     hosting = SelectField("設置場所", choices=list(HOSTINGS.items()))
     status = SelectField("状態", choices=list(SYSTEM_STATUSES.items()))
     owner_department = SelectField("所管課", coerce=int, choices=[])
     departments = MultiCheckboxField("利用を認める所属", coerce=int, choices=[])
     affairs = MultiCheckboxField("このシステムを使用する事務", coerce=int, choices=[])
-    cloud_provider = StringField("クラウド事業者・サービス", validators=[Optional(), Length(max=200)])
+    cloud_provider = StringField("クラウド事業者・サービス", validators=[Optional(), Length(max=200), NoMyNumber()])
     ismap = SelectField("ISMAP登録", choices=list(ISMAP_STATES.items()))
-    ismap_number = StringField("ISMAP登録番号", validators=[Optional(), Length(max=60)])
-    description = TextAreaField("機能の説明(前文)")
+    ismap_number = StringField("ISMAP登録番号", validators=[Optional(), Length(max=60), NoMyNumber()])
+    description = TextAreaField("機能の説明(前文)", validators=[NoMyNumber()])
     numbering = SelectField("機能の番号の形式", choices=list(NUMBERINGS.items()))
-    functions = TextAreaField("機能")
-    notes = TextAreaField("備考(機能の後に記載する※書き)")
+    functions = TextAreaField("機能", validators=[NoMyNumber()])
+    notes = TextAreaField("備考(機能の後に記載する※書き)", validators=[NoMyNumber()])
     submit = SubmitField("保存する")
 
     def validate_ismap_number(self, field):
@@ -86,9 +86,9 @@ class SystemForm(FlaskForm):
 
 class ConnectionForm(FlaskForm):
     target = SelectField("接続先(台帳のシステム)", coerce=int, choices=[])
-    target_label = StringField("接続先(台帳にないシステム・ネットワーク)", validators=[Optional(), Length(max=300)])
+    target_label = StringField("接続先(台帳にないシステム・ネットワーク)", validators=[Optional(), Length(max=300), NoMyNumber()])
     kind = SelectField("接続の種類(評価書「③他のシステムとの接続」の区分)", choices=list(CONNECTION_KINDS.items()))
-    flows = TextAreaField("連携する情報")
+    flows = TextAreaField("連携する情報", validators=[NoMyNumber()])
     submit = SubmitField("接続を追加する")
 
     def validate_target_label(self, field):
@@ -100,20 +100,20 @@ class ConnectionForm(FlaskForm):
 
 
 class PiFileForm(FlaskForm):
-    code = StringField("コード", validators=[DataRequired("コードを入力してください。"), _CODE])
-    name = StringField("ファイル名", validators=[DataRequired("ファイル名を入力してください。"), Length(max=300)])
+    code = StringField("コード", validators=[DataRequired("コードを入力してください。"), _CODE, NoMyNumber()])
+    name = StringField("ファイル名", validators=[DataRequired("ファイル名を入力してください。"), Length(max=300), NoMyNumber()])
     file_kind = SelectField("ファイルの種類", choices=[(k, k) for k in FILE_KINDS])
     owner_department = SelectField("所管課", coerce=int, choices=[])
     systems = MultiCheckboxField("保有するシステム", coerce=int, choices=[])
     affairs = MultiCheckboxField("このファイルを取り扱う事務", coerce=int, choices=[])
-    record_items = TextAreaField("記録項目(1行に1項目)")
-    person_scope = TextAreaField("対象となる本人の範囲")
+    record_items = TextAreaField("記録項目(1行に1項目)", validators=[NoMyNumber()])
+    person_scope = TextAreaField("対象となる本人の範囲", validators=[NoMyNumber()])
     target_count = SelectField("対象人数", choices=[("", "(選択してください)")] + [(c, c) for c in TARGET_COUNTS])
     person_count = SelectField("対象となる本人の数", choices=[("", "(選択してください)")] + [(c, c) for c in PERSON_COUNTS])
     retention_period = SelectField("保管期間", choices=[("", "(選択してください)")] + [(c, c) for c in RETENTION_PERIODS])
-    retention_note = TextAreaField("保管期間の妥当性")
-    deletion_method = TextAreaField("消去方法")
-    notes = TextAreaField("備考")
+    retention_note = TextAreaField("保管期間の妥当性", validators=[NoMyNumber()])
+    deletion_method = TextAreaField("消去方法", validators=[NoMyNumber()])
+    notes = TextAreaField("備考", validators=[NoMyNumber()])
     submit = SubmitField("保存する")
 
     def validate_record_items(self, field):

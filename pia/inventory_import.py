@@ -18,7 +18,9 @@ import yaml
 
 from common import audit
 from common.db import db
+from common.forms import my_number_refused
 from common.models import Department
+from common.mynumber import contains_my_number, find_in_structure
 from pia import inventory_services as services
 from pia.models.inventory import (
     CONNECTION_KINDS,
@@ -398,9 +400,34 @@ def _check_code(code: str, noun: str, line: int, seen: set[str], errors: list[Li
     seen.add(code)
 
 
+#: labels of the fields of functions and connections (the CSV has them as columns too)
+_PART_LABELS = {"title": "機能名", "description": "説明", "to": "接続先コード", "label": "接続先名称",
+                "kind": "接続の種類", "flows": "連携する情報"}
+
+
+def _field_label(key) -> str:
+    return _PART_LABELS.get(key) or CSV_COLUMNS.get(key) or str(key)
+
+
+def _refuse_my_numbers(parsed: Parsed, errors: list[LineError]) -> None:
+    """A 個人番号 in any field of the inventory is refused (no field of it needs one),
+    one error per line and field; the number itself is not repeated in the message."""
+    for record in [*parsed.systems, *parsed.files]:
+        fields = {"code": record.code, **record.values}
+        for key, value in fields.items():
+            if contains_my_number(key) or next(find_in_structure(value), None) is not None:
+                errors.append(LineError(record.line, my_number_refused(f"「{_field_label(key)}」")))
+        for part in [*getattr(record, "functions", []), *getattr(record, "connections", [])]:
+            for key, value in part.items():
+                if key != "line" and contains_my_number(value):
+                    errors.append(LineError(part.get("line", record.line),
+                                            my_number_refused(f"「{_field_label(key)}」")))
+
+
 def check(parsed: Parsed) -> tuple[list[dict], list[dict], list[LineError]]:
     """Check the records against the rules and the database; returns clean values."""
     errors: list[LineError] = []
+    _refuse_my_numbers(parsed, errors)
     departments = _departments()
     existing_codes = set(db.session.execute(sa.select(System.code)).scalars())
     file_codes: set[str] = set()

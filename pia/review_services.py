@@ -22,7 +22,7 @@ from flask import current_app
 
 from common import audit
 from common.db import db, utcnow
-from common.uploads import PDF, UploadRejected, check_upload
+from common.uploads import PDF, UploadRejected, check_upload, holds_my_number
 from pia.models.assessment import AssessmentVersion
 from pia.models.review import BODY_KINDS, ReviewBody, ReviewFinding, ReviewRound, ReviewSession
 
@@ -229,9 +229,15 @@ def minutes_path(session: ReviewSession) -> Path | None:
 def attach_minutes(session: ReviewSession, filename: str, data: bytes, *, actor) -> None:
     """Check the upload (PDF only, size limit) and store it under a generated name.
 
+    Minutes are records that reviewers read: a PDF whose text layer holds a 個人番号 is
+    refused (a scan without a text layer cannot be checked and is accepted).
+
     :raises UploadRejected: the file is refused (message for the user).
     """
     checked = check_upload(filename, data, allowed={PDF}, max_bytes=MINUTES_MAX_BYTES)
+    if holds_my_number(data, PDF):
+        raise UploadRejected("議事録の文字に個人番号と判定される番号が含まれています。"
+                             "個人番号を伏せたPDFを登録してください。")
     stored = f"{secrets.token_hex(16)}.pdf"
     path = upload_dir() / stored
     with open(path, "xb") as fh:

@@ -54,6 +54,9 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import yaml
 
+from common.mynumber import REFUSED as MSG_MY_NUMBER
+from common.mynumber import contains_my_number
+
 FORMS = {"zenkoumoku": "全項目評価書", "juten": "重点項目評価書", "kiso": "基礎項目評価書"}
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
@@ -514,6 +517,8 @@ def _validate_item(item: Item, value: Any, path: str, errors: list[FieldError]) 
     if t in ("text", "longtext", "choice", "date"):
         if not isinstance(value, str):
             error(MSG_NOT_TEXT if t != "date" else MSG_BAD_DATE)
+        elif contains_my_number(value):
+            error(MSG_MY_NUMBER)
         elif t == "choice" and value not in item.choices:
             error(MSG_NOT_A_CHOICE)
         elif t == "date" and not _is_iso_date(value):
@@ -523,6 +528,8 @@ def _validate_item(item: Item, value: Any, path: str, errors: list[FieldError]) 
             error(MSG_NOT_A_NUMBER)
         elif value < 0:
             error(MSG_NEGATIVE)
+        elif contains_my_number(value):
+            error(MSG_MY_NUMBER)
     elif t == "numberlist":
         if not isinstance(value, list):
             error(MSG_NOT_A_NUMBER)
@@ -579,6 +586,8 @@ def _validate_multichoice(item: Item, value: Any, path: str, error) -> None:
             error(MSG_OTHER_UNCHECKED.format(choice=item.other_choice), f"{path}/other")
     elif other.strip():
         error(MSG_BAD_SHAPE, f"{path}/other")
+    if contains_my_number(other):
+        error(MSG_MY_NUMBER, f"{path}/other")
 
 
 def _is_iso_date(value: str) -> bool:

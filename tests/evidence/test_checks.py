@@ -125,14 +125,18 @@ def test_event_findings_read_their_events_facts_the_same_way_everywhere(demo_fee
 
 
 def test_rerun_keeps_findings_and_triage(demo_feeds, make_user):
+    from common.mynumber import REFUSED
     from evidence.models import Finding
-    from evidence.services import decide
+    from evidence.services import TriageError, decide
 
     run_checks(QUARTER)
     db.session.commit()
     first = stored_findings(QUARTER)
     finding = db.session.get(Finding, first[0]["id"])
-    decide(finding, "legitimate", "窓口での本人確認の記録あり", make_user("auditor"))
+    auditor = make_user("auditor")
+    with pytest.raises(TriageError, match=REFUSED):  # a reason never carries a 個人番号
+        decide(finding, "legitimate", "本人の番号 5371\t6430\t7917 を確認", auditor)
+    decide(finding, "legitimate", "窓口での本人確認の記録あり", auditor)
     db.session.commit()
     again = run_checks(QUARTER)
     assert sum(again.new.values()) == 0 and again.found == len(first)
