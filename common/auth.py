@@ -221,11 +221,3 @@ def api_requires(*roles: str, feed: bool = False):
         return _mark(wrapper, roles=() if feed else roles, api=True, feed=feed)
 
     return decorator
-
-
-def login_redirect_target(default: str = "common.dashboard") -> str:
-    target = request.args.get("next", "")
-    # only same-site relative paths: never an open redirect
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for(default)

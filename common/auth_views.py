@@ -5,11 +5,12 @@ from flask import Blueprint, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from common import audit
-from common.auth import (ALL_ROLES, hash_password, is_locked, login_redirect_target, public,
+from common.auth import (ALL_ROLES, hash_password, is_locked, public,
                          register_failed_login, requires, verify_password)
 from common.db import db, utcnow
 from common.forms import ChangePasswordForm, LoginForm
 from common.models import User
+from common.redirects import next_target
 
 bp = Blueprint("auth", __name__)
 
@@ -19,7 +20,7 @@ bp = Blueprint("auth", __name__)
 def login():
     """Sign in."""
     if current_user.is_authenticated:
-        return redirect(url_for("common.dashboard"))
+        return redirect(next_target())
     form = LoginForm()
     if form.validate_on_submit():
         user = db.session.execute(db.select(User).filter_by(username=form.username.data.strip())).scalar_one_or_none()
@@ -47,7 +48,7 @@ def login():
         session.permanent = True
         audit.record("login", "User", user.id, "ログイン", actor=user)
         db.session.commit()
-        return redirect(login_redirect_target())
+        return redirect(next_target())
     return render_template("auth/login.html", form=form)
 
 
