@@ -7,7 +7,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from common import audit
-from common.auth import hash_password, issue_token, password_problems, requires
+from common.auth import (end_sessions, hash_password, issue_token, locked_user_ids, password_problems, requires,
+                         start_session, unlock)
 from common.db import db, utcnow
 from common.forms import ConfirmForm, TokenForm, UserForm
 from common.models import ROLES, ApiToken, AuditEvent, Department, User
@@ -28,7 +29,8 @@ def _department_choices():
 def users():
     """List accounts."""
     rows = db.session.execute(db.select(User).order_by(User.username)).scalars().all()
-    return render_template("admin/users.html", users=rows, roles=ROLES, form=ConfirmForm())
+    return render_template("admin/users.html", users=rows, roles=ROLES, form=ConfirmForm(),
+                           locked=locked_user_ids(rows))
 
 
 def _apply_user_form(user: User, form: UserForm) -> None:
@@ -85,16 +87,25 @@ def edit_user(user_id):
         elif user.id == current_user.id and ("admin" not in form.roles.data or not form.active.data):
             form.roles.errors.append("自分自身の管理者権限の削除や無効化はできません。")
         else:
+            # what ends the user's sessions: a new password, other roles, disabling
+            reasons = [reason for reason, changed in (
+                ("パスワードの再設定", bool(form.password.data)),
+                ("役割の変更", set(form.roles.data) != user.roles),
+                ("利用の停止", user.active and not form.active.data)) if changed]
+            unlock_name = user.username
             _apply_user_form(user, form)
             if form.password.data:
                 user.password_hash = hash_password(form.password.data)
                 user.password_changed_at = utcnow()
-                user.locked_until = None
-                user.failed_logins = 0
+                unlock(user, username=unlock_name)
             # roles and departments live in other tables: record them explicitly
             audit.record("update", "User", user.id, "役割・所属を設定",
                          after={"roles": sorted(form.roles.data), "departments": sorted(form.departments.data)})
+            if reasons:
+                end_sessions(user, "・".join(reasons))
             db.session.commit()
+            if reasons and user.id == current_user.id:
+                start_session(user)  # an administrator editing themself stays signed in here
             flash(f"ユーザー「{user.display_name}」を更新しました。", "success")
             return redirect(url_for(".users"))
     return render_template("admin/user_form.html", form=form, user=user)
@@ -106,8 +117,7 @@ def unlock_user(user_id):
     """Lift a lockout."""
     user = db.get_or_404(User, user_id)
     if ConfirmForm().validate_on_submit():
-        user.locked_until = None
-        user.failed_logins = 0
+        unlock(user)
         audit.record("update", "User", user.id, "ロックを解除")
         db.session.commit()
         flash(f"「{user.display_name}」のロックを解除しました。", "success")

@@ -39,6 +39,7 @@ ACTIONS = {
     "login": "ログイン",
     "login_failed": "ログイン失敗",
     "logout": "ログアウト",
+    "sessions_ended": "セッションの終了",
     "import": "取込",
     "export": "出力",
     "decision": "判断",

@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import logging
 import secrets
+import unicodedata
+from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import abort, current_app, g, has_app_context, jsonify, request, session, url_for
+import sqlalchemy as sa
+from flask import abort, current_app, g, has_app_context, jsonify, request, session
 from flask.sessions import SecureCookieSessionInterface
-from flask_login import LoginManager, current_user
+from flask_login import LoginManager, current_user, login_user
 from flask_login.config import SESSION_KEYS
 from flask_login.signals import session_protected
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from common.db import db, utcnow
-from common.models import ROLES, ApiToken, User
+from common import audit
+from common.db import db, dialect_insert, utcnow
+from common.models import ROLES, ApiToken, LoginAttempt, User
+from common.mynumber import contains_my_number
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -62,8 +68,7 @@ class _LoginManager(LoginManager):
         if "_user_id" not in session or session.get("_id") == self._session_identifier_generator():
             return False
         user_id = session.get("_user_id")
-        for key in SESSION_KEYS:
-            session.pop(key, None)
+        _forget_sign_in()
         session_protected.send(current_app._get_current_object())
         logger.warning("signed-in session of user %s presented from another address or browser: ended",
                        user_id)
@@ -83,17 +88,53 @@ MIN_PASSWORD_LENGTH = 10
 PASSWORD_METHOD = "scrypt"
 
 
+#: the session key holding the user's session_epoch as it was when the session was signed in
+EPOCH_KEY = "_epoch"
+
+
+def _forget_sign_in() -> None:
+    for key in (*SESSION_KEYS, EPOCH_KEY):
+        session.pop(key, None)
+
+
 @login_manager.user_loader
 def _load_user(user_id):
+    """The signed-in user, on every request: only while the account is enabled and none of
+    its sessions has been ended since this one was signed in (:func:`end_sessions`)."""
     user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+    if user is not None and user.active and session.get(EPOCH_KEY) == user.session_epoch:
+        return user
+    _forget_sign_in()
+    if user is not None and user.active:
+        logger.warning("session of user %s signed in before its sessions were ended: refused", user_id)
+    return None
+
+
+def start_session(user: User) -> None:
+    """Sign ``user`` in on this session (or re-issue it after :func:`end_sessions`)."""
+    login_user(user)
+    session[EPOCH_KEY] = user.session_epoch
+    session.permanent = True
+
+
+def end_sessions(user: User, reason: str | None = None) -> None:
+    """End every session of ``user``, in every browser: each carries the epoch it was signed
+    in under, and the epoch moves on. Recorded in the audit trail with ``reason`` if given.
+    A session to keep is re-issued afterwards with :func:`start_session`."""
+    user.session_epoch = User.session_epoch + 1  # in SQL: two at once both count
+    db.session.flush()
+    if reason:
+        audit.record("sessions_ended", "User", user.id, f"全てのセッションを終了（{reason}）")
 
 
 def hash_password(password: str) -> str:
-    method = PASSWORD_METHOD
+    return generate_password_hash(password, method=_password_method())
+
+
+def _password_method() -> str:
     if has_app_context():
-        method = current_app.config.get("HYOKA_PASSWORD_METHOD", PASSWORD_METHOD)
-    return generate_password_hash(password, method=method)
+        return current_app.config.get("HYOKA_PASSWORD_METHOD", PASSWORD_METHOD)
+    return PASSWORD_METHOD
 
 
 def verify_password(user: User, password: str) -> bool:
@@ -112,16 +153,114 @@ def password_problems(password: str, username: str = "") -> list[str]:
     return problems
 
 
-def is_locked(user: User) -> bool:
-    return user.locked_until is not None and user.locked_until > utcnow()
+#: failures under a name are forgotten this long after the last one (unless it is locked)
+LOGIN_ATTEMPT_RETENTION = timedelta(days=1)
+#: a hash of an unknown password per hashing method, checked when the typed name has no
+#: (enabled) user: a wrong password then costs the same whether the name exists or not
+_dummy_hashes: dict[str, str] = {}
 
 
-def register_failed_login(user: User) -> None:
-    user.failed_logins += 1
+@dataclass
+class SignIn:
+    """The outcome of :func:`authenticate`: the user when name and password are right;
+    ``locked`` when the name is locked (the same for every name, known or not)."""
+
+    user: User | None
+    locked: bool = False
+
+
+def login_name_key(name: str) -> str:
+    """A keyed digest of a typed login name (NFKC, trimmed, case-folded): it counts the
+    failures under the name without keeping the name."""
+    normal = unicodedata.normalize("NFKC", name).strip().casefold()
+    secret = current_app.secret_key
+    secret = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(secret, normal.encode(), hashlib.sha256).hexdigest()
+
+
+def _dummy_hash() -> str:
+    method = _password_method()
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = generate_password_hash(secrets.token_urlsafe(16), method=method)
+    return _dummy_hashes[method]
+
+
+def authenticate(name: str, password: str) -> SignIn:
+    """Check a sign-in; counts failures and locks the name, records failures in the audit trail.
+
+    Every name is treated alike, whether a user has it or not: the same lockout after
+    ``HYOKA_LOGIN_MAX_FAILURES`` failures, and one password hash checked (a dummy one when
+    there is no enabled user), so neither the answer nor its time tells which names exist.
+    """
+    key = login_name_key(name)
+    now = utcnow()
+    user = db.session.execute(db.select(User).filter_by(username=name.strip())).scalar_one_or_none()
+    locked_until = db.session.execute(
+        db.select(LoginAttempt.locked_until).where(LoginAttempt.name_hash == key)).scalar_one_or_none()
+    if locked_until is not None and locked_until > now:
+        _record_failure(name, user, "ロック中のアカウントへのログイン試行",
+                        "" if user else "ロック中のログイン試行")
+        return SignIn(None, locked=True)
+    if user is not None and user.active:
+        right = check_password_hash(user.password_hash, password)
+    else:
+        check_password_hash(_dummy_hash(), password)
+        right = False
+    if right:
+        db.session.execute(db.delete(LoginAttempt).where(LoginAttempt.name_hash == key))
+        return SignIn(user)
+    locked = _count_failure(key, now)
+    _record_failure(name, user, "パスワード誤り" if user is None or user.active else "無効なアカウント",
+                    "失敗が続いたためロック" if locked else "")
+    return SignIn(None, locked=locked)
+
+
+def _count_failure(key: str, now) -> bool:
+    """Count a failure under ``key``; True when it locks the name. One statement (an upsert),
+    so that failures arriving together all count."""
     limit = current_app.config["HYOKA_LOGIN_MAX_FAILURES"]
-    if user.failed_logins >= limit:
-        user.locked_until = utcnow() + timedelta(minutes=current_app.config["HYOKA_LOCKOUT_MINUTES"])
-        user.failed_logins = 0
+    until = now + timedelta(minutes=current_app.config["HYOKA_LOCKOUT_MINUTES"])
+    table = LoginAttempt.__table__
+    reached = table.c.failures + 1 >= limit
+    stmt = dialect_insert(table).values(
+        name_hash=key, failures=0 if limit <= 1 else 1, locked_until=until if limit <= 1 else None,
+        last_failed_at=now,
+    ).on_conflict_do_update(index_elements=[table.c.name_hash], set_={
+        "failures": sa.case((reached, 0), else_=table.c.failures + 1),
+        "locked_until": sa.case((reached, until), else_=table.c.locked_until),
+        "last_failed_at": now,
+    }).returning(table.c.locked_until)
+    locked_until = db.session.execute(stmt).scalar_one()
+    db.session.execute(db.delete(LoginAttempt).where(
+        LoginAttempt.last_failed_at < now - LOGIN_ATTEMPT_RETENTION,
+        sa.or_(LoginAttempt.locked_until.is_(None), LoginAttempt.locked_until < now)))
+    return locked_until == until
+
+
+def _record_failure(name: str, user: User | None, summary: str, note: str = "") -> None:
+    """Audit a failed sign-in: ``summary`` for a user's account, the name typed otherwise."""
+    if user is None:
+        if contains_my_number(name):
+            # never kept, not even masked: the rest of what was typed may identify the person
+            summary = "存在しないユーザーID（個人番号を含むため記録しません）"
+        else:
+            summary = f"存在しないユーザーID: {name.strip()[:64]}"
+    audit.record("login_failed", "User", None if user is None else user.id,
+                 summary + (f"（{note}）" if note else ""), actor=user or "anonymous")
+
+
+def locked_user_ids(users) -> set[int]:
+    """Ids of those of ``users`` whose login name is locked now."""
+    keys = set(db.session.execute(db.select(LoginAttempt.name_hash).where(
+        LoginAttempt.locked_until > utcnow())).scalars())
+    return {user.id for user in users if login_name_key(user.username) in keys} if keys else set()
+
+
+def unlock(user: User, *, username: str | None = None) -> None:
+    """Lift a lockout of ``user``'s login name (or of ``username``, the name they had
+    until now) and forget its failures."""
+    key = login_name_key(username or user.username)
+    db.session.execute(db.delete(LoginAttempt).where(LoginAttempt.name_hash == key))
 
 
 def _mark(view, *, roles=None, public=False, api=False, feed=False):
@@ -221,11 +360,3 @@ def api_requires(*roles: str, feed: bool = False):
         return _mark(wrapper, roles=() if feed else roles, api=True, feed=feed)
 
     return decorator
-
-
-def login_redirect_target(default: str = "common.dashboard") -> str:
-    target = request.args.get("next", "")
-    # only same-site relative paths: never an open redirect
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for(default)

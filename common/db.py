@@ -124,6 +124,16 @@ def drop_guard_sql(connection, table: str, name: str, operations=("UPDATE", "DEL
         drop_trigger(connection, table, name)
 
 
+def dialect_insert(table: sa.Table):
+    """An INSERT of ``table`` for the engine of ``db.session``, with ``on_conflict_do_*``
+    (SQLite and PostgreSQL spell the upsert alike; SQLAlchemy builds it per dialect)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
 @sa.event.listens_for(sa.engine.Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record):
     if type(dbapi_connection).__module__.startswith("sqlite3"):

@@ -50,15 +50,16 @@ class UserRole(db.Model):
 class User(UserMixin, db.Model):
     __tablename__ = "users"
     __audit__ = True
-    __audit_exclude__ = {"password_hash", "failed_logins", "locked_until", "last_login_at"}
+    __audit_exclude__ = {"password_hash", "session_epoch", "last_login_at"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(sa.String(64), unique=True)
     display_name: Mapped[str] = mapped_column(sa.String(200))
     password_hash: Mapped[str] = mapped_column(sa.String(256))
     active: Mapped[bool] = mapped_column(default=True)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: kept in each session at sign-in; raising it ends every session of the user
+    #: (common.auth.end_sessions: logout, password change or reset, roles, disabling)
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -102,6 +103,24 @@ class Setting(db.Model):
 
     key: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
     value: Mapped[dict | list | str | int | None] = mapped_column(JSONType)
+
+
+class LoginAttempt(db.Model):
+    """Failed sign-ins under one typed login name, whether a user has it or not.
+
+    Every name locks after the same number of failures, so the lockout does not tell which
+    names exist. The name itself is not kept (it may be a password or a 個人番号 typed into
+    the wrong box), only a keyed digest of it (common.auth.login_name_key).
+    """
+
+    __tablename__ = "login_attempts"
+
+    #: HMAC-SHA-256 of the normalised name under the secret key
+    name_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    #: failures since the last lock or successful sign-in
+    failures: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class ApiToken(db.Model):

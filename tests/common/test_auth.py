@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from common.auth import login_name_key
 from common.db import db, utcnow
-from common.models import AuditEvent, User
+from common.models import AuditEvent, LoginAttempt, User
 from app import create_app
 from tests.conftest import BASE_CONFIG, TEST_PASSWORD
 
@@ -39,7 +40,7 @@ def test_lockout_after_repeated_failures(app, client, make_user):
     assert response.status_code == 200
     assert "ロックされています" in response.text
     db.session.expire_all()
-    locked = db.session.get(User, user.id)
+    locked = db.session.get(LoginAttempt, login_name_key(user.username))
     assert locked.locked_until is not None
     # after the lockout period the right password works again
     locked.locked_until = utcnow() - timedelta(seconds=1)
