@@ -15,7 +15,7 @@ copy of users would delete each user's roles and departments through their ON DE
 CASCADE foreign keys.
 
 Revision ID: e8cce7676a69
-Revises: 00eea44c9be2
+Revises: 9261d149f318
 Create Date: 2026-12-03 10:00:00.000000
 
 """
@@ -26,7 +26,7 @@ import common.db
 
 # revision identifiers, used by Alembic.
 revision = 'e8cce7676a69'
-down_revision = '00eea44c9be2'
+down_revision = '9261d149f318'
 branch_labels = None
 depends_on = None
 
