@@ -144,7 +144,8 @@ class SplitForm(FlaskForm):
 class CloseForm(FlaskForm):
     """締切: the reason (required before the end of the period) and the confirmation."""
 
-    reason = TextAreaField("締め切る特段の理由", validators=[Length(max=2000, message="2000文字以内で入力してください。")])
+    reason = TextAreaField("締め切る特段の理由", validators=[Length(max=2000, message="2000文字以内で入力してください。"),
+                                                     NoMyNumber()])
     #: "yes" once the officer has seen what closing will do (the confirmation page)
     confirm = HiddenField()
     submit = SubmitField("締め切る")

@@ -61,8 +61,9 @@ class NewAssessmentForm(FlaskForm):
 class NewAffairForm(FlaskForm):
     code = StringField("事務のコード", validators=[
         DataRequired("事務のコードを入力してください。"), Length(max=40),
-        Regexp(r"^[a-z][a-z0-9_-]*$", message="半角英小文字・数字・-・_で入力してください。")])
-    name = StringField("事務の名称", validators=[DataRequired("事務の名称を入力してください。"), Length(max=300)])
+        Regexp(r"^[a-z][a-z0-9_-]*$", message="半角英小文字・数字・-・_で入力してください。"), NoMyNumber()])
+    name = StringField("事務の名称", validators=[DataRequired("事務の名称を入力してください。"), Length(max=300),
+                                             NoMyNumber()])
     department_id = SelectField("担当課", coerce=int, choices=[])
     submit = SubmitField("登録する")
 
