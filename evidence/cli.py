@@ -35,11 +35,11 @@ def print_errors(result, echo=click.echo) -> None:
 
 def write_reject_file(path: Path, result) -> Path:
     """Write the rows left out (line, field, reason) next to the source as ``*.rejected.csv``."""
-    import csv
+    from common import csvsafe
 
     out = path.with_name(path.name + ".rejected.csv")
     with out.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
+        writer = csvsafe.writer(fh)
         writer.writerow(["line", "field", "reason"])
         for e in result.errors:
             writer.writerow([e.line, e.field or "", e.reason])
@@ -108,7 +108,8 @@ def verify_command():
                    f"改変・削除は見つかりません。先頭ハッシュ {report.head}")
         return
     for problem in report.problems:
-        click.echo(f"NG バッチ {problem.batch_id}: {problem.message}", err=True)
+        where = f"バッチ {problem.batch_id}" if problem.batch_id is not None else "日別集計"
+        click.echo(f"NG {where}: {problem.message}", err=True)
     sys.exit(2)
 
 

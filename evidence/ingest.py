@@ -48,6 +48,7 @@ DEFAULT_CHUNK_ROWS = 5000
 SQLITE_CACHE_KIB = 65536
 #: PostgreSQL advisory lock that serialises batches (the chain has one head)
 PG_LOCK_KEY = 7_246_001
+EMPTY_REASON = "データ行がありません(空のファイル、またはヘッダ行だけのファイルは取り込みません)"
 
 
 @dataclass
@@ -194,9 +195,9 @@ def _import_feed(kind, stream, *, source, filename, fmt, skip_invalid, system_co
         result.rejected = bad_rows
         _audit_rejected(result, actor)
         return result
-    if parser.rows_total == 0 and not result.errors_total and parser.bytes_read == 0:
-        db.session.rollback()
-        result.errors = [RowError(1, None, "データがありません")]
+    if parser.rows_total == 0 and not result.errors_total:
+        db.session.rollback()  # an empty file, or a header alone: not an (empty) batch
+        result.errors = [RowError(1, None, EMPTY_REASON)]
         result.errors_total = 1
         _audit_rejected(result, actor)
         return result
