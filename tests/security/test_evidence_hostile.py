@@ -344,3 +344,19 @@ def test_the_reject_file_defuses_formula_cells(app, juki, tmp_path):
     assert out.exit_code == 0, out.output
     cells = _cells((tmp_path / "access.jsonl.rejected.csv").read_bytes())
     assert "'=SUM(A1)" in cells and not [c for c in cells if is_dangerous(c)]
+
+
+def test_a_file_name_never_carries_a_my_number_into_the_store(app, juki, tmp_path):
+    from evidence.watch import watch
+
+    path = tmp_path / "access-1234-5678-9018.csv"
+    path.write_text(ACCESS_HEADER + GOOD_ROW, encoding="utf-8")
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    (report,) = watch(tmp_path, once=True, echo=lambda *_: None)
+    assert report["stored"]
+    (source,) = db.session.execute(sa.select(FeedBatch.source)).scalars()
+    assert source.startswith("watch:access-") and "9018" not in source
+    from evidence.chain import verify
+
+    assert verify().ok
