@@ -139,7 +139,8 @@ def tokens():
     form = TokenForm()
     plain = None
     if form.validate_on_submit():
-        _token, plain = issue_token(form.name.data.strip(), system_code=form.system_code.data.strip().upper())
+        _token, plain = issue_token(form.name.data.strip(), system_code=form.system_code.data.strip().upper(),
+                                    feeds=form.feeds.data)
         db.session.commit()
         flash("トークンを発行しました。この画面を離れると二度と表示されません。", "success")
     rows = db.session.execute(db.select(ApiToken).order_by(ApiToken.created_at.desc())).scalars().all()

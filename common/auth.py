@@ -25,7 +25,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from common import audit
 from common.db import db, dialect_insert, utcnow
-from common.models import ROLES, ApiToken, LoginAttempt, User
+from common.models import DEFAULT_TOKEN_FEEDS, FEED_KINDS, ROLES, ApiToken, LoginAttempt, User
 from common.mynumber import contains_my_number
 
 
@@ -301,11 +301,23 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(name: str, *, system_code: str | None = None, user: User | None = None):
-    """Create an API token; returns (ApiToken, plain token). The plain token is shown once."""
+def issue_token(name: str, *, system_code: str | None = None, user: User | None = None,
+                feeds=None):
+    """Create an API token; returns (ApiToken, plain token). The plain token is shown once.
+
+    A system token (``system_code``) may post the ``feeds`` given (default
+    :data:`common.models.DEFAULT_TOKEN_FEEDS`); rows of other systems are refused."""
+    unknown = set(feeds or ()) - set(FEED_KINDS)
+    if unknown:
+        raise ValueError(f"unknown feeds: {sorted(unknown)}")
+    if system_code:
+        chosen = set(DEFAULT_TOKEN_FEEDS if feeds is None else feeds)
+        feeds_text = ",".join(kind for kind in FEED_KINDS if kind in chosen) or None
+    else:
+        feeds_text = None
     plain = "hyk_" + secrets.token_urlsafe(32)
     token = ApiToken(name=name, token_hash=hash_token(plain), prefix=plain[:10],
-                     system_code=system_code, user=user)
+                     system_code=system_code, user=user, feeds=feeds_text)
     db.session.add(token)
     return token, plain
 

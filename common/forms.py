@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Regexp, Validation
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from common.auth import password_problems
-from common.models import ROLES
+from common.models import DEFAULT_TOKEN_FEEDS, FEED_KINDS, ROLES
 from common.mynumber import REFUSED as MY_NUMBER_REFUSED
 from common.mynumber import contains_my_number
 
@@ -91,7 +91,13 @@ class TokenForm(FlaskForm):
     name = StringField("名称", validators=[DataRequired("名称を入力してください。"), Length(max=200), NoMyNumber()])
     system_code = StringField("システムコード", validators=[DataRequired("システムコードを入力してください。"),
                                                         Length(max=32), NoMyNumber()])
+    feeds = MultiCheckboxField("送信できるフィード", choices=list(FEED_KINDS.items()),
+                               default=list(DEFAULT_TOKEN_FEEDS))
     submit = SubmitField("発行する")
+
+    def validate_feeds(self, field):
+        if not field.data:
+            raise ValidationError("送信できるフィードを1つ以上選んでください。")
 
 
 class ConfirmForm(FlaskForm):

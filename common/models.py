@@ -123,6 +123,20 @@ class LoginAttempt(db.Model):
     last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
+#: the evidence feeds a system token may be allowed to post (evidence.feeds.KINDS), with
+#: the names people know them by
+FEED_KINDS = {
+    "access": "操作履歴",
+    "grants": "権限付与",
+    "assignments": "人事配置",
+    "relations": "職員と住民記録の関係",
+    "provisions": "情報提供等記録",
+}
+#: what a system token may post unless chosen otherwise: its own system's logs and grants (the
+#: other feeds change what every check relies on, for every system)
+DEFAULT_TOKEN_FEEDS = ("access", "grants")
+
+
 class ApiToken(db.Model):
     """A bearer token for the JSON API; only its SHA-256 is stored."""
 
@@ -138,6 +152,8 @@ class ApiToken(db.Model):
     #: feed tokens are bound to one system code; read tokens to a user
     system_code: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    #: the feeds a system token may post, comma-separated (``access,grants``); None: none
+    feeds: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -147,6 +163,16 @@ class ApiToken(db.Model):
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def feed_kinds(self) -> tuple[str, ...]:
+        """The feeds this token may post, in the order of :data:`FEED_KINDS`."""
+        chosen = set((self.feeds or "").split(","))
+        return tuple(kind for kind in FEED_KINDS if kind in chosen)
+
+    @property
+    def feed_labels(self) -> str:
+        return "、".join(FEED_KINDS[kind] for kind in self.feed_kinds)
 
 
 class AuditEvent(db.Model):

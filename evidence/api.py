@@ -5,6 +5,7 @@ from flask import g, jsonify, request
 
 from common.api import bp, document
 from common.auth import api_error, api_requires
+from common.models import FEED_KINDS
 from evidence.feeds import KINDS
 from evidence.ingest import import_feed
 
@@ -18,11 +19,15 @@ def post_feed(kind):
     """Store one feed batch sent by a business system (all or nothing)."""
     if kind not in KINDS:
         return api_error(404, f"フィードの種類「{kind}」はありません。")
+    token = g.api_token
+    if kind not in token.feed_kinds:
+        allowed = "、".join(f"{FEED_KINDS[k]}({k})" for k in token.feed_kinds) or "なし"
+        return api_error(403, f"このトークンでは{FEED_KINDS[kind]}({kind})を送信できません"
+                              f"(送信できるフィード: {allowed})。管理 › APIトークンで確認してください。")
     mimetype = (request.mimetype or "").lower()
     fmt = CONTENT_TYPES.get(mimetype)
     if fmt is None:
         return api_error(415, "Content-Type は text/csv または application/x-ndjson にしてください。")
-    token = g.api_token
     result = import_feed(kind, request.stream, source=f"api:{token.name}", fmt=fmt,
                          system_code=token.system_code, actor=f"api:{token.name}")
     body = result.as_dict()
@@ -42,7 +47,9 @@ document("/feeds/{kind}", "post", {
         "業務システムが操作履歴・権限・人事配置・関係・情報提供等記録を送信します。"
         "システムごとに発行したトークン(Authorization: Bearer)が必要です。"
         "1回の送信が1つのバッチで、不備のある行が1行でもあれば何も保存しません(全件不受理)。"
-        "同じ行を再送しても二重には保存しません。トークンのシステム以外の system を持つ行は不備として扱います。"),
+        "同じ行を再送しても二重には保存しません。トークンのシステム以外の system を持つ行は不備として扱います。"
+        "トークンごとに送信できるフィードが決まっており(既定は操作履歴と権限付与)、それ以外は 403 を返します。"
+        "データ行のないファイル(空、ヘッダ行だけ)は受け付けません。"),
     "operationId": "postFeed",
     "security": [{"bearer": []}],
     "parameters": [{"name": "kind", "in": "path", "required": True,
@@ -54,6 +61,8 @@ document("/feeds/{kind}", "post", {
     "responses": {
         "201": {"description": "保存しました",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FeedResult"}}}},
+        "403": {"description": "このトークンではこの種類のフィードを送信できません",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
         "415": {"description": "Content-Type が対応していません",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
         "422": {"description": "不備があるため保存しませんでした(errors に行番号・項目・理由)",

@@ -35,11 +35,11 @@ def print_errors(result, echo=click.echo) -> None:
 
 def write_reject_file(path: Path, result) -> Path:
     """Write the rows left out (line, field, reason) next to the source as ``*.rejected.csv``."""
-    import csv
+    from common import csvsafe
 
     out = path.with_name(path.name + ".rejected.csv")
     with out.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
+        writer = csvsafe.writer(fh)
         writer.writerow(["line", "field", "reason"])
         for e in result.errors:
             writer.writerow([e.line, e.field or "", e.reason])
@@ -108,7 +108,8 @@ def verify_command():
                    f"改変・削除は見つかりません。先頭ハッシュ {report.head}")
         return
     for problem in report.problems:
-        click.echo(f"NG バッチ {problem.batch_id}: {problem.message}", err=True)
+        where = f"バッチ {problem.batch_id}" if problem.batch_id is not None else "日別集計"
+        click.echo(f"NG {where}: {problem.message}", err=True)
     sys.exit(2)
 
 
@@ -182,11 +183,23 @@ def report_command(assessment_id, from_, to, fmt, out):
     click.echo(f"{out} を出力しました(SHA-256 {data['manifest']['report_sha256']})")
 
 
+def _feeds(_ctx, _param, value):
+    if value is None:
+        return None
+    kinds = [k.strip() for k in value.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        raise click.BadParameter(f"{', '.join(KINDS)} からカンマ区切りで指定してください")
+    return kinds
+
+
 @cli.command("token")
 @click.argument("system")
 @click.option("--name", help="トークンの名称(省略時は「<SYSTEM> 証跡フィード」)")
+@click.option("--feeds", callback=_feeds,
+              help="送信できるフィード(カンマ区切り。省略時は access,grants)")
 @click.option("--revoke", "revoke_id", type=int, help="このIDのトークンを失効させる")
-def token_command(system, name, revoke_id):
+def token_command(system, name, feeds, revoke_id):
     """Issue a feed token for SYSTEM (shown once), or revoke one with --revoke ID."""
     from common.auth import issue_token
     from common.models import ApiToken
@@ -206,7 +219,9 @@ def token_command(system, name, revoke_id):
 
         if system not in known_systems():
             raise click.ClickException(f"システム {system} はシステム台帳に登録されていません。")
-        token, plain = issue_token(name or f"{system} 証跡フィード", system_code=system)
+        token, plain = issue_token(name or f"{system} 証跡フィード", system_code=system,
+                                   feeds=feeds)
         db.session.commit()
-    click.echo(f"トークン {token.id} を発行しました(この表示は一度だけです):")
+    click.echo(f"トークン {token.id} を発行しました(送信できるフィード: {token.feed_labels}。"
+               f"この表示は一度だけです):")
     click.echo(plain)

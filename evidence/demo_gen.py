@@ -11,12 +11,12 @@ appear in a CSV file; ``subject_id`` values are pseudonymous keys (``S`` + 10 he
 """
 from __future__ import annotations
 
-import csv
 import random
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
+from common import csvsafe
 from evidence.feeds import FIELDS
 
 SYSTEM = "JUKI"
@@ -294,7 +294,7 @@ def generate(seed: int = 20250401, events: int = 100_000) -> dict[str, list[dict
 def _write_csv(path: Path, kind: str, rows) -> None:
     names = [spec.name for spec in FIELDS[kind]]
     with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
+        writer = csvsafe.writer(fh, lineterminator="\n")
         writer.writerow(names)
         writer.writerows([row.get(name, "") for name in names] for row in rows)
 
@@ -333,7 +333,7 @@ def write_access_csv(path, n_rows: int, seed: int = 20250401) -> Path:
     """Stream ``n_rows`` access rows to a CSV file without holding them in memory."""
     path = Path(path)
     with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
+        writer = csvsafe.writer(fh, lineterminator="\n")
         writer.writerow([spec.name for spec in FIELDS["access"]])
         batch = []
         for row in iter_access_rows(n_rows, seed):

@@ -22,25 +22,30 @@ same rows, except that a chunk of plain access rows (the usual case of the large
 comes column by column as :class:`AccessColumns`, validated and hashed without a Python
 step per row.
 
-A value that is exactly a 個人番号 (12 digits, valid check digit) is never returned, and
-never appears in an error, an exception message or a log line.
+No value of a returned row holds a 個人番号 (as :mod:`common.mynumber` finds them: in
+any field, extra column or nested JSON value or key, with any separators, numbers checked
+as the text that was sent), a C0 control character other than TAB, LF and CR, or a lone
+surrogate: such a record is rejected, naming its line and field. A 個人番号 never appears
+in an error, an exception message or a log line.
 """
 from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import hashlib
 import io
 import json
 import logging
 import os
 import re
+import sys
 from collections import deque
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from itertools import chain, compress, islice, repeat
-from operator import add, attrgetter, eq, itemgetter
+from operator import add, attrgetter, itemgetter, le
 from typing import Any, BinaryIO, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -356,19 +361,112 @@ def _json_scalar(value: Any) -> str | None:
     return None
 
 
-def _my_number_in(value: Any) -> bool:
-    """True when a (JSON) value or anything nested in it is exactly a 個人番号."""
+#: characters no value may hold: C0 controls but TAB, LF and CR (RFC 4180 fields may carry line
+#: breaks), NUL included (PostgreSQL cannot store it), and lone surrogates (not UTF-8)
+_BAD_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+_BAD_CHAR_BUT_NUL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+CONTROL_REASON = "使用できない制御文字(NUL など)が含まれています"
+SURROGATE_REASON = "UTF-8で表せない文字が含まれています"
+#: for :func:`_text_columns_clean`: bytes to delete to keep only the ASCII digits and NUL,
+#: only the forbidden C0 controls; a table turning every ASCII digit into "1"
+_ALL_BUT_DIGITS_AND_NUL = bytes(b for b in range(256) if b not in b"0123456789\x00")
+_ALL_BUT_BAD_CONTROLS = bytes(b for b in range(256)
+                              if not (1 <= b <= 8 or b in (11, 12) or 14 <= b <= 31))
+_DIGITS_TO_ONES = bytes.maketrans(b"0123456789", b"1111111111")
+_TWELVE_DIGITS = b"1" * 12
+
+
+@functools.cache
+def _other_digit() -> re.Pattern:
+    """Decimal digits beyond ASCII (full-width and every other script), built when first needed."""
+    return re.compile("[" + "".join(
+        re.escape(chr(c)) for c in range(0x80, sys.maxunicode + 1) if chr(c).isdecimal()) + "]")
+
+
+def _text_problem(value: str) -> str | None:
+    """Why a text value may not be stored (a 個人番号, a control character), else None."""
+    if contains_my_number(value):
+        return MY_NUMBER_REASON
+    if not value.isprintable():  # cheap pre-test: TAB and line breaks are allowed
+        bad = _BAD_CHAR.search(value)
+        if bad is not None:
+            return SURROGATE_REASON if bad.group() >= "\ud800" else CONTROL_REASON
+    return None
+
+
+class _MyNumberValue:
+    """What the JSON decoder gives for a number that is (or whose text holds) a 個人番号."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<個人番号>"
+
+
+MY_NUMBER_VALUE = _MyNumberValue()
+
+
+def _json_int(text: str):
+    """``parse_int`` hook: the number is checked as the text that was sent."""
+    if len(text) >= 12 and contains_my_number(text):
+        return MY_NUMBER_VALUE
+    return int(text)
+
+
+def _json_float(text: str):
+    """``parse_float`` hook: the text that was sent (``123456789018.0``) and the number it
+    means (``1.23456789018e11``) are both checked."""
+    if len(text) >= 12 and contains_my_number(text):
+        return MY_NUMBER_VALUE
+    value = float(text)
+    if (len(text) >= 12 or "e" in text or "E" in text) and is_my_number(value):
+        return MY_NUMBER_VALUE
+    return value
+
+
+def _value_problems(value: Any) -> Iterator[str]:
+    """The reasons why a (JSON) value or anything nested in it, keys included, may not be
+    stored (see :func:`_text_problem`)."""
     if isinstance(value, str):
-        return len(value) == 12 and is_my_number(value)
-    if isinstance(value, bool):
+        reason = _text_problem(value)
+        if reason is not None:
+            yield reason
+    elif value is MY_NUMBER_VALUE:
+        yield MY_NUMBER_REASON
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _value_problems(key)
+            yield from _value_problems(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _value_problems(item)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and is_my_number(value):
+        yield MY_NUMBER_REASON
+
+
+def _text_columns_clean(columns: Sequence[Sequence[str]]) -> bool:
+    """True when no value of ``columns`` would make :func:`_text_problem` object.
+
+    Column-wise and in C: the values are joined by NUL and encoded (a lone surrogate fails),
+    the forbidden controls are looked for with ``bytes.translate``, and only when some value
+    has 12 digits or more are the values looked at one by one
+    (:func:`common.mynumber.contains_my_number`, which skips those with fewer digits)."""
+    columns = [c for c in columns if len(c)]
+    joined = "\x00".join(map("\x00".join, columns))
+    if joined.count("\x00") != sum(map(len, columns)) - 1:  # a NUL inside a value
         return False
-    if isinstance(value, int):
-        return 100_000_000_000 <= value <= 999_999_999_999 and is_my_number(str(value))
-    if isinstance(value, dict):
-        return any(_my_number_in(k) or _my_number_in(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_my_number_in(v) for v in value)
-    return False
+    try:
+        raw = joined.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    if raw.translate(None, _ALL_BUT_BAD_CONTROLS):  # UTF-8 has no C0 byte inside a character
+        return False
+    if ((joined.isascii() or _other_digit().search(joined) is None)
+            and _TWELVE_DIGITS not in raw.translate(_DIGITS_TO_ONES, _ALL_BUT_DIGITS_AND_NUL)):
+        return True
+    values = chain.from_iterable(columns)
+    suspects = compress(values, map(le, repeat(12), map(len, chain.from_iterable(columns))))
+    return not any(map(contains_my_number, suspects))
 
 
 def _reject_constant(name: str):
@@ -393,7 +491,8 @@ class _Timestamps:
         prefix = self._hours.get(key)
         if prefix is None:
             hour, offset = key
-            if offset not in ("", "Z") and (len(offset) != 6 or offset[3:] != ":00"):
+            if (_USUAL_HOUR.match(hour) is None
+                    or (offset not in ("", "Z") and _USUAL_OFFSET.match(offset) is None)):
                 raise ValueError("not the usual shape")
             canon = self._slow(hour + ":00:00" + offset)[1]
             if canon[13:19] != ":00:00":  # a zone offset with minutes (Tokyo before 1888)
@@ -473,6 +572,10 @@ def _fraction_and_offset(rest: str) -> tuple[str, str] | None:
 
 
 _FRACTION = re.compile(r"\.([0-9]{1,6})(?![0-9])")
+#: the usual shapes (the cache's keys): ``YYYY-MM-DDTHH`` (or a space for the T), and
+#: ``±HH:00``, ``Z`` or nothing; anything else takes the general path
+_USUAL_HOUR = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}\Z")
+_USUAL_OFFSET = re.compile(r"[+-][0-9]{2}:00\Z")
 _VALID_MINUTES_SECONDS = frozenset(f":{m:02d}:{s:02d}" for m in range(60) for s in range(60))
 _HOUR = itemgetter(slice(0, 13))
 _MINUTES_SECONDS = itemgetter(slice(13, 19))
@@ -738,8 +841,6 @@ class FeedParser:
                         if self._csv_record_ok(r, header, ln, ln + _line_breaks(r), usable)]
                 self._count(0, len(records) - len(kept))
                 records, lines_of = [r for r, _ in kept], [ln for _, ln in kept]
-            elif 12 in set(map(len, chain.from_iterable(records))):
-                records, lines_of = self._without_my_numbers(records, header, lines_of)
             if records:
                 extras = ([{name: r[i] for i, name in extra_cols} for r in records]
                           if extra_cols else None)
@@ -766,32 +867,7 @@ class FeedParser:
             self._error(first, None, f"列の数がヘッダと一致しません"
                                      f"(ヘッダ {len(header)} 列、この行 {len(record)} 列)")
             return False
-        found = False
-        for name, value in zip(header, record):
-            if len(value) == 12 and is_my_number(value):
-                self._error(first, name, MY_NUMBER_REASON)
-                found = True
-        return usable and not found
-
-    def _without_my_numbers(self, records: list[list[str]], header: list[str],
-                            lines_of: range | list[int]) -> tuple[list, range | list[int]]:
-        """``records`` without those holding a 個人番号 (each one reported as
-        :meth:`_csv_record_ok` would), checked column by column: only values of 12 digits
-        are looked at one by one."""
-        found = []
-        for col, values in enumerate(zip(*records)):
-            twelve = compress(range(len(values)), map(eq, map(len, values), repeat(12)))
-            found.extend((i, col) for i in twelve
-                         if values[i].isdigit() and is_my_number(values[i]))
-        if not found:
-            return records, lines_of
-        found.sort()
-        for i, col in found:
-            self._error(lines_of[i], header[col], MY_NUMBER_REASON)
-        bad = {i for i, _ in found}
-        self._count(0, len(bad))
-        kept = [i for i in range(len(records)) if i not in bad]
-        return [records[i] for i in kept], [lines_of[i] for i in kept]
+        return usable
 
     def _check_header(self, header: list[str], line: int) -> bool:
         usable = True
@@ -800,8 +876,8 @@ class FeedParser:
             if not name:
                 self._error(line, None, "列名が空の列があります")
                 usable = False
-            elif contains_my_number(name):
-                self._error(line, None, MY_NUMBER_REASON)
+            elif (reason := _text_problem(name)) is not None:
+                self._error(line, None, reason)
                 usable = False
             elif name in seen:
                 self._error(line, name, f"列名「{_shown(name)}」が重複しています")
@@ -819,7 +895,8 @@ class FeedParser:
         names = self.names
         known = set(names)
         extra_seen: dict[str, None] = {}
-        loads = json.JSONDecoder(parse_constant=_reject_constant).decode
+        loads = json.JSONDecoder(parse_constant=_reject_constant, parse_int=_json_int,
+                                 parse_float=_json_float).decode
         values: list[tuple] = []
         extras: list[dict] = []
         lines_of: list[int] = []
@@ -863,11 +940,13 @@ class FeedParser:
             return None
         bad = False
         for key, value in obj.items():
-            if _my_number_in(key):
-                self._error(line, None, MY_NUMBER_REASON)
+            reason = _text_problem(key)
+            if reason is not None:  # the key itself is not named
+                self._error(line, None, reason)
                 bad = True
-            elif _my_number_in(value):
-                self._error(line, key, MY_NUMBER_REASON)
+                continue
+            for reason in dict.fromkeys(_value_problems(value)):
+                self._error(line, key, reason)
                 bad = True
         if bad:
             return None
@@ -922,6 +1001,13 @@ class FeedParser:
         canons = self._timestamps.canonical_many(stamps)
         if canons is None:
             return None
+        # A timestamp in the usual shape (canonical_many) holds no 個人番号 and no control
+        # character (its longest runs of digits are the year and the fraction, and neither is
+        # followed by a separator and four digits), the actions and results are known words,
+        # the systems few: the other columns are looked at as a whole.
+        if (not _text_columns_clean((event_ids, users, subjects, terminals, purposes))
+                or any(map(_text_problem, set(systems)))):
+            return None
         if "" in results:
             results = [r or "success" for r in results]
         joined = list(map(_SEP.join, zip(repeat("access"), event_ids, canons, systems, users,
@@ -954,18 +1040,42 @@ class FeedParser:
             return None
         return row
 
+    def _values_ok(self, values: tuple, extra: dict, line: int) -> bool:
+        """Report every value of a record that may not be stored: a 個人番号 in any field,
+        extra column or nested value (keys too), a control character, a lone surrogate."""
+        ok = True
+        for name, raw in zip(self.names, values):
+            if raw:
+                reason = _text_problem(raw)
+                if reason is not None:
+                    self._error(line, name, reason)
+                    ok = False
+        if extra:
+            for key, value in extra.items():
+                reason = _text_problem(key)
+                if reason is not None:
+                    self._error(line, None, reason)
+                    ok = False
+                    continue
+                for reason in dict.fromkeys(_value_problems(value)):
+                    self._error(line, key, reason)
+                    ok = False
+        return ok
+
     def _normalise_access(self, values: tuple, extra: dict, line: int) -> dict | None:
         """Fast path for the large feed; anything unusual goes to the generic path."""
+        if not self._values_ok(values, extra, line):
+            return None
         (event_id, occurred_at, system, user_id, action, subject_id, terminal, result,
          purpose) = values
         known = self.known_systems
         if (not user_id or action not in _ACCESS_ACTIONS or result not in _ACCESS_RESULTS_OR_EMPTY
                 or not system or (known is not None and system not in known)):
-            return self._normalise_generic(values, extra, line)
+            return self._normalise_generic(values, extra, line, checked=True)
         try:
             when, when_canon = self._timestamps.parse(occurred_at)
         except ValueError:
-            return self._normalise_generic(values, extra, line)
+            return self._normalise_generic(values, extra, line, checked=True)
         result = result or "success"
         extra_canon = _canon_extra(extra) if extra else ""
         parts = ["access", event_id, when_canon, system, user_id, action, subject_id, terminal,
@@ -994,8 +1104,12 @@ class FeedParser:
         }
         return self._finish(row, parts, line)
 
-    def _normalise_generic(self, values: tuple, extra: dict, line: int) -> dict | None:
-        """Field by field, driven by FIELDS; reports every problem of the row."""
+    def _normalise_generic(self, values: tuple, extra: dict, line: int,
+                           checked: bool = False) -> dict | None:
+        """Field by field, driven by FIELDS; reports every problem of the row (``checked``:
+        :meth:`_values_ok` already passed)."""
+        if not checked and not self._values_ok(values, extra, line):
+            return None
         row: dict[str, Any] = {}
         parts = [self.kind]
         problems = 0

@@ -8,7 +8,6 @@ records on every export.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -18,6 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import render_template
 
+from common import csvsafe
 from common.db import db, utcnow
 from evidence.checks import CHECKS, day_start_utc
 from evidence.models import DECISIONS, AccessDay, FeedBatch, Finding
@@ -136,7 +136,7 @@ def render_html(data: dict, *, standalone: bool = True) -> str:
 
 def render_csv(data: dict) -> bytes:
     out = io.StringIO()
-    w = csv.writer(out)
+    w = csvsafe.writer(out)
     w.writerow(["section", "a", "b", "c", "d", "e", "f"])
     w.writerow(["report", data["assessment"]["title"], data["assessment"]["affair_code"],
                 data["period"]["from"], data["period"]["to"], data["generated_at"], ""])

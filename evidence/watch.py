@@ -15,11 +15,17 @@ Conventions (the business systems' transfer jobs follow them):
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from pathlib import Path
 
+from common.db import db
 from evidence.feeds import KINDS
+
+log = logging.getLogger(__name__)
+FAILED_REASON = ("取り込み中に予期しないエラーが発生したため、何も保存していません"
+                 "(ファイルの内容を確認のうえ、再送してください。詳細はサーバーのログにあります)")
 
 IGNORED_SUFFIXES = (".part", ".tmp", ".report.json", ".rejected.csv")
 RESERVED_DIRS = ("done", "rejected")
@@ -57,6 +63,7 @@ def process(path: Path, root: Path, echo=print) -> dict:
     from evidence.cli import import_path
 
     kind = kind_of(path, root)
+    result = None
     if kind is None:
         report = {"file": path.name, "stored": False,
                   "errors": [{"line": 0, "field": None,
@@ -64,15 +71,25 @@ def process(path: Path, root: Path, echo=print) -> dict:
                                         "フォルダ名またはファイル名の先頭で示してください"}]}
         dest_dir = root / "rejected"
     else:
-        result = import_path(kind, path, source=f"watch:{path.name}")
-        report = {"file": path.name, **result.as_dict()}
-        dest_dir = root / ("done" if result.stored else "rejected")
+        try:
+            result = import_path(kind, path, source=f"watch:{path.name}")
+        except Exception:  # never stop the watch: the file goes to rejected/ with a report
+            log.exception("drop folder: importing %s failed", path.name)
+            db.session.rollback()
+            result = None
+            report = {"file": path.name, "kind": kind, "stored": False,
+                      "errors": [{"line": 0, "field": None, "reason": FAILED_REASON}],
+                      "errors_total": 1}
+            dest_dir = root / "rejected"
+        else:
+            report = {"file": path.name, **result.as_dict()}
+            dest_dir = root / ("done" if result.stored else "rejected")
     dest_dir.mkdir(exist_ok=True)
     dest = _unique(dest_dir / path.name)
     shutil.move(str(path), dest)
     dest.with_name(dest.name + ".report.json").write_text(
         json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    if kind is not None and result.stored and result.errors_total:
+    if result is not None and result.stored and result.errors_total:
         from evidence.cli import write_reject_file
 
         write_reject_file(dest, result)
@@ -105,8 +122,12 @@ def watch(root: Path, *, once: bool = False, interval: float = 5.0, settle: floa
                 ready = seen.get(path) == sig
             seen[path] = sig
             if ready:
-                reports.append(process(path, root, echo))
                 seen.pop(path, None)
+                try:
+                    reports.append(process(path, root, echo))
+                except Exception:  # e.g. the file could not be moved: try again next round
+                    log.exception("drop folder: %s could not be processed", path.name)
+                    echo(f"{path.name}: 処理できませんでした(次の確認で再度処理します)")
         if once or (max_rounds is not None and rounds >= max_rounds):
             return reports
         time.sleep(interval)

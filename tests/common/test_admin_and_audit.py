@@ -90,7 +90,8 @@ def test_tokens_are_stored_hashed_and_revocable(app, as_role):
     from common.models import ApiToken
 
     c = as_role("admin")
-    page = c.post("/admin/tokens", data={"name": "住基連携", "system_code": "juki"})
+    page = c.post("/admin/tokens", data={"name": "住基連携", "system_code": "juki",
+                                         "feeds": ["access", "grants"]})
     token = db.session.execute(db.select(ApiToken)).scalar_one()
     assert token.system_code == "JUKI"
     import re

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from common.mynumber import my_number_check_digit
+from common.mynumber import contains_my_number, my_number_check_digit
 from evidence import feeds
 from evidence.feeds import (FIELDS, KINDS, MY_NUMBER_REASON, FeedParser, RowError,
                             canonical_row, parse_feed, row_digest)
@@ -331,8 +331,8 @@ def test_my_number_near_an_enum_is_not_echoed():
     data = ACCESS_HEADER + f"E1,2025-04-01T09:00:00+09:00,JUKI,u1,{MY_NUMBER},,,,\n" + \
         f"E2,2025-04-01T09:00:00+09:00,JUKI,u1,view x{MY_NUMBER},,,,\n"
     result = parse("access", data)
-    assert errors_of(result)[0] == (2, "action", MY_NUMBER_REASON)
-    assert result.errors[1].field == "action" and "表示しません" in result.errors[1].reason
+    # a 個人番号 inside a longer value is found too, and reported as such (not echoed)
+    assert errors_of(result) == [(2, "action", MY_NUMBER_REASON), (3, "action", MY_NUMBER_REASON)]
     assert MY_NUMBER not in repr(result)
 
 
@@ -615,8 +615,11 @@ def test_parser_never_crashes_after_a_valid_header(kind, data):
     assert result.rows_total == result.rows_valid + result.rows_invalid
 
 
-text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\ufffd"),
-               max_size=12)
+#: text a valid row may hold: no lone surrogate, no C0 control but TAB, LF and CR, no 個人番号
+FORBIDDEN_CONTROLS = "".join(chr(c) for c in range(32) if chr(c) not in "\t\n\r")
+text = st.text(st.characters(blacklist_categories=("Cs",),
+                             blacklist_characters="\ufffd" + FORBIDDEN_CONTROLS),
+               max_size=12).filter(lambda s: not contains_my_number(s))
 non_empty = text.filter(lambda s: s != "" and not s.isdigit())
 
 
