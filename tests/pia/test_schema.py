@@ -127,10 +127,11 @@ def test_section_one_follows_reference_001(zen):
     "path, significant",
     [
         ("basic/affair/name", False),
-        ("basic/affair/description", True),
-        ("basic/affair/target_count", True),
+        ("basic/affair/description", True),  # 001 line 9: 「②事務の内容 ※」
+        ("basic/affair/target_count", False),  # 001 line 12: 「③対象人数」 without ※
         ("basic/systems/name", False),
-        ("basic/systems/functions", True),
+        ("basic/systems/functions", False),  # 001: 「②システムの機能」 of the nine systems, no ※
+        ("basic/network/implemented", True),  # 001 line 73: 「6. 情報提供ネットワークシステムによる情報連携 ※」
         ("basic/number_use/legal_basis", True),
         ("basic/network/basis/provision_items", True),
         ("basic/department/name", False),
