@@ -213,7 +213,10 @@ class FlatItem:
     path: str
     label: str
     text: str
+    #: ※ on the printed form; never for data that is not printed
     significant: bool
+    #: False for data the form does not print (``printed: false``)
+    printed: bool = True
 
 
 # --------------------------------------------------------------------------- loading
@@ -897,17 +900,19 @@ def flatten(schema: FormSchema, doc: Mapping[str, Any]) -> list[FlatItem]:
     return out
 
 
-def _flatten_item(item: Item, value: Any, parent_path: str, labels: list[str], out: list[FlatItem]) -> None:
+def _flatten_item(item: Item, value: Any, parent_path: str, labels: list[str], out: list[FlatItem],
+                  printed: bool = True) -> None:
     path = f"{parent_path}/{item.key}"
+    printed = printed and item.printed
     if item.is_leaf:
         label = " ".join(labels + [display_label(item.number, item.label)])
-        out.append(FlatItem(path, label, value_text(item, value), item.significant))
+        out.append(FlatItem(path, label, value_text(item, value), item.significant and printed, printed))
         return
     if item.type == "fieldset":
         value = value if isinstance(value, Mapping) else {}
         child_labels = labels + [display_label(item.number, item.label)]
         for child in item.children:
-            _flatten_item(child, value.get(child.key), path, child_labels, out)
+            _flatten_item(child, value.get(child.key), path, child_labels, out, printed)
         return
     rows = value if isinstance(value, list) else []
     for index, row in enumerate(rows):
@@ -917,4 +922,4 @@ def _flatten_item(item: Item, value: Any, parent_path: str, labels: list[str], o
         else:
             head = [display_label(item.number, item.label), f"{index + 1}行目"]
         for sub in item.subitems:
-            _flatten_item(sub, row.get(sub.key), f"{path}[{index}]", labels + head, out)
+            _flatten_item(sub, row.get(sub.key), f"{path}[{index}]", labels + head, out, printed)

@@ -248,3 +248,21 @@ def test_property_text_ops_rebuild_with_and_without_line_fallback(a, b, limit):
     assert reconstruct(before, {"equal", "delete"}) == a
     assert reconstruct(after, {"equal", "insert"}) == b
     assert reconstruct(before, {"equal"}) == reconstruct(after, {"equal"})
+
+
+def test_data_the_form_does_not_print_is_never_significant_nor_logged(zen):
+    """The 項 numbers of I 6 ② are entered for the provision checks but not printed: changing
+    them alone changes nothing on the form (no ※, no 変更箇所 row)."""
+    v1, _ = load_demo_documents()
+    v1b = copy.deepcopy(v1)
+    v1b["basic"]["network"]["basis"]["provision_items"].append(170)
+    v1b["basic"]["network"]["basis"]["inquiry"] = "行う"
+    diff = diff_documents(zen, v1, zen, v1b)
+    assert {c.path for c in diff.changes} == {"basic/network/basis/provision_items", "basic/network/basis/inquiry"}
+    assert not diff.significant and diff.kind == "評価書の修正"
+    assert change_log_rows(diff, date(2027, 4, 1)) == []
+    v1b["basic"]["network"]["basis"]["provision_text"] += "\n(170の項を追加)"
+    diff = diff_documents(zen, v1, zen, v1b)
+    assert diff.kind == "重要な変更"  # the printed (情報提供の根拠) changed: ※ (001 line 73)
+    assert [r["item"] for r in change_log_rows(diff, date(2027, 4, 1))] == [
+        "I 基本情報 6. 情報提供ネットワークシステムによる情報連携 ②法令上の根拠 情報提供の根拠"]
