@@ -45,6 +45,8 @@ class ItemChange:
     significant: bool
     before_ops: Ops = field(default_factory=list)
     after_ops: Ops = field(default_factory=list)
+    #: False for data the form does not print: never ※, never a 変更箇所 row
+    printed: bool = True
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ def _compare(old: FlatItem | None, new: FlatItem | None) -> ItemChange | None:
         significant=significant,
         before_ops=before_ops,
         after_ops=after_ops,
+        printed=ref.printed,
     )
 
 
@@ -190,6 +193,11 @@ def _merge(ops: Ops) -> Ops:
 # --------------------------------------------------------------------------- change log
 
 
+def logged_changes(diff: DocumentDiff) -> list[ItemChange]:
+    """The changes the 変更箇所 table records: printed items, not the table itself."""
+    return [c for c in diff.changes if c.printed and not c.path.startswith("changelog/")]
+
+
 def change_log_rows(diff: DocumentDiff, change_date: date | str) -> list[dict[str, str]]:
     """Rows of the 変更箇所 table (別添3) for ``diff``.
 
@@ -199,9 +207,7 @@ def change_log_rows(diff: DocumentDiff, change_date: date | str) -> list[dict[st
     """
     day = change_date.isoformat() if isinstance(change_date, date) else str(change_date)
     rows = []
-    for change in diff.changes:
-        if change.path.startswith("changelog/"):
-            continue  # the change log does not record changes to itself
+    for change in logged_changes(diff):  # not itself, nor data the form does not print
         timing = TIMING_BEFORE if change.significant else TIMING_AFTER
         rows.append(
             {

@@ -685,9 +685,12 @@ def version_drift(version: AssessmentVersion) -> Drift:
         if obj is None or getattr(obj, "status", "active") == "retired":
             first = next(iter(snap.values.items()), None)
             path = f"{first[0]}[{first[1]['index']}]" if first else ""
+            # removing the entry changes every item of it: ※ when one of them is ※ on the form
+            held = [groups[snap.kind].get(group_path) for group_path in (snap.values or {})]
+            significant = any(i.significant for g in held if g is not None for i in g.iter_items())
             out.append(Difference(snap.kind, snap.code, snap.name, path, snap.name,
                                   "記載あり", "台帳から削除されました" if obj is None else "廃止",
-                                  op="retired", significant=True))
+                                  op="retired", significant=significant))
             continue
         current = values_for(snap.kind, obj)
         for group_path, held in (snap.values or {}).items():
@@ -720,7 +723,7 @@ def drift_changes(found: Drift) -> list[dict[str, Any]]:
 
 def drift_kind(found: Drift) -> str:
     """重要な変更 / 評価書の修正 / 変更なし for the draft the differences would make (pia.diff)."""
-    from pia.diff import KIND_NONE, KIND_SIGNIFICANT, diff_documents
+    from pia.diff import KIND_CORRECTION, KIND_NONE, KIND_SIGNIFICANT, diff_documents
     from pia.services import _apply
 
     if not found or found.version is None:
@@ -729,9 +732,12 @@ def drift_kind(found: Drift) -> str:
     changes = drift_changes(found)
     result = diff_documents(schema, found.version.document, schema, _apply(found.version.document, changes)) \
         if changes else None
-    if any(d.op == "retired" for d in found.differences):
+    retired = [d for d in found.differences if d.op == "retired"]
+    if any(d.significant for d in retired):
         return KIND_SIGNIFICANT
-    return result.kind if result is not None else KIND_NONE
+    if result is not None and result.kind != KIND_NONE:
+        return result.kind
+    return KIND_CORRECTION if retired else KIND_NONE
 
 
 def start_draft_from_drift(assessment: Assessment, *, actor) -> AssessmentVersion:

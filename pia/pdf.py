@@ -18,7 +18,7 @@ from flask import render_template
 
 from common.db import db
 from common.publish import Rendered, render
-from pia.schema import FORMS, FormSchema, Item, display_label, load_schema
+from pia.schema import FORMS, FormSchema, Item, cell_text, display_label, load_schema
 
 #: archival variant for published versions (PDF/A-3b: fonts embedded, XMP metadata, sRGB)
 ARCHIVAL_VARIANT = "pdf/a-3b"
@@ -89,14 +89,20 @@ def document_sections(schema: FormSchema, doc: Mapping[str, Any], *, skip=("cove
 
 
 def _rows(item: Item, value: Any, depth: int, parent_significant: bool, out: list[Row]) -> None:
+    if not item.printed:
+        return
     mark = item.significant and not parent_significant
     label = display_label(item.number, item.label)
+    if item.cell:  # one cell holding its texts (「②法令上の根拠」 as 001 prints it)
+        out.append(Row("field", label, depth, mark, item, cell_text(item, value)))
+        return
     if item.is_leaf:
         out.append(Row("field", label, depth, mark, item, value))
         return
     if item.type == "table":
         rows = [r for r in value if isinstance(r, Mapping)] if isinstance(value, list) else []
-        out.append(Row("table", label, depth, mark, item, columns=item.columns, rows=rows))
+        out.append(Row("table", label, depth, mark, item, columns=tuple(c for c in item.columns if c.printed),
+                       rows=rows))
         return
     if item.type == "fieldset":
         value = value if isinstance(value, Mapping) else {}

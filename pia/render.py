@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from pia.schema import FormSchema, Item, display_label, is_empty, load_schema, section_completion, value_text
+from pia.schema import (FormSchema, Item, cell_text, display_label, is_empty, load_schema, section_completion,
+                         value_text)
 
 SIGNIFICANT_MARK = "※"
 SIGNIFICANT_NOTE = "※は重要な変更の対象である項目"
@@ -81,7 +82,12 @@ def document_rows(schema: FormSchema, document: Mapping[str, Any], *, sections: 
 
 
 def _rows(item: Item, value: Any, path: str, depth: int, rows: list[Row]) -> None:
+    if not item.printed:
+        return
     label = display_label(item.number, item.label)
+    if item.cell:  # one cell, as the form prints it (「②法令上の根拠」)
+        rows.append(Row("item", depth, label, path, item.significant, cell_text(item, value), False, "longtext"))
+        return
     if item.is_leaf:
         rows.append(Row("item", depth, label, path, item.significant, value_text(item, value),
                         item.markdown, item.type))
@@ -94,11 +100,12 @@ def _rows(item: Item, value: Any, path: str, depth: int, rows: list[Row]) -> Non
         return
     entries = value if isinstance(value, list) else []
     if item.type == "table":
+        shown = [col for col in item.columns if col.printed]
         cells = [[value_text(col, (row or {}).get(col.key) if isinstance(row, Mapping) else None)
-                  for col in item.columns] for row in entries]
+                  for col in shown] for row in entries]
         rows.append(Row("table", depth, label, path, item.significant, item_type="table",
                         columns=[display_label(c.number, c.label) + (SIGNIFICANT_MARK if c.significant and not item.significant else "")
-                                 for c in item.columns], cells=cells))
+                                 for c in shown], cells=cells))
         return
     # group
     if item.label and (item.item_label or item.number):

@@ -14,6 +14,11 @@ Item types
 
 ``significant: true`` (※, 重要な変更の対象) set on a section or a container is
 inherited by everything below it unless an item says ``significant: false``.
+:func:`significance_marks` lists where each form prints ※; ``docs/forms.md`` gives the
+source of each (a test keeps the two equal).
+
+``cell: true`` on a fieldset prints it as one cell (:func:`cell_text`); ``printed: false``
+marks data the official form has no place for (edited and compared, never printed).
 
 A *document* is a JSON-compatible dict ``{section_key: {item_key: value}}``:
 
@@ -115,6 +120,12 @@ class Item:
     item_label: str = ""
     #: multichoice with other: the choice whose free text ``other`` holds
     other_choice: str = "その他"
+    #: fieldsets: printed as ONE cell holding its printed text children as paragraphs
+    #: (「②法令上の根拠」: (情報提供の根拠) and (情報照会の根拠)), see :func:`cell_text`
+    cell: bool = False
+    #: False for data the system needs (e.g. the 項 numbers checked against provision
+    #: records) that the official form has no place for: edited, compared, never printed
+    printed: bool = True
 
     @property
     def is_leaf(self) -> bool:
@@ -209,7 +220,10 @@ class FlatItem:
     path: str
     label: str
     text: str
+    #: ※ on the printed form; never for data that is not printed
     significant: bool
+    #: False for data the form does not print (``printed: false``)
+    printed: bool = True
 
 
 # --------------------------------------------------------------------------- loading
@@ -253,6 +267,7 @@ def _load_schema(form: str, edition: str) -> FormSchema:
 _ITEM_FIELDS = {
     "key", "number", "label", "type", "required", "significant", "help", "choices",
     "other", "columns", "children", "markdown", "inventory", "item_label", "other_choice",
+    "cell", "printed",
 }
 _SECTION_FIELDS = {"key", "number", "title", "items", "help", "significant"}
 
@@ -322,6 +337,7 @@ def _parse_item(raw: Mapping[str, Any], inherited: bool, where: str) -> Item:
     if type_ not in ITEM_TYPES:
         raise SchemaError(f"{where}: unknown type {type_}")
     significant = bool(raw.get("significant", inherited))
+    required = bool(raw.get("required", False))
     choices = tuple(str(c) for c in raw.get("choices") or ())
     if type_ in ("choice", "multichoice") and not choices:
         raise SchemaError(f"{where}: {type_} needs choices")
@@ -353,12 +369,20 @@ def _parse_item(raw: Mapping[str, Any], inherited: bool, where: str) -> Item:
     markdown = bool(raw.get("markdown", False))
     if markdown and type_ != "longtext":
         raise SchemaError(f"{where}: only longtext can be markdown")
+    cell = bool(raw.get("cell", False))
+    if cell and (type_ != "fieldset"
+                 or any(c.printed and c.type not in ("text", "longtext") for c in children)
+                 or not any(c.printed for c in children)):
+        raise SchemaError(f"{where}: a cell is a fieldset whose printed children are texts")
+    printed = bool(raw.get("printed", True))
+    if not printed and required:
+        raise SchemaError(f"{where}: an item that is not printed cannot be required")
     return Item(
         key=key,
         number=str(raw.get("number", "")),
         label=str(raw["label"]),
         type=type_,
-        required=bool(raw.get("required", False)),
+        required=required,
         significant=significant,
         help=str(raw.get("help", "")).strip(),
         choices=choices,
@@ -369,6 +393,8 @@ def _parse_item(raw: Mapping[str, Any], inherited: bool, where: str) -> Item:
         inventory=inventory,
         item_label=str(raw.get("item_label", "")),
         other_choice=other_choice,
+        cell=cell,
+        printed=printed,
     )
 
 
@@ -815,6 +841,60 @@ def value_text(item: Item, value: Any) -> str:
     return _any_text(value)
 
 
+def cell_text(item: Item, value: Any) -> str:
+    """The text of a ``cell`` fieldset as printed in its one cell.
+
+    Each printed child with text is a paragraph headed 「(label)」 — unless the text already
+    carries that heading, as 001 writes 「…主務省令第2条の表 (情報提供の根拠) :第三欄…」.
+    """
+    value = value if isinstance(value, Mapping) else {}
+    paragraphs = []
+    for child in item.children:
+        if not child.printed:
+            continue
+        text = value_text(child, value.get(child.key)).strip()
+        if not text:
+            continue
+        heads = (f"({child.label})", f"（{child.label}）")
+        if not any(head in text for head in heads):
+            text = f"({child.label})\n{text}"
+        paragraphs.append(text)
+    return "\n".join(paragraphs)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where a form prints ※ (or, inside a ※ section, where it makes an exception)."""
+
+    #: schema path without indices (``basic/affair/description``), a section key for a whole section
+    path: str
+    #: the printed label with its number, headings above it joined by 「 」
+    label: str
+    #: True: ※ starts here; False: an item left out of its ※ section (「7.リスク1⑨を除く。」)
+    significant: bool
+
+
+def significance_marks(schema: FormSchema) -> list[Mark]:
+    """The ※ of ``schema`` as printed: a whole section when all its items are ※, else each
+    item that is ※ while its parent is not; and the items that are not ※ inside a ※ parent."""
+    out: list[Mark] = []
+    for section in schema.sections:
+        whole = bool(section.items) and all(item.significant for item in section.items)
+        if whole:
+            out.append(Mark(section.key, section.display_title, True))
+        _marks(section.items, section.key, [section.display_title], whole, out)
+    return out
+
+
+def _marks(items: Iterable[Item], prefix: str, heads: list[str], parent: bool, out: list[Mark]) -> None:
+    for item in items:
+        path = f"{prefix}/{item.key}"
+        label = " ".join(heads + [display_label(item.number, item.label)])
+        if item.significant != parent:
+            out.append(Mark(path, label, item.significant))
+        _marks(item.subitems, path, heads + [display_label(item.number, item.label)], item.significant, out)
+
+
 def _any_text(value: Any) -> str:
     if value is None:
         return ""
@@ -844,17 +924,19 @@ def flatten(schema: FormSchema, doc: Mapping[str, Any]) -> list[FlatItem]:
     return out
 
 
-def _flatten_item(item: Item, value: Any, parent_path: str, labels: list[str], out: list[FlatItem]) -> None:
+def _flatten_item(item: Item, value: Any, parent_path: str, labels: list[str], out: list[FlatItem],
+                  printed: bool = True) -> None:
     path = f"{parent_path}/{item.key}"
+    printed = printed and item.printed
     if item.is_leaf:
         label = " ".join(labels + [display_label(item.number, item.label)])
-        out.append(FlatItem(path, label, value_text(item, value), item.significant))
+        out.append(FlatItem(path, label, value_text(item, value), item.significant and printed, printed))
         return
     if item.type == "fieldset":
         value = value if isinstance(value, Mapping) else {}
         child_labels = labels + [display_label(item.number, item.label)]
         for child in item.children:
-            _flatten_item(child, value.get(child.key), path, child_labels, out)
+            _flatten_item(child, value.get(child.key), path, child_labels, out, printed)
         return
     rows = value if isinstance(value, list) else []
     for index, row in enumerate(rows):
@@ -864,4 +946,4 @@ def _flatten_item(item: Item, value: Any, parent_path: str, labels: list[str], o
         else:
             head = [display_label(item.number, item.label), f"{index + 1}行目"]
         for sub in item.subitems:
-            _flatten_item(sub, row.get(sub.key), f"{path}[{index}]", labels + head, out)
+            _flatten_item(sub, row.get(sub.key), f"{path}[{index}]", labels + head, out, printed)

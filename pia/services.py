@@ -32,6 +32,7 @@ from pia.diff import (
     DocumentDiff,
     change_log_rows,
     diff_documents,
+    logged_changes,
 )
 from pia.models.assessment import (
     ACTION_STATUSES,
@@ -571,8 +572,7 @@ def generated_change_rows(version: AssessmentVersion, change_date: date | None =
     day = change_date or version.submitted_on or today_jst()
     notes = {n.path: n for n in version.change_notes}
     rows = []
-    for change, row in zip([c for c in diff.changes if not c.path.startswith("changelog/")],
-                           change_log_rows(diff, day)):
+    for change, row in zip(logged_changes(diff), change_log_rows(diff, day)):
         note = notes.get(change.path)
         if note is not None and note.immaterial and change.significant:
             # judged not to change the risk materially: 評価書の修正, submitted afterwards, for this reason

@@ -35,7 +35,13 @@ def test_demo_v2_is_a_significant_change(zen):
     assert diff.kind == "重要な変更"
     assert diff.significant
     paths = {c.path for c in diff.significant_changes}
-    assert {"basic/systems[0]/functions", "files/files[0]/storage/location"} <= paths
+    # the move to the ガバメントクラウド changes ※ items: 別添1 事務の内容, 保管場所, the new
+    # 委託 (対象となる本人の範囲, 再委託の有無) and the risk measures of III
+    assert {"affair_detail/description", "files/files[0]/storage/location",
+            "files/files[0]/entrustment/items[1]/subcontract",
+            "risks/files[0]/storage/risk1/technical_detail"} <= paths
+    # ... while the system's own entry (①名称, ②機能, ③接続) carries no ※ on the form
+    assert not paths & {"basic/systems[0]/name", "basic/systems[0]/functions", "basic/systems[0]/connections"}
     added = [c for c in diff.changes if c.path.startswith("files/files[0]/entrustment/items[1]/")]
     assert added and all(c.kind == "added" for c in added)
     for change in diff.changes:
@@ -62,11 +68,41 @@ def test_identical_documents_have_no_changes(zen):
     assert diff.changes == [] and diff.kind == "変更なし" and not diff
 
 
+def test_editing_a_systems_functions_is_a_correction(zen):
+    """「②システムの機能」 carries no ※ on the form (001): editing it is 評価書の修正."""
+    v1, _ = load_demo_documents()
+    v1b = copy.deepcopy(v1)
+    v1b["basic"]["systems"][2]["functions"] += "\n6. バックアップの取得"
+    diff = diff_documents(zen, v1, zen, v1b)
+    assert [c.path for c in diff.changes] == ["basic/systems[2]/functions"]
+    assert diff.kind == "評価書の修正" and not diff.significant
+    assert change_log_rows(diff, date(2027, 4, 1))[0]["timing"] == "事後"
+
+
+def test_editing_the_affairs_description_is_a_significant_change(zen):
+    """「②事務の内容 ※」 (001 line 9): editing it is 重要な変更."""
+    v1, _ = load_demo_documents()
+    v1b = copy.deepcopy(v1)
+    v1b["basic"]["affair"]["description"] += "\n⑬コンビニ交付による住民票の写しの交付"
+    diff = diff_documents(zen, v1, zen, v1b)
+    assert [c.path for c in diff.changes] == ["basic/affair/description"]
+    assert diff.kind == "重要な変更" and diff.significant
+    assert change_log_rows(diff, date(2027, 4, 1))[0]["timing"] == "事前"
+
+
+def test_target_count_is_not_a_significant_item(zen):
+    """「③対象人数」 has no ※ (001 line 12): a new count is for the しきい値判断, not 重要な変更."""
+    v1, _ = load_demo_documents()
+    v1b = copy.deepcopy(v1)
+    v1b["basic"]["affair"]["target_count"] = "10万人以上30万人未満"
+    assert diff_documents(zen, v1, zen, v1b).kind == "評価書の修正"
+
+
 def test_removed_group_entries_are_reported_as_removed(zen):
     v1, _ = load_demo_documents()
     v1b = apply_changes(v1, [{"op": "remove", "path": "basic/systems[7]"}])
     diff = diff_documents(zen, v1, zen, v1b)
-    assert diff.kind == "重要な変更"  # the function of a system disappears (※)
+    assert diff.kind == "評価書の修正"  # a system's entry has no ※ item
     kinds = {c.path: c.kind for c in diff.changes}
     assert kinds["basic/systems[8]/name"] == "removed"
     assert kinds["basic/systems[7]/name"] == "changed"
@@ -104,10 +140,14 @@ def test_change_log_rows(zen):
     diff = diff_documents(zen, v1, zen, v2)
     rows = change_log_rows(diff, date(2027, 4, 15))
     assert len(rows) == len([c for c in diff.changes if not c.path.startswith("changelog/")])
+    location = next(r for r in rows
+                    if r["item"] == "II 特定個人情報ファイルの概要 特定個人情報ファイル1 6. 特定個人情報の保管・消去 ①保管場所")
+    assert location["date"] == "2027-04-15"
+    assert location["timing"] == "事前"
+    assert "重要な変更に当たる" in location["timing_note"]
+    assert "ガバメントクラウド" in location["after"]
     functions = next(r for r in rows if r["item"] == "I 基本情報 2. システム1 ②システムの機能")
-    assert functions["date"] == "2027-04-15"
-    assert functions["timing"] == "事前"
-    assert "重要な変更に当たる" in functions["timing_note"]
+    assert functions["timing"] == "事後"
     assert functions["after"].startswith("デジタル庁が定める")
     remarks = next(r for r in rows if r["item"] == "表紙 特記事項")
     assert remarks["timing"] == "事後"
@@ -208,3 +248,21 @@ def test_property_text_ops_rebuild_with_and_without_line_fallback(a, b, limit):
     assert reconstruct(before, {"equal", "delete"}) == a
     assert reconstruct(after, {"equal", "insert"}) == b
     assert reconstruct(before, {"equal"}) == reconstruct(after, {"equal"})
+
+
+def test_data_the_form_does_not_print_is_never_significant_nor_logged(zen):
+    """The 項 numbers of I 6 ② are entered for the provision checks but not printed: changing
+    them alone changes nothing on the form (no ※, no 変更箇所 row)."""
+    v1, _ = load_demo_documents()
+    v1b = copy.deepcopy(v1)
+    v1b["basic"]["network"]["basis"]["provision_items"].append(170)
+    v1b["basic"]["network"]["basis"]["inquiry"] = "行う"
+    diff = diff_documents(zen, v1, zen, v1b)
+    assert {c.path for c in diff.changes} == {"basic/network/basis/provision_items", "basic/network/basis/inquiry"}
+    assert not diff.significant and diff.kind == "評価書の修正"
+    assert change_log_rows(diff, date(2027, 4, 1)) == []
+    v1b["basic"]["network"]["basis"]["provision_text"] += "\n(170の項を追加)"
+    diff = diff_documents(zen, v1, zen, v1b)
+    assert diff.kind == "重要な変更"  # the printed (情報提供の根拠) changed: ※ (001 line 73)
+    assert [r["item"] for r in change_log_rows(diff, date(2027, 4, 1))] == [
+        "I 基本情報 6. 情報提供ネットワークシステムによる情報連携 ②法令上の根拠 情報提供の根拠"]

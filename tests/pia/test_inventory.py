@@ -134,8 +134,9 @@ def test_published_version_snapshot_and_drift(inventory, make_assessment):  # no
     paths = [d.path for d in found.differences]
     assert "basic/systems[0]/functions" in paths
     change = next(d for d in found.differences if d.path == "basic/systems[0]/functions")
-    assert change.significant and "8. 標準準拠システムとの連携" in change.after
-    assert services.drift_kind(found) == "重要な変更"
+    # 「②システムの機能」 carries no ※ on the form (001): the new draft is an 評価書の修正
+    assert not change.significant and "8. 標準準拠システムとの連携" in change.after
+    assert services.drift_kind(found) == "評価書の修正"
     assert [a for a, _ in services.drifting_assessments()] == [assessment]
 
     draft = services.start_draft_from_drift(assessment, actor=None)
@@ -156,6 +157,21 @@ def test_retired_system_is_reported(inventory, make_assessment):  # noqa: F811
     found = services.drift(assessment)
     retired = [d for d in found.differences if d.op == "retired"]
     assert [d.code for d in retired] == ["SERVICE_SEARCH"]
+    # a system's entry has no ※ item: removing it is an 評価書の修正
+    assert not retired[0].significant
+    assert services.drift_kind(found) == "評価書の修正"
+
+
+def test_retired_file_is_a_significant_change(inventory, make_assessment):  # noqa: F811
+    """A 特定個人情報ファイル's entries (II, III) hold ※ items: removing them is 重要な変更."""
+    assessment = make_assessment(published=True)
+    services.snapshot_version(assessment.current_version)
+    honnin = db.session.execute(sa.select(PiFile).filter_by(code="HONNIN")).scalar_one()
+    db.session.delete(honnin)
+    db.session.commit()
+    found = services.drift(assessment)
+    retired = [d for d in found.differences if d.op == "retired"]
+    assert [d.code for d in retired] == ["HONNIN"] and retired[0].significant
     assert services.drift_kind(found) == "重要な変更"
 
 

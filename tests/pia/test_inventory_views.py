@@ -91,7 +91,9 @@ def test_assessment_page_shows_drift_and_starts_a_draft(as_role, make_assessment
     db.session.commit()
     officer = _client(as_role, "officer")
     page = officer.get(f"/assessments/{assessment.id}")
-    assert "台帳と不一致" in page.text and "重要な変更" in page.text and "標準準拠システムに移行した。" in page.text
+    assert "台帳と不一致" in page.text and "標準準拠システムに移行した。" in page.text
+    # a system's functions carry no ※ (001): reflecting them is an 評価書の修正
+    assert "<strong>評価書の修正</strong>になります。" in page.text
     response = officer.post(f"/assessments/{assessment.id}/inventory-drift/draft")
     assert response.status_code == 302
     db.session.refresh(assessment)

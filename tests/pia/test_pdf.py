@@ -64,7 +64,9 @@ def small_doc():
                          "connections": {"selected": ["住民基本台帳ネットワークシステム", "その他"],
                                          "other": "住基ネット中間サーバ"}}],
             "network": {"implemented": "実施する",
-                        "basis": {"provision_items": [1, 2, 3, 5], "inquiry": "行わない"}},
+                        "basis": {"provision_text": "主務省令第2条の表の1、2、3、5の項",
+                                  "provision_items": [1, 2, 3, 5], "inquiry": "行わない",
+                                  "inquiry_text": "なし"}},
         },
         "changelog": {"changes": [{"date": "2025-06-01", "item": "Ⅰ 2. システム1 ①システムの名称",
                                    "before": "旧システム", "after": "新システム", "timing": "事後",
@@ -92,7 +94,8 @@ def test_rows_follow_the_form_with_marks_where_significance_starts():
     assert labels[0] == ("heading", "1. 特定個人情報ファイルを取り扱う事務", False)
     assert ("field", "①事務の名称", False) in labels
     assert ("field", "②事務の内容", True) in labels
-    assert ("field", "③対象人数", True) in labels
+    assert ("field", "③対象人数", False) in labels  # 001 line 12: no ※
+    assert ("field", "②システムの機能", False) in labels  # nor on a system's functions
     assert ("heading", "システム1", False) in labels
     # 5. 個人番号の利用 ※: the mark is on the heading, not repeated on the item under it
     number_use = next(i for i, row in enumerate(basic.rows) if row.label == "5. 個人番号の利用")
@@ -261,3 +264,74 @@ def test_staff_route_scopes_drafts_like_the_version_page(app, make_version, smal
 
 def test_staff_route_404(app, as_role):
     assert as_role("officer").get("/versions/999999/pdf").status_code == 404
+
+
+# --------------------------------------------------------------------------- I 6 ② and その他
+
+
+def _basis_rows(rows, label="②法令上の根拠"):
+    return [r for r in rows if r.label == label]
+
+
+def test_legal_basis_of_the_network_is_one_cell_in_html_and_pdf_rows():
+    """001 line 76: 「②法令上の根拠」 is ONE cell holding (情報提供の根拠) and (情報照会の根拠);
+    the 項 numbers and 情報照会の実施 are data for the provision checks, not printed."""
+    from pia.render import document_rows
+
+    v1, _ = load_demo_documents()
+    for form in ("zenkoumoku", "juten", "kiso"):
+        schema = load_schema(form)
+        section = "related" if form == "kiso" else "basic"
+        doc = {section: {"network": {"implemented": "実施する", "basis": {
+            "provision_text": "番号法第19条第8号に基づく主務省令第2条の表の1、2の項",
+            "provision_items": [1, 2], "inquiry": "行わない", "inquiry_text": "なし", "inquiry_items": []}}}}
+        if form == "zenkoumoku":
+            doc = v1
+        html_rows = next(s for s in document_rows(schema, doc) if s.key == section).rows
+        pdf_rows = next(s for s in pdf.document_sections(schema, doc) if s.key == section).rows
+        network = [r for r in html_rows if r.path.startswith(f"{section}/network")]
+        assert [r.label for r in network] == [network[0].label, "①実施の有無", "②法令上の根拠"]
+        (cell,) = _basis_rows(html_rows)
+        assert cell.kind == "item" and cell.significant is (form != "kiso")  # 基礎: no ※ at all
+        (pdf_cell,) = _basis_rows(pdf_rows)
+        assert pdf_cell.kind == "field" and pdf_cell.value == cell.text
+        for row in html_rows + pdf_rows:
+            assert "情報照会の実施" not in row.label and "主務省令第2条の表の項" not in row.label
+        assert cell.text.index("(情報提供の根拠)") < cell.text.index("(情報照会の根拠)")
+        if form == "zenkoumoku":  # 001's own words carry the headings: they are not repeated
+            assert cell.text.count("(情報提供の根拠)") == 1 and cell.text.count("(情報照会の根拠)") == 1
+            assert "なし(住民基本台帳に関する事務において情報提供ネットワークシステムによる情報照会は行わない)" in cell.text
+        else:
+            assert cell.text == ("(情報提供の根拠)\n番号法第19条第8号に基づく主務省令第2条の表の1、2の項\n"
+                                 "(情報照会の根拠)\nなし")
+
+
+@needs_poppler
+def test_legal_basis_prints_as_one_cell_in_the_pdf(app, make_version, tmp_path):
+    v1, _ = load_demo_documents()
+    version = make_version(v1)
+    with app.test_request_context():
+        text = pdftext(pdf.render_version(version, body="札幌市").pdf, tmp_path)
+    start = text.index("②法令上の根拠")
+    part = text[start:text.index("7. 評価実施機関における担当部署", start)]
+    assert "②法令上の根拠" not in part[len("②法令上の根拠"):]  # one row, not five
+    assert "(情報提供の根拠)" in part and "(情報照会の根拠)" in part
+    assert part.count("(情報提供の根拠)") == 1 and part.count("(情報照会の根拠)") == 1
+    assert "情報照会の実施" not in text and "主務省令第2条の表の項" not in text
+    assert "行わない ]" not in part
+
+
+@needs_poppler
+def test_empty_other_is_not_printed(app, make_version, small_doc, tmp_path):
+    small_doc["basic"]["systems"].append(
+        {"name": "中間サーバ", "functions": "符号の管理",
+         "connections": {"selected": ["情報提供ネットワークシステム"], "other": ""}})
+    version = make_version(small_doc)
+    with app.test_request_context():
+        html = render_template("pdf/assessment.html", **pdf.version_context(version, body_name="札幌市"))
+        text = pdftext(pdf.render_version(version, body="札幌市").pdf, tmp_path)
+    assert "[〇] その他 (住基ネット中間サーバ)" in html  # a text: printed in its parentheses
+    assert "[　] その他</td>" in html  # no text: no empty parentheses
+    assert not re.search(r"その他\s*\(\s*\)", html)
+    assert not re.search(r"その他\s*\(\s*\)", text)
+    assert re.search(r"その他\s*\(住基ネット中間サーバ\)", text)

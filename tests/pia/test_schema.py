@@ -7,6 +7,7 @@ import pytest
 from pia.demo import load_demo_documents
 from pia.schema import (
     FORMS,
+    cell_text,
     FieldError,
     SchemaError,
     SchemaNotFound,
@@ -71,6 +72,10 @@ def test_unknown_form_or_edition_is_refused():
         {"key": "a", "label": "x", "type": "text", "inventory": "system"},
         {"key": "a", "label": "x", "typo": 1},
         {"key": "a", "label": "x", "type": "text", "markdown": True},
+        {"key": "a", "label": "x", "type": "text", "cell": True},
+        {"key": "a", "label": "x", "type": "fieldset", "cell": True,
+         "children": [{"key": "n", "label": "項", "type": "numberlist"}]},
+        {"key": "a", "label": "x", "type": "text", "printed": False, "required": True},
     ],
 )
 def test_malformed_schemas_are_rejected(bad_item):
@@ -127,10 +132,11 @@ def test_section_one_follows_reference_001(zen):
     "path, significant",
     [
         ("basic/affair/name", False),
-        ("basic/affair/description", True),
-        ("basic/affair/target_count", True),
+        ("basic/affair/description", True),  # 001 line 9: 「②事務の内容 ※」
+        ("basic/affair/target_count", False),  # 001 line 12: 「③対象人数」 without ※
         ("basic/systems/name", False),
-        ("basic/systems/functions", True),
+        ("basic/systems/functions", False),  # 001: 「②システムの機能」 of the nine systems, no ※
+        ("basic/network/implemented", True),  # 001 line 73: 「6. 情報提供ネットワークシステムによる情報連携 ※」
         ("basic/number_use/legal_basis", True),
         ("basic/network/basis/provision_items", True),
         ("basic/department/name", False),
@@ -174,6 +180,49 @@ def test_risk_processes_have_their_official_risks(zen):
             (sufficiency,) = [c for c in schema_risk.children if c.key == "sufficiency"]
             assert sufficiency.label == "リスクへの対策は十分か"
             assert sufficiency.choices == ("特に力を入れている", "十分である", "課題が残されている")
+
+
+def test_juten_has_no_commission_approval_and_has_the_serious_incident_items():
+    """The 重点項目評価書: no 個人情報保護委員会の承認 (cover 承認日, V 4: 全項目 only); III 7 has the
+    重大事故 items of the 全項目評価書 (III 7 リスク1⑨), outside the ※ of III."""
+    juten, zen = load_schema("juten"), load_schema("zenkoumoku")
+    for schema in (juten,):
+        labels = [i.label for s in schema.sections for i in s.iter_items()]
+        assert not any("承認" in label for label in labels)
+        assert [i.key for i in schema.section("cover").items] == [
+            "assessment_number", "name", "declaration", "remarks", "body_name", "published_on"]
+        assert [i.key for i in schema.section("procedure").items] == ["basic_assessment", "consultation", "third_party"]
+    assert zen.item("cover/ppc_approval_date") and zen.item("procedure/ppc_approval")
+    storage = juten.item("risks/files/storage")
+    incident = {c.key: c for c in storage.children}
+    for key in ("incident", "incident_detail", "prevention"):
+        assert incident[key].label == zen.item(f"risks/files/storage/risk1/{key}").label
+        assert not incident[key].significant
+    assert incident["incident"].choices == ("発生あり", "発生なし")
+    assert storage.significant and incident["sufficiency"].significant
+
+
+def test_stored_juten_documents_with_the_removed_keys_still_validate():
+    juten = load_schema("juten")
+    doc = empty_document(juten)
+    before = validate(juten, doc)
+    doc["cover"]["ppc_approval_date"] = "2024-03-01"
+    doc["procedure"]["ppc_approval"] = {"submitted_on": "2024-02-01", "review": "審査済み"}
+    assert validate(juten, doc) == before
+    assert not any(f.path.endswith(("ppc_approval_date", "submitted_on", "review")) for f in flatten(juten, doc))
+
+
+def test_legal_basis_is_one_printed_cell_with_data_kept_for_the_checks(zen):
+    basis = zen.item("basic/network/basis")
+    assert basis.cell and basis.significant
+    printed = {c.key: c.printed for c in basis.children}
+    assert printed == {"provision_text": True, "provision_items": False, "inquiry": False,
+                       "inquiry_text": True, "inquiry_items": False}
+    assert cell_text(basis, {"provision_text": "番号法第19条第8号", "provision_items": [1], "inquiry": "行わない",
+                             "inquiry_text": ""}) == "(情報提供の根拠)\n番号法第19条第8号"
+    assert cell_text(basis, {"inquiry_text": "(情報照会の根拠)\nなし"}) == "(情報照会の根拠)\nなし"
+    assert cell_text(basis, {"provision_text": "…の表（情報提供の根拠）:…"}) == "…の表（情報提供の根拠）:…"
+    assert cell_text(basis, None) == ""
 
 
 def test_kiso_threshold_items_and_changelog_columns():
