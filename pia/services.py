@@ -382,11 +382,8 @@ def update_section(version: AssessmentVersion, section_key: str, data: Mapping[s
     before_items = {i.path: i.text for i in flatten(schema, {section_key: saved}) if i.path.startswith(section_key + "/")}
     after_items = {i.path: i.text for i in flatten(schema, {section_key: merged}) if i.path.startswith(section_key + "/")}
     changed = sorted(p for p in set(before_items) | set(after_items) if before_items.get(p) != after_items.get(p))
-    version.document = document
-    version.revision = version.revision + 1
-    version.updated_at = utcnow()
-    version.updated_by_id = _uid(actor)
-    db.session.flush()
+    _compare_and_set(version, section_key, merged, expected_revision=expected_revision,
+                     document=document, updated_at=utcnow(), updated_by_id=_uid(actor))
     from pia import search
 
     search.index_version(version)
@@ -397,6 +394,36 @@ def update_section(version: AssessmentVersion, section_key: str, data: Mapping[s
                  before={p: before_items.get(p, "") for p in changed[:200]},
                  after={p: after_items.get(p, "") for p in changed[:200]}, actor=actor)
     return version
+
+
+def _compare_and_set(version: AssessmentVersion, section_key: str, mine: dict, *,
+                     expected_revision: int | None, **values) -> None:
+    """Write ``values`` to the version's row only if nobody saved it since ``expected_revision``
+    (or since it was read, for machine updates) and it is still in the state it was read in.
+
+    One ``UPDATE … SET revision = revision + 1 WHERE id = :id AND revision = :seen AND
+    status = :status``: the database decides, so of two saves of the same revision exactly one
+    changes a row (on PostgreSQL the second waits for the first's row lock and then finds the
+    new revision; on SQLite writers are serialised). 0 rows: the version is read again and
+    :class:`Conflict` (someone saved) or the editability error (it moved on) is raised.
+    """
+    seen = version.revision if expected_revision is None else expected_revision
+    db.session.flush()  # nothing of this version may be pending behind the statement
+    result = db.session.execute(
+        sa.update(AssessmentVersion)
+        .where(AssessmentVersion.id == version.id, AssessmentVersion.revision == seen,
+               AssessmentVersion.status == version.status)
+        .values(revision=AssessmentVersion.revision + 1, **values)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.refresh(version)
+        version.check_editable()
+        raise Conflict(version=version, section_key=section_key, mine=mine,
+                       theirs=copy.deepcopy(version.document.get(section_key) or {}),
+                       revision=version.revision, expected_revision=seen,
+                       saved_by=_actor_name(version.updated_by_id))
+    # the row holds what was written: load it into the object without another UPDATE
+    db.session.refresh(version, attribute_names=["revision", *values])
 
 
 def discard_draft(version: AssessmentVersion, *, actor) -> None:
