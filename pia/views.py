@@ -16,6 +16,7 @@ from common import audit
 from common.auth import requires
 from common.db import db
 from common.models import Department
+from common.params import db_id
 from common.timeutil import today_jst
 from pia import exchange, search, services, threshold
 from pia.blueprint import bp
@@ -136,7 +137,7 @@ def _errors_by_field(errors) -> dict[str, list[str]]:
 @requires(*STAFF)
 def assessments():
     """All assessments with their current and open versions."""
-    department_id = request.args.get("department", type=int)
+    department_id = request.args.get("department", type=db_id)
     stmt = db.select(Assessment).join(Affair).order_by(Affair.department_id, Affair.id, Assessment.id)
     if department_id:
         stmt = stmt.where(Affair.department_id == department_id)
