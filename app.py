@@ -9,11 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from markupsafe import escape
 
-from common import logs, mynumber_guard, security  # noqa: F401  (mynumber_guard registers itself)
+from common import logs, mynumber_guard, params, security  # noqa: F401  (mynumber_guard registers itself)
 from common.auth import SessionInterface, login_manager
 from common.db import db
 
@@ -123,6 +124,7 @@ def create_app(config: dict | None = None) -> Flask:
     if "SECRET_KEY" not in (config or {}):
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
     app.json.ensure_ascii = False
+    params.init_app(app)  # the id converter before any route; control characters refused first
 
     db.init_app(app)
     with app.app_context():
@@ -159,6 +161,17 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
+_PLAIN_ERROR_PAGE = ("<!doctype html><html lang=\"ja\"><meta charset=\"utf-8\"><title>エラー {code}</title>"
+                     "<h1>{message}</h1><p>エラーコード: {code}</p><p><a href=\"/\">トップへ戻る</a></p></html>")
+
+
+def _rollback_quietly() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # a database gone away: the plain page needs none
+        current_app.logger.exception("rollback before the error page failed")
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
@@ -176,9 +189,19 @@ def _error_pages(app: Flask) -> None:
 
     def handler(code):
         def _handle(error):
+            if code >= 500:
+                # the failed statement may have left the transaction unusable (PostgreSQL):
+                # the page below reads the signed-in user again
+                _rollback_quietly()
             if _wants_json():
                 return jsonify({"error": messages[code]}), code
-            return render_template("error.html", code=code, message=messages[code]), code
+            try:
+                return render_template("error.html", code=code, message=messages[code]), code
+            except Exception:  # the error page must not fail in turn: a plain page then
+                app.logger.exception("the error page %s could not be rendered", code)
+                _rollback_quietly()
+                return Response(_PLAIN_ERROR_PAGE.format(code=code, message=escape(messages[code])),
+                                status=code, mimetype="text/html")
         return _handle
 
     for code in messages:

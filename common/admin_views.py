@@ -1,7 +1,7 @@
 """Administration: users, roles, departments, API tokens; the audit trail browser."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -12,6 +12,7 @@ from common.auth import (end_sessions, hash_password, issue_token, locked_user_i
 from common.db import db, utcnow
 from common.forms import ConfirmForm, TokenForm, UserForm
 from common.models import ROLES, ApiToken, AuditEvent, Department, User
+from common.params import page_number
 from common.timeutil import JST
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -161,9 +162,10 @@ def revoke_token(token_id):
 
 def _parse_date(value):
     try:
-        return datetime.strptime(value, "%Y-%m-%d").date() if value else None
+        day = datetime.strptime(value, "%Y-%m-%d").date() if value else None
     except ValueError:
         return None
+    return day if day is None or date.min < day < date.max else None  # a day before and after exist
 
 
 @bp.get("/audit")
@@ -185,7 +187,7 @@ def audit_log():
         q = q.filter(AuditEvent.at >= datetime.combine(start, time.min, JST))
     if end:
         q = q.filter(AuditEvent.at < datetime.combine(end + timedelta(days=1), time.min, JST))
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = request.args.get("page", 1, type=page_number)
     total = db.session.execute(q.with_only_columns(db.func.count()).order_by(None)).scalar_one()
     rows = db.session.execute(
         q.order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE_SIZE).offset((page - 1) * AUDIT_PAGE_SIZE)

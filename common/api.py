@@ -20,6 +20,8 @@ _SCHEMAS: dict[str, dict] = {
 }
 
 ERROR_RESPONSES = {
+    "400": {"description": "リクエストの内容に誤りがあります(アドレスに制御文字を含むなど)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
     "401": {"description": "認証が必要です", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
     "403": {"description": "権限がありません", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
     "404": {"description": "見つかりません", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},

@@ -36,12 +36,14 @@ MAX_QUERY_LENGTH = 100
 
 def init_app(app) -> None:
     """Register the portal, the staff PDF route and the PDF hooks (called from app.py)."""
+    from common import pdf_cache
     from pia import pdf, pdf_cli, procedure  # noqa: F401  (pdf_cli adds `flask pia pdf`)
     from pia.pdf_views import bp as pdf_bp
 
     app.register_blueprint(bp)
     app.register_blueprint(pdf_bp)
     procedure.register_on_publish(pdf.store_on_publish)
+    pdf_cache.init_app(app)
 
 
 @bp.context_processor
@@ -225,10 +227,22 @@ def send_stored_pdf(version):
 
 
 def _store(version):
-    """Render and keep the PDF of a published version (once; a concurrent request may win)."""
+    """Render and keep the PDF of a published version: one render at a time per version
+    (:func:`common.pdf_cache.render_once`); one stored meanwhile by another worker is used."""
+    from common.pdf_cache import render_once
+
+    return render_once(("published", version.id), lambda: _render_and_store(version))
+
+
+def _render_and_store(version):
     from pia import pdf
     from pia.models.publication import PublishedDocument
 
+    # a request that held the render turn before may have stored it
+    stored = db.session.execute(
+        sa.select(PublishedDocument).filter_by(version_id=version.id, kind="assessment")).scalar_one_or_none()
+    if stored is not None:
+        return stored
     try:
         with db.session.begin_nested():
             stored = pdf.published_pdf(version)

@@ -5,21 +5,21 @@ from __future__ import annotations
 import hashlib
 import time as clock
 from datetime import timedelta
-from io import BytesIO
 
 import sqlalchemy as sa
 from flask import (
-    Blueprint, abort, current_app, redirect, render_template, request, send_file, session, url_for,
+    Blueprint, abort, current_app, redirect, render_template, request, session, url_for,
 )
 from flask_wtf.csrf import generate_csrf
 
 from common.auth import public
 from common.db import UTCDateTime, db, utcnow
+from common.pdf_cache import cached_pdf, pdf_response
 from common.timeutil import today_jst
 from consultation import services
 from consultation.forms import PublicOpinionForm
 from consultation.models import CHANNELS, Consultation, RateLimitHit
-from consultation.report import build_report, render_pdf
+from consultation.report import build_report, render_pdf, report_digest
 
 bp = Blueprint("consultation_public", __name__, url_prefix="/public/consultations")
 
@@ -218,8 +218,9 @@ def draft_pdf(consultation_id):
     consultation = _get_public(consultation_id)
     if consultation.draft_snapshot is None:
         abort(404)
-    return send_file(BytesIO(services.draft_pdf(consultation)), mimetype="application/pdf",
-                     download_name=services.draft_filename(consultation))
+    data = cached_pdf(("consultation-draft", consultation.id), consultation.draft_sha256,
+                      lambda: services.draft_pdf(consultation))
+    return pdf_response(data, services.draft_filename(consultation))
 
 
 @bp.get("/<int:consultation_id>/receipt")
@@ -254,5 +255,6 @@ def report(consultation_id):
 def report_pdf(consultation_id):
     """The published result as PDF."""
     consultation = _reported(consultation_id)
-    return send_file(BytesIO(render_pdf(consultation)), mimetype="application/pdf",
-                     download_name=f"consultation-{consultation.id}-result.pdf")
+    data = cached_pdf(("consultation-report", consultation.id), report_digest(consultation),
+                      lambda: render_pdf(consultation))
+    return pdf_response(data, f"consultation-{consultation.id}-result.pdf")

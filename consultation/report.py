@@ -161,6 +161,14 @@ def render_html(consultation: Consultation) -> str:
     return render_template("consultation/report_print.html", report=build_report(consultation))
 
 
+def report_digest(consultation: Consultation) -> str:
+    """SHA-256 of the report's print HTML: what :func:`render_pdf` lays out (the key of its
+    cached PDF; the HTML of a report is small and quick to make, the PDF is not)."""
+    from common.pdf_cache import content_digest
+
+    return content_digest(render_template("consultation/report_print.html", report=build_report(consultation)))
+
+
 def render_pdf(consultation: Consultation) -> bytes:
     """The report as PDF (A4) through ``common.publish`` (its fetcher loads only data: URLs
     and whitelisted static files). The report carries its own print styles (004's layout),

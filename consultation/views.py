@@ -7,6 +7,7 @@ from flask_login import current_user
 from common.auth import requires
 from common.db import db
 from common.timeutil import today_jst
+from common.params import db_id
 from common.uploads import UploadRejected
 from consultation import services
 from consultation.forms import (
@@ -108,7 +109,7 @@ def create():
     versions = _versions()
     form.version_id.choices = [(v.id, _version_label(v)) for v in versions]
     if request.method == "GET":
-        form.version_id.data = request.args.get("version_id", type=int)
+        form.version_id.data = request.args.get("version_id", type=db_id)
         form.channels.data = ["post", "hand", "fax", "email", "web"]
         form.categories.data = "評価書に対するご意見\n制度全体に関するご意見"
         form.consent_text.data = ("いただいたご意見は、氏名・住所・連絡先を除き、概要として公表することがあります。"
@@ -479,7 +480,7 @@ def answer_group(group_id):
 def set_representative(group_id):
     """Choose which submission of the group stands for it."""
     group = db.get_or_404(FormLetterGroup, group_id)
-    sub = db.get_or_404(Submission, request.form.get("submission_id", type=int) or 0)
+    sub = db.get_or_404(Submission, request.form.get("submission_id", type=db_id) or 0)
     if not ActionForm().validate_on_submit():
         abort(400)
     try:

@@ -14,6 +14,7 @@ from common import audit
 from common.auth import requires
 from common.db import db
 from common.forms import ConfirmForm, NoMyNumber
+from common.params import page_number
 from evidence import services
 from evidence.checks import CHECKS, save_settings, settings_for
 from evidence.forms import check_settings_form, param_label, param_text
@@ -65,7 +66,7 @@ def findings():
         check=request.args.get("check") or None, system=request.args.get("system") or None,
         user_id=request.args.get("user") or None, start=_date_arg("from"), end=_date_arg("to"),
         state=request.args.get("state") or None)
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = request.args.get("page", 1, type=page_number)
     query = flt.apply(sa.select(Finding))
     total = db.session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
     rows = db.session.execute(query.order_by(Finding.day.desc(), Finding.id.desc())
@@ -111,7 +112,7 @@ def decide(finding_id):
 @requires("auditor", "officer")
 def batches():
     """Stored batches with their hashes (the chain)."""
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = request.args.get("page", 1, type=page_number)
     total = db.session.execute(sa.select(sa.func.count()).select_from(FeedBatch)).scalar_one()
     rows = db.session.execute(sa.select(FeedBatch).order_by(FeedBatch.id.desc())
                               .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).scalars().all()

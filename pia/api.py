@@ -10,6 +10,7 @@ from flask import g, jsonify
 from common.api import bp, document
 from common.auth import api_error, api_requires
 from common.db import db
+from common.params import DB_INT_MAX
 from pia import services
 from pia.models.assessment import Affair, Assessment
 
@@ -83,7 +84,11 @@ MAX_ID = 2**31 - 1
 
 
 def _find(assessment_id: int) -> Assessment | None:
-    return db.session.get(Assessment, assessment_id) if 0 < assessment_id <= MAX_ID else None
+    """The assessment, when it exists and the caller sees it (else None: a 404)."""
+    assessment = db.session.get(Assessment, assessment_id) if 0 < assessment_id <= MAX_ID else None
+    if assessment is None or not services.can_see_assessment(g.api_user, assessment):
+        return None
+    return assessment
 
 
 def _d(value):
@@ -116,9 +121,9 @@ def _version(version) -> dict:
 @bp.get("/assessments")
 @api_requires(*ROLES)
 def api_assessments():
-    """All assessments with their current published version."""
+    """The assessments the caller sees, with their current published version."""
     items = db.session.execute(db.select(Assessment).join(Affair).order_by(Affair.id, Assessment.id)).scalars()
-    return jsonify({"items": [_summary(a) for a in items]})
+    return jsonify({"items": [_summary(a) for a in items if services.can_see_assessment(g.api_user, a)]})
 
 
 @bp.get("/assessments/<int:assessment_id>")
@@ -148,7 +153,9 @@ def api_assessment_version(assessment_id, number):
     return jsonify(data)
 
 
-_ID = {"name": "assessment_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+#: ids and numbers in paths are 1 … 2**31-1 (common.params.IdConverter); others are a 404
+_INT = {"type": "integer", "minimum": 1, "maximum": DB_INT_MAX}
+_ID = {"name": "assessment_id", "in": "path", "required": True, "schema": _INT}
 
 document("/assessments", "get", {
     "summary": "評価書の一覧", "operationId": "listAssessments", "tags": ["assessments"],
@@ -163,7 +170,7 @@ document("/assessments/{assessment_id}", "get", {
 })
 document("/assessments/{assessment_id}/versions/{number}", "get", {
     "summary": "評価書の版(内容を含む)", "operationId": "getAssessmentVersion", "tags": ["assessments"],
-    "parameters": [_ID, {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}}],
+    "parameters": [_ID, {"name": "number", "in": "path", "required": True, "schema": _INT}],
     "responses": {"200": {"description": "版", "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/VersionDetail"}}}}},
 })

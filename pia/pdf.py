@@ -267,6 +267,29 @@ def render_version(version, *, archival: bool | None = None, body: str | None = 
                   pdf_variant=ARCHIVAL_VARIANT if archival else None)
 
 
+def pdf_digest(version, *, body: str | None = None) -> str:
+    """SHA-256 of what :func:`render_version` lays out for ``version`` — the document as
+    shown (section VI and 変更箇所 included), its state, the assessment's names, the body
+    name and the inventory the systems diagram is drawn from — without laying it out (the
+    key of :func:`common.pdf_cache.cached_pdf`)."""
+    import json
+
+    from common.pdf_cache import content_digest
+    from pia.models.inventory import System
+
+    if body is None:
+        from common.templating import body_name
+
+        body = body_name()
+    assessment = version.assessment
+    inventory = db.session.execute(db.select(System.id, System.revision).order_by(System.id)).all()
+    facts = {"document": shown_document(version), "status": version.status, "number": version.number,
+             "edition": version.edition, "form": assessment.form, "title": assessment.title,
+             "assessment_number": assessment.number, "published_on": version.published_on, "body": body,
+             "inventory": [list(row) for row in inventory]}
+    return content_digest(json.dumps(facts, sort_keys=True, ensure_ascii=False, default=str))
+
+
 def filename(version) -> str:
     """A download name: 「<評価書名>_第2版.pdf」 (案 for versions not published)."""
     doc = version.document if isinstance(version.document, Mapping) else {}

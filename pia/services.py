@@ -133,16 +133,55 @@ def can_edit(user: User, assessment: Assessment) -> bool:
     return user.has_role("editor") and in_department(user, assessment)
 
 
-def can_read_version(user: User, version: AssessmentVersion) -> bool:
-    """Published versions: all staff. Others: officers, auditors, admins, the department's
-    editors, and reviewers while the version is under third-party review."""
-    if version.status == "published":
-        return True
+def department_scope(user: User) -> frozenset[int] | None:
+    """The departments whose internal records ``user`` sees — drafts, action plans,
+    しきい値判断, deadlines: ``None`` for all of them (officers, auditors, administrators),
+    an editor's own departments, none for anyone else (a reviewer reads only the versions
+    under review, through the review pages)."""
     if sees_everything(user):
+        return None
+    if user.has_role("editor"):
+        return frozenset(user.department_ids)
+    return frozenset()
+
+
+def sees_internals(user: User, affair: Affair) -> bool:
+    """Whether ``user`` sees the internal records of ``affair`` (:func:`department_scope`)."""
+    scope = department_scope(user)
+    return scope is None or affair.department_id in scope
+
+
+def can_see_assessment(user: User, assessment: Assessment) -> bool:
+    """The assessment pages: whoever sees its internals, and every editor once a version
+    is published (what the public portal shows anyway)."""
+    if sees_internals(user, assessment.affair):
         return True
-    if user.has_role("editor") and in_department(user, version.assessment):
+    return user.has_role("editor") and bool(assessment.published_versions)
+
+
+def can_read_version(user: User, version: AssessmentVersion) -> bool:
+    """Officers, auditors and admins: every version. Editors: published versions, and every
+    version of their own departments' affairs. Reviewers: versions under third-party review."""
+    if sees_internals(user, version.assessment.affair):
+        return True
+    if user.has_role("editor") and version.status == "published":
         return True
     return user.has_role("reviewer") and version.status == "review"
+
+
+def readable_versions_clause(user: User) -> sa.ColumnElement[bool]:
+    """:func:`can_read_version` as SQL, for a query joining AssessmentVersion, Assessment and Affair."""
+    scope = department_scope(user)
+    if scope is None:
+        return sa.true()
+    allowed = []
+    if scope:
+        allowed.append(Affair.department_id.in_(scope))
+    if user.has_role("editor"):
+        allowed.append(AssessmentVersion.status == "published")
+    if user.has_role("reviewer"):
+        allowed.append(AssessmentVersion.status == "review")
+    return sa.or_(*allowed) if allowed else sa.false()
 
 
 def visible_versions(user: User, assessment: Assessment) -> list[AssessmentVersion]:
@@ -383,11 +422,8 @@ def update_section(version: AssessmentVersion, section_key: str, data: Mapping[s
     before_items = {i.path: i.text for i in flatten(schema, {section_key: saved}) if i.path.startswith(section_key + "/")}
     after_items = {i.path: i.text for i in flatten(schema, {section_key: merged}) if i.path.startswith(section_key + "/")}
     changed = sorted(p for p in set(before_items) | set(after_items) if before_items.get(p) != after_items.get(p))
-    version.document = document
-    version.revision = version.revision + 1
-    version.updated_at = utcnow()
-    version.updated_by_id = _uid(actor)
-    db.session.flush()
+    _compare_and_set(version, section_key, merged, expected_revision=expected_revision,
+                     document=document, updated_at=utcnow(), updated_by_id=_uid(actor))
     from pia import search
 
     search.index_version(version)
@@ -398,6 +434,36 @@ def update_section(version: AssessmentVersion, section_key: str, data: Mapping[s
                  before={p: before_items.get(p, "") for p in changed[:200]},
                  after={p: after_items.get(p, "") for p in changed[:200]}, actor=actor)
     return version
+
+
+def _compare_and_set(version: AssessmentVersion, section_key: str, mine: dict, *,
+                     expected_revision: int | None, **values) -> None:
+    """Write ``values`` to the version's row only if nobody saved it since ``expected_revision``
+    (or since it was read, for machine updates) and it is still in the state it was read in.
+
+    One ``UPDATE … SET revision = revision + 1 WHERE id = :id AND revision = :seen AND
+    status = :status``: the database decides, so of two saves of the same revision exactly one
+    changes a row (on PostgreSQL the second waits for the first's row lock and then finds the
+    new revision; on SQLite writers are serialised). 0 rows: the version is read again and
+    :class:`Conflict` (someone saved) or the editability error (it moved on) is raised.
+    """
+    seen = version.revision if expected_revision is None else expected_revision
+    db.session.flush()  # nothing of this version may be pending behind the statement
+    result = db.session.execute(
+        sa.update(AssessmentVersion)
+        .where(AssessmentVersion.id == version.id, AssessmentVersion.revision == seen,
+               AssessmentVersion.status == version.status)
+        .values(revision=AssessmentVersion.revision + 1, **values)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.refresh(version)
+        version.check_editable()
+        raise Conflict(version=version, section_key=section_key, mine=mine,
+                       theirs=copy.deepcopy(version.document.get(section_key) or {}),
+                       revision=version.revision, expected_revision=seen,
+                       saved_by=_actor_name(version.updated_by_id))
+    # the row holds what was written: load it into the object without another UPDATE
+    db.session.refresh(version, attribute_names=["revision", *values])
 
 
 def discard_draft(version: AssessmentVersion, *, actor) -> None:
@@ -830,10 +896,20 @@ def record_threshold(affair: Affair, *, actor, determined_on: date, target_count
     return record
 
 
-def threshold_alerts() -> list[dict]:
-    """事務 whose latest しきい値判断 rose and whose required form is not yet published since."""
+def _affairs_in_scope(user: User | None) -> list[Affair]:
+    """Every 事務, or those of the departments ``user`` sees the internals of."""
+    stmt = db.select(Affair).order_by(Affair.id)
+    scope = department_scope(user) if user is not None else None
+    if scope is not None:
+        stmt = stmt.where(Affair.department_id.in_(scope))
+    return list(db.session.execute(stmt).scalars())
+
+
+def threshold_alerts(user: User | None = None) -> list[dict]:
+    """事務 whose latest しきい値判断 rose and whose required form is not yet published since
+    (of the departments ``user`` sees; all without a user)."""
     out = []
-    for affair in db.session.execute(db.select(Affair).order_by(Affair.id)).scalars():
+    for affair in _affairs_in_scope(user):
         record = affair.latest_threshold
         if record is None or not record.rose:
             continue
@@ -949,11 +1025,11 @@ class Deadline:
 
 
 def deadlines(today: date | None = None, *, user: User | None = None) -> list[Deadline]:
-    """One row per 事務 (and per assessment when a 事務 has several forms)."""
+    """One row per 事務 (and per assessment when a 事務 has several forms), of the
+    departments ``user`` sees (:func:`department_scope`; all without a user)."""
     today = today or today_jst()
     rows = []
-    affairs = db.session.execute(db.select(Affair).order_by(Affair.id)).scalars().all()
-    for affair in affairs:
+    for affair in _affairs_in_scope(user):
         record = affair.latest_threshold
         forms = list(record.forms) if record else []
         required = threshold.describe(forms) if record else "未判断"

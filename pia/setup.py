@@ -14,6 +14,17 @@ def init_app(app) -> None:
     register_panel(app, deadlines_panel)
     register_demo("pia-assessments", load_demo, order=10)
     app.jinja_env.globals.setdefault("pia_document_view", document_view)
+    app.jinja_env.globals["pia_can_read_version"] = _can_read_version
+
+
+def _can_read_version(version) -> bool:
+    """For the panels other parts add to the assessment pages: may the signed-in user read it."""
+    from flask_login import current_user
+
+    from pia import services
+
+    return bool(version is not None and current_user.is_authenticated
+                and services.can_read_version(current_user, version))
 
 
 def deadlines_panel(user):
@@ -25,13 +36,11 @@ def deadlines_panel(user):
 
     today = today_jst()
     rows = services.deadlines(today, user=user)
-    if user.has_role("editor") and not user.has_role("officer", "auditor", "admin"):
-        rows = [r for r in rows if r.affair.department_id in user.department_ids]
     if not rows:
         return None
     return "pia/_panel_deadlines.html", {
         "rows": rows,
-        "alerts": services.threshold_alerts(),
+        "alerts": services.threshold_alerts(user),
         "open_actions": sum(r.open_actions for r in rows),
         "overdue_actions": sum(r.overdue_actions for r in rows),
     }

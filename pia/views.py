@@ -16,6 +16,7 @@ from common import audit
 from common.auth import requires
 from common.db import db
 from common.models import Department
+from common.params import db_id
 from common.timeutil import today_jst
 from pia import checklist, exchange, inventory_services, search, services, threshold, workflow
 from pia.blueprint import bp
@@ -45,8 +46,11 @@ from pia.models.inventory import PiFile, System
 from pia.render import document_rows, document_view
 from pia.schema import FORMS, coerce, field_name, flatten, load_schema, section_completion, to_form_data
 
-#: every staff role reads published versions
+#: every staff role reads the versions it may (reviewers: those under review)
 STAFF = ("officer", "editor", "reviewer", "auditor", "admin")
+#: the assessment pages, action plans, しきい値判断, deadlines and search: not the reviewers,
+#: who see the versions under review and their findings (the review pages), nothing else
+PLANNERS = ("officer", "editor", "auditor", "admin")
 EDITORS = ("officer", "editor")
 
 #: templates other parts contribute to the assessment page (included when they exist)
@@ -72,6 +76,13 @@ def _version_or_404(version_id: int) -> AssessmentVersion:
     if not services.can_read_version(current_user, version):
         abort(403)
     return version
+
+
+def _assessment_or_404(assessment_id: int) -> Assessment:
+    assessment = _get_or_404(Assessment, assessment_id)
+    if not services.can_see_assessment(current_user, assessment):
+        abort(403)
+    return assessment
 
 
 def _editable_or_403(assessment: Assessment) -> None:
@@ -135,14 +146,14 @@ def _errors_by_field(errors) -> dict[str, list[str]]:
 
 
 @bp.get("/assessments")
-@requires(*STAFF)
+@requires(*PLANNERS)
 def assessments():
-    """All assessments with their current and open versions."""
-    department_id = request.args.get("department", type=int)
+    """The assessments the user sees, with their current and open versions."""
+    department_id = request.args.get("department", type=db_id)
     stmt = db.select(Assessment).join(Affair).order_by(Affair.department_id, Affair.id, Assessment.id)
     if department_id:
         stmt = stmt.where(Affair.department_id == department_id)
-    items = db.session.execute(stmt).scalars().all()
+    items = [a for a in db.session.execute(stmt).scalars() if services.can_see_assessment(current_user, a)]
     departments = db.session.execute(
         db.select(Department).where(Department.id.in_(db.select(Affair.department_id))).order_by(Department.sort_order)
     ).scalars().all()
@@ -229,10 +240,10 @@ def create_required_assessment(affair_id):
 
 
 @bp.get("/assessments/<int:assessment_id>")
-@requires(*STAFF)
+@requires(*PLANNERS)
 def assessment(assessment_id):
     """An assessment: its versions, workflow, 見直し, actions and what other parts add."""
-    item = _get_or_404(Assessment, assessment_id)
+    item = _assessment_or_404(assessment_id)
     versions = services.visible_versions(current_user, item)
     open_version = item.open_version
     review_form = ReviewForm()
@@ -243,6 +254,7 @@ def assessment(assessment_id):
         assessment=item, versions=versions, open_version=open_version,
         open_visible=open_version is not None and services.can_read_version(current_user, open_version),
         editable=services.can_edit(current_user, item), review_form=review_form, deadline=deadline,
+        internals=services.sees_internals(current_user, item.affair),
         assessment_extras=ASSESSMENT_EXTRAS, version=item.current_version or (versions[-1] if versions else None),
         today=today_jst()))
 
@@ -603,10 +615,10 @@ def _checklist_page(version: AssessmentVersion, items: list[checklist.CheckItem]
 
 
 @bp.get("/assessments/<int:assessment_id>/compare")
-@requires(*STAFF)
+@requires(*PLANNERS)
 def compare(assessment_id):
     """Two versions side by side, item by item, with character-level highlighting."""
-    item = _get_or_404(Assessment, assessment_id)
+    item = _assessment_or_404(assessment_id)
     versions = services.visible_versions(current_user, item)
     if len(versions) < 2:
         flash("比較できる版が2つ以上ありません。", "info")
@@ -654,12 +666,16 @@ def record_review(assessment_id):
 
 
 @bp.get("/actions")
-@requires(*STAFF)
+@requires(*PLANNERS)
 def actions():
-    """The action plan: every item answered 課題が残されている, across assessments."""
+    """The action plan: every item answered 課題が残されている, across the assessments of the
+    departments the user sees."""
     status = request.args.get("status", "open")
     stmt = db.select(ActionItem).join(Assessment).join(Affair).order_by(ActionItem.due_on.is_(None),
                                                                         ActionItem.due_on, ActionItem.id)
+    scope = services.department_scope(current_user)
+    if scope is not None:
+        stmt = stmt.where(Affair.department_id.in_(scope))
     if status == "open":
         stmt = stmt.where(ActionItem.status != "done")
     elif status in ACTION_STATUSES:
@@ -689,10 +705,12 @@ def edit_action(action_id):
 
 
 @bp.route("/affairs/<int:affair_id>/threshold", methods=["GET", "POST"])
-@requires(*STAFF)
+@requires(*PLANNERS)
 def affair_threshold(affair_id):
     """The しきい値判断 of a 事務: its records and a form for a new one."""
     affair = _get_or_404(Affair, affair_id)
+    if not services.sees_internals(current_user, affair):
+        abort(403)
     may_record = services.is_officer(current_user) or (
         current_user.has_role("editor") and affair.department_id in current_user.department_ids)
     form = ThresholdForm()
@@ -785,22 +803,22 @@ def _rules_from_form(form) -> tuple[list[dict], list[str]]:
 
 
 @bp.get("/deadlines")
-@requires(*STAFF)
+@requires(*PLANNERS)
 def deadlines():
     """Deadlines per 事務: required form, publication, re-assessment, 見直し, actions."""
     today = today_jst()
     return render_template("pia/deadlines.html", **_context(
-        rows=services.deadlines(today, user=current_user), today=today, alerts=services.threshold_alerts()))
+        rows=services.deadlines(today, user=current_user), today=today, alerts=services.threshold_alerts(current_user)))
 
 
 @bp.get("/search")
-@requires(*STAFF)
+@requires(*PLANNERS)
 def search_page():
-    """Full-text search across assessments and versions."""
+    """Full-text search across the versions the user may read."""
     query = request.args.get("q", "").strip()[:200]
     results = []
     if query:
-        results = [r for r in search.search(query) if services.can_read_version(current_user, r.version)]
+        results = search.search(query, version_filter=services.readable_versions_clause(current_user))
     return render_template("pia/search.html", **_context(query=query, results=results))
 
 

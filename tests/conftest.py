@@ -118,7 +118,8 @@ def app_config():
 
 @pytest.fixture
 def app(engine_name, request, tmp_path, app_config):
-    config = {**BASE_CONFIG, "HYOKA_UPLOAD_DIR": str(tmp_path / "uploads"), **app_config}
+    config = {**BASE_CONFIG, "HYOKA_UPLOAD_DIR": str(tmp_path / "uploads"),
+              "HYOKA_PDF_CACHE_DIR": str(tmp_path / "pdf-cache"), **app_config}
     if engine_name == "sqlite":
         path = tmp_path / "hyoka.sqlite3"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)

@@ -7,6 +7,7 @@ anonymous users and for every role that does not own the route.
 from __future__ import annotations
 
 import pytest
+from werkzeug.routing.converters import NumberConverter
 
 from common.models import ROLES
 
@@ -17,8 +18,7 @@ def _dummy_url(app, rule):
     values = {}
     for arg in rule.arguments:
         converter = rule._converters[arg]
-        name = type(converter).__name__
-        values[arg] = 999999 if name in ("IntegerConverter",) else "x"
+        values[arg] = 999999 if isinstance(converter, NumberConverter) else "x"
     with app.test_request_context():
         from flask import url_for
 

@@ -95,10 +95,17 @@ def test_own_department_editor_edits_but_does_not_run_the_workflow(juki, as_role
     assert c.post(f"/versions/{draft.id}/transition/submit", data={"on": "2026-01-01"}).status_code == 403
 
 
-def test_reviewer_reads_published_versions_only(juki, as_role):
+def test_reviewer_reads_versions_under_review_only(juki, as_role):
+    """README: a reviewer sees the versions under review and their findings — nothing else
+    (published versions are on the public portal)."""
     c = as_role("reviewer")
-    assert c.get(f"/versions/{juki.versions[0].id}").status_code == 200
+    assert c.get(f"/versions/{juki.versions[0].id}").status_code == 403
     assert c.get(f"/versions/{_draft(juki).id}").status_code == 403
+    _draft(juki).status = "review"
+    db.session.commit()
+    page = c.get(f"/versions/{_draft(juki).id}")
+    assert page.status_code == 200
+    assert "/compare" not in page.text and f'href="/assessments/{juki.id}"' not in page.text
 
 
 # --------------------------------------------------------------------------- editing
