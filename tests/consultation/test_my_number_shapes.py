@@ -83,7 +83,7 @@ def test_web_opinions_in_every_shape_are_masked_in_the_report_html_and_pdf(app, 
     c = db.session.get(Consultation, open_consultation.id)
     for opinion in c.opinions:
         services.update_opinion(opinion, actor="test", reply="ご意見として承ります。")
-    c.transition("closed", actor="test")
+    services.close_consultation(c, actor="test", reason="試験のため期間の途中で締め切る。")
     services.mark_reviewed(c, actor="test")
     services.publish_result(c, actor="test", on=c.end_date + timedelta(days=10))
     db.session.commit()
