@@ -60,9 +60,12 @@ def insert_row(conn, table_name: str, **values) -> int:
     required columns the test does not care about; returns the new id."""
     from datetime import date, datetime, timezone
 
-    present = {c["name"] for c in sa.inspect(conn).get_columns(table_name)}
+    reflected = {c["name"]: c for c in sa.inspect(conn).get_columns(table_name)}
     model = db.metadata.tables[table_name]
-    columns = [c for c in model.columns if c.name in present]
+    # the model's column where it still has one (its type binds JSON and dates), else the old one
+    columns = [model.columns[name] if name in model.columns else
+               sa.Column(name, info["type"], nullable=info["nullable"], default=None)
+               for name, info in reflected.items()]
     row = dict(values)
     for column in columns:
         if column.name in row or column.primary_key or column.nullable:
@@ -156,3 +159,45 @@ def test_consultations_opened_before_get_a_reconstructed_snapshot(empty_app, eng
     with pytest.raises(sa.exc.DBAPIError), db.engine.begin() as conn:
         conn.execute(sa.text("UPDATE consultations SET draft_snapshot = 'x' WHERE id = :id"), {"id": early})
     db.session.remove()
+
+
+def test_upgrading_keeps_every_row_of_the_tables_the_migrations_copy(empty_app, engine_name):
+    """SQLite batch migrations copy a table and drop the old one: with foreign keys on, that
+    deleted the children of consultations (ON DELETE CASCADE) or failed on review sessions.
+    Upgrading a database holding opinions, findings and users keeps every row."""
+    from datetime import date
+
+    from flask_migrate import upgrade as upgrade_to
+
+    upgrade_to(revision="00eea44c9be2")
+    with db.engine.begin() as conn:
+        dept = insert_row(conn, "departments", code="d1", name="住民情報課")
+        user = insert_row(conn, "users", username="officer", display_name="担当", password_hash="x",
+                          failed_logins=0)
+        conn.execute(sa.text("INSERT INTO user_roles (user_id, role) VALUES (:u, 'officer')"), {"u": user})
+        affair = insert_row(conn, "affairs", code="juki", name="住民基本台帳に関する事務", department_id=dept)
+        assessment = insert_row(conn, "assessments", affair_id=affair, form="zenkoumoku", title="評価書")
+        version = insert_row(conn, "assessment_versions", assessment_id=assessment, number=1, edition="2024",
+                             status="draft", document={"basic": {}})
+        body = insert_row(conn, "review_bodies", name="審議会")
+        session = insert_row(conn, "review_sessions", version_id=version, body_id=body, result="可")
+        insert_row(conn, "review_findings", version_id=version, session_id=session, text="指摘")
+        consultation = insert_row(conn, "consultations", version_id=version, title="意見募集", status="open",
+                                  start_date=date(2026, 1, 1), end_date=date(2026, 1, 30), places=[], channels=[],
+                                  channel_info={}, form_fields={}, categories=[])
+        submission = insert_row(conn, "consultation_submissions", consultation_id=consultation, channel="web",
+                                received_on=date(2026, 1, 5), receipt_number="R1")
+        insert_row(conn, "consultation_opinions", consultation_id=consultation, submission_id=submission,
+                   summary="意見", position=1, number=1)
+    tables = ("users", "user_roles", "review_sessions", "review_findings", "consultations",
+              "consultation_submissions", "consultation_opinions", "assessment_versions")
+
+    def counts():
+        with db.engine.connect() as conn:
+            return {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
+
+    before = counts()
+    assert all(before.values()), before
+    db.engine.dispose()  # fresh connections, with foreign keys on as common.db sets them
+    upgrade()
+    assert counts() == before
