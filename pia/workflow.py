@@ -209,8 +209,13 @@ def next_action(version: AssessmentVersion, user) -> NextAction:
                                   hint="意見を反映した評価書案を、個人情報保護審議会等の点検に付します。")
             return NextAction("保護評価担当が第三者点検に付します。")
     elif version.status == "consultation":
-        return NextAction("意見募集を終え、結果を記録する", hint=(consultation_problem or "") +
-                          " 意見募集が終わったら「作成中に戻す」で意見を評価書に反映します。")
+        if consultation_problem:
+            return NextAction("意見募集を終え、結果を記録する", hint=consultation_problem +
+                              " 意見募集が終わったら「作成中に戻す」で意見を評価書に反映します。")
+        if officer:
+            return NextAction("作成中に戻し、意見を評価書に反映する", "post", transition="draft",
+                              hint="意見聴取を終えました。寄せられた意見を反映してから、第三者点検に付します。")
+        return NextAction("保護評価担当が作成中に戻します。", hint="意見聴取を終えました。")
     elif version.status == "review" and review_problem:
         if officer:
             return NextAction("第三者点検の結果を記録する", "link", "pia.review_version",

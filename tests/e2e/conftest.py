@@ -49,6 +49,10 @@ def browser_context_args(browser_context_args):
             "viewport": {"width": 1280, "height": 900}}
 
 
+#: base URL of each running live server -> its app (for :func:`live_app`)
+_LIVE_APPS: dict[str, object] = {}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -81,12 +85,22 @@ def live_server(request, tmp_path_factory):
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}"
+    _LIVE_APPS[url] = app
+    yield url
+    _LIVE_APPS.pop(url, None)
     server.shutdown()
     with app.app_context():
         db.engine.dispose()
     if request.param == "postgresql":
         _admin_pg_execute(f"DROP DATABASE IF EXISTS {_pg_db_name('hyoka_e2e')} WITH (FORCE)")
+
+
+@pytest.fixture
+def live_app(live_server):
+    """The app object :func:`live_server` serves: set up data server-side with
+    ``with live_app.app_context(): ...`` (commit it; the server reads the same database)."""
+    return _LIVE_APPS[live_server]
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

@@ -22,6 +22,7 @@ from tests.pia.assessment_factories import (  # noqa: F401  (fixtures)
     inventory,
     make_assessment,
     published_version,
+    steps_done,
 )
 
 
@@ -269,6 +270,39 @@ def test_version_page_shows_the_procedure_in_order_with_one_next_action(inventor
     assert panel.count("button--primary") == 1
     # no しきい値判断 recorded: that is the next action
     assert re.search(r'class="button button--primary" href="/affairs/\d+/threshold">しきい値判断を行う', panel)
+
+
+def test_once_the_consultation_is_done_the_next_action_is_back_to_draft(inventory, make_assessment, as_role,
+                                                                       steps_done):
+    """A version in 意見聴取中 whose consultation is done was still told to 「意見募集を終え、結果を記録する」."""
+    assessment = make_assessment("juki", draft=True)
+    draft = assessment.versions[-1]
+    services.record_threshold(assessment.affair, actor=None, determined_on=date(2024, 12, 1), target_count=1_900_000,
+                              handlers=3000, serious_incident=False)
+    db.session.commit()
+    officer = as_role("officer")
+    assert officer.post(f"/versions/{draft.id}/transition/consultation").status_code == 302
+
+    def next_action(html):
+        return html[html.index('id="next-action"'):html.index("</section>", html.index('id="next-action"'))]
+
+    page = officer.get(f"/versions/{draft.id}").text
+    assert "意見募集を終え、結果を記録する" in next_action(page)
+    assert "意見聴取が終わっていません。" in next_action(page)
+    assert page.count(f'action="/versions/{draft.id}/transition/draft"') == 1
+
+    steps_done.finish("consultation")
+    page = officer.get(f"/versions/{draft.id}").text
+    action = next_action(page)
+    assert "意見募集を終え" not in action
+    assert re.search(rf'action="/versions/{draft.id}/transition/draft" class="inline">\s*<input[^>]*csrf_token[^>]*>\s*'
+                     r'<button type="submit" class="button button--primary">作成中に戻し、意見を評価書に反映する', action)
+    # one button for the move, not the next action and the plain 「作成中に戻す」 side by side
+    assert page.count(f'action="/versions/{draft.id}/transition/draft"') == 1
+    assert "作成中に戻す(修正する)" not in page
+    # the department's editor is told who moves it
+    editor = as_role("editor", departments=["住民情報課"])
+    assert "保護評価担当が作成中に戻します。" in next_action(editor.get(f"/versions/{draft.id}").text)
 
 
 def test_cli_check_prints_each_item_and_exits_1_when_one_fails(inventory, make_assessment, app):
