@@ -116,7 +116,7 @@ def _load_first_consultation(actor) -> None:
         form_fields={"name": "required", "address": "optional", "contact": "optional"},
         categories=[dict(c) for c in CATEGORIES],
     )
-    consultation.transition("open", actor=actor)
+    consultation.transition("open", actor=actor, today=date(2024, 11, 13))
     services.close_consultation(consultation, actor=actor, today=date(2024, 12, 13))
     services.mark_reviewed(consultation, actor=actor)
     services.publish_result(consultation, actor=actor, on=date(2024, 12, 20))
@@ -150,7 +150,7 @@ def load_demo(options) -> str | None:
         consent_text="いただいたご意見は、氏名・住所・連絡先を除き、概要として公表することがあります。",
         categories=[dict(c) for c in CATEGORIES],
     )
-    consultation.transition("open", actor=actor)
+    consultation.transition("open", actor=actor, today=OPENED_AT.date())
     body = "\n\n".join(summary for _, summary, _ in OPINIONS)
     submission = services.add_paper_submission(
         consultation, actor=None, channel="post", received_on=date(2025, 12, 10),

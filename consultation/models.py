@@ -153,8 +153,29 @@ class Consultation(db.Model):
         return (self.end_date - self.start_date).days + 1
 
     @property
+    def opened_on(self) -> date | None:
+        """The day (Japan time) the draft was first put out."""
+        return to_jst(self.opened_at).date() if self.opened_at else None
+
+    @property
+    def actual_start_date(self) -> date:
+        """The first day the draft was really out for comment: the start date, or the later day
+        it was opened (a consultation opened late has a shorter period than announced)."""
+        if self.opened_on is not None and self.opened_on > self.start_date:
+            return self.opened_on
+        return self.start_date
+
+    @property
+    def actual_period_days(self) -> int:
+        return (self.end_date - self.actual_start_date).days + 1
+
+    @property
+    def opened_late(self) -> bool:
+        return self.actual_start_date > self.start_date
+
+    @property
     def is_shortened(self) -> bool:
-        return self.period_days < min_period_days()
+        return self.actual_period_days < min_period_days()
 
     @property
     def closed_on(self) -> date | None:
@@ -247,6 +268,11 @@ class Consultation(db.Model):
             problem = self.period_problem()
             if problem:
                 raise InvalidTransition(problem)
+            day = today or today_jst()
+            if self.opened_at is None and day > self.end_date:
+                raise InvalidTransition(
+                    f"募集期間（{fmt_date(self.end_date)}まで）は既に過ぎています。"
+                    "意見募集は、評価書の案を実際に公表する日から始まる期間で作成してください。")
             self.opened_at = self.opened_at or now
             if self.closed_early:
                 before.update(closed_early=True, early_close_reason=self.early_close_reason)
@@ -275,8 +301,8 @@ class Consultation(db.Model):
             summary += f"（{note}）"
         audit.record("transition", "consultation", self.id, summary, before=before, after=after, actor=actor)
 
-    def open(self, *, actor=None) -> None:
-        self.transition("open", actor=actor)
+    def open(self, *, actor=None, today: date | None = None) -> None:
+        self.transition("open", actor=actor, today=today)
 
     def close(self, *, actor=None, reason: str = "", today: date | None = None) -> None:
         self.transition("closed", actor=actor, reason=reason, today=today)

@@ -65,7 +65,7 @@ def section_vi(version) -> dict | None:
         "method": method,
         # a mapping, as section VI's 実施日・期間 is a fieldset of start and end (the day it
         # was closed when closed early)
-        "period": {"start": consultation.start_date, "end": consultation.actual_end_date},
+        "period": {"start": consultation.actual_start_date, "end": consultation.actual_end_date},
         "shortened_reason": shortened,
         "shortening_reason": shortened,  # the item key of the 2024 schema
         "main_opinions": main,

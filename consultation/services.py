@@ -64,7 +64,8 @@ def procedure_problems(consultation: Consultation, *, today: date | None = None)
         return [f"{name}はまだ開始されていません（募集期間: {fmt_date(c.start_date)}～{fmt_date(c.end_date)}）。"]
     problems = []
     if c.is_shortened and not (c.shortened_reason or "").strip():
-        problems.append(f"{name}の募集期間が{c.period_days}日間で{min_period_days()}日に満たないのに、"
+        late = (f"{fmt_date(c.opened_on)}に開始されたため、" if c.opened_late else "")
+        problems.append(f"{name}は{late}募集期間が{c.actual_period_days}日間で{min_period_days()}日に満たないのに、"
                         "期間を短縮する特段の理由が記録されていません。")
     if c.closed_early:
         if not (c.early_close_reason or "").strip():

@@ -75,7 +75,7 @@ def consultations(app, portal_data):
     open_now.transition("open", actor="test")
     past = services.create_consultation(draft, actor="test", title="前回の意見募集", start_date=date(2024, 1, 10),
                                         end_date=date(2024, 2, 9), **common)
-    past.transition("open", actor="test")
+    past.transition("open", actor="test", today=date(2024, 1, 10))
     past.transition("closed", actor="test")
     scheduled = services.create_consultation(draft, actor="test", title="まだ始まらない意見募集",
                                              start_date=today + timedelta(days=100),

@@ -1,11 +1,12 @@
 """Factories for consultation tests: an assessment version and a consultation on it."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time
 
 import pytest
 
 from common.db import db
+from common.timeutil import JST
 
 
 @pytest.fixture
@@ -39,7 +40,9 @@ def make_consultation(app, version):
         values.update(overrides)
         c = services.create_consultation(version, actor="test", **values)
         if status in ("open", "closed", "reported"):
-            c.transition("open", actor="test")
+            # opened on its start date, as it would have been (the step counts from the opening)
+            c.transition("open", actor="test", today=c.start_date)
+            c.opened_at = datetime.combine(c.start_date, time(9), tzinfo=JST)
         if status in ("closed", "reported"):
             c.transition("closed", actor="test")
         if status == "reported":

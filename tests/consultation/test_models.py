@@ -39,9 +39,11 @@ def test_state_machine_moves_and_refusals(app, make_consultation):
         c.transition("closed")
     with pytest.raises(InvalidTransition):
         c.mark_reported()
-    c.open(actor="test")
+    with pytest.raises(InvalidTransition, match="既に過ぎています"):
+        c.open(actor="test")  # its whole period lies in the past: a backdated consultation
+    c.open(actor="test", today=c.start_date)
     with pytest.raises(InvalidTransition):
-        c.open(actor="test")
+        c.open(actor="test", today=c.start_date)
     c.close(actor="test")
     c.reopen(actor="test")
     c.close(actor="test")
@@ -57,7 +59,7 @@ def test_state_machine_moves_and_refusals(app, make_consultation):
 def test_accepts_only_when_open_and_within_period(app, make_consultation):
     c = make_consultation()
     assert not c.accepts_on(date(2025, 11, 20))
-    c.open(actor="test")
+    c.open(actor="test", today=c.start_date)
     assert not c.accepts_on(date(2025, 11, 11))
     assert c.accepts_on(date(2025, 11, 12))
     assert c.accepts_on(date(2025, 12, 11))

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 
 import copy
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 
 from common.db import db
 from common.models import AuditEvent
-from common.timeutil import fmt_date, today_jst
+from common.timeutil import JST, fmt_date, today_jst
 from consultation import services
 from consultation.models import Consultation, InvalidTransition
 from pia import procedure
@@ -28,7 +28,8 @@ def _consult(version, *, start, end, status="scheduled", **values):
         version, actor="test", title="住民基本台帳事務に関する特定個人情報保護評価書", start_date=start,
         end_date=end, channels=["post", "web"], places=["住民情報課"], **values)
     if status != "scheduled":
-        c.transition("open", actor="test")
+        c.transition("open", actor="test", today=start)
+        c.opened_at = datetime.combine(start, time(9), tzinfo=JST)  # opened on its start date
     db.session.commit()
     return c
 
@@ -306,3 +307,21 @@ def test_the_demo_consultation_satisfies_the_rules(app):
         assert c.closed_on > c.end_date
         assert services.procedure_problems(c) == []
         assert procedure.step_problem("consultation", c.version) is None
+
+
+def test_a_consultation_opened_late_counts_from_its_opening(app, significant_draft):
+    """The period announced is not the period the draft was out: opened 10 days after its start
+    date, a 30-day period is 20 days, which needs a 特段の理由, and VI 2 gives the real start."""
+    today = today_jst()
+    c = services.create_consultation(
+        significant_draft, actor="test", title="遅れて開始した意見募集", start_date=today - timedelta(days=10),
+        end_date=today + timedelta(days=19), channels=["post"], places=["住民情報課"])
+    c.transition("open", actor="test")
+    c.close(actor="test", today=today + timedelta(days=20))
+    services.mark_reviewed(c, actor="test")
+    services.publish_result(c, actor="test", on=today + timedelta(days=21))
+    db.session.commit()
+    problems = services.procedure_problems(c, today=today + timedelta(days=21))
+    assert problems == [f"意見募集「遅れて開始した意見募集」は{fmt_date(today)}に開始されたため、募集期間が20日間で"
+                        "30日に満たないのに、期間を短縮する特段の理由が記録されていません。"]
+    assert procedure.section_vi_facts(significant_draft)["consultation"]["period"]["start"] == today

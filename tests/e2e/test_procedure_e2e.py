@@ -151,7 +151,7 @@ def create_consultation(page: Page, draft: Draft, start: date, end: date) -> str
 # --------------------------------------------------------------------------- the honest path
 
 
-def test_full_procedure_leads_to_publication(page, live_server, live_app, login_as):
+def test_full_procedure_leads_to_publication(page, live_server, live_app, login_as, request):
     draft = make_draft(live_app)
     today = _today()
     login_as("officer")
@@ -165,16 +165,18 @@ def test_full_procedure_leads_to_publication(page, live_server, live_app, login_
     expect(procedure_step(page, "評価書の作成")).to_contain_text("完了")
     start_consultation_step(page)
 
-    # --- 意見聴取: 31 days ago to yesterday (31 days, ended) -----------------------------
-    start, end = today - timedelta(days=31), today - timedelta(days=1)
+    # --- 意見聴取: from today, 30 days ----------------------------------------------------
+    # (a consultation whose period already lies in the past cannot be opened: it would count
+    # days on which the draft was never out)
+    start, end = today, today + timedelta(days=29)
     title = create_consultation(page, draft, start, end)
-    expect(page.get_by_text("（31日間）")).to_be_visible()
+    expect(page.get_by_text("（30日間）")).to_be_visible()
 
     # a letter received during the period, entered by the officer
     page.get_by_role("link", name="郵送・持参・FAXを登録").click()
     expect(page.get_by_role("heading", name="郵送・持参・FAXで受け付けた意見の登録", level=1)).to_be_visible()
     page.get_by_label("郵送", exact=True).check()
-    page.get_by_label("受付日").fill((today - timedelta(days=10)).isoformat())
+    page.get_by_label("受付日").fill(today.isoformat())
     page.get_by_label("氏名・団体名（公表しません）").fill("札幌 太郎")
     opinion = _unique("ガバメントクラウドに保存するデータの消去方法を示してほしい。")
     page.get_by_label("意見の内容（書き起こし）").fill(opinion)
@@ -193,7 +195,11 @@ def test_full_procedure_leads_to_publication(page, live_server, live_app, login_
     expect_flash(page, "意見を保存しました。")
     expect(page.get_by_role("row").filter(has_text=opinion)).to_contain_text(reply)
 
-    # the period has ended: closing needs no reason
+    # 30 days later (the test app's clock moves on; nothing else does): the period has ended,
+    # closing needs no reason
+    live_app.config["HYOKA_CLOCK_OFFSET_DAYS"] = 30
+    request.addfinalizer(lambda: live_app.config.pop("HYOKA_CLOCK_OFFSET_DAYS", None))
+    today = today + timedelta(days=30)
     menu = page.get_by_role("navigation", name="意見募集のメニュー")
     menu.get_by_role("link", name="概要").click()
     expect(page.get_by_role("heading", name=re.compile(r"意見1件・市の考え方未入力0件"))).to_be_visible()

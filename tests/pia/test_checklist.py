@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -181,7 +181,8 @@ def test_section_vi_must_agree_with_the_consultation_held(inventory, demo_docs, 
     version = assessment.current_version
     consultation = consultation_services.create_consultation(
         version, actor="test", title="意見募集", start_date=date(2024, 11, 1), end_date=date(2024, 12, 5))
-    consultation.transition("open")
+    consultation.transition("open", today=date(2024, 11, 1))
+    consultation.opened_at = datetime(2024, 11, 1, 9, tzinfo=timezone.utc)
     consultation.transition("closed")
     db.session.commit()
     item = _failed(checklist.run(version))["procedure:consultation"]

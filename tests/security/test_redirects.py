@@ -57,10 +57,18 @@ LOCAL = [
 ]
 
 
+CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
+
+
 @pytest.mark.parametrize("raw", HOSTILE, ids=lambda raw: raw[:40])
 def test_hostile_next_after_sign_in_goes_home(app, client, make_user, raw):
     user = make_user("officer")
     response = client.post(f"/login?next={raw}", data={"username": user.username, "password": TEST_PASSWORD})
+    # a control character in the query string is refused before any view (400, common.params);
+    # everything else signs in and goes home
+    if response.status_code == 400:
+        assert any(ch in unquote(raw) for ch in CONTROL), raw
+        return
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
     # signed in already: /login sends the browser on, by the same rule
@@ -86,6 +94,9 @@ def test_next_written_by_the_login_page_round_trips(app, client, make_user):
     response = client.post(to_login.headers["Location"], data={"username": user.username,
                                                              "password": TEST_PASSWORD})
     assert response.status_code == 302 and response.headers["Location"] == wanted
+
+
+CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
 
 
 @pytest.mark.parametrize("raw", HOSTILE, ids=lambda raw: raw[:40])
