@@ -22,3 +22,14 @@ def init_app(app) -> None:
                 raise
             continue
         module.init_app(app)
+    _pdfs(app)
+
+
+def _pdfs(app) -> None:
+    """The staff PDF route, ``flask pia pdf`` and the PDF/A stored on publishing (after the
+    inventory's snapshot hook, which the PDF shows)."""
+    from pia import pdf, pdf_cli, procedure  # noqa: F401  (pdf_cli adds `flask pia pdf`)
+    from pia.pdf_views import bp as pdf_bp
+
+    app.register_blueprint(pdf_bp)
+    procedure.register_on_publish(pdf.store_on_publish)
