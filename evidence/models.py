@@ -271,7 +271,7 @@ class Finding(db.Model):
     @property
     def explanation(self) -> str:
         """The finding in one Japanese sentence, written from its facts."""
-        from evidence.checks import explain
+        from evidence.explain import explain
 
         return explain(self)
 

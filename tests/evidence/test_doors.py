@@ -128,7 +128,7 @@ def test_killed_import_leaves_no_partial_batch(app, juki, engine_name, tmp_path,
         "from common.db import db\n"
         "app = create_app({'SQLALCHEMY_DATABASE_URI': %r, 'SECRET_KEY': 'x'})\n"
         "with app.app_context():\n"
-        "    from evidence.cli import import_path\n"
+        "    from evidence.ingest import import_path\n"
         "    from pathlib import Path\n"
         "    print('start', flush=True)\n"
         "    import_path('access', Path(%r), source='kill-test')\n"
@@ -144,7 +144,7 @@ def test_killed_import_leaves_no_partial_batch(app, juki, engine_name, tmp_path,
     assert count_rows(AccessEvent) == 0 and count_rows(FeedBatch) == 0
     assert verify().ok
     # the database still takes the next batch
-    from evidence.cli import import_path
+    from evidence.ingest import import_path
 
     small = tmp_path / "small.csv"
     small.write_text(GOOD, encoding="utf-8")
