@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -23,11 +23,20 @@ import sqlalchemy as sa
 
 from common.db import UTCDateTime, db, utcnow
 from evidence.explain import explain
-from evidence.models import (AccessDay, AccessEvent, Assignment, CheckConfig, Finding, Grant,
-                             Provision, Relation, event_facts)
+from evidence.models import (
+    AccessDay,
+    AccessEvent,
+    Assignment,
+    CheckConfig,
+    Finding,
+    Grant,
+    Provision,
+    Relation,
+    event_facts,
+)
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-UTC = timezone.utc
+UTC = UTC
 
 
 @dataclass(frozen=True)
@@ -252,7 +261,8 @@ def authorised_departments() -> dict[str, set[str]]:
     """System code -> the departments (by name and by code, as feeds may write either) the
     inventory authorises to use it."""
     from common.models import Department
-    from pia.models import System, system_departments as sd
+    from pia.models import System
+    from pia.models import system_departments as sd
 
     dept, sys_ = Department.__table__, System.__table__
     out: dict[str, set[str]] = {}
@@ -326,6 +336,7 @@ class _FindingStore:
         When sweeping, the rows go through a temporary table first, so the SELECT runs
         once for storing and sweeping."""
         f = Finding.__table__
+        new: sa.Table | sa.Subquery
         if self.sweep:
             if self.table is None:
                 self.table = _found_table()
@@ -344,7 +355,7 @@ class _FindingStore:
                 ~sa.exists().where(f.c.check == new.c.check, f.c.key == new.c.key)))
         with _hash_joins(isinstance(new, sa.Table)):
             # SQLAlchemy keeps an INSERT's rowcount only when asked
-            return db.session.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
+            return _rowcount(stmt.execution_options(preserve_rowcount=True))
 
     def rows(self, rows: list[dict]) -> int:
         """Store findings computed in Python (the small checks); returns how many were new."""
@@ -400,6 +411,13 @@ def _event_select(check: str, cfg: CheckSettings, events, day, where, **details)
         (_json_object(details) if details else _empty_json()).label("details"),
         sa.literal(utcnow(), UTCDateTime()).label("found_at"),
     ).where(*where)
+
+
+def _rowcount(statement) -> int:
+    """Rows an INSERT or UPDATE wrote (a DML statement's result is a CursorResult)."""
+    result = db.session.execute(statement)
+    assert isinstance(result, sa.CursorResult)
+    return result.rowcount
 
 
 def _empty_json():
@@ -766,6 +784,7 @@ def _sweep(check: str, period: Period, produced: _FindingStore, any_cleared: boo
     now = utcnow()
     if produced.table is not None or not produced.keys:
         tmp = produced.table
+        was: sa.ColumnElement[bool]
         if tmp is None:
             was = sa.false()  # the check produced nothing at all
         elif _dialect() == "postgresql":
@@ -774,13 +793,12 @@ def _sweep(check: str, period: Period, produced: _FindingStore, any_cleared: boo
             was = f.c.key.in_(sa.select(tmp.c.key))  # SQLite: one temporary index, not a scan per row
         opts = {"preserve_rowcount": True}
         with _hash_joins():
-            cleared = db.session.execute(sa.update(f).where(scope, f.c.cleared_at.is_(None), ~was)
-                                         .values(cleared_at=now).execution_options(**opts)).rowcount
+            cleared = _rowcount(sa.update(f).where(scope, f.c.cleared_at.is_(None), ~was)
+                                .values(cleared_at=now).execution_options(**opts))
             restored = 0
             if any_cleared:
-                restored = db.session.execute(
-                    sa.update(f).where(scope, f.c.cleared_at.is_not(None), was)
-                    .values(cleared_at=None).execution_options(**opts)).rowcount
+                restored = _rowcount(sa.update(f).where(scope, f.c.cleared_at.is_not(None), was)
+                                     .values(cleared_at=None).execution_options(**opts))
         if tmp is not None:
             tmp.drop(db.session.connection())
         return cleared, restored

@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import compress, islice, repeat
 from operator import eq, itemgetter, le
 from pathlib import Path
@@ -122,10 +122,10 @@ def chain_hash(batch: dict) -> str:
     """The chain hash of a batch from its recorded fields (also used by verify)."""
     received = batch["received_at"]
     if received.tzinfo is None:  # pragma: no cover - UTCDateTime gives aware values
-        received = received.replace(tzinfo=timezone.utc)
+        received = received.replace(tzinfo=UTC)
     parts = [
         batch["prev_hash"] or "", str(batch["id"]), batch["kind"], batch["source"],
-        received.astimezone(timezone.utc).isoformat(),
+        received.astimezone(UTC).isoformat(),
         batch["raw_sha256"], str(batch["rows_total"]), str(batch["rows_stored"]),
         str(batch["duplicates"]), str(batch["rejected"]), batch["rows_digest"] or "",
     ]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 def init_app(app) -> None:
     import pia.models  # noqa: F401  (register the tables)
-    from pia import inventory_setup, setup
-    from pia import inventory_views, review_views, views  # noqa: F401  (they add their routes to pia.blueprint.bp)
+    from pia import inventory_setup, inventory_views, review_views, setup, views  # noqa: F401  (they add their routes to pia.blueprint.bp)
     from pia.blueprint import bp
 
     app.register_blueprint(bp)

@@ -8,7 +8,7 @@ those packages directly.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 #: step -> callables(version) -> str | None (None when the step is satisfied, else a Japanese reason)
 _CHECKS: dict[str, list[Callable]] = {}

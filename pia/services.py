@@ -11,9 +11,10 @@ and flush; the request (or the CLI command) commits. Other packages call:
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -23,9 +24,6 @@ from common.models import Setting, User
 from common.timeutil import today_jst
 from pia import procedure, threshold
 from pia.diff import (
-    KIND_CORRECTION,
-    KIND_NONE,
-    KIND_SIGNIFICANT,
     TIMING_AFTER,
     TIMING_BEFORE,
     TIMING_NOTES,

@@ -5,8 +5,11 @@ from __future__ import annotations
 def init_app(app) -> None:
     from common.demo import register_demo
     from common.views import register_panel
-    from pia import api  # noqa: F401  (adds the /api/v1/assessments routes)
-    from pia import checklist, procedure
+    from pia import (
+        api,  # noqa: F401  (adds the /api/v1/assessments routes)
+        checklist,
+        procedure,
+    )
     from pia.cli import cli
     from pia.demo_step import load_demo
     from pia.render import document_view

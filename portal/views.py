@@ -9,9 +9,8 @@ on the published state, and ``tests/common/test_portal.py`` checks it.
 from __future__ import annotations
 
 import time as clock
-
 from collections import OrderedDict
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from itertools import groupby
 
 import sqlalchemy as sa
@@ -73,7 +72,7 @@ def _published_versions():
 def published_assessments() -> list[dict]:
     """[{affair, department, assessments: [{assessment, current, past}]}] in one query."""
     versions = db.session.execute(_published_versions()).scalars().unique().all()
-    affairs: "OrderedDict[int, dict]" = OrderedDict()
+    affairs: OrderedDict[int, dict] = OrderedDict()
     for assessment, group in groupby(versions, key=lambda v: v.assessment):
         group = list(group)
         entry = affairs.setdefault(assessment.affair_id, {
@@ -210,8 +209,8 @@ def search():
 
 def _moment(value) -> datetime:
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc)
-    return datetime.combine(value, time(0, 0), tzinfo=JST).astimezone(timezone.utc)
+        return value.astimezone(UTC)
+    return datetime.combine(value, time(0, 0), tzinfo=JST).astimezone(UTC)
 
 
 def feed_entries() -> list[dict]:
@@ -238,7 +237,7 @@ def feed_entries() -> list[dict]:
         entries.append({
             "id": f"tag:{authority},{c.start_date.isoformat()}:consultation/{c.id}",
             "title": f"意見募集「{c.title}」",
-            "updated": started.astimezone(timezone.utc),
+            "updated": started.astimezone(UTC),
             "link": show or url_for(".index", _external=True),
             "summary": f"意見の募集期間 {c.start_date.year}年{c.start_date.month}月{c.start_date.day}日～"
                        f"{c.end_date.year}年{c.end_date.month}月{c.end_date.day}日",
@@ -250,7 +249,7 @@ def feed_entries() -> list[dict]:
             entries.append({
                 "id": f"tag:{authority},{c.start_date.isoformat()}:consultation/{c.id}/result",
                 "title": f"意見募集「{c.title}」の結果を公表しました",
-                "updated": reported.astimezone(timezone.utc),
+                "updated": reported.astimezone(UTC),
                 "link": report or url_for(".index", _external=True),
                 "summary": "寄せられたご意見とそれに対する考え方を公表しました。",
                 "category": "意見募集の結果",
@@ -266,7 +265,7 @@ def feed():
     from common.templating import body_name
 
     entries = feed_entries()
-    updated = entries[0]["updated"] if entries else datetime(2000, 1, 1, tzinfo=timezone.utc)
+    updated = entries[0]["updated"] if entries else datetime(2000, 1, 1, tzinfo=UTC)
     authority = current_app.config.get("HYOKA_FEED_AUTHORITY") or current_app.config.get("SERVER_NAME") or "hyoka.local"
     response = make_response(render_template(
         "public/feed.xml", entries=entries, updated=updated, body=body_name(),
@@ -276,7 +275,7 @@ def feed():
 
 
 def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @bp.app_template_filter("rfc3339")

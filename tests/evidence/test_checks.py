@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import json
-
+from datetime import UTC
 
 import pytest
 
 from common.db import db
 from evidence import demo_gen
 from evidence.checks import CHECKS, Period, run_checks, save_settings, stored_findings
-
-
 
 
 class FakeDeclaration:
@@ -296,7 +294,7 @@ def test_closed_days_use_the_holiday_library():
 
 def test_every_check_has_its_own_sentence():
     """evidence.explain writes a sentence for each check (it falls back to the bare name)."""
-    from datetime import date, datetime, timezone
+    from datetime import date, datetime
     from types import SimpleNamespace
 
     from evidence.explain import explain
@@ -307,6 +305,6 @@ def test_every_check_has_its_own_sentence():
              "affair": "住民基本台帳"}
     for name in CHECKS:
         finding = SimpleNamespace(check=name, user_id="U1", system="juki", record_id=1, day=date(2026, 5, 1),
-                                  occurred_at=datetime(2026, 5, 1, 1, 0, tzinfo=timezone.utc))
+                                  occurred_at=datetime(2026, 5, 1, 1, 0, tzinfo=UTC))
         sentence = explain(finding, facts)
         assert sentence != name and sentence.endswith("。"), name

@@ -17,12 +17,7 @@ from common.db import db
 from pia import checklist, inventory_services, services
 from pia.models.assessment import Affair, AssessmentVersion
 from pia.schema import LINK_KEY
-from tests.pia.assessment_factories import (  # noqa: F401  (fixtures)
-    demo_docs,
-    inventory,
-    make_assessment,
-    published_version,
-)
+from tests.pia.assessment_factories import published_version
 
 
 @pytest.fixture(autouse=True)
@@ -123,7 +118,7 @@ def test_picking_a_record_in_the_edit_form_links_the_entry(inventory, make_asses
         data[f"systems-{i}-functions"] = entry["functions"]
     new = len(draft.document["basic"]["systems"])
     data[f"systems-{new}-inventory_id"] = str(inventory["SERVICE_SEARCH"].id)
-    data[f"systems-1-inventory_id"] = str(jukinet)
+    data["systems-1-inventory_id"] = str(jukinet)
     response = editor.post(f"/versions/{draft.id}/sections/basic", data=data)
     assert response.status_code == 302, response.text[:2000]
     db.session.expire_all()
