@@ -1,11 +1,11 @@
-# Hyoka — the two commands: `make run` and `make test`.
+# Hyoka — the two commands: `make run` and `make test` (and `make lint` before committing).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 5000
 export FLASK_APP := app
 
-.PHONY: run test test-fast venv deps test-deps sysdeps sysdeps-test bench clean
+.PHONY: run test test-fast lint venv deps test-deps sysdeps sysdeps-test bench clean
 
 run: sysdeps deps  ## install everything, migrate, load the demo, start on http://127.0.0.1:$(PORT)
 	$(BIN)/flask db upgrade
@@ -19,6 +19,11 @@ test: sysdeps-test test-deps  ## install test dependencies and run the whole sui
 
 test-fast: test-deps  ## the suite without the browser tests
 	$(BIN)/python -m pytest -n 2 -m "not e2e" $(PYTEST_ARGS)
+
+lint: test-deps  ## ruff (lint and format check) and mypy on the pure modules ([tool.mypy] files)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Hyoka needs Python 3.11 or newer (found %s)" % sys.version.split()[0])'

@@ -14,7 +14,7 @@ from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import escape
 
-from common import logs, mynumber_guard, params, security  # noqa: F401  (mynumber_guard registers itself)
+from common import logs, mynumber_guard, params, pdf_cache, security  # noqa: F401  (mynumber_guard registers itself)
 from common.auth import SessionInterface, login_manager
 from common.db import db
 
@@ -136,8 +136,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.session_interface = SessionInterface()
     security.init_app(app)
     logs.init_app(app)
+    pdf_cache.init_app(app)
 
-    from common import admin_views, auth_views, public_views, templating, views
+    import portal
+    from common import admin_views, auth_views, templating, views
     from common.api import bp as api_bp
     from common.cli import demo_cli, users_cli
 
@@ -152,7 +154,7 @@ def create_app(config: dict | None = None) -> Flask:
         module = importlib.import_module(name)
         if hasattr(module, "init_app"):
             module.init_app(app)
-    public_views.init_app(app)  # the public portal and the PDFs (after pia, whose hooks it uses)
+    portal.init_app(app)  # the public portal reads the domain packages: registered after them
 
     # the API blueprint last, so packages can add their routes to it first
     csrf.exempt(api_bp)

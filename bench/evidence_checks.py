@@ -26,7 +26,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 def bench(label: str, url: str, rows: int, csv_path: Path) -> None:
     import sqlalchemy as sa
-
     from evidence_import import _app, fresh_db
 
     fresh_db(url)

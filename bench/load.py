@@ -384,8 +384,7 @@ def main() -> int:
     # sit on a worker with fewer clients (the server's share is uneven)
     means = sorted(statistics.mean(v) * 1000 for v in stats["clients"].values() if v)
     if means:
-        print("mean latency per client: min {:.0f}, p10 {:.0f}, median {:.0f}, p90 {:.0f}, max {:.0f} ms".format(
-            means[0], means[len(means) // 10], means[len(means) // 2], means[len(means) * 9 // 10], means[-1]))
+        print(f"mean latency per client: min {means[0]:.0f}, p10 {means[len(means) // 10]:.0f}, median {means[len(means) // 2]:.0f}, p90 {means[len(means) * 9 // 10]:.0f}, max {means[-1]:.0f} ms")
     if any(cpu.values()):
         print("CPU seconds in the measured window: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
               + f" (of {elapsed * (os.cpu_count() or 1):.1f} available)")

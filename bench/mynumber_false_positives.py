@@ -56,8 +56,8 @@ def main() -> None:
         _flask(env, "db", "upgrade")
         _flask(env, "demo", "load")
         engine = sa.create_engine(url)
-        from common.db import db
         from app import create_app
+        from common.db import db
 
         create_app({"SQLALCHEMY_DATABASE_URI": url, "HYOKA_SECRET_KEY": "x" * 32})  # the models' metadata
         values = hits = masked = 0
@@ -84,7 +84,7 @@ def main() -> None:
 
     feeds = generate()
     ids = feed_hits = feed_masked = 0
-    for kind, rows in feeds.items():
+    for rows in feeds.values():
         for row in rows:
             for value in row.values():
                 if value in (None, ""):

@@ -7,8 +7,16 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from common import audit
-from common.auth import (end_sessions, hash_password, issue_token, locked_user_ids, password_problems, requires,
-                         start_session, unlock)
+from common.auth import (
+    end_sessions,
+    hash_password,
+    issue_token,
+    locked_user_ids,
+    password_problems,
+    requires,
+    start_session,
+    unlock,
+)
 from common.db import db, utcnow
 from common.forms import ConfirmForm, TokenForm, UserForm
 from common.models import ROLES, ApiToken, AuditEvent, Department, User

@@ -23,8 +23,8 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from common.db import db, utcnow
-from common.mynumber_guard import scrub
 from common.models import AuditEvent
+from common.mynumber_guard import scrub
 
 #: audit rows written by one INSERT statement
 WRITE_BATCH = 500

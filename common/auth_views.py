@@ -5,8 +5,16 @@ from flask import Blueprint, flash, redirect, render_template, session, url_for
 from flask_login import current_user, logout_user
 
 from common import audit
-from common.auth import (ALL_ROLES, authenticate, end_sessions, hash_password, public, requires,
-                         start_session, verify_password)
+from common.auth import (
+    ALL_ROLES,
+    authenticate,
+    end_sessions,
+    hash_password,
+    public,
+    requires,
+    start_session,
+    verify_password,
+)
 from common.db import db, utcnow
 from common.forms import ChangePasswordForm, LoginForm
 from common.redirects import next_target

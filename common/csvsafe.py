@@ -10,7 +10,8 @@ instead of evaluating it. Numbers are written as they are. Every CSV export goes
 from __future__ import annotations
 
 import csv
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 #: first characters (after leading spaces) that make a spreadsheet read a cell as a formula
 FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")

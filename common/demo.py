@@ -6,8 +6,8 @@ the loader every time.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from common.auth import hash_password
 from common.db import db

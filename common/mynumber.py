@@ -19,7 +19,6 @@ import unicodedata
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
-
 #: what a person is told when a value that never needs a 個人番号 holds one (forms, imports)
 REFUSED = "個人番号と判定される番号が含まれています。この欄には個人番号を入力できません。"
 
@@ -85,7 +84,7 @@ def is_my_number(value) -> bool:
     if not isinstance(value, str):
         return False
     match = _CANDIDATE.match(value)
-    return bool(match) and match.end(1) == len(value) and _valid(_ascii_digits(match.group(1)))
+    return match is not None and match.end(1) == len(value) and _valid(_ascii_digits(match.group(1)))
 
 
 def _valid(digits: str) -> bool:

@@ -20,11 +20,15 @@ import functools
 import gc
 import mimetypes
 import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
+
+if TYPE_CHECKING:  # the fetchers are SafeURLFetcher, built with WeasyPrint on first use
+    from weasyprint.urls import URLFetcher
 
 # WeasyPrint (a second to import) is loaded on first use: commands and requests that never
 # render a PDF do not pay for it (``flask --help`` starts at once)
@@ -120,9 +124,9 @@ def _as_datetime(value) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
-        return datetime.combine(value, time(0, 0), tzinfo=timezone.utc)
+        return datetime.combine(value, time(0, 0), tzinfo=UTC)
     raise TypeError(f"not a date: {value!r}")
 
 
@@ -144,7 +148,7 @@ def render_pdf(
     stylesheets: Iterable[str] = DEFAULT_STYLESHEETS,
     metadata: Mapping[str, object] | None = None,
     pdf_variant: str | None = None,
-    fetcher: "SafeURLFetcher | None" = None,
+    fetcher: URLFetcher | None = None,
 ) -> bytes:
     """Render ``html`` to PDF bytes (see :func:`render` for the parameters)."""
     return render(html, base_url=base_url, stylesheets=stylesheets, metadata=metadata,
@@ -158,7 +162,7 @@ def render(
     stylesheets: Iterable[str] = DEFAULT_STYLESHEETS,
     metadata: Mapping[str, object] | None = None,
     pdf_variant: str | None = None,
-    fetcher: "SafeURLFetcher | None" = None,
+    fetcher: URLFetcher | None = None,
 ) -> Rendered:
     """Render ``html`` to PDF; returns the bytes and the number of pages.
 

@@ -11,8 +11,9 @@ def init_app(app) -> None:
     from consultation.cli import cli
     from consultation.demo import load_demo
     from consultation.panel import panel
+    from consultation.public_views import bp as public_bp
+    from consultation.public_views import limit_post_size
     from consultation.services import consultation_for as consultation_for_version
-    from consultation.public_views import bp as public_bp, limit_post_size
     from consultation.views import bp
 
     app.register_blueprint(bp)

@@ -5,14 +5,26 @@ from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
 from wtforms import (
-    BooleanField, DateField, HiddenField, RadioField, SelectField, StringField, SubmitField,
+    BooleanField,
+    DateField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, URL, ValidationError
+from wtforms.validators import URL, DataRequired, InputRequired, Length, Optional, ValidationError
 
 from common.forms import MultiCheckboxField, NoMyNumber
 from consultation.models import (
-    CHANNELS, FIELD_MODES, FORM_FIELDS, PAPER_CHANNELS, SUBMITTER_KINDS, min_period_days, period_problem,
+    CHANNELS,
+    FIELD_MODES,
+    FORM_FIELDS,
+    PAPER_CHANNELS,
+    SUBMITTER_KINDS,
+    min_period_days,
+    period_problem,
 )
 
 DEFAULT_MAX_OPINION_CHARS = 10000

@@ -17,14 +17,14 @@ import json
 import mimetypes
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parseaddr
 from html.parser import HTMLParser
-from typing import Iterator
 
 from common.uploads import safe_filename
 
@@ -212,7 +212,7 @@ def _date(msg: EmailMessage) -> datetime | None:
     if moment is None:
         return None
     if moment.tzinfo is None:  # "-0000": UTC, local zone unknown (RFC 5322 3.3)
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment
 
 
@@ -442,7 +442,7 @@ def _content_digest(sender_address: str, date: datetime | None, subject: str, bo
     lines = [re.sub(r"^>+(?=From )", "", line) for line in lines]
     canonical = [
         sender_address.lower(),
-        date.astimezone(timezone.utc).isoformat() if date else "",
+        date.astimezone(UTC).isoformat() if date else "",
         subject,
         "\n".join(lines).strip("\n"),
     ]

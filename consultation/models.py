@@ -139,11 +139,11 @@ class Consultation(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     version = relationship("AssessmentVersion")
-    submissions: Mapped[list["Submission"]] = relationship(
+    submissions: Mapped[list[Submission]] = relationship(
         back_populates="consultation", order_by="Submission.id", cascade="all, delete-orphan")
-    opinions: Mapped[list["Opinion"]] = relationship(
+    opinions: Mapped[list[Opinion]] = relationship(
         back_populates="consultation", order_by="Opinion.position", cascade="all, delete-orphan")
-    groups: Mapped[list["FormLetterGroup"]] = relationship(
+    groups: Mapped[list[FormLetterGroup]] = relationship(
         back_populates="consultation", order_by="FormLetterGroup.id", cascade="all, delete-orphan")
 
     # --- period ------------------------------------------------------------------------
@@ -359,11 +359,11 @@ class FormLetterGroup(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     consultation: Mapped[Consultation] = relationship(back_populates="groups")
-    members: Mapped[list["Submission"]] = relationship(
+    members: Mapped[list[Submission]] = relationship(
         back_populates="group", foreign_keys="Submission.group_id", order_by="Submission.id")
 
     @property
-    def representative(self) -> "Submission | None":
+    def representative(self) -> Submission | None:
         for member in self.members:
             if member.id == self.representative_id:
                 return member
@@ -401,9 +401,9 @@ class Submission(db.Model):
 
     consultation: Mapped[Consultation] = relationship(back_populates="submissions")
     group: Mapped[FormLetterGroup | None] = relationship(back_populates="members", foreign_keys=[group_id])
-    files: Mapped[list["SubmissionFile"]] = relationship(
+    files: Mapped[list[SubmissionFile]] = relationship(
         back_populates="submission", order_by="SubmissionFile.id", cascade="all, delete-orphan")
-    opinions: Mapped[list["Opinion"]] = relationship(
+    opinions: Mapped[list[Opinion]] = relationship(
         back_populates="submission", order_by="Opinion.position", foreign_keys="Opinion.submission_id")
 
     @property
@@ -474,8 +474,8 @@ class Opinion(db.Model):
     consultation: Mapped[Consultation] = relationship(back_populates="opinions")
     submission: Mapped[Submission] = relationship(back_populates="opinions", foreign_keys=[submission_id])
     change_version = relationship("AssessmentVersion", foreign_keys=[change_version_id])
-    represented_by: Mapped["Opinion | None"] = relationship(remote_side=[id], back_populates="copies")
-    copies: Mapped[list["Opinion"]] = relationship(back_populates="represented_by")
+    represented_by: Mapped[Opinion | None] = relationship(remote_side=[id], back_populates="copies")
+    copies: Mapped[list[Opinion]] = relationship(back_populates="represented_by")
 
     @property
     def has_reply(self) -> bool:

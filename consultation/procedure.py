@@ -1,8 +1,8 @@
 """What the consultation tells the assessment workflow (``pia.procedure`` hooks)."""
 from __future__ import annotations
 
-from common.templating import body_name
 from common.jpdate import wareki
+from common.templating import body_name
 from consultation.models import CHANNELS
 from consultation.services import consultation_for, procedure_problems, published_opinions
 

@@ -8,7 +8,14 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import (
-    Blueprint, abort, current_app, redirect, render_template, request, session, url_for,
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
 )
 from flask_wtf.csrf import generate_csrf
 

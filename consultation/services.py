@@ -18,8 +18,17 @@ from common.masking import LABELS, MY_NUMBER, mask, scan
 from common.timeutil import JST, fmt_date, today_jst
 from common.uploads import GIF, JPEG, PDF, PNG, TIFF, UploadRejected, check_upload, holds_my_number
 from consultation.models import (
-    CHANNELS, DEFAULT_CATEGORIES, NUMBER_AT_COMMIT, NUMBERING_LOCK, PAPER_CHANNELS, Consultation,
-    FormLetterGroup, Opinion, Submission, SubmissionFile, min_period_days,
+    CHANNELS,
+    DEFAULT_CATEGORIES,
+    NUMBER_AT_COMMIT,
+    NUMBERING_LOCK,
+    PAPER_CHANNELS,
+    Consultation,
+    FormLetterGroup,
+    Opinion,
+    Submission,
+    SubmissionFile,
+    min_period_days,
 )
 
 SCAN_TYPES = {PDF, PNG, JPEG, GIF, TIFF}

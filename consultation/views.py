@@ -6,15 +6,26 @@ from flask_login import current_user
 
 from common.auth import requires
 from common.db import db
-from common.timeutil import today_jst
 from common.params import db_id
+from common.timeutil import today_jst
 from common.uploads import UploadRejected
 from consultation import services
 from consultation.forms import (
-    ActionForm, CloseForm, ConsultationForm, MailImportForm, OpinionForm, PaperSubmissionForm, SplitForm,
+    ActionForm,
+    CloseForm,
+    ConsultationForm,
+    MailImportForm,
+    OpinionForm,
+    PaperSubmissionForm,
+    SplitForm,
 )
 from consultation.models import (
-    CHANNELS, STATES, Consultation, FormLetterGroup, InvalidTransition, Opinion, Submission,
+    STATES,
+    Consultation,
+    FormLetterGroup,
+    InvalidTransition,
+    Opinion,
+    Submission,
     SubmissionFile,
 )
 from consultation.report import build_report, render_pdf

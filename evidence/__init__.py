@@ -9,8 +9,8 @@ from __future__ import annotations
 
 
 def init_app(app) -> None:
-    import evidence.models  # noqa: F401  (register the tables)
     import evidence.api  # noqa: F401  (adds its route to the API blueprint)
+    import evidence.models  # noqa: F401  (register the tables)
     from common.demo import register_demo
     from common.views import register_panel
     from evidence import demo, views

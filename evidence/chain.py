@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
 
@@ -131,8 +131,8 @@ def _day_bounds(day: date, dialect: str) -> tuple[datetime, datetime]:
     """The UTC instants a JST day starts and ends, as :func:`evidence.ingest.refresh_access_days`
     writes them (PostgreSQL: the Asia/Tokyo zone; SQLite: nine hours)."""
     zone = TOKYO if dialect == "postgresql" else timezone(timedelta(hours=9))
-    start = datetime.combine(day, time(), zone).astimezone(timezone.utc)
-    end = datetime.combine(day + timedelta(days=1), time(), zone).astimezone(timezone.utc)
+    start = datetime.combine(day, time(), zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)
     return start, end
 
 

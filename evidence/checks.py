@@ -15,18 +15,28 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
 import sqlalchemy as sa
 
 from common.db import UTCDateTime, db, utcnow
-from evidence.models import (AccessDay, AccessEvent, Assignment, CheckConfig, Finding, Grant,
-                             Provision, Relation, event_facts)
+from evidence.explain import explain
+from evidence.models import (
+    AccessDay,
+    AccessEvent,
+    Assignment,
+    CheckConfig,
+    Finding,
+    Grant,
+    Provision,
+    Relation,
+    event_facts,
+)
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-UTC = timezone.utc
+UTC = UTC
 
 
 @dataclass(frozen=True)
@@ -96,12 +106,6 @@ CHECKS: dict[str, CheckDef] = {c.name: c for c in [
              {"info_item_affairs": {"住民票関係情報": "juki"}},
              (ITEM_INQUIRY, ITEM_NW_INQUIRE), "record"),
 ]}
-
-ACTION_LABELS = {"view": "照会", "search": "検索", "create": "登録", "update": "更新",
-                 "delete": "削除", "print": "印刷", "export": "出力", "login": "ログイン",
-                 "logout": "ログアウト", "other": "その他"}
-RELATION_LABELS = {"self": "本人", "household": "同一世帯", "relative": "親族"}
-
 
 # ---------------------------------------------------------------------------
 # Configuration and context
@@ -257,7 +261,8 @@ def authorised_departments() -> dict[str, set[str]]:
     """System code -> the departments (by name and by code, as feeds may write either) the
     inventory authorises to use it."""
     from common.models import Department
-    from pia.models import System, system_departments as sd
+    from pia.models import System
+    from pia.models import system_departments as sd
 
     dept, sys_ = Department.__table__, System.__table__
     out: dict[str, set[str]] = {}
@@ -287,7 +292,7 @@ def _jst(value: datetime) -> datetime:
 #
 # A finding row holds the facts (check, key, system, user, event or record, day, time,
 # severity, details); its Japanese explanation is written from them when shown
-# (:func:`explain`). Event checks store their findings with one
+# (:func:`evidence.explain.explain`). Event checks store their findings with one
 # ``INSERT … SELECT … ON CONFLICT (check, key) DO NOTHING`` each, so the events never travel
 # to Python and a finding already stored — with its triage — is left as it is.
 
@@ -331,6 +336,7 @@ class _FindingStore:
         When sweeping, the rows go through a temporary table first, so the SELECT runs
         once for storing and sweeping."""
         f = Finding.__table__
+        new: sa.Table | sa.Subquery
         if self.sweep:
             if self.table is None:
                 self.table = _found_table()
@@ -349,7 +355,7 @@ class _FindingStore:
                 ~sa.exists().where(f.c.check == new.c.check, f.c.key == new.c.key)))
         with _hash_joins(isinstance(new, sa.Table)):
             # SQLAlchemy keeps an INSERT's rowcount only when asked
-            return db.session.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
+            return _rowcount(stmt.execution_options(preserve_rowcount=True))
 
     def rows(self, rows: list[dict]) -> int:
         """Store findings computed in Python (the small checks); returns how many were new."""
@@ -405,6 +411,13 @@ def _event_select(check: str, cfg: CheckSettings, events, day, where, **details)
         (_json_object(details) if details else _empty_json()).label("details"),
         sa.literal(utcnow(), UTCDateTime()).label("found_at"),
     ).where(*where)
+
+
+def _rowcount(statement) -> int:
+    """Rows an INSERT or UPDATE wrote (a DML statement's result is a CursorResult)."""
+    result = db.session.execute(statement)
+    assert isinstance(result, sa.CursorResult)
+    return result.rowcount
 
 
 def _empty_json():
@@ -708,77 +721,6 @@ assert set(RUNNERS) == set(CHECKS)
 
 
 # ---------------------------------------------------------------------------
-# Explanations: the Japanese sentence of a finding, written from its stored facts
-# ---------------------------------------------------------------------------
-
-def _when(at: datetime) -> str:
-    t = _jst(at)
-    return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}"
-
-
-def _jday(value) -> str:
-    if isinstance(value, str):
-        value = date.fromisoformat(value)
-    return f"{value.year}年{value.month}月{value.day}日"
-
-
-def _op(details: dict) -> str:
-    action = details.get("action") or ""
-    return ACTION_LABELS.get(action, action)
-
-
-def explain(f, facts: dict | None = None) -> str:
-    """The explanation of a finding (a Finding, or anything with its attributes; ``facts``
-    are its details completed from its event, ``Finding.facts`` when not given)."""
-    d = facts if facts is not None else (getattr(f, "facts", None) or f.details or {})
-    check = f.check
-    if check in ("no_grant", "after_transfer", "self_or_family", "after_hours"):
-        did = f"利用者 {f.user_id} は {_when(f.occurred_at)} に {f.system} で"
-        op = f"「{_op(d)}」を行いました"
-        if check == "no_grant":
-            return f"{did}{op}が、その日に有効な権限の記録がありません。"
-        if check == "after_transfer":
-            return (f"{did}{op}。権限は有効でしたが、その日はこのシステムの利用を認められた"
-                    f"所属に配置されていません(異動後の利用の可能性があります)。")
-        if check == "self_or_family":
-            relation = RELATION_LABELS.get(d.get("relation"), d.get("relation"))
-            return f"{did}{relation}の記録(対象者 {d.get('subject_id')})に対して{op}。"
-        why = ("閉庁日(土日・祝日・年末年始)" if d.get("closed") else
-               f"業務時間({d.get('start')}〜{d.get('end')})外")
-        return f"{did}{op}。{why}の操作です。"
-    if check == "stale_grant":
-        revoked = d.get("revoked_at")
-        as_of = d.get("as_of")
-        if not revoked or (as_of and revoked > as_of):
-            still = "現在も有効です"
-        else:
-            after = (date.fromisoformat(revoked) - date.fromisoformat(d["left_on"])).days
-            still = f"取り消されたのは {_jday(revoked)}({after}日後)です"
-        return (f"利用者 {f.user_id} は {_jday(d['left_on'])} に {f.system} の利用を"
-                f"認められた所属を離れましたが、権限「{'、'.join(d.get('roles') or [])}」が"
-                f"{d.get('days')}日を超えて残りました({still})。")
-    if check == "dormant_grant":
-        used = (f"最後の利用は {_jday(d['last_use'])}" if d.get("last_use")
-                else "利用の記録はありません")
-        return (f"利用者 {f.user_id} の {f.system} の権限「{'、'.join(d.get('roles') or [])}」は"
-                f"有効ですが、{d.get('days')}日以上使われていません({used})。")
-    if check == "bulk_access":
-        return (f"利用者 {f.user_id} は {_jday(f.day)} に {d.get('subjects')} 人分の住民の記録を"
-                f"操作しました(基準: {d.get('limit')} 人)。")
-    if check == "denied_spike":
-        return (f"利用者 {f.user_id} は {_jday(f.day)} に {d.get('denied')} 回、操作を拒否されました"
-                f"(基準: {d.get('limit')} 回)。")
-    if check == "provision_outside_basis":
-        return (f"情報提供等記録 {f.record_id}: {d.get('counterpart')} への{d.get('info_item')}の"
-                f"提供は主務省令第2条の表の第{d.get('table_item')}項によるものですが、"
-                f"事務「{d.get('affair')}」の評価書はこの項を情報提供の根拠として記載していません。")
-    if check == "inquiry_declared_none":
-        return (f"情報提供等記録 {f.record_id}: 事務「{d.get('affair')}」は{d.get('counterpart')}に"
-                f"{d.get('info_item')}を照会しましたが、評価書では情報照会を行わないとしています。")
-    return CHECKS[check].description if check in CHECKS else check
-
-
-# ---------------------------------------------------------------------------
 # Running
 # ---------------------------------------------------------------------------
 
@@ -842,6 +784,7 @@ def _sweep(check: str, period: Period, produced: _FindingStore, any_cleared: boo
     now = utcnow()
     if produced.table is not None or not produced.keys:
         tmp = produced.table
+        was: sa.ColumnElement[bool]
         if tmp is None:
             was = sa.false()  # the check produced nothing at all
         elif _dialect() == "postgresql":
@@ -850,13 +793,12 @@ def _sweep(check: str, period: Period, produced: _FindingStore, any_cleared: boo
             was = f.c.key.in_(sa.select(tmp.c.key))  # SQLite: one temporary index, not a scan per row
         opts = {"preserve_rowcount": True}
         with _hash_joins():
-            cleared = db.session.execute(sa.update(f).where(scope, f.c.cleared_at.is_(None), ~was)
-                                         .values(cleared_at=now).execution_options(**opts)).rowcount
+            cleared = _rowcount(sa.update(f).where(scope, f.c.cleared_at.is_(None), ~was)
+                                .values(cleared_at=now).execution_options(**opts))
             restored = 0
             if any_cleared:
-                restored = db.session.execute(
-                    sa.update(f).where(scope, f.c.cleared_at.is_not(None), was)
-                    .values(cleared_at=None).execution_options(**opts)).rowcount
+                restored = _rowcount(sa.update(f).where(scope, f.c.cleared_at.is_not(None), was)
+                                     .values(cleared_at=None).execution_options(**opts))
         if tmp is not None:
             tmp.drop(db.session.connection())
         return cleared, restored

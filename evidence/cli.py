@@ -33,33 +33,14 @@ def print_errors(result, echo=click.echo) -> None:
         echo(f"  ほか {result.errors_total - len(result.errors)} 件", err=True)
 
 
-def write_reject_file(path: Path, result) -> Path:
-    """Write the rows left out (line, field, reason) next to the source as ``*.rejected.csv``."""
-    from common import csvsafe
+def _import_with_progress(kind: str, path: Path, *, source: str, skip_invalid: bool):
+    """:func:`evidence.ingest.import_path` with a progress bar on a terminal."""
+    from evidence.ingest import import_path
 
-    out = path.with_name(path.name + ".rejected.csv")
-    with out.open("w", encoding="utf-8", newline="") as fh:
-        writer = csvsafe.writer(fh)
-        writer.writerow(["line", "field", "reason"])
-        for e in result.errors:
-            writer.writerow([e.line, e.field or "", e.reason])
-    return out
-
-
-def import_path(kind: str, path: Path, *, source: str, skip_invalid: bool = False,
-                progress: bool = False):
-    """Import one file through :func:`evidence.ingest.import_feed` (progress bar optional)."""
-    from evidence.ingest import CountingStream, import_feed
-
-    with path.open("rb") as raw:
-        if progress:
-            with click.progressbar(length=path.stat().st_size, label=f"{path.name} を取込中",
-                                   file=sys.stdout) as bar:
-                stream = CountingStream(raw, bar.update)
-                return import_feed(kind, stream, source=source, filename=path.name,
-                                   skip_invalid=skip_invalid)
-        return import_feed(kind, raw, source=source, filename=path.name,
-                           skip_invalid=skip_invalid)
+    if not sys.stdout.isatty():
+        return import_path(kind, path, source=source, skip_invalid=skip_invalid)
+    with click.progressbar(length=path.stat().st_size, label=f"{path.name} を取込中", file=sys.stdout) as bar:
+        return import_path(kind, path, source=source, skip_invalid=skip_invalid, on_read=bar.update)
 
 
 @cli.command("import")
@@ -70,8 +51,7 @@ def import_path(kind: str, path: Path, *, source: str, skip_invalid: bool = Fals
 def import_command(kind, file, skip_invalid):
     """Import a feed file (CSV or JSON Lines) as one batch."""
     with audit.acting_as("cli"):
-        result = import_path(kind, file, source=f"cli:{file.name}", skip_invalid=skip_invalid,
-                             progress=sys.stdout.isatty())
+        result = _import_with_progress(kind, file, source=f"cli:{file.name}", skip_invalid=skip_invalid)
     if not result.stored:
         click.echo(f"取り込みませんでした: {file.name}(不備 {result.errors_total} 件。"
                    f"ファイル全体を保存していません)", err=True)
@@ -80,6 +60,8 @@ def import_command(kind, file, skip_invalid):
     click.echo(f"バッチ {result.batch_id} を保存しました: {result.rows_stored} 件"
                f"(重複 {result.duplicates} 件、除外 {result.rejected} 件)SHA-256 {result.raw_sha256}")
     if result.errors_total:
+        from evidence.ingest import write_reject_file
+
         out = write_reject_file(file, result)
         print_errors(result)
         click.echo(f"除外した行の一覧: {out}")

@@ -17,7 +17,7 @@ def load_demo(options) -> str | None:
     """Import demo_gen's feeds (about 100k events) and run the checks. Idempotent."""
     from evidence import demo_gen
     from evidence.checks import Period, run_checks
-    from evidence.cli import import_path
+    from evidence.ingest import import_path
     from pia.models import System
 
     if db.session.execute(sa.select(FeedBatch.id).where(

@@ -43,17 +43,17 @@ import sys
 from collections import deque
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from itertools import chain, compress, islice, repeat
 from operator import add, attrgetter, itemgetter, le
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 from common.mynumber import contains_my_number, is_my_number
 
 log = logging.getLogger(__name__)
 
-UTC = timezone.utc
+UTC = UTC
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 KINDS: tuple[str, ...] = ("access", "grants", "assignments", "relations", "provisions")
@@ -521,9 +521,10 @@ class _Timestamps:
         if not _VALID_MINUTES_SECONDS.issuperset(minutes_seconds):
             return None
         rests = list(map(_REST, values))
-        parts = {rest: _fraction_and_offset(rest) for rest in set(rests)}
-        if None in parts.values():
+        maybe_parts = {rest: _fraction_and_offset(rest) for rest in set(rests)}
+        if None in maybe_parts.values():
             return None
+        parts = cast(dict[str, tuple[str, str]], maybe_parts)
         fractions = None
         if any(fraction for fraction, _ in parts.values()):
             split = list(map(parts.__getitem__, rests))
@@ -779,7 +780,7 @@ class FeedParser:
 
     # -- CSV --------------------------------------------------------------------
 
-    def _csv_chunks(self, lines: Iterator[str], size: int) -> Iterator[list[dict]]:
+    def _csv_chunks(self, lines: Iterator[str], size: int) -> Iterator[list[dict] | AccessColumns]:
         reader = csv.reader(lines, strict=True)
         next_record = reader.__next__
         header = None
@@ -822,6 +823,7 @@ class FeedParser:
             if not records and failure is None:
                 break
             consumed = reader.line_num - start + 1
+            lines_of: Sequence[int]
             if failure is None and consumed == len(records):
                 lines_of = range(start, start + len(records))
             else:
@@ -891,7 +893,7 @@ class FeedParser:
 
     # -- JSON Lines ---------------------------------------------------------------
 
-    def _jsonl_chunks(self, lines: Iterator[str], size: int) -> Iterator[list[dict]]:
+    def _jsonl_chunks(self, lines: Iterator[str], size: int) -> Iterator[list[dict] | AccessColumns]:
         names = self.names
         known = set(names)
         extra_seen: dict[str, None] = {}
@@ -991,6 +993,8 @@ class FeedParser:
 
         Every check runs over whole columns in C (set operations, ``map``); the rows are
         the same as :meth:`_normalise_access` makes one by one."""
+        event_ids: Any  # a column of the batch; completed below where an event has no id
+        results: Any
         (event_ids, stamps, systems, users, actions, subjects, terminals, results,
          purposes) = columns
         known = self.known_systems

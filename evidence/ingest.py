@@ -27,9 +27,10 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import compress, islice, repeat
 from operator import eq, itemgetter, le
+from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 import sqlalchemy as sa
@@ -121,14 +122,36 @@ def chain_hash(batch: dict) -> str:
     """The chain hash of a batch from its recorded fields (also used by verify)."""
     received = batch["received_at"]
     if received.tzinfo is None:  # pragma: no cover - UTCDateTime gives aware values
-        received = received.replace(tzinfo=timezone.utc)
+        received = received.replace(tzinfo=UTC)
     parts = [
         batch["prev_hash"] or "", str(batch["id"]), batch["kind"], batch["source"],
-        received.astimezone(timezone.utc).isoformat(),
+        received.astimezone(UTC).isoformat(),
         batch["raw_sha256"], str(batch["rows_total"]), str(batch["rows_stored"]),
         str(batch["duplicates"]), str(batch["rejected"]), batch["rows_digest"] or "",
     ]
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
+
+
+def import_path(kind: str, path: Path, *, source: str, skip_invalid: bool = False,
+                on_read: Callable[[int], None] | None = None) -> ImportResult:
+    """Import one file through :func:`import_feed`; ``on_read(n)`` is told the bytes read
+    (a progress bar)."""
+    with path.open("rb") as raw:
+        stream = CountingStream(raw, on_read) if on_read else raw
+        return import_feed(kind, stream, source=source, filename=path.name, skip_invalid=skip_invalid)
+
+
+def write_reject_file(path: Path, result: ImportResult) -> Path:
+    """Write the rows left out (line, field, reason) next to the source as ``*.rejected.csv``."""
+    from common import csvsafe
+
+    out = path.with_name(path.name + ".rejected.csv")
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        writer = csvsafe.writer(fh)
+        writer.writerow(["line", "field", "reason"])
+        for e in result.errors:
+            writer.writerow([e.line, e.field or "", e.reason])
+    return out
 
 
 def import_feed(kind: str, stream: BinaryIO, *, source: str, filename: str | None = None,

@@ -255,10 +255,10 @@ class Finding(db.Model):
     #: a run produces it again. The row and its triage are kept either way.
     cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    decisions: Mapped[list["TriageDecision"]] = relationship(
+    decisions: Mapped[list[TriageDecision]] = relationship(
         back_populates="finding", order_by="TriageDecision.id")
     #: the access event an event finding is about (events are append-only: it cannot change)
-    event: Mapped["AccessEvent | None"] = relationship(
+    event: Mapped[AccessEvent | None] = relationship(
         primaryjoin="and_(foreign(Finding.system) == AccessEvent.system, "
                     "foreign(Finding.event_id) == AccessEvent.event_id)",
         viewonly=True, lazy="joined", uselist=False)
@@ -271,7 +271,7 @@ class Finding(db.Model):
     @property
     def explanation(self) -> str:
         """The finding in one Japanese sentence, written from its facts."""
-        from evidence.checks import explain
+        from evidence.explain import explain
 
         return explain(self)
 

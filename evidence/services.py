@@ -12,8 +12,7 @@ from common.mynumber import REFUSED as MY_NUMBER_REFUSED
 from common.mynumber import contains_my_number
 from common.timeutil import today_jst
 from evidence.checks import CHECKS, day_start_utc
-from evidence.models import (DECISIONS, AccessDay, AccessEvent, Assignment, FeedBatch, Finding,
-                             Grant, TriageDecision)
+from evidence.models import DECISIONS, AccessDay, AccessEvent, Assignment, FeedBatch, Finding, Grant, TriageDecision
 
 
 class TriageError(ValueError):

@@ -60,7 +60,7 @@ def _unique(target: Path) -> Path:
 
 def process(path: Path, root: Path, echo=print) -> dict:
     """Import one ready file and move it; returns the report written beside it."""
-    from evidence.cli import import_path
+    from evidence.ingest import import_path
 
     kind = kind_of(path, root)
     result = None
@@ -90,7 +90,7 @@ def process(path: Path, root: Path, echo=print) -> dict:
     dest.with_name(dest.name + ".report.json").write_text(
         json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     if result is not None and result.stored and result.errors_total:
-        from evidence.cli import write_reject_file
+        from evidence.ingest import write_reject_file
 
         write_reject_file(dest, result)
     state = "保存" if report.get("stored") else "不受理"

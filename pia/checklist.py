@@ -17,9 +17,10 @@ records of the consultation and the review first, as :func:`pia.services.submit`
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from common.timeutil import today_jst
 from pia.models.assessment import AssessmentVersion, InvalidTransition

@@ -15,7 +15,7 @@ import subprocess
 import threading
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
-from typing import Iterable
+from collections.abc import Iterable
 
 from markupsafe import Markup, escape
 
@@ -47,7 +47,7 @@ _ALLOWED_ATTRIBUTES = {
 _SAFE_VALUE = re.compile(r"^[^<>\"'`\\]*$")
 _SAFE_HREF = re.compile(r"^/(?!/)[A-Za-z0-9/_\-.?=&%]*$")
 
-_cache: "OrderedDict[str, str]" = OrderedDict()
+_cache: OrderedDict[str, str] = OrderedDict()
 _lock = threading.Lock()
 
 

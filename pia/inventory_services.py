@@ -21,8 +21,9 @@ from __future__ import annotations
 import copy
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 

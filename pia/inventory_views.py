@@ -9,7 +9,8 @@ from common.auth import requires
 from common.db import db
 from common.forms import ConfirmForm
 from common.models import Department
-from pia import inventory_import, inventory_services as services
+from pia import inventory_import
+from pia import inventory_services as services
 from pia.blueprint import bp
 from pia.diagram import systems_svg
 from pia.inventory_forms import (

@@ -8,7 +8,7 @@ those packages directly.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 #: step -> callables(version) -> str | None (None when the step is satisfied, else a Japanese reason)
 _CHECKS: dict[str, list[Callable]] = {}
@@ -17,6 +17,8 @@ _SECTION_VI: dict[str, Callable] = {}
 _ON_PUBLISH: list[Callable] = []
 #: step -> callables(version, actor) run when the version enters the step
 _ON_ENTER: dict[str, list[Callable]] = {}
+#: callables(version, on=, action=) that raise while the version may not be submitted or published
+_GATES: list[Callable] = []
 
 #: steps of the full procedure (全項目評価の場合): 意見聴取, 第三者点検
 STEPS = {"consultation": "住民等からの意見聴取", "review": "第三者点検"}
@@ -66,6 +68,18 @@ def register_on_publish(func: Callable) -> None:
 def on_publish(version, actor) -> None:
     for func in _ON_PUBLISH:
         func(version, actor)
+
+
+def register_gate(func: Callable) -> None:
+    """``func(version, on=date, action="提出" | "公表")`` raises while the version may not move on
+    (the pre-submission checklist, :func:`pia.checklist.require_passing`)."""
+    if func not in _GATES:
+        _GATES.append(func)
+
+
+def require_gates(version, *, on, action: str) -> None:
+    for func in _GATES:
+        func(version, on=on, action=action)
 
 
 def register_on_enter(step: str, func: Callable) -> None:

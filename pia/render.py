@@ -6,11 +6,11 @@ shown where lives here, the templates only lay it out.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
-from pia.schema import (FormSchema, Item, cell_text, display_label, is_empty, load_schema, section_completion,
-                         value_text)
+from pia.schema import FormSchema, Item, cell_text, display_label, is_empty, load_schema, section_completion, value_text
 
 SIGNIFICANT_MARK = "※"
 SIGNIFICANT_NOTE = "※は重要な変更の対象である項目"

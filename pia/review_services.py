@@ -13,8 +13,8 @@ import json
 import os
 import secrets
 import unicodedata
-from datetime import date
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa

@@ -52,10 +52,11 @@ import functools
 import json
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 import yaml
 
@@ -112,8 +113,8 @@ class Item:
     help: str = ""
     choices: tuple[str, ...] = ()
     other: bool = False
-    columns: tuple["Item", ...] = ()
-    children: tuple["Item", ...] = ()
+    columns: tuple[Item, ...] = ()
+    children: tuple[Item, ...] = ()
     markdown: bool = False
     inventory: str | None = None
     #: groups: the title of one entry, "{n}" being its 1-based number ("システム{n}")
@@ -132,7 +133,7 @@ class Item:
         return self.type in LEAF_TYPES
 
     @property
-    def subitems(self) -> tuple["Item", ...]:
+    def subitems(self) -> tuple[Item, ...]:
         """Children of a group or fieldset, columns of a table."""
         return self.columns if self.type == "table" else self.children
 
@@ -142,7 +143,7 @@ class Item:
             return self.item_label.replace("{n}", str(index + 1))
         return f"{self.label}{index + 1}"
 
-    def iter_items(self) -> Iterator["Item"]:
+    def iter_items(self) -> Iterator[Item]:
         """This item and everything below it, depth first."""
         yield self
         for sub in self.subitems:
@@ -252,7 +253,7 @@ def load_schema(form: str, edition: str | None = None) -> FormSchema:
     return _load_schema(form, str(edition))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_schema(form: str, edition: str) -> FormSchema:
     if form not in FORMS:
         raise SchemaNotFound(f"unknown form: {form}")

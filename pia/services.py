@@ -11,9 +11,10 @@ and flush; the request (or the CLI command) commits. Other packages call:
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -23,9 +24,6 @@ from common.models import Setting, User
 from common.timeutil import today_jst
 from pia import procedure, threshold
 from pia.diff import (
-    KIND_CORRECTION,
-    KIND_NONE,
-    KIND_SIGNIFICANT,
     TIMING_AFTER,
     TIMING_BEFORE,
     TIMING_NOTES,
@@ -720,10 +718,9 @@ def _require_complete(version: AssessmentVersion) -> None:
 def submit(version: AssessmentVersion, *, on: date, actor) -> None:
     """提出: freeze the document (with its 変更箇所 and section VI facts) and record 提出日.
 
-    :raises pia.checklist.ChecklistFailed: while an item of the pre-submission checklist fails.
+    :raises pia.checklist.ChecklistFailed: while an item of the pre-submission checklist fails
+        (a gate of :mod:`pia.procedure`).
     """
-    from pia import checklist
-
     require_officer(actor)
     steps = procedure_steps(version)
     version.check_submittable(steps)
@@ -731,7 +728,7 @@ def submit(version: AssessmentVersion, *, on: date, actor) -> None:
     if kind == "none":
         raise InvalidTransition("現在の版から変更がありません。")
     if on is not None:
-        checklist.require_passing(version, on=on, action="提出")
+        procedure.require_gates(version, on=on, action="提出")
     problems = step_problems(version)
     # fill what the document must carry before it freezes
     document = copy.deepcopy(version.document)
@@ -755,13 +752,12 @@ def submit(version: AssessmentVersion, *, on: date, actor) -> None:
 def publish(version: AssessmentVersion, *, on: date, actor) -> None:
     """公表: the version comes into force; runs the on-publish hooks (inventory snapshot).
 
-    :raises pia.checklist.ChecklistFailed: while an item of the checklist fails.
+    :raises pia.checklist.ChecklistFailed: while an item of the checklist fails (a gate of
+        :mod:`pia.procedure`).
     """
-    from pia import checklist
-
     require_officer(actor)
     if version.status == "submitted" and on is not None:
-        checklist.require_passing(version, on=on, action="公表")
+        procedure.require_gates(version, on=on, action="公表")
     before = version.publish(on, procedure_steps(version), step_problems(version))
     version.published_by_id = _uid(actor)
     procedure.on_publish(version, actor)

@@ -5,12 +5,17 @@ from __future__ import annotations
 def init_app(app) -> None:
     from common.demo import register_demo
     from common.views import register_panel
-    from pia import api  # noqa: F401  (adds the /api/v1/assessments routes)
+    from pia import (
+        api,  # noqa: F401  (adds the /api/v1/assessments routes)
+        checklist,
+        procedure,
+    )
     from pia.cli import cli
     from pia.demo_step import load_demo
     from pia.render import document_view
 
     app.cli.add_command(cli)
+    procedure.register_gate(checklist.require_passing)  # submitting and publishing wait for the checklist
     register_panel(app, deadlines_panel)
     register_demo("pia-assessments", load_demo, order=10)
     app.jinja_env.globals.setdefault("pia_document_view", document_view)

@@ -20,7 +20,8 @@ A rule:
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 DEFAULT_RULES: list[dict[str, Any]] = [
     {

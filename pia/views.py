@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -43,7 +42,7 @@ from pia.models.assessment import (
     InvalidTransition,
 )
 from pia.models.inventory import PiFile, System
-from pia.render import document_rows, document_view
+from pia.render import document_view
 from pia.schema import FORMS, coerce, field_name, flatten, load_schema, section_completion, to_form_data
 
 #: every staff role reads the versions it may (reviewers: those under review)

@@ -7,9 +7,11 @@ once per session; PostgreSQL tests get a per-worker database emptied before each
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
+from datetime import date, datetime, time
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -18,6 +20,11 @@ import sqlalchemy as sa
 from app import create_app, database_url
 from common.db import db
 from common.models import Department, User
+from common.timeutil import JST
+from pia import procedure, services
+from pia.demo import load_demo_documents
+from pia.models.assessment import Affair
+from tests.pia.assessment_factories import WARDS
 
 PG_URL = os.environ.get("HYOKA_TEST_POSTGRES_URL")
 ENGINES = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -227,3 +234,155 @@ def count_rows(app):
         return db.session.execute(sa.select(sa.func.count()).select_from(model).filter_by(**filters)).scalar_one()
 
     return count
+
+
+# --------------------------------------------------------------------------- factories of the domain tests
+# Shared by several test packages (pia, consultation, evidence, security, common), so they live here
+# rather than being imported into test modules.
+
+
+@pytest.fixture
+def inventory(app, department):
+    """The demo システム台帳 (001's nine systems and three files): code -> System."""
+    import sqlalchemy as sa
+
+    from pia.inventory_import import import_file
+    from pia.inventory_setup import DEMO_FILE
+    from pia.models.inventory import System
+
+    for ward in WARDS:
+        department(f"{ward}戸籍住民課")
+    department("住民情報課")
+    department("情報システム課")
+    import_file(DEMO_FILE.read_bytes(), DEMO_FILE.name, actor="test")
+    db.session.commit()
+    return {s.code: s for s in db.session.execute(sa.select(System).order_by(System.id)).scalars()}
+
+
+@pytest.fixture
+def demo_docs():
+    return load_demo_documents()
+
+
+@pytest.fixture
+def make_assessment(app, department, demo_docs):
+    """``make_assessment(code="juki", department="住民情報課", form="zenkoumoku", published=True,
+    draft=False)`` → Assessment; with ``published`` version 1 is the demo document, published;
+    with ``draft`` a draft version 2 carries the demo's 重要な変更."""
+    v1, v2 = demo_docs
+    counter = {"n": 0}
+
+    def make(code=None, *, department_name="住民情報課", form="zenkoumoku", published=True, draft=False,
+             name="住民基本台帳に関する事務"):
+        counter["n"] += 1
+        dept = department(department_name)
+        affair = Affair(code=code or f"affair{counter['n']}", name=name, department=dept)
+        db.session.add(affair)
+        db.session.flush()
+        if form == "zenkoumoku" and published:
+            assessment = services.create_assessment(affair, form=form, actor=None, with_draft=False)
+            services.add_published_version(assessment, v1, actor=None, submitted_on=date(2025, 1, 24),
+                                           published_on=date(2025, 1, 31))
+            if draft:
+                services.start_draft(assessment, actor=None, changes={
+                    path: value for path, value in _changes(v1, v2).items()})
+        else:
+            assessment = services.create_assessment(affair, form=form, actor=None)
+        db.session.commit()
+        return assessment
+
+    return make
+
+
+def _changes(v1, v2):
+    """The v2 sections that differ from v1, as {section_key: section} (set_value paths)."""
+    return {key: value for key, value in v2.items() if v1.get(key) != value}
+
+
+@pytest.fixture
+def steps_done(monkeypatch):
+    """Register consultation and review checks; ``steps_done.problem[step]`` says what they answer."""
+    state = {"consultation": "意見聴取が終わっていません。", "review": "第三者点検が終わっていません。"}
+    monkeypatch.setattr(procedure, "_CHECKS", {
+        "consultation": [lambda v: state["consultation"]],
+        "review": [lambda v: state["review"]],
+    })
+
+    class Steps:
+        problem = state
+
+        def finish(self, step):
+            state[step] = None
+
+    return Steps()
+
+
+@pytest.fixture
+def version(app, department):
+    """A draft version of a 全項目評価書 for affair ``juki``."""
+    from pia.models import Affair, Assessment, AssessmentVersion
+
+    affair = Affair(code="juki", name="住民基本台帳に関する事務", department=department("住民情報課"))
+    assessment = Assessment(affair=affair, form="zenkoumoku", title="住民基本台帳に関する事務 全項目評価書")
+    v = AssessmentVersion(assessment=assessment, number=1, edition="2024", status="draft", document={})
+    db.session.add_all([affair, assessment, v])
+    db.session.commit()
+    return v
+
+
+@pytest.fixture
+def make_consultation(app, version):
+    """``make_consultation(**overrides)`` → a Consultation (募集前 unless ``status`` given)."""
+    from consultation import services
+
+    def make(status="scheduled", **overrides):
+        values = dict(
+            title="住民基本台帳事務に関する特定個人情報保護評価書",
+            start_date=date(2025, 11, 12), end_date=date(2025, 12, 11),
+            places=["住民情報課（本庁舎2階）", "市政刊行物コーナー（本庁舎2階）"],
+            web_url="http://www.city.sapporo.jp/shimin/koseki/mynumber/pia.html",
+            channels=["post", "hand", "fax", "email", "web"],
+            consent_text="氏名等は公表しません。",
+            form_fields={"name": "required", "address": "optional", "contact": "hidden"},
+        )
+        values.update(overrides)
+        c = services.create_consultation(version, actor="test", **values)
+        if status in ("open", "closed", "reported"):
+            # opened on its start date, as it would have been (the step counts from the opening)
+            c.transition("open", actor="test", today=c.start_date)
+            c.opened_at = datetime.combine(c.start_date, time(9), tzinfo=JST)
+        if status in ("closed", "reported"):
+            c.transition("closed", actor="test")
+        if status == "reported":
+            services.mark_reviewed(c, actor="test")
+            services.publish_result(c, actor="test")
+        db.session.commit()
+        return c
+
+    return make
+
+
+@pytest.fixture
+def juki(app, department):
+    """System JUKI, usable by 中央区戸籍住民課."""
+    from pia.models import System
+
+    system = System(code="JUKI", name="既存住基システム")
+    system.authorised_departments = [department("中央区戸籍住民課")]
+    db.session.add(system)
+    db.session.commit()
+    return system
+
+
+@pytest.fixture
+def feed(app, juki):
+    """``feed(kind, text, **kw)`` imports CSV/JSONL text through the import service."""
+    from common import audit
+    from evidence.ingest import import_feed
+
+    def do(kind, text, filename=None, **kw):
+        with audit.acting_as("test"):
+            return import_feed(kind, io.BytesIO(text.encode("utf-8")), source=f"test:{kind}",
+                               filename=filename or f"{kind}.csv", **kw)
+
+    return do

@@ -21,7 +21,6 @@ from alembic import op
 from common.db import drop_trigger
 from consultation.models import NUMBERING_TRIGGER, numbering_trigger_sql
 
-
 # revision identifiers, used by Alembic.
 revision = '00eea44c9be2'
 down_revision = 'a4189a7168ff'

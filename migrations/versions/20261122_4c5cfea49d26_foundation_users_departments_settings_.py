@@ -1,12 +1,13 @@
 """foundation: users, departments, settings, api tokens, audit trail
 
 Revision ID: 4c5cfea49d26
-Revises: 
+Revises:
 Create Date: 2026-11-22 04:51:07.090044
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
+
 import common.db
 
 # revision identifiers, used by Alembic.

@@ -9,9 +9,8 @@ Revises: b320e0fecbf2
 Create Date: 2026-11-22 07:30:15.862695
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '9670c7a841a2'

@@ -9,10 +9,10 @@ Revises: adecc29cceae
 Create Date: 2026-11-22 10:55:54.655779
 
 """
-from alembic import op
 import sqlalchemy as sa
-import common.db
+from alembic import op
 
+import common.db
 
 # revision identifiers, used by Alembic.
 revision = 'a4189a7168ff'

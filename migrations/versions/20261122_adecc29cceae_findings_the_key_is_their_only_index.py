@@ -12,7 +12,6 @@ Create Date: 2026-11-22 10:43:31.563509
 """
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = 'adecc29cceae'
 down_revision = '9670c7a841a2'

@@ -5,10 +5,10 @@ Revises: 4c5cfea49d26
 Create Date: 2026-11-22 06:03:21.315241
 
 """
-from alembic import op
 import sqlalchemy as sa
-import common.db
+from alembic import op
 
+import common.db
 
 # revision identifiers, used by Alembic.
 revision = 'b320e0fecbf2'

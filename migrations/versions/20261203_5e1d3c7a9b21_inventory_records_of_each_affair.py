@@ -10,9 +10,8 @@ Revises: 9a66fd521e6a
 Create Date: 2026-12-03 12:00:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '5e1d3c7a9b21'

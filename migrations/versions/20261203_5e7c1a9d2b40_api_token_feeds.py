@@ -9,9 +9,8 @@ Revises: e8cce7676a69
 Create Date: 2026-12-03 12:00:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '5e7c1a9d2b40'

@@ -16,7 +16,7 @@ Revises: 5e1d3c7a9b21
 Create Date: 2026-12-03 12:00:00
 
 """
-from datetime import timezone
+from datetime import UTC
 
 import sqlalchemy as sa
 from alembic import op
@@ -24,7 +24,6 @@ from alembic import op
 from common.db import JSONType, UTCDateTime, drop_guard_sql, guard_sql
 from common.timeutil import to_jst
 from consultation.models import SNAPSHOT_GUARD, SNAPSHOT_GUARD_ARGS, snapshot_digest, snapshot_text
-
 
 # revision identifiers, used by Alembic.
 revision = '9261d149f318'
@@ -60,7 +59,7 @@ def upgrade():
         text = snapshot_text(row.document or {})
         closed_at = row.closed_at
         if closed_at is not None and closed_at.tzinfo is None:
-            closed_at = closed_at.replace(tzinfo=timezone.utc)
+            closed_at = closed_at.replace(tzinfo=UTC)
         early = (row.status in ("closed", "reported") and closed_at is not None
                  and to_jst(closed_at).date() <= row.end_date)
         bind.execute(

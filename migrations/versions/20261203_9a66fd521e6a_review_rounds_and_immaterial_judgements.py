@@ -22,7 +22,6 @@ from alembic import op
 import common.db
 from common.db import drop_guard_sql, guard_sql
 
-
 # revision identifiers, used by Alembic.
 revision = '9a66fd521e6a'
 down_revision = '00eea44c9be2'
@@ -80,7 +79,7 @@ def _backfill_rounds():
     sessions = sa.table("review_sessions", sa.column("id"), sa.column("version_id"), sa.column("round_id"),
                         sa.column("created_at", common.db.UTCDateTime()))
     first_session = {}
-    for session_id, version_id, created_at in bind.execute(
+    for _session_id, version_id, created_at in bind.execute(
             sa.select(sessions.c.id, sessions.c.version_id, sessions.c.created_at).order_by(sessions.c.id)):
         first_session.setdefault(version_id, created_at)
     for version_id, created_at in first_session.items():

@@ -19,10 +19,10 @@ Revises: 9261d149f318
 Create Date: 2026-12-03 10:00:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
-import common.db
+from alembic import op
 
+import common.db
 
 # revision identifiers, used by Alembic.
 revision = 'e8cce7676a69'

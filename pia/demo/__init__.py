@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -62,7 +63,7 @@ def _read(name: str) -> Any:
         return yaml.safe_load(fh)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load() -> tuple[dict[str, Any], dict[str, Any]]:
     v1 = _read("juki_v1.yaml")
     v2 = apply_changes(v1, _read("juki_v2_changes.yaml")["changes"])

@@ -36,12 +36,12 @@ class Affair(db.Model):
     ended_on: Mapped[date | None]
 
     department: Mapped[Department] = relationship()
-    assessments: Mapped[list["Assessment"]] = relationship(back_populates="affair", order_by="Assessment.id")
-    threshold_records: Mapped[list["ThresholdRecord"]] = relationship(
+    assessments: Mapped[list[Assessment]] = relationship(back_populates="affair", order_by="Assessment.id")
+    threshold_records: Mapped[list[ThresholdRecord]] = relationship(
         back_populates="affair", order_by=lambda: (ThresholdRecord.determined_on, ThresholdRecord.id))
 
     @property
-    def latest_threshold(self) -> "ThresholdRecord | None":
+    def latest_threshold(self) -> ThresholdRecord | None:
         return self.threshold_records[-1] if self.threshold_records else None
 
 
@@ -61,13 +61,13 @@ class Assessment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     affair: Mapped[Affair] = relationship(back_populates="assessments")
-    versions: Mapped[list["AssessmentVersion"]] = relationship(
+    versions: Mapped[list[AssessmentVersion]] = relationship(
         back_populates="assessment", order_by="AssessmentVersion.number", cascade="all, delete-orphan",
         foreign_keys="AssessmentVersion.assessment_id")
-    reviews: Mapped[list["AnnualReview"]] = relationship(
+    reviews: Mapped[list[AnnualReview]] = relationship(
         back_populates="assessment", order_by=lambda: (AnnualReview.reviewed_on, AnnualReview.id),
         cascade="all, delete-orphan")
-    actions: Mapped[list["ActionItem"]] = relationship(
+    actions: Mapped[list[ActionItem]] = relationship(
         back_populates="assessment", order_by=lambda: (ActionItem.id,), cascade="all, delete-orphan")
 
     @property
@@ -81,17 +81,17 @@ class Assessment(db.Model):
         return FORMS.get(self.form, self.form)
 
     @property
-    def published_versions(self) -> list["AssessmentVersion"]:
+    def published_versions(self) -> list[AssessmentVersion]:
         return [v for v in self.versions if v.status == "published"]
 
     @property
-    def current_version(self) -> "AssessmentVersion | None":
+    def current_version(self) -> AssessmentVersion | None:
         """The version in force: the latest published one."""
         published = self.published_versions
         return published[-1] if published else None
 
     @property
-    def open_version(self) -> "AssessmentVersion | None":
+    def open_version(self) -> AssessmentVersion | None:
         """The version being worked on (draft, 意見聴取中, 第三者点検中 or 提出済み)."""
         for version in reversed(self.versions):
             if version.status != "published":
@@ -99,10 +99,10 @@ class Assessment(db.Model):
         return None
 
     @property
-    def latest_version(self) -> "AssessmentVersion | None":
+    def latest_version(self) -> AssessmentVersion | None:
         return self.versions[-1] if self.versions else None
 
-    def version(self, number: int) -> "AssessmentVersion | None":
+    def version(self, number: int) -> AssessmentVersion | None:
         return next((v for v in self.versions if v.number == number), None)
 
 
@@ -173,10 +173,10 @@ class AssessmentVersion(db.Model):
     published_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
     assessment: Mapped[Assessment] = relationship(back_populates="versions", foreign_keys=[assessment_id])
-    base_version: Mapped["AssessmentVersion | None"] = relationship(remote_side=[id])
+    base_version: Mapped[AssessmentVersion | None] = relationship(remote_side=[id])
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
-    change_notes: Mapped[list["ChangeLogNote"]] = relationship(
+    change_notes: Mapped[list[ChangeLogNote]] = relationship(
         back_populates="version", cascade="all, delete-orphan", order_by="ChangeLogNote.path")
 
     # ------------------------------------------------------------------ state

@@ -114,17 +114,17 @@ class System(db.Model):
     owner_department: Mapped[Department | None] = relationship(foreign_keys=[owner_department_id])
     authorised_departments: Mapped[list[Department]] = relationship(
         secondary=system_departments, order_by=Department.sort_order)
-    outgoing: Mapped[list["Connection"]] = relationship(
+    outgoing: Mapped[list[Connection]] = relationship(
         foreign_keys="Connection.source_id", back_populates="source", cascade="all, delete-orphan",
         order_by="Connection.position")
-    incoming: Mapped[list["Connection"]] = relationship(
+    incoming: Mapped[list[Connection]] = relationship(
         foreign_keys="Connection.target_id", back_populates="target", order_by="Connection.id")
-    pi_files: Mapped[list["PiFile"]] = relationship(
+    pi_files: Mapped[list[PiFile]] = relationship(
         secondary=pi_file_systems, back_populates="systems", order_by="PiFile.position")
-    revisions: Mapped[list["SystemRevision"]] = relationship(
+    revisions: Mapped[list[SystemRevision]] = relationship(
         back_populates="system", order_by="SystemRevision.revision.desc()", cascade="all, delete-orphan")
     #: the 事務 whose assessments must name this system (台帳と一致 by identity)
-    affairs: Mapped[list["Affair"]] = relationship(secondary=affair_systems, order_by="Affair.id")
+    affairs: Mapped[list[Affair]] = relationship(secondary=affair_systems, order_by="Affair.id")
 
     @property
     def display_name(self) -> str:
@@ -226,10 +226,10 @@ class PiFile(db.Model):
     owner_department: Mapped[Department | None] = relationship()
     systems: Mapped[list[System]] = relationship(
         secondary=pi_file_systems, back_populates="pi_files", order_by=System.code)
-    revisions: Mapped[list["PiFileRevision"]] = relationship(
+    revisions: Mapped[list[PiFileRevision]] = relationship(
         back_populates="pi_file", order_by="PiFileRevision.revision.desc()", cascade="all, delete-orphan")
     #: the 事務 whose assessments must name this file
-    affairs: Mapped[list["Affair"]] = relationship(secondary=affair_pi_files, order_by="Affair.id")
+    affairs: Mapped[list[Affair]] = relationship(secondary=affair_pi_files, order_by="Affair.id")
 
     def __repr__(self):
         return f"<PiFile {self.code}>"

@@ -7,7 +7,6 @@ from sqlalchemy.exc import DatabaseError
 from common import audit
 from common.db import db
 from common.models import AuditEvent, User
-from tests.conftest import TEST_PASSWORD
 
 
 def test_admin_creates_user_with_roles_and_departments(app, as_role, department):

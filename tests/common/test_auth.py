@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from app import create_app
 from common.auth import login_name_key
 from common.db import db, utcnow
 from common.models import AuditEvent, LoginAttempt, User
-from app import create_app
 from tests.conftest import BASE_CONFIG, TEST_PASSWORD
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import TEST_PASSWORD, csrf_token_from
 from tests.common.test_route_roles import _dummy_url, _rules
+from tests.conftest import TEST_PASSWORD, csrf_token_from
 
 
 @pytest.fixture

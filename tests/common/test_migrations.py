@@ -1,6 +1,8 @@
 """Migrations: one head, an empty database upgrades to head, no drift from the models."""
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -58,7 +60,7 @@ def test_upgrade_empty_database_to_head_without_drift(empty_app, engine_name):
 def insert_row(conn, table_name: str, **values) -> int:
     """Insert a row into ``table_name`` as the database stands now (an older schema), filling the
     required columns the test does not care about; returns the new id."""
-    from datetime import date, datetime, timezone
+    from datetime import date, datetime
 
     reflected = {c["name"]: c for c in sa.inspect(conn).get_columns(table_name)}
     model = db.metadata.tables[table_name]
@@ -73,7 +75,7 @@ def insert_row(conn, table_name: str, **values) -> int:
         default = column.default.arg if column.default is not None and not callable(column.default.arg) else None
         if default is None:
             kind = column.type.impl if isinstance(column.type, sa.types.TypeDecorator) else column.type
-            for type_, value in ((sa.JSON, {}), (sa.DateTime, datetime(2025, 1, 1, tzinfo=timezone.utc)),
+            for type_, value in ((sa.JSON, {}), (sa.DateTime, datetime(2025, 1, 1, tzinfo=UTC)),
                                  (sa.Date, date(2025, 1, 1)), (sa.Boolean, False), (sa.Integer, 0),
                                  (sa.Float, 0.0), (sa.String, "")):
                 if isinstance(kind, type_):
@@ -113,7 +115,7 @@ def test_consultations_opened_before_get_a_reconstructed_snapshot(empty_app, eng
     """20261203 (consultations keep their draft): an opened consultation gets its version's
     document as a snapshot, flagged reconstructed; one closed before its end date is marked
     closed early (without a reason); a scheduled one gets none; published versions stay."""
-    from datetime import date, datetime, timezone
+    from datetime import date, datetime
 
     from consultation.models import snapshot_digest, snapshot_text
 
@@ -132,11 +134,11 @@ def test_consultations_opened_before_get_a_reconstructed_snapshot(empty_app, eng
         # closed on its first day (2026-12-03 09:00 JST), period to 2027-01-01: closed early
         early = insert_row(conn, "consultations", version_id=published, title="早く締め切った募集", status="reported",
                         start_date=date(2026, 12, 3), end_date=date(2027, 1, 1),
-                        closed_at=datetime(2026, 12, 3, 0, 0, tzinfo=timezone.utc))
+                        closed_at=datetime(2026, 12, 3, 0, 0, tzinfo=UTC))
         # closed the day after its period (2025-12-12 00:30 JST = 2025-12-11 15:30 UTC)
         normal = insert_row(conn, "consultations", version_id=draft, title="期間どおりの募集", status="closed",
                          start_date=date(2025, 11, 12), end_date=date(2025, 12, 11),
-                         closed_at=datetime(2025, 12, 11, 15, 30, tzinfo=timezone.utc))
+                         closed_at=datetime(2025, 12, 11, 15, 30, tzinfo=UTC))
         opened = insert_row(conn, "consultations", version_id=draft, title="募集中", status="open",
                          start_date=date(2026, 12, 1), end_date=date(2026, 12, 30))
         scheduled = insert_row(conn, "consultations", version_id=draft, title="募集前", status="scheduled",

@@ -9,8 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.mynumber import (
-    DASHES, LOOK_ALIKES, contains_my_number, find_in_structure, find_my_numbers, is_my_number,
-    my_number_check_digit)
+    DASHES,
+    LOOK_ALIKES,
+    contains_my_number,
+    find_in_structure,
+    find_my_numbers,
+    is_my_number,
+    my_number_check_digit,
+)
 
 VALID = "123456789018"
 INVALID = "123456789010"  # wrong check digit

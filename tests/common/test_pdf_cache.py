@@ -11,7 +11,6 @@ import pytest
 from common import pdf_cache
 from common.db import db
 from common.timeutil import today_jst
-from tests.consultation.conftest import make_consultation, version  # noqa: F401
 
 
 @pytest.fixture

@@ -12,7 +12,11 @@ from pathlib import Path
 import pytest
 
 from common.publish import (
-    INTERNAL_ROOT, RefusedURL, SafeURLFetcher, render, render_pdf,
+    INTERNAL_ROOT,
+    RefusedURL,
+    SafeURLFetcher,
+    render,
+    render_pdf,
 )
 
 POPPLER = all(shutil.which(tool) for tool in ("pdftotext", "pdffonts", "pdfinfo"))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -26,7 +26,7 @@ def officer(as_role):
 
 
 def _mail(subject="評価書案への意見", body="クラウド化について意見します。\n情報の管理場所を教えてください。",
-          sender=("市民 花子", "hanako@example.jp"), when=datetime(2025, 11, 20, 1, 30, tzinfo=timezone.utc),
+          sender=("市民 花子", "hanako@example.jp"), when=datetime(2025, 11, 20, 1, 30, tzinfo=UTC),
           attachment=None, msgid=None) -> bytes:
     msg = EmailMessage()
     msg["From"] = f"{sender[0]} <{sender[1]}>"

@@ -1,5 +1,5 @@
 import mailbox
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from email.header import Header
 from email.message import EmailMessage
 
@@ -138,7 +138,7 @@ def test_attachment_file_names_cannot_traverse():
 @pytest.mark.parametrize(
     "date_header, expected",
     [
-        ("Wed, 12 Nov 2025 01:15:00 -0000", datetime(2025, 11, 12, 1, 15, tzinfo=timezone.utc)),
+        ("Wed, 12 Nov 2025 01:15:00 -0000", datetime(2025, 11, 12, 1, 15, tzinfo=UTC)),
         ("not a date", None),
         (None, None),
     ],
@@ -254,10 +254,10 @@ def test_parse_eml_with_odd_headers_never_fails_otherwise(headers, body):
 
 def test_raw_eight_bit_headers_are_decoded():
     raw = (
-        "From: 山田 太郎 <taro@example.jp>\r\n".encode("utf-8")
+        "From: 山田 太郎 <taro@example.jp>\r\n".encode()
         + "Subject: 評価書案への意見\r\n".encode("cp932")
         + b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
-        + "意見です。\x00\r\n".encode("utf-8")
+        + "意見です。\x00\r\n".encode()
     )
     parsed = parse_eml(raw)
     assert parsed.sender_name == "山田 太郎"

@@ -3,9 +3,8 @@ version, after its period (or closed early with a reason), with every reply and 
 published; section VI from the record; the workflow refuses to move on before."""
 from __future__ import annotations
 
-import re
-
 import copy
+import re
 from datetime import date, datetime, time, timedelta
 
 import pytest
@@ -18,7 +17,6 @@ from consultation.models import Consultation, InvalidTransition
 from pia import procedure
 from pia import services as pia_services
 from pia.models.assessment import InvalidTransition as VersionRefused
-from tests.pia.assessment_factories import demo_docs, make_assessment  # noqa: F401
 
 REASON = "制度改正の施行日が迫り、評価書の提出を急ぐ必要があるため"
 

@@ -45,7 +45,7 @@ def test_page_is_accessible_and_shows_how_to_submit(app, client, open_consultati
     assert {"body", "name", "address"} <= labels
     assert "contact" not in labels  # hidden for this consultation
     assert form.find("input", name="contact") is None
-    assert [squash(l.text()) for l in form.find_all("legend")][:1] == ["提出される方について"]
+    assert [squash(legend.text()) for legend in form.find_all("legend")][:1] == ["提出される方について"]
     honeypot = form.find("input", name="website")
     assert honeypot is not None and honeypot.attrs["tabindex"] == "-1"
     assert "pc-hp" in honeypot.parent.attrs["class"] and honeypot.parent.attrs["aria-hidden"] == "true"

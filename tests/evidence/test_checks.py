@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import json
-
+from datetime import UTC
 
 import pytest
 
 from common.db import db
 from evidence import demo_gen
 from evidence.checks import CHECKS, Period, run_checks, save_settings, stored_findings
-
-
 
 
 class FakeDeclaration:
@@ -23,7 +21,7 @@ class FakeDeclaration:
 
 @pytest.fixture
 def demo_feeds(app, juki, department, tmp_path, monkeypatch):
-    from evidence.cli import import_path
+    from evidence.ingest import import_path
 
     depts = [department(name) for name in demo_gen.AUTHORISED_DEPARTMENTS]
     juki.authorised_departments = depts
@@ -148,7 +146,7 @@ def test_rerun_keeps_findings_and_triage(demo_feeds, make_user):
 def test_a_late_grant_clears_the_findings_it_disproves_and_keeps_the_triage(demo_feeds, make_user, tmp_path):
     """Findings a later feed disproves are marked 解消, not deleted; an auditor's decision to
     look into one keeps it open; a further run changes nothing."""
-    from evidence.cli import import_path
+    from evidence.ingest import import_path
     from evidence.models import Finding
     from evidence.services import FindingFilter, decide, open_counts
 
@@ -292,3 +290,21 @@ def test_closed_days_use_the_holiday_library():
     assert date(2025, 4, 30) not in days and date(2025, 5, 7) not in days
     year_end = set(closed_days(date(2025, 12, 26), date(2026, 1, 5)))
     assert {date(2025, 12, 29), date(2026, 1, 2)} <= year_end and date(2026, 1, 5) not in year_end
+
+
+def test_every_check_has_its_own_sentence():
+    """evidence.explain writes a sentence for each check (it falls back to the bare name)."""
+    from datetime import date, datetime
+    from types import SimpleNamespace
+
+    from evidence.explain import explain
+
+    facts = {"action": "view", "relation": "self", "subject_id": "S1", "closed": True, "left_on": "2026-04-01",
+             "revoked_at": None, "as_of": None, "roles": ["照会"], "days": 14, "last_use": None, "subjects": 300,
+             "denied": 12, "limit": 10, "counterpart": "A市", "info_item": "住民票関係情報", "table_item": 1,
+             "affair": "住民基本台帳"}
+    for name in CHECKS:
+        finding = SimpleNamespace(check=name, user_id="U1", system="juki", record_id=1, day=date(2026, 5, 1),
+                                  occurred_at=datetime(2026, 5, 1, 1, 0, tzinfo=UTC))
+        sentence = explain(finding, facts)
+        assert sentence != name and sentence.endswith("。"), name

@@ -9,8 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from common.auth import issue_token
 from common.db import db
 from evidence.chain import verify
@@ -123,17 +121,17 @@ def test_killed_import_leaves_no_partial_batch(app, juki, engine_name, tmp_path,
     db.session.commit()
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     code = (
-        "import sys; sys.path.insert(0, %r)\n"
+        f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
         "from app import create_app\n"
         "from common.db import db\n"
-        "app = create_app({'SQLALCHEMY_DATABASE_URI': %r, 'SECRET_KEY': 'x'})\n"
+        f"app = create_app({{'SQLALCHEMY_DATABASE_URI': {url!r}, 'SECRET_KEY': 'x'}})\n"
         "with app.app_context():\n"
-        "    from evidence.cli import import_path\n"
+        "    from evidence.ingest import import_path\n"
         "    from pathlib import Path\n"
         "    print('start', flush=True)\n"
-        "    import_path('access', Path(%r), source='kill-test')\n"
+        f"    import_path('access', Path({str(path)!r}), source='kill-test')\n"
         "    print('done', flush=True)\n"
-    ) % (str(Path(__file__).resolve().parents[2]), url, str(path))
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "start"
     time.sleep(3)  # well into the parse-and-insert loop
@@ -144,7 +142,7 @@ def test_killed_import_leaves_no_partial_batch(app, juki, engine_name, tmp_path,
     assert count_rows(AccessEvent) == 0 and count_rows(FeedBatch) == 0
     assert verify().ok
     # the database still takes the next batch
-    from evidence.cli import import_path
+    from evidence.ingest import import_path
 
     small = tmp_path / "small.csv"
     small.write_text(GOOD, encoding="utf-8")

@@ -7,7 +7,7 @@ import io
 import json
 import logging
 import tracemalloc
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,10 +15,9 @@ from hypothesis import strategies as st
 
 from common.mynumber import contains_my_number, my_number_check_digit
 from evidence import feeds
-from evidence.feeds import (FIELDS, KINDS, MY_NUMBER_REASON, FeedParser, RowError,
-                            canonical_row, parse_feed, row_digest)
+from evidence.feeds import FIELDS, KINDS, MY_NUMBER_REASON, FeedParser, RowError, canonical_row, parse_feed, row_digest
 
-UTC = timezone.utc
+UTC = UTC
 MY_NUMBER = "123456789018"          # valid check digit
 NOT_MY_NUMBER = "123456789012"      # 12 digits, wrong check digit
 
@@ -406,7 +405,7 @@ def test_row_hash_is_row_digest_and_survives_storage(kind):
 def test_canonical_row_is_fixed():
     row = {"user_id": "u1", "subject_id": "S1", "relation": "self", "extra": {"b": 1, "a": "x"}}
     assert canonical_row("relations", row) == \
-        'relations\x1fu1\x1fS1\x1fself\x1f{"a":"x","b":1}'.encode()
+        b'relations\x1fu1\x1fS1\x1fself\x1f{"a":"x","b":1}'
     assert row_digest("relations", row) == hashlib.sha256(canonical_row("relations", row)).hexdigest()
     tricky = dict(row, extra={}, subject_id="a\x1fb\\")
     assert canonical_row("relations", tricky) == b"relations\x1fu1\x1fa\\u001fb\\\\\x1fself\x1f"

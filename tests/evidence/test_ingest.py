@@ -1,6 +1,8 @@
 """Ingestion: all or nothing, nothing twice, 個人番号 never stored, the chain verifies."""
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 import sqlalchemy as sa
 
@@ -279,7 +281,7 @@ def test_tabs_and_line_breaks_inside_values_are_stored_as_sent(feed):
 
 
 def test_fractions_of_seconds_are_stored_to_the_microsecond(feed):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     rows = ["e1,2025-04-01T09:00:00.123+09:00,JUKI,u1,view,S1,,,",
             "e2,2025-04-01T09:00:01.000+09:00,JUKI,u1,view,S2,,,",
@@ -287,7 +289,7 @@ def test_fractions_of_seconds_are_stored_to_the_microsecond(feed):
     assert feed("access", access_csv(*rows)).stored
     stored = db.session.execute(sa.select(AccessEvent.occurred_at)
                                 .order_by(AccessEvent.event_id)).scalars().all()
-    utc = timezone.utc
+    utc = UTC
     assert stored == [datetime(2025, 4, 1, 0, 0, 0, 123000, utc),
                       datetime(2025, 4, 1, 0, 0, 1, tzinfo=utc),
                       datetime(2025, 4, 1, 0, 0, 2, 500000, utc)]

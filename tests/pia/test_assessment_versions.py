@@ -10,7 +10,6 @@ from common.db import db
 from common.models import AuditEvent
 from pia import services
 from pia.models.assessment import AssessmentVersion, FrozenVersion, InvalidTransition
-from tests.pia.assessment_factories import demo_docs, make_assessment, steps_done  # noqa: F401
 
 
 def _raw(sql, **params):

@@ -13,7 +13,6 @@ from common.db import db
 from common.models import AuditEvent
 from pia import procedure, search, services
 from pia.models.assessment import ActionItem, Assessment, AssessmentVersion
-from tests.pia.assessment_factories import demo_docs, inventory, make_assessment, steps_done  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

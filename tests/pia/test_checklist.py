@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -17,13 +17,7 @@ from common.db import db
 from pia import checklist, inventory_services, services
 from pia.models.assessment import Affair, AssessmentVersion
 from pia.schema import LINK_KEY
-from tests.pia.assessment_factories import (  # noqa: F401  (fixtures)
-    demo_docs,
-    inventory,
-    make_assessment,
-    published_version,
-    steps_done,
-)
+from tests.pia.assessment_factories import published_version
 
 
 @pytest.fixture(autouse=True)
@@ -124,7 +118,7 @@ def test_picking_a_record_in_the_edit_form_links_the_entry(inventory, make_asses
         data[f"systems-{i}-functions"] = entry["functions"]
     new = len(draft.document["basic"]["systems"])
     data[f"systems-{new}-inventory_id"] = str(inventory["SERVICE_SEARCH"].id)
-    data[f"systems-1-inventory_id"] = str(jukinet)
+    data["systems-1-inventory_id"] = str(jukinet)
     response = editor.post(f"/versions/{draft.id}/sections/basic", data=data)
     assert response.status_code == 302, response.text[:2000]
     db.session.expire_all()
@@ -182,7 +176,7 @@ def test_section_vi_must_agree_with_the_consultation_held(inventory, demo_docs, 
     consultation = consultation_services.create_consultation(
         version, actor="test", title="意見募集", start_date=date(2024, 11, 1), end_date=date(2024, 12, 5))
     consultation.transition("open", today=date(2024, 11, 1))
-    consultation.opened_at = datetime(2024, 11, 1, 9, tzinfo=timezone.utc)
+    consultation.opened_at = datetime(2024, 11, 1, 9, tzinfo=UTC)
     consultation.transition("closed")
     db.session.commit()
     item = _failed(checklist.run(version))["procedure:consultation"]

@@ -9,7 +9,6 @@ import pytest
 
 from common.db import db
 from pia.models.assessment import AssessmentVersion
-from tests.pia.assessment_factories import demo_docs, make_assessment  # noqa: F401
 
 ROUNDS = 20
 

@@ -1,13 +1,13 @@
 """The system inventory: demo data as 001 lists it, history, filling a draft, snapshot and drift."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 import pytest
+import sqlalchemy as sa
 
 from common.db import db
 from pia import inventory_services as services
-from pia.models.inventory import InventorySnapshot, PiFile, System, SystemRevision
-from tests.pia.assessment_factories import WARDS, demo_docs, inventory, make_assessment  # noqa: F401  (fixtures)
+from pia.models.inventory import InventorySnapshot, PiFile, SystemRevision
+from tests.pia.assessment_factories import WARDS
 
 
 def test_demo_has_the_nine_systems_of_001_with_their_functions(inventory):
@@ -41,7 +41,7 @@ def test_connections_read_as_001_lists_them(inventory, code, selected, other):
     assert services.connections_value(inventory[code]) == {"selected": selected, "other": other}
 
 
-def test_functions_text_matches_the_demo_assessment(inventory, demo_docs):  # noqa: F811
+def test_functions_text_matches_the_demo_assessment(inventory, demo_docs):
     v1, _ = demo_docs
     for system, entry in zip(inventory.values(), v1["basic"]["systems"]):
         assert services.functions_text(system) == entry["functions"], system.code
@@ -83,7 +83,7 @@ def test_history_records_each_change_with_relationships(inventory, department):
     assert juki.revision == 3
 
 
-def test_fill_version_writes_chosen_systems_and_keeps_authors_text(inventory, make_assessment):  # noqa: F811
+def test_fill_version_writes_chosen_systems_and_keeps_authors_text(inventory, make_assessment):
     assessment = make_assessment(published=False)
     version = assessment.versions[0]
     files = db.session.execute(sa.select(PiFile).order_by(PiFile.position)).scalars().all()
@@ -113,7 +113,7 @@ def test_fill_version_writes_chosen_systems_and_keeps_authors_text(inventory, ma
     assert [s.code for s in services.referenced_objects(version, "system")] == ["JUKINET"]
 
 
-def test_published_version_snapshot_and_drift(inventory, make_assessment):  # noqa: F811
+def test_published_version_snapshot_and_drift(inventory, make_assessment):
     assessment = make_assessment(published=True)
     version = assessment.current_version
     rows = services.snapshot_version(version)
@@ -148,7 +148,7 @@ def test_published_version_snapshot_and_drift(inventory, make_assessment):  # no
     assert services.drift(assessment)
 
 
-def test_retired_system_is_reported(inventory, make_assessment):  # noqa: F811
+def test_retired_system_is_reported(inventory, make_assessment):
     assessment = make_assessment(published=True)
     services.snapshot_version(assessment.current_version)
     inventory["SERVICE_SEARCH"].status = "retired"
@@ -162,7 +162,7 @@ def test_retired_system_is_reported(inventory, make_assessment):  # noqa: F811
     assert services.drift_kind(found) == "評価書の修正"
 
 
-def test_retired_file_is_a_significant_change(inventory, make_assessment):  # noqa: F811
+def test_retired_file_is_a_significant_change(inventory, make_assessment):
     """A 特定個人情報ファイル's entries (II, III) hold ※ items: removing them is 重要な変更."""
     assessment = make_assessment(published=True)
     services.snapshot_version(assessment.current_version)
@@ -175,11 +175,11 @@ def test_retired_file_is_a_significant_change(inventory, make_assessment):  # no
     assert services.drift_kind(found) == "重要な変更"
 
 
-def test_snapshot_rows_cannot_change(inventory, make_assessment):  # noqa: F811
+def test_snapshot_rows_cannot_change(inventory, make_assessment):
     assessment = make_assessment(published=True)
     services.snapshot_version(assessment.current_version)
     db.session.commit()
-    with pytest.raises(Exception):
+    with pytest.raises(sa.exc.DBAPIError):
         db.session.execute(sa.update(InventorySnapshot).values(name="x"))
         db.session.flush()
     db.session.rollback()

@@ -10,7 +10,6 @@ from flask import g
 from common.db import db
 from pia import inventory_services as services
 from pia.models.inventory import System
-from tests.pia.assessment_factories import demo_docs, make_assessment  # noqa: F401  (fixtures)
 
 
 def _client(as_role, role, departments=("住民情報課",)):
@@ -63,7 +62,7 @@ def test_import_page_shows_line_errors(as_role, count_rows):
     assert count_rows(System) == 0
 
 
-def test_editor_fills_own_draft_but_not_another_departments(as_role, make_assessment):  # noqa: F811
+def test_editor_fills_own_draft_but_not_another_departments(as_role, make_assessment):
     assessment = make_assessment(published=False)
     version = assessment.versions[0]
     db.session.add(System(code="JUKI", name="住民記録システム"))
@@ -80,7 +79,7 @@ def test_editor_fills_own_draft_but_not_another_departments(as_role, make_assess
     assert [s["name"] for s in version.document["basic"]["systems"]] == ["住民記録システム"]
 
 
-def test_assessment_page_shows_drift_and_starts_a_draft(as_role, make_assessment):  # noqa: F811
+def test_assessment_page_shows_drift_and_starts_a_draft(as_role, make_assessment):
     assessment = make_assessment(published=True)
     system = System(code="JUKI", name="住民記録・印鑑オンラインシステム", abbreviation="既存住基システム")
     db.session.add(system)

@@ -13,13 +13,12 @@ from common.db import db
 from common.mynumber import REFUSED
 from pia import inventory_import, services
 from pia.models.inventory import System
-from tests.pia.assessment_factories import demo_docs, make_assessment  # noqa: F401  (fixtures)
 
 NUMBER = "5371  6430\t7917"  # two spaces and a tab between the groups
 WIDE = "５３７１－６４３０－７９１７"
 
 
-def test_an_assessment_item_with_a_number_is_refused_not_masked(app, make_assessment):  # noqa: F811
+def test_an_assessment_item_with_a_number_is_refused_not_masked(app, make_assessment):
     draft = make_assessment("juki", draft=True).versions[-1]
     revision = draft.revision
     with pytest.raises(services.ValidationFailed) as info:
@@ -31,7 +30,7 @@ def test_an_assessment_item_with_a_number_is_refused_not_masked(app, make_assess
     assert "［個人番号］" not in str(draft.document)
 
 
-def test_the_section_editor_shows_the_refusal_on_the_item(app, make_assessment, as_role):  # noqa: F811
+def test_the_section_editor_shows_the_refusal_on_the_item(app, make_assessment, as_role):
     draft = make_assessment("juki", draft=True).versions[-1]
     officer = as_role("officer")
     page = officer.get(f"/versions/{draft.id}/sections/basic")
@@ -44,7 +43,7 @@ def test_the_section_editor_shows_the_refusal_on_the_item(app, make_assessment, 
     assert WIDE not in str(draft.document) and "［個人番号］" not in str(draft.document)
 
 
-def test_assessment_import_refuses_a_number_anywhere(app, make_assessment):  # noqa: F811
+def test_assessment_import_refuses_a_number_anywhere(app, make_assessment):
     from pia import exchange
 
     exported = exchange.export_assessment(make_assessment("juki"))
@@ -97,7 +96,7 @@ def test_inventory_form_refuses_a_number_and_keeps_the_rest(app, as_role):
     assert db.session.execute(sa.select(sa.func.count()).select_from(System)).scalar_one() == 0
 
 
-def test_review_minutes_with_a_number_in_their_text_are_refused(app, make_assessment):  # noqa: F811
+def test_review_minutes_with_a_number_in_their_text_are_refused(app, make_assessment):
     from datetime import date
 
     from common.publish import render_pdf

@@ -9,15 +9,15 @@ import pytest
 import sqlalchemy as sa
 
 from common.db import db
-from pia import procedure, review_services as services
+from pia import procedure
+from pia import review_services as services
 from pia.models.review import ReviewBody, ReviewFinding, ReviewSession
-from tests.pia.assessment_factories import demo_docs, make_assessment  # noqa: F401  (fixtures)
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 @pytest.fixture
-def under_review(make_assessment):  # noqa: F811
+def under_review(make_assessment):
     """A draft version 2 moved to 第三者点検中 (status set directly; the workflow is tested elsewhere)."""
     assessment = make_assessment(published=True, draft=True)
     version = assessment.open_version
@@ -52,7 +52,7 @@ def test_check_needs_a_result_and_every_response(under_review, body):
     assert "妥当と認められた。" in facts["result"] and "指摘事項1件" in facts["result"]
 
 
-def test_only_a_review_of_this_version_counts(make_assessment, body):  # noqa: F811
+def test_only_a_review_of_this_version_counts(make_assessment, body):
     assessment = make_assessment(published=True, draft=True)
     published, draft = assessment.versions
     services.save_session(ReviewSession(version_id=published.id, body=body, held_on=date(2024, 12, 1),

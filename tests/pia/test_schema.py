@@ -7,10 +7,10 @@ import pytest
 from pia.demo import load_demo_documents
 from pia.schema import (
     FORMS,
-    cell_text,
     FieldError,
     SchemaError,
     SchemaNotFound,
+    cell_text,
     coerce,
     empty_document,
     field_name,

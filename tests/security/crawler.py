@@ -104,7 +104,7 @@ def parse(html: str) -> PageParser:
 
 def fill(form: Form, payload: str, n: int) -> dict:
     data: dict[str, list[str] | str] = {}
-    for kind, name, value, options in form.fields:
+    for kind, name, value, _options in form.fields:
         if kind in ("text", "search", "textarea", "email", "url", "tel") and name != "csrf_token":
             data[name] = payload if kind in ("text", "search", "textarea") else value or payload
         elif kind == "number":

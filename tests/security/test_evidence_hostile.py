@@ -19,13 +19,10 @@ from common.auth import issue_token
 from common.csvsafe import is_dangerous
 from common.db import db
 from common.mynumber import my_number_check_digit
-from evidence.feeds import (CONTROL_REASON, FIELDS, KINDS, MY_NUMBER_REASON, SURROGATE_REASON,
-                            parse_feed)
+from evidence.feeds import CONTROL_REASON, FIELDS, KINDS, MY_NUMBER_REASON, SURROGATE_REASON, parse_feed
 from evidence.ingest import EMPTY_REASON
 from evidence.models import AccessDay, AccessEvent, FeedBatch
-from tests.evidence.conftest import feed, juki  # noqa: F401 (fixtures)
 from tests.evidence.test_feeds import SAMPLES, to_csv, to_jsonl
-from tests.pia.assessment_factories import demo_docs, make_assessment  # noqa: F401 (fixtures)
 
 FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 #: separators people write between the groups (and none at all)

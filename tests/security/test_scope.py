@@ -18,7 +18,6 @@ from flask import url_for
 from common.db import db
 from pia import services
 from pia.models.assessment import ActionItem
-from tests.pia.assessment_factories import demo_docs, make_assessment  # noqa: F401
 
 DRAFT_TEXT = "下書きにだけある記載甲乙丙"
 ACTION_TEXT = "下書きから生まれた行動計画丁戊"

@@ -62,8 +62,8 @@ def portal_data(app, department):
 @pytest.fixture
 def consultations(app, portal_data):
     """An open and a reported consultation on the draft, a scheduled one that must not show."""
-    from consultation import services
     from common.timeutil import today_jst
+    from consultation import services
 
     draft = portal_data["versions"][2]
     today = today_jst()
@@ -108,7 +108,7 @@ def test_index_lists_published_assessments_by_affair(client, portal_data):
 
 def test_index_shows_consultations_open_now_and_past(client, consultations):
     html = text_of(client.get("/public/"))
-    open_now, past = consultations["open"], consultations["past"]
+    open_now = consultations["open"]
     assert f'/public/consultations/{open_now.id}"' in html
     assert "住民基本台帳事務の評価書(案)への意見募集" in html
     assert "前回の意見募集" in html and "結果は取りまとめ中" in html

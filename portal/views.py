@@ -9,15 +9,13 @@ on the published state, and ``tests/common/test_portal.py`` checks it.
 from __future__ import annotations
 
 import time as clock
-
 from collections import OrderedDict
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from itertools import groupby
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager, defer, undefer
+from sqlalchemy.orm import contains_eager, defer
 from werkzeug.routing import BuildError
 
 from common.auth import public
@@ -28,22 +26,8 @@ bp = Blueprint("public", __name__, url_prefix="/public")
 
 #: how long browsers and proxies may keep a portal page (published content changes rarely)
 PAGE_MAX_AGE = 300
-#: published PDFs never change; the ETag covers a stored PDF that maintenance re-rendered
-PDF_MAX_AGE = 86400
 FEED_LIMIT = 50
 MAX_QUERY_LENGTH = 100
-
-
-def init_app(app) -> None:
-    """Register the portal, the staff PDF route and the PDF hooks (called from app.py)."""
-    from common import pdf_cache
-    from pia import pdf, pdf_cli, procedure  # noqa: F401  (pdf_cli adds `flask pia pdf`)
-    from pia.pdf_views import bp as pdf_bp
-
-    app.register_blueprint(bp)
-    app.register_blueprint(pdf_bp)
-    procedure.register_on_publish(pdf.store_on_publish)
-    pdf_cache.init_app(app)
 
 
 @bp.context_processor
@@ -88,7 +72,7 @@ def _published_versions():
 def published_assessments() -> list[dict]:
     """[{affair, department, assessments: [{assessment, current, past}]}] in one query."""
     versions = db.session.execute(_published_versions()).scalars().unique().all()
-    affairs: "OrderedDict[int, dict]" = OrderedDict()
+    affairs: OrderedDict[int, dict] = OrderedDict()
     for assessment, group in groupby(versions, key=lambda v: v.assessment):
         group = list(group)
         entry = affairs.setdefault(assessment.affair_id, {
@@ -195,69 +179,10 @@ def changes(assessment_id, number):
 @public
 def version_pdf(assessment_id, number):
     """The PDF of a published version (stored once; ETag = SHA-256)."""
+    from pia.pdf_views import send_stored_pdf
+
     version = _published_version_or_404(assessment_id, number)
     return send_stored_pdf(version)
-
-
-def send_stored_pdf(version):
-    """Respond with the stored PDF of a published version, 304 when the client has it."""
-    from pia import pdf
-    from pia.models.publication import PublishedDocument
-
-    meta = db.session.execute(
-        sa.select(PublishedDocument.id, PublishedDocument.sha256, PublishedDocument.filename)
-        .filter_by(version_id=version.id, kind="assessment")
-    ).one_or_none()
-    if meta is not None and meta.sha256 in request.if_none_match:
-        response = make_response("", 304)
-        response.set_etag(meta.sha256)
-        return _cached(response, PDF_MAX_AGE)
-    if meta is None:
-        stored = _store(version)
-    else:
-        stored = db.session.execute(
-            sa.select(PublishedDocument).options(undefer(PublishedDocument.content))
-            .filter_by(id=meta.id)).scalar_one()
-    response = make_response(stored.content)
-    response.mimetype = "application/pdf"
-    response.headers["Content-Disposition"] = _disposition(stored.filename or pdf.filename(version))
-    response.set_etag(stored.sha256)
-    response.make_conditional(request)
-    return _cached(response, PDF_MAX_AGE)
-
-
-def _store(version):
-    """Render and keep the PDF of a published version: one render at a time per version
-    (:func:`common.pdf_cache.render_once`); one stored meanwhile by another worker is used."""
-    from common.pdf_cache import render_once
-
-    return render_once(("published", version.id), lambda: _render_and_store(version))
-
-
-def _render_and_store(version):
-    from pia import pdf
-    from pia.models.publication import PublishedDocument
-
-    # a request that held the render turn before may have stored it
-    stored = db.session.execute(
-        sa.select(PublishedDocument).filter_by(version_id=version.id, kind="assessment")).scalar_one_or_none()
-    if stored is not None:
-        return stored
-    try:
-        with db.session.begin_nested():
-            stored = pdf.published_pdf(version)
-        db.session.commit()
-        return stored
-    except IntegrityError:
-        db.session.rollback()
-        return db.session.execute(
-            sa.select(PublishedDocument).filter_by(version_id=version.id, kind="assessment")).scalar_one()
-
-
-def _disposition(filename: str) -> str:
-    from urllib.parse import quote
-
-    return f"inline; filename=\"assessment.pdf\"; filename*=UTF-8''{quote(filename)}"
 
 
 @bp.get("/search")
@@ -284,8 +209,8 @@ def search():
 
 def _moment(value) -> datetime:
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc)
-    return datetime.combine(value, time(0, 0), tzinfo=JST).astimezone(timezone.utc)
+        return value.astimezone(UTC)
+    return datetime.combine(value, time(0, 0), tzinfo=JST).astimezone(UTC)
 
 
 def feed_entries() -> list[dict]:
@@ -312,7 +237,7 @@ def feed_entries() -> list[dict]:
         entries.append({
             "id": f"tag:{authority},{c.start_date.isoformat()}:consultation/{c.id}",
             "title": f"意見募集「{c.title}」",
-            "updated": started.astimezone(timezone.utc),
+            "updated": started.astimezone(UTC),
             "link": show or url_for(".index", _external=True),
             "summary": f"意見の募集期間 {c.start_date.year}年{c.start_date.month}月{c.start_date.day}日～"
                        f"{c.end_date.year}年{c.end_date.month}月{c.end_date.day}日",
@@ -324,7 +249,7 @@ def feed_entries() -> list[dict]:
             entries.append({
                 "id": f"tag:{authority},{c.start_date.isoformat()}:consultation/{c.id}/result",
                 "title": f"意見募集「{c.title}」の結果を公表しました",
-                "updated": reported.astimezone(timezone.utc),
+                "updated": reported.astimezone(UTC),
                 "link": report or url_for(".index", _external=True),
                 "summary": "寄せられたご意見とそれに対する考え方を公表しました。",
                 "category": "意見募集の結果",
@@ -340,7 +265,7 @@ def feed():
     from common.templating import body_name
 
     entries = feed_entries()
-    updated = entries[0]["updated"] if entries else datetime(2000, 1, 1, tzinfo=timezone.utc)
+    updated = entries[0]["updated"] if entries else datetime(2000, 1, 1, tzinfo=UTC)
     authority = current_app.config.get("HYOKA_FEED_AUTHORITY") or current_app.config.get("SERVER_NAME") or "hyoka.local"
     response = make_response(render_template(
         "public/feed.xml", entries=entries, updated=updated, body=body_name(),
@@ -350,7 +275,7 @@ def feed():
 
 
 def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @bp.app_template_filter("rfc3339")
