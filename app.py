@@ -1,4 +1,5 @@
 """Hyoka: the application factory."""
+
 from __future__ import annotations
 
 import importlib
@@ -30,9 +31,9 @@ def database_url(value: str | None, instance_path: str) -> str:
     if not value:
         return f"sqlite:///{Path(instance_path) / 'hyoka.sqlite3'}"
     if value.startswith("postgres://"):
-        value = "postgresql://" + value[len("postgres://"):]
+        value = "postgresql://" + value[len("postgres://") :]
     if value.startswith("postgresql://"):
-        value = "postgresql+psycopg://" + value[len("postgresql://"):]
+        value = "postgresql+psycopg://" + value[len("postgresql://") :]
     return value
 
 
@@ -111,8 +112,13 @@ def create_app(config: dict | None = None) -> Flask:
         JSON_AS_ASCII=False,
     )
     # numeric settings an operator may tune from the environment
-    for key in ("CONSULTATION_RATE_LIMIT", "CONSULTATION_RATE_WINDOW", "HYOKA_LOGIN_MAX_FAILURES",
-                "HYOKA_LOCKOUT_MINUTES", "HYOKA_CONSULTATION_MIN_DAYS"):
+    for key in (
+        "CONSULTATION_RATE_LIMIT",
+        "CONSULTATION_RATE_WINDOW",
+        "HYOKA_LOGIN_MAX_FAILURES",
+        "HYOKA_LOCKOUT_MINUTES",
+        "HYOKA_CONSULTATION_MIN_DAYS",
+    ):
         if os.environ.get(f"HYOKA_{key.removeprefix('HYOKA_')}"):
             app.config[key] = int(os.environ[f"HYOKA_{key.removeprefix('HYOKA_')}"])
     if config:
@@ -163,8 +169,10 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-_PLAIN_ERROR_PAGE = ("<!doctype html><html lang=\"ja\"><meta charset=\"utf-8\"><title>エラー {code}</title>"
-                     "<h1>{message}</h1><p>エラーコード: {code}</p><p><a href=\"/\">トップへ戻る</a></p></html>")
+_PLAIN_ERROR_PAGE = (
+    '<!doctype html><html lang="ja"><meta charset="utf-8"><title>エラー {code}</title>'
+    '<h1>{message}</h1><p>エラーコード: {code}</p><p><a href="/">トップへ戻る</a></p></html>'
+)
 
 
 def _rollback_quietly() -> None:
@@ -202,8 +210,12 @@ def _error_pages(app: Flask) -> None:
             except Exception:  # the error page must not fail in turn: a plain page then
                 app.logger.exception("the error page %s could not be rendered", code)
                 _rollback_quietly()
-                return Response(_PLAIN_ERROR_PAGE.format(code=code, message=escape(messages[code])),
-                                status=code, mimetype="text/html")
+                return Response(
+                    _PLAIN_ERROR_PAGE.format(code=code, message=escape(messages[code])),
+                    status=code,
+                    mimetype="text/html",
+                )
+
         return _handle
 
     for code in messages:
@@ -213,5 +225,8 @@ def _error_pages(app: Flask) -> None:
     def _csrf(error):
         if _wants_json():
             return jsonify({"error": "CSRFトークンが無効です。"}), 400
-        return render_template("error.html", code=400,
-                               message="フォームの有効期限が切れたか、不正な送信です。画面を再読み込みしてからもう一度お試しください。"), 400
+        return render_template(
+            "error.html",
+            code=400,
+            message="フォームの有効期限が切れたか、不正な送信です。画面を再読み込みしてからもう一度お試しください。",
+        ), 400

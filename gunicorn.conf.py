@@ -3,6 +3,7 @@
 Runs behind a reverse proxy (nginx/Apache) that terminates TLS on the municipal network;
 the proxy passes X-Forwarded-For / X-Forwarded-Proto from 127.0.0.1 only.
 """
+
 import multiprocessing
 import os
 

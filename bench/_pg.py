@@ -1,4 +1,5 @@
 """The benchmarks' PostgreSQL database: created on the server when it does not exist yet."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit

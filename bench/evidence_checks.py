@@ -8,6 +8,7 @@ findings stored and committed) against one full scan ``count(*)`` of ``evidence_
 the same engine (best of three each): the first run over an empty findings table and a
 re-run that finds the same findings already stored. Target: the suite in at most 5x the count.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,10 +77,14 @@ def bench(label: str, url: str, rows: int, csv_path: Path) -> None:
         assert sum(rerun.new.values()) == 0 and rerun.found == run.found
         baseline = "; ".join(f"{k}: {v * 1000:.1f} ms" for k, v in timings.items())
         print(f"[{label}] {n:,} events; {baseline}")
-        print(f"[{label}] check suite, first run (stores {run.found:,} findings): "
-              f"{min(first) * 1000:.0f} ms -> {min(first) / count_s:.1f}x (target <= 5x)")
-        print(f"[{label}] check suite, re-run (same findings kept): "
-              f"{min(again) * 1000:.0f} ms -> {min(again) / count_s:.1f}x (target <= 5x)")
+        print(
+            f"[{label}] check suite, first run (stores {run.found:,} findings): "
+            f"{min(first) * 1000:.0f} ms -> {min(first) / count_s:.1f}x (target <= 5x)"
+        )
+        print(
+            f"[{label}] check suite, re-run (same findings kept): "
+            f"{min(again) * 1000:.0f} ms -> {min(again) / count_s:.1f}x (target <= 5x)"
+        )
         db.engine.dispose()
 
 

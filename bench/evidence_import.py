@@ -8,6 +8,7 @@ chain and planner statistics, one transaction. Baseline, same machine, same run,
 PostgreSQL — psycopg ``COPY`` of the file. Each measurement runs in its own process, so the
 peak memory (``ru_maxrss``) is that of the import alone. Prints the figures and the ratios.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,7 @@ sys.path.insert(0, str(ROOT))
 def _app(url: str):
     from app import create_app, database_url
 
-    return create_app({"SQLALCHEMY_DATABASE_URI": database_url(url, "/tmp"), "SECRET_KEY": "bench",
-                       "TESTING": True})
+    return create_app({"SQLALCHEMY_DATABASE_URI": database_url(url, "/tmp"), "SECRET_KEY": "bench", "TESTING": True})
 
 
 def fresh_db(url: str, with_state_feeds: bool = True) -> None:
@@ -45,8 +45,10 @@ def fresh_db(url: str, with_state_feeds: bool = True) -> None:
     with app.app_context():
         db.drop_all()
         db.create_all()
-        depts = [Department(code=f"d{i}", name=name) for i, name in enumerate(
-            demo_gen.DEPARTMENTS + [demo_gen.TRANSFER_DEPARTMENT])]
+        depts = [
+            Department(code=f"d{i}", name=name)
+            for i, name in enumerate(demo_gen.DEPARTMENTS + [demo_gen.TRANSFER_DEPARTMENT])
+        ]
         db.session.add_all(depts)
         system = System(code="JUKI", name="既存住基システム")
         system.authorised_departments = [d for d in depts if d.name in demo_gen.AUTHORISED_DEPARTMENTS]
@@ -73,24 +75,31 @@ def run_ours(url: str, path: str) -> dict:
         elapsed = time.perf_counter() - t
         assert result.stored, result.errors[:3]
         db.engine.dispose()
-    return {"seconds": elapsed, "rows": result.rows_stored,
-            "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "seconds": elapsed,
+        "rows": result.rows_stored,
+        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def run_baseline_sqlite(url: str, path: str) -> dict:
     import sqlite3
 
-    conn = sqlite3.connect(url[len("sqlite:///"):])
+    conn = sqlite3.connect(url[len("sqlite:///") :])
     t = time.perf_counter()
     with open(path, encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
         next(reader)
         batch = []
-        sql = ("INSERT INTO evidence_access (batch_id, event_id, occurred_at, system, user_id, "
-               "action, subject_id, terminal, result, purpose) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        conn.execute("INSERT INTO evidence_batches (id, kind, source, fmt, received_at, rows_total, "
-                     "rows_stored, duplicates, rejected, raw_sha256) VALUES "
-                     "(1, 'access', 'baseline', 'csv', '2025-01-01 00:00:00.000000', 0, 0, 0, 0, '')")
+        sql = (
+            "INSERT INTO evidence_access (batch_id, event_id, occurred_at, system, user_id, "
+            "action, subject_id, terminal, result, purpose) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        conn.execute(
+            "INSERT INTO evidence_batches (id, kind, source, fmt, received_at, rows_total, "
+            "rows_stored, duplicates, rejected, raw_sha256) VALUES "
+            "(1, 'access', 'baseline', 'csv', '2025-01-01 00:00:00.000000', 0, 0, 0, 0, '')"
+        )
         for row in reader:
             batch.append(row)
             if len(batch) >= 5000:
@@ -101,36 +110,42 @@ def run_baseline_sqlite(url: str, path: str) -> dict:
     elapsed = time.perf_counter() - t
     n = conn.execute("SELECT count(*) FROM evidence_access").fetchone()[0]
     conn.close()
-    return {"seconds": elapsed, "rows": n,
-            "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"seconds": elapsed, "rows": n, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def run_baseline_pg(url: str, path: str) -> dict:
     import psycopg
 
     with psycopg.connect(url) as conn:
-        conn.execute("INSERT INTO evidence_batches (id, kind, source, fmt, received_at, rows_total, "
-                     "rows_stored, duplicates, rejected, raw_sha256) VALUES "
-                     "(1, 'access', 'baseline', 'csv', now(), 0, 0, 0, 0, '')")
+        conn.execute(
+            "INSERT INTO evidence_batches (id, kind, source, fmt, received_at, rows_total, "
+            "rows_stored, duplicates, rejected, raw_sha256) VALUES "
+            "(1, 'access', 'baseline', 'csv', now(), 0, 0, 0, 0, '')"
+        )
         conn.execute("ALTER TABLE evidence_access ALTER COLUMN batch_id SET DEFAULT 1")
         conn.commit()
         t = time.perf_counter()
         with conn.cursor().copy(
-                "COPY evidence_access (event_id, occurred_at, system, user_id, action, subject_id, "
-                "terminal, result, purpose) FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+            "COPY evidence_access (event_id, occurred_at, system, user_id, action, subject_id, "
+            "terminal, result, purpose) FROM STDIN WITH (FORMAT csv, HEADER true)"
+        ) as copy:
             with open(path, "rb") as fh:
                 while data := fh.read(1 << 20):
                     copy.write(data)
         conn.commit()
         elapsed = time.perf_counter() - t
         n = conn.execute("SELECT count(*) FROM evidence_access").fetchone()[0]
-    return {"seconds": elapsed, "rows": n,
-            "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"seconds": elapsed, "rows": n, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def _child(part: str, url: str, path: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", part, "--url", url, "--file", path],
-                         check=True, capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", part, "--url", url, "--file", path],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -150,13 +165,15 @@ def bench_engine(label: str, url: str, path: str, rows: int, repeat: int = 1) ->
     base_rate = rows / base["seconds"]
     if repeat > 1:
         every = {k: ", ".join(f"{r['seconds']:.2f}" for r in v) for k, v in runs.items()}
-        print(f"[{label}] best of {repeat} alternating runs; all: ours {every['ours']} s, "
-              f"baseline {every['baseline']} s")
-    print(f"[{label}] ours: {ours['seconds']:.2f} s ({ours_rate:,.0f} rows/s, "
-          f"peak RSS {ours['maxrss_mb']:.0f} MB)")
+        print(
+            f"[{label}] best of {repeat} alternating runs; all: ours {every['ours']} s, baseline {every['baseline']} s"
+        )
+    print(f"[{label}] ours: {ours['seconds']:.2f} s ({ours_rate:,.0f} rows/s, peak RSS {ours['maxrss_mb']:.0f} MB)")
     print(f"[{label}] baseline ({base_name}): {base['seconds']:.2f} s ({base_rate:,.0f} rows/s)")
-    print(f"[{label}] rate ratio ours/baseline: {ours_rate / base_rate:.2f} (target >= 0.5); "
-          f"peak memory {'OK' if ours['maxrss_mb'] < 300 else 'OVER'} (< 300 MB)")
+    print(
+        f"[{label}] rate ratio ours/baseline: {ours_rate / base_rate:.2f} (target >= 0.5); "
+        f"peak memory {'OK' if ours['maxrss_mb'] < 300 else 'OVER'} (< 300 MB)"
+    )
     return {"ours": ours, "baseline": base, "ratio": ours_rate / base_rate}
 
 
@@ -165,16 +182,19 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--pg", help="PostgreSQL URL (its tables are dropped and recreated)")
     parser.add_argument("--sqlite", default=None, help="SQLite file (default: a temporary file)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="run ours and the baseline alternately N times, keep the best of "
-                             "each (a shared machine's load comes and goes)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run ours and the baseline alternately N times, keep the best of "
+        "each (a shared machine's load comes and goes)",
+    )
     parser.add_argument("--child")
     parser.add_argument("--url")
     parser.add_argument("--file")
     args = parser.parse_args()
     if args.child:
-        func = {"ours": run_ours, "baseline_sqlite": run_baseline_sqlite,
-                "baseline_pg": run_baseline_pg}[args.child]
+        func = {"ours": run_ours, "baseline_sqlite": run_baseline_sqlite, "baseline_pg": run_baseline_pg}[args.child]
         print(json.dumps(func(args.url, args.file)))
         return
     from evidence.demo_gen import write_access_csv
@@ -183,8 +203,7 @@ def main() -> None:
         path = Path(tmp) / "access.csv"
         t = time.perf_counter()
         write_access_csv(path, args.rows)
-        print(f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in "
-              f"{time.perf_counter() - t:.1f} s")
+        print(f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f} s")
         sqlite_path = args.sqlite or str(Path(tmp) / "bench.sqlite3")
         bench_engine("SQLite", f"sqlite:///{sqlite_path}", str(path), args.rows, args.repeat)
         if args.pg:

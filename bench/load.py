@@ -20,6 +20,7 @@ window were shared between the client, gunicorn and PostgreSQL (from /proc, on L
 
 Traffic goes to 127.0.0.1 only; the loops stop after --seconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,8 +60,13 @@ def prepare(base_url: str, name: str, env: dict) -> int:
     admin(base_url, f"CREATE DATABASE {name}")
     flask = [sys.executable, "-m", "flask", "--app", "app"]
     subprocess.run(flask + ["db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
-    subprocess.run(flask + ["demo", "load", "--no-evidence"], env={**env, "HYOKA_ENV": "development"},
-                   cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        flask + ["demo", "load", "--no-evidence"],
+        env={**env, "HYOKA_ENV": "development"},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     code = (
         "from datetime import timedelta\n"
         "from app import create_app\n"
@@ -89,9 +95,12 @@ def count_stored(url: str, cid: int, marker: str) -> dict[str, int]:
     many share their position or their No. in a category with another, how many are unnumbered."""
     import psycopg
 
-    shared = ("SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM consultation_opinions "
-              "WHERE consultation_id = %s AND {col} IS NOT NULL GROUP BY {by} HAVING count(*) > 1) d")
+    shared = (
+        "SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM consultation_opinions "
+        "WHERE consultation_id = %s AND {col} IS NOT NULL GROUP BY {by} HAVING count(*) > 1) d"
+    )
     with psycopg.connect(url) as conn:
+
         def one(sql: str, *params) -> int:
             return conn.execute(sql, params).fetchone()[0]
 
@@ -100,8 +109,11 @@ def count_stored(url: str, cid: int, marker: str) -> dict[str, int]:
             "opinions": one("SELECT count(*) FROM consultation_opinions WHERE consultation_id = %s", cid),
             "shared_position": one(shared.format(col="position", by="position"), cid),
             "shared_number": one(shared.format(col="number", by="category, number"), cid),
-            "unnumbered": one("SELECT count(*) FROM consultation_opinions WHERE consultation_id = %s "
-                              "AND (position = 0 OR number IS NULL)", cid),
+            "unnumbered": one(
+                "SELECT count(*) FROM consultation_opinions WHERE consultation_id = %s "
+                "AND (position = 0 OR number IS NULL)",
+                cid,
+            ),
         }
 
 
@@ -119,8 +131,13 @@ class Client:
     async def request(self, method: str, path: str, body: bytes = b"", content_type: str = ""):
         if self.writer is None:
             await self._connect()
-        headers = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}", "User-Agent: hyoka-load",
-                   "Accept: text/html", "Connection: keep-alive"]
+        headers = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: 127.0.0.1:{self.port}",
+            "User-Agent: hyoka-load",
+            "Accept: text/html",
+            "Connection: keep-alive",
+        ]
         if self.cookies:
             headers.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
         if body:
@@ -180,12 +197,19 @@ async def resident(n: int, port: int, cid: int, measure_from: float, deadline: f
             if status != 200 or not token:
                 stats["errors"].append(f"form {status}")
                 continue
-            body = urlencode({"csrf_token": token.group(1).decode(), "submitter_kind": "individual",
-                              "body": f"{marker} client {n} opinion {i}: ガバメントクラウドへの移行について意見を述べます。",
-                              "consent": "y", "website": ""}).encode()
+            body = urlencode(
+                {
+                    "csrf_token": token.group(1).decode(),
+                    "submitter_kind": "individual",
+                    "body": f"{marker} client {n} opinion {i}: ガバメントクラウドへの移行について意見を述べます。",
+                    "consent": "y",
+                    "website": "",
+                }
+            ).encode()
             t = time.perf_counter()
-            status, _ = await timed("submit", "POST", f"/public/consultations/{cid}", body,
-                                    "application/x-www-form-urlencoded")
+            status, _ = await timed(
+                "submit", "POST", f"/public/consultations/{cid}", body, "application/x-www-form-urlencoded"
+            )
             if status == 303:
                 stats["sent"] += 1
                 stats["measured_sent"] += t >= measure_from
@@ -237,10 +261,14 @@ def _proc_stats() -> dict[int, tuple[str, int, float, float]]:
             text = stat.read_text()
         except OSError:
             continue
-        name = text[text.index("(") + 1:text.rindex(")")]
-        fields = text[text.rindex(")") + 2:].split()
-        out[int(stat.parent.name)] = (name, int(fields[1]), (int(fields[11]) + int(fields[12])) / tick,
-                                      (int(fields[13]) + int(fields[14])) / tick)
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        out[int(stat.parent.name)] = (
+            name,
+            int(fields[1]),
+            (int(fields[11]) + int(fields[12])) / tick,
+            (int(fields[13]) + int(fields[14])) / tick,
+        )
     return out
 
 
@@ -271,6 +299,7 @@ def cpu_share(before: dict, after: dict) -> dict[str, float]:
     workers, also workers restarted meanwhile: a reaped worker's time is its parent's),
     PostgreSQL (processes named postgres and the backends they reaped: on a shared machine
     also other people's databases) and "other" (the rest of the machine)."""
+
     def total(snap, pids):
         return sum(own + reaped for pid, (_n, _pp, own, reaped) in snap["procs"].items() if pid in pids)
 
@@ -280,8 +309,10 @@ def cpu_share(before: dict, after: dict) -> dict[str, float]:
     client = {os.getpid()}
     gunicorn = before["gunicorn"] | after["gunicorn"]
     postgres = named_postgres(before) | named_postgres(after)
-    spent = {name: total(after, pids) - total(before, pids)
-             for name, pids in (("client", client), ("gunicorn", gunicorn), ("PostgreSQL", postgres))}
+    spent = {
+        name: total(after, pids) - total(before, pids)
+        for name, pids in (("client", client), ("gunicorn", gunicorn), ("PostgreSQL", postgres))
+    }
     spent["other"] = max(0.0, after["busy"] - before["busy"] - sum(spent.values()))
     return spent
 
@@ -302,13 +333,19 @@ def main() -> int:
     ap.add_argument("--threads", type=int, help="threads per worker (default: gunicorn.conf.py)")
     ap.add_argument("--worker-class", help="gunicorn worker class (default: gunicorn.conf.py)")
     ap.add_argument("--worker-connections", type=int, help="gunicorn worker_connections (default: gunicorn.conf.py)")
-    ap.add_argument("--keep-alive", type=int, help="gunicorn keep-alive seconds, 0: a connection per request "
-                    "(default: gunicorn.conf.py)")
-    ap.add_argument("--access-log", default="/dev/null",
-                    help="gunicorn's access log (production writes one line per request to stdout; "
-                         "default: /dev/null, no log)")
-    ap.add_argument("--warmup", type=float, default=3,
-                    help="seconds of the same traffic before the measured window (not measured)")
+    ap.add_argument(
+        "--keep-alive",
+        type=int,
+        help="gunicorn keep-alive seconds, 0: a connection per request (default: gunicorn.conf.py)",
+    )
+    ap.add_argument(
+        "--access-log",
+        default="/dev/null",
+        help="gunicorn's access log (production writes one line per request to stdout; default: /dev/null, no log)",
+    )
+    ap.add_argument(
+        "--warmup", type=float, default=3, help="seconds of the same traffic before the measured window (not measured)"
+    )
     args = ap.parse_args()
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     args.workers = args.workers or conf["workers"]
@@ -316,33 +353,61 @@ def main() -> int:
     name = f"hyoka_load_{os.getpid()}"
     parts = urlsplit(args.pg)
     url = urlunsplit(parts._replace(path=f"/{name}"))
-    env = {**os.environ, "HYOKA_DATABASE_URL": url, "HYOKA_SECRET_KEY": "load-test",
-           # every client comes from 127.0.0.1: lift the per-address limit for this measurement
-           "HYOKA_CONSULTATION_RATE_LIMIT": "100000000", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "HYOKA_DATABASE_URL": url,
+        "HYOKA_SECRET_KEY": "load-test",
+        # every client comes from 127.0.0.1: lift the per-address limit for this measurement
+        "HYOKA_CONSULTATION_RATE_LIMIT": "100000000",
+        "PYTHONPATH": str(ROOT),
+    }
     print(f"preparing {name} (migrations, demo data, an open consultation) …", flush=True)
     cid = prepare(args.pg, name, env)
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", str(args.workers),
-         "--bind", f"127.0.0.1:{port}", "--access-logfile", args.access_log,
-         *(["--threads", str(args.threads)] if args.threads else []),
-         *(["--worker-class", args.worker_class] if args.worker_class else []),
-         *(["--keep-alive", str(args.keep_alive)] if args.keep_alive is not None else []),
-         *(["--worker-connections", str(args.worker_connections)] if args.worker_connections else []),
-         "app:create_app()"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "--workers",
+            str(args.workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--access-logfile",
+            args.access_log,
+            *(["--threads", str(args.threads)] if args.threads else []),
+            *(["--worker-class", args.worker_class] if args.worker_class else []),
+            *(["--keep-alive", str(args.keep_alive)] if args.keep_alive is not None else []),
+            *(["--worker-connections", str(args.worker_connections)] if args.worker_connections else []),
+            "app:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_until_ready(port, server)
         wait_for_workers(server, args.workers)
         marker = f"LOAD-{os.getpid()}"
-        stats = {"portal": [], "form": [], "submit": [], "errors": [], "sent": 0, "measured_sent": 0,
-                 "clients": {n: [] for n in range(args.clients)}}
+        stats = {
+            "portal": [],
+            "form": [],
+            "submit": [],
+            "errors": [],
+            "sent": 0,
+            "measured_sent": 0,
+            "clients": {n: [] for n in range(args.clients)},
+        }
 
         async def run():
             measure_from = time.perf_counter() + args.warmup
             deadline = measure_from + args.seconds
-            await asyncio.gather(*(resident(n, port, cid, measure_from, deadline, marker, stats)
-                                   for n in range(args.clients)))
+            await asyncio.gather(
+                *(resident(n, port, cid, measure_from, deadline, marker, stats) for n in range(args.clients))
+            )
 
         cpu_before = None
 
@@ -368,36 +433,55 @@ def main() -> int:
 
     everything = stats["portal"] + stats["form"] + stats["submit"]
     # gunicorn's own defaults for what the config file leaves out
-    setup = (f"{args.workers} workers × {args.threads or conf.get('threads', 1)} threads "
-             f"({args.worker_class or conf.get('worker_class', 'sync')}, worker_connections "
-             f"{args.worker_connections or conf.get('worker_connections', 1000)}, keep-alive "
-             f"{conf.get('keepalive', 2) if args.keep_alive is None else args.keep_alive} s)")
-    print(f"\nHyoka load test: {args.clients} clients, {elapsed:.1f} s measured after {args.warmup:g} s warm-up, "
-          f"gunicorn {setup}, PostgreSQL, {os.cpu_count()} cores (client and server on the same machine)")
+    setup = (
+        f"{args.workers} workers × {args.threads or conf.get('threads', 1)} threads "
+        f"({args.worker_class or conf.get('worker_class', 'sync')}, worker_connections "
+        f"{args.worker_connections or conf.get('worker_connections', 1000)}, keep-alive "
+        f"{conf.get('keepalive', 2) if args.keep_alive is None else args.keep_alive} s)"
+    )
+    print(
+        f"\nHyoka load test: {args.clients} clients, {elapsed:.1f} s measured after {args.warmup:g} s warm-up, "
+        f"gunicorn {setup}, PostgreSQL, {os.cpu_count()} cores (client and server on the same machine)"
+    )
     print(f"{'request':<10}{'count':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}")
     for key in ("portal", "form", "submit"):
         v = stats[key]
         print(f"{key:<10}{len(v):>8}{pct(v, 50):>10.1f}{pct(v, 95):>10.1f}{pct(v, 99):>10.1f}")
-    print(f"{'all':<10}{len(everything):>8}{pct(everything, 50):>10.1f}{pct(everything, 95):>10.1f}{pct(everything, 99):>10.1f}")
-    print(f"throughput: {len(everything) / elapsed:.0f} requests/s, {stats['measured_sent'] / elapsed:.0f} submissions/s")
+    print(
+        f"{'all':<10}{len(everything):>8}{pct(everything, 50):>10.1f}{pct(everything, 95):>10.1f}{pct(everything, 99):>10.1f}"
+    )
+    print(
+        f"throughput: {len(everything) / elapsed:.0f} requests/s, {stats['measured_sent'] / elapsed:.0f} submissions/s"
+    )
     # a client keeps its connection, hence its worker: clients far faster than the others
     # sit on a worker with fewer clients (the server's share is uneven)
     means = sorted(statistics.mean(v) * 1000 for v in stats["clients"].values() if v)
     if means:
-        print(f"mean latency per client: min {means[0]:.0f}, p10 {means[len(means) // 10]:.0f}, median {means[len(means) // 2]:.0f}, p90 {means[len(means) * 9 // 10]:.0f}, max {means[-1]:.0f} ms")
+        print(
+            f"mean latency per client: min {means[0]:.0f}, p10 {means[len(means) // 10]:.0f}, median {means[len(means) // 2]:.0f}, p90 {means[len(means) * 9 // 10]:.0f}, max {means[-1]:.0f} ms"
+        )
     if any(cpu.values()):
-        print("CPU seconds in the measured window: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
-              + f" (of {elapsed * (os.cpu_count() or 1):.1f} available)")
+        print(
+            "CPU seconds in the measured window: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
+            + f" (of {elapsed * (os.cpu_count() or 1):.1f} available)"
+        )
         flows = max(1, min(len(stats[k]) for k in ("portal", "form", "submit")))
-        print("CPU per portal + form + submit round: "
-              + ", ".join(f"{k} {cpu[k] / flows * 1000:.1f} ms" for k in ("client", "gunicorn", "PostgreSQL")))
+        print(
+            "CPU per portal + form + submit round: "
+            + ", ".join(f"{k} {cpu[k] / flows * 1000:.1f} ms" for k in ("client", "gunicorn", "PostgreSQL"))
+        )
     print(f"errors: {len(stats['errors'])}" + (f" (first: {stats['errors'][:5]})" if stats["errors"] else ""))
-    print(f"submissions sent (303): {stats['sent']}, stored: {stored} → "
-          + ("every submission stored exactly once" if stored == stats["sent"] else "MISMATCH"))
+    print(
+        f"submissions sent (303): {stats['sent']}, stored: {stored} → "
+        + ("every submission stored exactly once" if stored == stats["sent"] else "MISMATCH")
+    )
     numbered = not (counts["shared_position"] or counts["shared_number"] or counts["unnumbered"])
-    print(f"opinions: {counts['opinions']}; sharing a position {counts['shared_position']}, sharing a No. "
-          f"{counts['shared_number']}, unnumbered {counts['unnumbered']} → "
-          + ("each has its own position and No." if numbered else "NUMBERING BROKEN"))
+    print(
+        f"opinions: {counts['opinions']}; sharing a position {counts['shared_position']}, sharing a No. "
+        f"{counts['shared_number']}, unnumbered {counts['unnumbered']} → "
+        + ("each has its own position and No." if numbered else "NUMBERING BROKEN")
+    )
     ok = not stats["errors"] and stored == stats["sent"] and numbered
     return 0 if ok else 1
 

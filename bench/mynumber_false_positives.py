@@ -11,6 +11,7 @@ would mask as a 個人番号 in the same text.
 
     .venv/bin/python bench/mynumber_false_positives.py
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def _flask(env: dict, *args: str) -> None:
-    subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=env, check=True, capture_output=True
+    )
 
 
 def _texts(value):
@@ -50,8 +52,13 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/demo.sqlite3"
-        env = {**os.environ, "HYOKA_DATABASE_URL": url, "HYOKA_ENV": "development", "HYOKA_SECRET_KEY": "x" * 32,
-               "PYTHONPATH": str(ROOT)}
+        env = {
+            **os.environ,
+            "HYOKA_DATABASE_URL": url,
+            "HYOKA_ENV": "development",
+            "HYOKA_SECRET_KEY": "x" * 32,
+            "PYTHONPATH": str(ROOT),
+        }
         print("loading the demo (evidence included) …", flush=True)
         _flask(env, "db", "upgrade")
         _flask(env, "demo", "load")
@@ -70,13 +77,22 @@ def main() -> None:
                         if value is None:
                             continue
                         values += 1
-                        if next(find_in_structure(value if isinstance(value, (str, int, float, dict, list))
-                                                  else str(value)), None) is not None:
+                        if (
+                            next(
+                                find_in_structure(
+                                    value if isinstance(value, (str, int, float, dict, list)) else str(value)
+                                ),
+                                None,
+                            )
+                            is not None
+                        ):
                             hits += 1
                             where[f"{table.name}.{column.name}"] += 1
                         masked += sum(1 for text in _texts(value) for hit in scan(text) if hit.kind == MY_NUMBER)
-        print(f"database: {values:,} values in {len(db.metadata.sorted_tables)} tables; "
-              f"detector hits (false positives) {hits}; masker 個人番号 hits {masked}")
+        print(
+            f"database: {values:,} values in {len(db.metadata.sorted_tables)} tables; "
+            f"detector hits (false positives) {hits}; masker 個人番号 hits {masked}"
+        )
         for name, count in where.most_common():
             print(f"  {name}: {count}")
 
@@ -93,8 +109,10 @@ def main() -> None:
                 if next(find_in_structure(value), None) is not None:
                     feed_hits += 1
                 feed_masked += sum(1 for hit in scan(str(value)) if hit.kind == MY_NUMBER)
-    print(f"demo evidence feeds: {ids:,} values ({', '.join(f'{k} {len(v):,} rows' for k, v in feeds.items())}); "
-          f"detector hits (false positives) {feed_hits}; masker 個人番号 hits {feed_masked}")
+    print(
+        f"demo evidence feeds: {ids:,} values ({', '.join(f'{k} {len(v):,} rows' for k, v in feeds.items())}); "
+        f"detector hits (false positives) {feed_hits}; masker 個人番号 hits {feed_masked}"
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ again).
 
     .venv/bin/python bench/public_pdf.py [--pg URL] [--clients 6] [--workers N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,12 @@ def burst(port: int, path: str, clients: int, *, honour_retry_after: bool) -> li
         barrier.wait()
         started = time.perf_counter()
         status, seconds, headers, size = get(port, path)
-        results[i] = {"first_status": status, "first_seconds": seconds, "retry_after": headers.get("Retry-After"),
-                      "tries": 1}
+        results[i] = {
+            "first_status": status,
+            "first_seconds": seconds,
+            "retry_after": headers.get("Retry-After"),
+            "tries": 1,
+        }
         while honour_retry_after and status == 503:
             time.sleep(float(headers.get("Retry-After") or 1))
             status, _seconds, headers, size = get(port, path)
@@ -85,12 +90,27 @@ def poll_healthz(port: int, stop: threading.Event, out: list[float]) -> None:
 def run(mode: str, args, env: dict, cid: int, workers: int) -> dict:
     port = free_port()
     cache_dir = tempfile.mkdtemp(prefix="hyoka-pdf-cache-")
-    mode_env = {**env, "HYOKA_PDF_CACHE_DIR": cache_dir,
-                **({"HYOKA_PDF_CACHE": "off"} if mode == "baseline" else {})}
+    mode_env = {**env, "HYOKA_PDF_CACHE_DIR": cache_dir, **({"HYOKA_PDF_CACHE": "off"} if mode == "baseline" else {})}
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", str(workers),
-         "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null", "app:create_app()"],
-        cwd=ROOT, env=mode_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--access-logfile",
+            "/dev/null",
+            "app:create_app()",
+        ],
+        cwd=ROOT,
+        env=mode_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     path = f"/public/consultations/{cid}/draft.pdf"
     try:
         wait_until_ready(port, server)
@@ -123,14 +143,18 @@ def summary(label: str, data: dict) -> None:
     status_text = ", ".join(f"{n}×{s}" for s, n in sorted(statuses.items()))
     retry = {r["retry_after"] for r in results if r["retry_after"]}
     ok = all(r["status"] == 200 and r["size"] > 1000 for r in results)
-    print(f"  {label:<7} first answers {status_text:<12}"
-          + (f" (Retry-After {', '.join(sorted(retry))} s)" if retry else "")
-          + f" in {firsts[0]:.2f}–{firsts[-1]:.2f} s; PDF held after {to_pdf[0]:.2f} / "
-          f"{statistics.median(to_pdf):.2f} / {to_pdf[-1]:.2f} s (min / median / max)"
-          + ("" if ok else " — NOT EVERY CLIENT GOT THE PDF"))
+    print(
+        f"  {label:<7} first answers {status_text:<12}"
+        + (f" (Retry-After {', '.join(sorted(retry))} s)" if retry else "")
+        + f" in {firsts[0]:.2f}–{firsts[-1]:.2f} s; PDF held after {to_pdf[0]:.2f} / "
+        f"{statistics.median(to_pdf):.2f} / {to_pdf[-1]:.2f} s (min / median / max)"
+        + ("" if ok else " — NOT EVERY CLIENT GOT THE PDF")
+    )
     if health:
-        print(f"          /healthz during it: {len(health)} polls, p50 {statistics.median(health) * 1000:.0f} ms, "
-              f"max {max(health) * 1000:.0f} ms")
+        print(
+            f"          /healthz during it: {len(health)} polls, p50 {statistics.median(health) * 1000:.0f} ms, "
+            f"max {max(health) * 1000:.0f} ms"
+        )
 
 
 def main() -> int:
@@ -150,11 +174,15 @@ def main() -> int:
         measured = {mode: run(mode, args, env, cid, workers) for mode in ("baseline", "cached")}
     finally:
         admin(args.pg, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    print(f"\n{args.clients} simultaneous anonymous GET {'/public/consultations/<id>/draft.pdf'} "
-          f"(demo 全項目評価書, draft), gunicorn {workers} workers × {conf.get('threads', 1)} threads, "
-          f"PostgreSQL, {os.cpu_count()} cores (client and server on the same machine)")
-    for mode, label in (("baseline", "baseline: HYOKA_PDF_CACHE=off, a render per request"),
-                        ("cached", "cached: common/pdf_cache (defaults)")):
+    print(
+        f"\n{args.clients} simultaneous anonymous GET {'/public/consultations/<id>/draft.pdf'} "
+        f"(demo 全項目評価書, draft), gunicorn {workers} workers × {conf.get('threads', 1)} threads, "
+        f"PostgreSQL, {os.cpu_count()} cores (client and server on the same machine)"
+    )
+    for mode, label in (
+        ("baseline", "baseline: HYOKA_PDF_CACHE=off, a render per request"),
+        ("cached", "cached: common/pdf_cache (defaults)"),
+    ):
         print(label)
         summary("cold", measured[mode]["cold"])
         summary("again", measured[mode]["again"])

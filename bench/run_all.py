@@ -5,6 +5,7 @@ in the same run on the same machine. Set HYOKA_BENCH_PG to a PostgreSQL URL to i
 PostgreSQL figures (default: a database ``hyoka_bench`` on 127.0.0.1:5432, created when
 missing; bench/load.py creates and drops its own).
 """
+
 from __future__ import annotations
 
 import os
@@ -31,7 +32,9 @@ def pg_url() -> str | None:
 
 def main() -> int:
     pg = pg_url()
-    scripts = sorted(p for p in HERE.glob("*.py") if p.name not in ("run_all.py", "__init__.py") and not p.name.startswith("_"))
+    scripts = sorted(
+        p for p in HERE.glob("*.py") if p.name not in ("run_all.py", "__init__.py") and not p.name.startswith("_")
+    )
     status = 0
     for script in scripts:
         args = [sys.executable, str(script)]

@@ -1,4 +1,5 @@
 """Administration: users, roles, departments, API tokens; the audit trail browser."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
@@ -38,8 +39,9 @@ def _department_choices():
 def users():
     """List accounts."""
     rows = db.session.execute(db.select(User).order_by(User.username)).scalars().all()
-    return render_template("admin/users.html", users=rows, roles=ROLES, form=ConfirmForm(),
-                           locked=locked_user_ids(rows))
+    return render_template(
+        "admin/users.html", users=rows, roles=ROLES, form=ConfirmForm(), locked=locked_user_ids(rows)
+    )
 
 
 def _apply_user_form(user: User, form: UserForm) -> None:
@@ -97,10 +99,15 @@ def edit_user(user_id):
             form.roles.errors.append("自分自身の管理者権限の削除や無効化はできません。")
         else:
             # what ends the user's sessions: a new password, other roles, disabling
-            reasons = [reason for reason, changed in (
-                ("パスワードの再設定", bool(form.password.data)),
-                ("役割の変更", set(form.roles.data) != user.roles),
-                ("利用の停止", user.active and not form.active.data)) if changed]
+            reasons = [
+                reason
+                for reason, changed in (
+                    ("パスワードの再設定", bool(form.password.data)),
+                    ("役割の変更", set(form.roles.data) != user.roles),
+                    ("利用の停止", user.active and not form.active.data),
+                )
+                if changed
+            ]
             unlock_name = user.username
             _apply_user_form(user, form)
             if form.password.data:
@@ -108,8 +115,13 @@ def edit_user(user_id):
                 user.password_changed_at = utcnow()
                 unlock(user, username=unlock_name)
             # roles and departments live in other tables: record them explicitly
-            audit.record("update", "User", user.id, "役割・所属を設定",
-                         after={"roles": sorted(form.roles.data), "departments": sorted(form.departments.data)})
+            audit.record(
+                "update",
+                "User",
+                user.id,
+                "役割・所属を設定",
+                after={"roles": sorted(form.roles.data), "departments": sorted(form.departments.data)},
+            )
             if reasons:
                 end_sessions(user, "・".join(reasons))
             db.session.commit()
@@ -148,8 +160,9 @@ def tokens():
     form = TokenForm()
     plain = None
     if form.validate_on_submit():
-        _token, plain = issue_token(form.name.data.strip(), system_code=form.system_code.data.strip().upper(),
-                                    feeds=form.feeds.data)
+        _token, plain = issue_token(
+            form.name.data.strip(), system_code=form.system_code.data.strip().upper(), feeds=form.feeds.data
+        )
         db.session.commit()
         flash("トークンを発行しました。この画面を離れると二度と表示されません。", "success")
     rows = db.session.execute(db.select(ApiToken).order_by(ApiToken.created_at.desc())).scalars().all()
@@ -181,7 +194,9 @@ def _parse_date(value):
 def audit_log():
     """Browse and filter the audit trail."""
     q = db.select(AuditEvent)
-    filters = {k: request.args.get(k, "").strip() for k in ("actor", "action", "object_type", "object_id", "from", "to")}
+    filters = {
+        k: request.args.get(k, "").strip() for k in ("actor", "action", "object_type", "object_id", "from", "to")
+    }
     if filters["actor"]:
         q = q.filter(AuditEvent.actor_name.contains(filters["actor"]))
     if filters["action"]:
@@ -197,12 +212,26 @@ def audit_log():
         q = q.filter(AuditEvent.at < datetime.combine(end + timedelta(days=1), time.min, JST))
     page = request.args.get("page", 1, type=page_number)
     total = db.session.execute(q.with_only_columns(db.func.count()).order_by(None)).scalar_one()
-    rows = db.session.execute(
-        q.order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE_SIZE).offset((page - 1) * AUDIT_PAGE_SIZE)
-    ).scalars().all()
-    types = db.session.execute(db.select(AuditEvent.object_type).distinct().order_by(AuditEvent.object_type)).scalars().all()
-    return render_template("admin/audit.html", events=rows, filters=filters, page=page, total=total,
-                           page_size=AUDIT_PAGE_SIZE, actions=audit.ACTIONS, types=types)
+    rows = (
+        db.session.execute(q.order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE_SIZE).offset((page - 1) * AUDIT_PAGE_SIZE))
+        .scalars()
+        .all()
+    )
+    types = (
+        db.session.execute(db.select(AuditEvent.object_type).distinct().order_by(AuditEvent.object_type))
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "admin/audit.html",
+        events=rows,
+        filters=filters,
+        page=page,
+        total=total,
+        page_size=AUDIT_PAGE_SIZE,
+        actions=audit.ACTIONS,
+        types=types,
+    )
 
 
 @bp.get("/audit/<int:event_id>")

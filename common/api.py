@@ -4,6 +4,7 @@ Packages add routes to :data:`bp` (decorated with ``common.auth.api_requires``) 
 them with :func:`document`; ``/api/v1/openapi.json`` serves the assembled specification,
 which the contract tests (schemathesis) check every response against.
 """
+
 from __future__ import annotations
 
 import copy
@@ -20,11 +21,22 @@ _SCHEMAS: dict[str, dict] = {
 }
 
 ERROR_RESPONSES = {
-    "400": {"description": "リクエストの内容に誤りがあります(アドレスに制御文字を含むなど)",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-    "401": {"description": "認証が必要です", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-    "403": {"description": "権限がありません", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-    "404": {"description": "見つかりません", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+    "400": {
+        "description": "リクエストの内容に誤りがあります(アドレスに制御文字を含むなど)",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    },
+    "401": {
+        "description": "認証が必要です",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    },
+    "403": {
+        "description": "権限がありません",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    },
+    "404": {
+        "description": "見つかりません",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    },
 }
 
 
@@ -42,8 +54,7 @@ def document(path: str, method: str, operation: dict, schemas: dict | None = Non
 def spec() -> dict:
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Hyoka API", "version": "1.0.0",
-                 "description": "特定個人情報保護評価システム Hyoka のAPI"},
+        "info": {"title": "Hyoka API", "version": "1.0.0", "description": "特定個人情報保護評価システム Hyoka のAPI"},
         "servers": [{"url": "/"}],
         "paths": {f"/api/v1{p}": ops for p, ops in sorted(_PATHS.items())},
         "components": {
@@ -63,10 +74,18 @@ def openapi():
     return jsonify(spec())
 
 
-document("/openapi.json", "get", {
-    "summary": "このAPIのOpenAPI仕様",
-    "operationId": "getOpenApi",
-    "security": [],
-    "responses": {"200": {"description": "OpenAPI 3.1 の仕様書",
-                          "content": {"application/json": {"schema": {"type": "object"}}}}},
-})
+document(
+    "/openapi.json",
+    "get",
+    {
+        "summary": "このAPIのOpenAPI仕様",
+        "operationId": "getOpenApi",
+        "security": [],
+        "responses": {
+            "200": {
+                "description": "OpenAPI 3.1 の仕様書",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        },
+    },
+)

@@ -10,6 +10,7 @@ values before and after — also a user ID typed into the login form) goes throu
 :func:`common.mynumber_guard.scrub` on its way in, also on the bulk path that bypasses
 the ORM's flush.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -94,20 +95,42 @@ def _safe(row: dict) -> dict:
     return {key: scrub(value) for key, value in row.items()}
 
 
-def record(action: str, object_type: str, object_id=None, summary: str = "", *, before=None,
-           after=None, actor=None, session: Session | None = None) -> AuditEvent:
+def record(
+    action: str,
+    object_type: str,
+    object_id=None,
+    summary: str = "",
+    *,
+    before=None,
+    after=None,
+    actor=None,
+    session: Session | None = None,
+) -> AuditEvent:
     """Add an audit event to the session (committed with the rest of the request)."""
     actor_id, actor_name = _actor_fields(actor if actor is not None else _current_actor())
-    ev = AuditEvent(**_safe({
-        "at": utcnow(), "actor_id": actor_id, "actor_name": actor_name, "action": action,
-        "object_type": object_type, "object_id": None if object_id is None else str(object_id),
-        "summary": summary, "before": before, "after": after, "ip": _ip()}))
+    ev = AuditEvent(
+        **_safe(
+            {
+                "at": utcnow(),
+                "actor_id": actor_id,
+                "actor_name": actor_name,
+                "action": action,
+                "object_type": object_type,
+                "object_id": None if object_id is None else str(object_id),
+                "summary": summary,
+                "before": before,
+                "after": after,
+                "ip": _ip(),
+            }
+        )
+    )
     (session or db.session).add(ev)
     return ev
 
 
-def record_with_flush(obj, action: str, object_type: str, summary, *, actor=None,
-                      session: Session | None = None) -> None:
+def record_with_flush(
+    obj, action: str, object_type: str, summary, *, actor=None, session: Session | None = None
+) -> None:
     """Like :func:`record`, for an event about ``obj`` that is not flushed yet: the row is
     written by the flush that inserts ``obj``, in the same INSERT as that flush's own audit
     rows (no second flush and INSERT at commit). ``summary`` is a function of ``obj``,
@@ -181,28 +204,47 @@ def _write(session, flush_context):
     for action, obj, before, after in pending:
         if action == "create":
             after = _snapshot(obj)
-        rows.append({
-            "at": utcnow(), "actor_id": actor_id, "actor_name": actor_name, "action": action,
-            "object_type": type(obj).__name__, "object_id": _object_id(obj),
-            "summary": "", "before": before, "after": after, "ip": ip,
-        })
+        rows.append(
+            {
+                "at": utcnow(),
+                "actor_id": actor_id,
+                "actor_name": actor_name,
+                "action": action,
+                "object_type": type(obj).__name__,
+                "object_id": _object_id(obj),
+                "summary": "",
+                "before": before,
+                "after": after,
+                "ip": ip,
+            }
+        )
     for obj, action, object_type, summary, actor in notes:
         note_actor_id, note_actor_name = (actor_id, actor_name) if actor is None else _actor_fields(actor)
-        rows.append({
-            "at": utcnow(), "actor_id": note_actor_id, "actor_name": note_actor_name, "action": action,
-            "object_type": object_type, "object_id": _object_id(obj),
-            "summary": summary(obj), "before": None, "after": None, "ip": ip,
-        })
+        rows.append(
+            {
+                "at": utcnow(),
+                "actor_id": note_actor_id,
+                "actor_name": note_actor_name,
+                "action": action,
+                "object_type": object_type,
+                "object_id": _object_id(obj),
+                "summary": summary(obj),
+                "before": None,
+                "after": None,
+                "ip": ip,
+            }
+        )
     rows = [_safe(row) for row in rows]
     connection = session.connection()
     for start in range(0, len(rows), WRITE_BATCH):
-        batch = rows[start:start + WRITE_BATCH]
+        batch = rows[start : start + WRITE_BATCH]
         stmt = _insert_rows(len(batch))
         if stmt is None:
             connection.execute(sa.insert(AuditEvent.__table__).values(batch))
         else:
-            connection.execute(stmt, {f"{column}_{i}": row[column] for i, row in enumerate(batch)
-                                      for column in _COLUMNS})
+            connection.execute(
+                stmt, {f"{column}_{i}": row[column] for i, row in enumerate(batch) for column in _COLUMNS}
+            )
 
 
 @event.listens_for(Session, "after_rollback")
@@ -212,8 +254,7 @@ def _forget(session):
     session.info.pop("hyoka_audit_notes", None)
 
 
-_COLUMNS = ("at", "actor_id", "actor_name", "action", "object_type", "object_id", "summary", "before",
-            "after", "ip")
+_COLUMNS = ("at", "actor_id", "actor_name", "action", "object_type", "object_id", "summary", "before", "after", "ip")
 #: row counts that come back (a request's few rows, a bulk import's full batches)
 _KEPT_COUNTS = frozenset(range(1, 17)) | {WRITE_BATCH}
 _INSERTS: dict[int, sa.TextClause] = {}
@@ -232,10 +273,9 @@ def _insert_rows(count: int) -> sa.TextClause | None:
     if stmt is None:
         table = AuditEvent.__table__
         rows = ", ".join("(" + ", ".join(f":{column}_{i}" for column in _COLUMNS) + ")" for i in range(count))
-        stmt = _INSERTS[count] = sa.text(
-            f"INSERT INTO {table.name} ({', '.join(_COLUMNS)}) VALUES {rows}"
-        ).bindparams(*(sa.bindparam(f"{column}_{i}", type_=table.c[column].type)
-                       for i in range(count) for column in _COLUMNS))
+        stmt = _INSERTS[count] = sa.text(f"INSERT INTO {table.name} ({', '.join(_COLUMNS)}) VALUES {rows}").bindparams(
+            *(sa.bindparam(f"{column}_{i}", type_=table.c[column].type) for i in range(count) for column in _COLUMNS)
+        )
     return stmt
 
 

@@ -4,6 +4,7 @@ Every view is decorated with :func:`requires` (the roles that may use it) or :fu
 ``tests/common/test_route_roles.py`` walks ``app.url_map`` and fails for any endpoint that
 has neither, and checks that every other role is refused.
 """
+
 from __future__ import annotations
 
 import functools
@@ -70,8 +71,7 @@ class _LoginManager(LoginManager):
         user_id = session.get("_user_id")
         _forget_sign_in()
         session_protected.send(current_app._get_current_object())
-        logger.warning("signed-in session of user %s presented from another address or browser: ended",
-                       user_id)
+        logger.warning("signed-in session of user %s presented from another address or browser: ended", user_id)
         return True
 
 
@@ -196,10 +196,10 @@ def authenticate(name: str, password: str) -> SignIn:
     now = utcnow()
     user = db.session.execute(db.select(User).filter_by(username=name.strip())).scalar_one_or_none()
     locked_until = db.session.execute(
-        db.select(LoginAttempt.locked_until).where(LoginAttempt.name_hash == key)).scalar_one_or_none()
+        db.select(LoginAttempt.locked_until).where(LoginAttempt.name_hash == key)
+    ).scalar_one_or_none()
     if locked_until is not None and locked_until > now:
-        _record_failure(name, user, "ロック中のアカウントへのログイン試行",
-                        "" if user else "ロック中のログイン試行")
+        _record_failure(name, user, "ロック中のアカウントへのログイン試行", "" if user else "ロック中のログイン試行")
         return SignIn(None, locked=True)
     if user is not None and user.active:
         right = check_password_hash(user.password_hash, password)
@@ -210,8 +210,12 @@ def authenticate(name: str, password: str) -> SignIn:
         db.session.execute(db.delete(LoginAttempt).where(LoginAttempt.name_hash == key))
         return SignIn(user)
     locked = _count_failure(key, now)
-    _record_failure(name, user, "パスワード誤り" if user is None or user.active else "無効なアカウント",
-                    "失敗が続いたためロック" if locked else "")
+    _record_failure(
+        name,
+        user,
+        "パスワード誤り" if user is None or user.active else "無効なアカウント",
+        "失敗が続いたためロック" if locked else "",
+    )
     return SignIn(None, locked=locked)
 
 
@@ -222,18 +226,31 @@ def _count_failure(key: str, now) -> bool:
     until = now + timedelta(minutes=current_app.config["HYOKA_LOCKOUT_MINUTES"])
     table = LoginAttempt.__table__
     reached = table.c.failures + 1 >= limit
-    stmt = dialect_insert(table).values(
-        name_hash=key, failures=0 if limit <= 1 else 1, locked_until=until if limit <= 1 else None,
-        last_failed_at=now,
-    ).on_conflict_do_update(index_elements=[table.c.name_hash], set_={
-        "failures": sa.case((reached, 0), else_=table.c.failures + 1),
-        "locked_until": sa.case((reached, until), else_=table.c.locked_until),
-        "last_failed_at": now,
-    }).returning(table.c.locked_until)
+    stmt = (
+        dialect_insert(table)
+        .values(
+            name_hash=key,
+            failures=0 if limit <= 1 else 1,
+            locked_until=until if limit <= 1 else None,
+            last_failed_at=now,
+        )
+        .on_conflict_do_update(
+            index_elements=[table.c.name_hash],
+            set_={
+                "failures": sa.case((reached, 0), else_=table.c.failures + 1),
+                "locked_until": sa.case((reached, until), else_=table.c.locked_until),
+                "last_failed_at": now,
+            },
+        )
+        .returning(table.c.locked_until)
+    )
     locked_until = db.session.execute(stmt).scalar_one()
-    db.session.execute(db.delete(LoginAttempt).where(
-        LoginAttempt.last_failed_at < now - LOGIN_ATTEMPT_RETENTION,
-        sa.or_(LoginAttempt.locked_until.is_(None), LoginAttempt.locked_until < now)))
+    db.session.execute(
+        db.delete(LoginAttempt).where(
+            LoginAttempt.last_failed_at < now - LOGIN_ATTEMPT_RETENTION,
+            sa.or_(LoginAttempt.locked_until.is_(None), LoginAttempt.locked_until < now),
+        )
+    )
     return locked_until == until
 
 
@@ -245,14 +262,20 @@ def _record_failure(name: str, user: User | None, summary: str, note: str = "") 
             summary = "存在しないユーザーID（個人番号を含むため記録しません）"
         else:
             summary = f"存在しないユーザーID: {name.strip()[:64]}"
-    audit.record("login_failed", "User", None if user is None else user.id,
-                 summary + (f"（{note}）" if note else ""), actor=user or "anonymous")
+    audit.record(
+        "login_failed",
+        "User",
+        None if user is None else user.id,
+        summary + (f"（{note}）" if note else ""),
+        actor=user or "anonymous",
+    )
 
 
 def locked_user_ids(users) -> set[int]:
     """Ids of those of ``users`` whose login name is locked now."""
-    keys = set(db.session.execute(db.select(LoginAttempt.name_hash).where(
-        LoginAttempt.locked_until > utcnow())).scalars())
+    keys = set(
+        db.session.execute(db.select(LoginAttempt.name_hash).where(LoginAttempt.locked_until > utcnow())).scalars()
+    )
     return {user.id for user in users if login_name_key(user.username) in keys} if keys else set()
 
 
@@ -301,8 +324,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(name: str, *, system_code: str | None = None, user: User | None = None,
-                feeds=None):
+def issue_token(name: str, *, system_code: str | None = None, user: User | None = None, feeds=None):
     """Create an API token; returns (ApiToken, plain token). The plain token is shown once.
 
     A system token (``system_code``) may post the ``feeds`` given (default
@@ -316,8 +338,9 @@ def issue_token(name: str, *, system_code: str | None = None, user: User | None 
     else:
         feeds_text = None
     plain = "hyk_" + secrets.token_urlsafe(32)
-    token = ApiToken(name=name, token_hash=hash_token(plain), prefix=plain[:10],
-                     system_code=system_code, user=user, feeds=feeds_text)
+    token = ApiToken(
+        name=name, token_hash=hash_token(plain), prefix=plain[:10], system_code=system_code, user=user, feeds=feeds_text
+    )
     db.session.add(token)
     return token, plain
 

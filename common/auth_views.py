@@ -1,4 +1,5 @@
 """Login, logout and password change."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, session, url_for

@@ -1,4 +1,5 @@
 """CLI groups of the foundation: ``flask users ...`` and ``flask demo ...``."""
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,15 @@ demo_cli = AppGroup("demo", help="デモデータ")
 @users_cli.command("create")
 @click.argument("username")
 @click.option("--name", "display_name", help="氏名(省略時はユーザーID)")
-@click.option("--role", "roles", multiple=True, type=click.Choice(sorted(ROLES)), default=["admin"],
-              show_default=True, help="役割(複数指定可)")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    type=click.Choice(sorted(ROLES)),
+    default=["admin"],
+    show_default=True,
+    help="役割(複数指定可)",
+)
 @click.option("--department", "departments", multiple=True, help="所属コード(事務担当課の担当範囲)")
 @click.password_option("--password", prompt="パスワード", confirmation_prompt="パスワード(確認)")
 def create_user(username, display_name, roles, departments, password):
@@ -36,8 +44,7 @@ def create_user(username, display_name, roles, departments, password):
             raise click.ClickException(f"所属コード {code} が見つかりません。")
         depts.append(dept)
     with audit.acting_as("cli"):
-        user = User(username=username, display_name=display_name or username,
-                    password_hash=hash_password(password))
+        user = User(username=username, display_name=display_name or username, password_hash=hash_password(password))
         user.set_roles(roles)
         user.departments = depts
         db.session.add(user)

@@ -7,6 +7,7 @@ instead of evaluating it. Numbers are written as they are. Every CSV export goes
 :func:`writer` (tests/common/test_csvsafe.py checks that no other module calls
 ``csv.writer``).
 """
+
 from __future__ import annotations
 
 import csv

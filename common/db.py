@@ -4,6 +4,7 @@ Guards that must hold even against a direct SQL session (append-only tables, imm
 rows) are written as triggers for SQLite and PostgreSQL. They are created with the tables
 (``after_create``) for tests and by the migrations in production; see :func:`guard`.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -66,8 +67,9 @@ class GuardViolation(Exception):
 TRIGGERS: list[tuple[str, str, dict[str, list[str]]]] = []
 
 
-def guard_sql(table: str, name: str, *, operations=("UPDATE", "DELETE"), when: str | None = None,
-              message: str = "immutable row") -> dict[str, list[str]]:
+def guard_sql(
+    table: str, name: str, *, operations=("UPDATE", "DELETE"), when: str | None = None, message: str = "immutable row"
+) -> dict[str, list[str]]:
     """SQL creating a trigger that aborts ``operations`` on ``table`` (when ``when`` holds of OLD)."""
     sqlite = []
     for op in operations:
@@ -82,8 +84,7 @@ def guard_sql(table: str, name: str, *, operations=("UPDATE", "DELETE"), when: s
         f"CREATE OR REPLACE FUNCTION {name}_fn() RETURNS trigger AS $$ BEGIN "
         f"{pg_cond}RAISE EXCEPTION '{message}';{pg_end} "
         f"IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END; $$ LANGUAGE plpgsql",
-        f"CREATE TRIGGER {name} BEFORE {' OR '.join(operations)} ON {table} "
-        f"FOR EACH ROW EXECUTE FUNCTION {name}_fn()",
+        f"CREATE TRIGGER {name} BEFORE {' OR '.join(operations)} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}_fn()",
     ]
     return {"sqlite": sqlite, "postgresql": postgres}
 

@@ -4,6 +4,7 @@
 (it looks for what it would create and stops when it is there), so ``make run`` can call
 the loader every time.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -57,8 +58,7 @@ class DemoStep:
 _STEPS: list[DemoStep] = []
 
 
-def register_demo(name: str, func: Callable[[dict], str | None], *, order: int = 100,
-                  evidence: bool = False) -> None:
+def register_demo(name: str, func: Callable[[dict], str | None], *, order: int = 100, evidence: bool = False) -> None:
     """Plug a loader step in. ``func(options)`` returns a line to print (or None)."""
     if any(step.name == name for step in _STEPS):
         return

@@ -1,4 +1,5 @@
 """Forms shared by the account and administration pages (Flask-WTF: CSRF on every form)."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -51,8 +52,7 @@ class LoginForm(FlaskForm):
 class ChangePasswordForm(FlaskForm):
     current = PasswordField("現在のパスワード", validators=[DataRequired("現在のパスワードを入力してください。")])
     new = PasswordField("新しいパスワード", validators=[DataRequired("新しいパスワードを入力してください。")])
-    confirm = PasswordField("新しいパスワード(確認)",
-                            validators=[EqualTo("new", "確認用のパスワードが一致しません。")])
+    confirm = PasswordField("新しいパスワード(確認)", validators=[EqualTo("new", "確認用のパスワードが一致しません。")])
     submit = SubmitField("変更する")
 
     def __init__(self, *args, username="", **kwargs):
@@ -66,12 +66,23 @@ class ChangePasswordForm(FlaskForm):
 
 
 class UserForm(FlaskForm):
-    username = StringField("ユーザーID", validators=[
-        DataRequired("ユーザーIDを入力してください。"), Length(max=64, message="64文字以内で入力してください。"),
-        Regexp(r"^[A-Za-z0-9._-]+$", message="半角英数字と . _ - で入力してください。"), NoMyNumber()])
-    display_name = StringField("氏名", validators=[DataRequired("氏名を入力してください。"),
-                                                 Length(max=200, message="200文字以内で入力してください。"),
-                                                 NoMyNumber()])
+    username = StringField(
+        "ユーザーID",
+        validators=[
+            DataRequired("ユーザーIDを入力してください。"),
+            Length(max=64, message="64文字以内で入力してください。"),
+            Regexp(r"^[A-Za-z0-9._-]+$", message="半角英数字と . _ - で入力してください。"),
+            NoMyNumber(),
+        ],
+    )
+    display_name = StringField(
+        "氏名",
+        validators=[
+            DataRequired("氏名を入力してください。"),
+            Length(max=200, message="200文字以内で入力してください。"),
+            NoMyNumber(),
+        ],
+    )
     roles = MultiCheckboxField("役割", choices=list(ROLES.items()))
     departments = MultiCheckboxField("所属(事務担当課の担当範囲)", coerce=int, choices=[])
     active = BooleanField("有効", default=True)
@@ -89,10 +100,12 @@ class UserForm(FlaskForm):
 
 class TokenForm(FlaskForm):
     name = StringField("名称", validators=[DataRequired("名称を入力してください。"), Length(max=200), NoMyNumber()])
-    system_code = StringField("システムコード", validators=[DataRequired("システムコードを入力してください。"),
-                                                        Length(max=32), NoMyNumber()])
-    feeds = MultiCheckboxField("送信できるフィード", choices=list(FEED_KINDS.items()),
-                               default=list(DEFAULT_TOKEN_FEEDS))
+    system_code = StringField(
+        "システムコード", validators=[DataRequired("システムコードを入力してください。"), Length(max=32), NoMyNumber()]
+    )
+    feeds = MultiCheckboxField(
+        "送信できるフィード", choices=list(FEED_KINDS.items()), default=list(DEFAULT_TOKEN_FEEDS)
+    )
     submit = SubmitField("発行する")
 
     def validate_feeds(self, field):

@@ -5,6 +5,7 @@ The forms follow the published result report of a consultation (reference 004):
 「令和7年11月12日～12月11日」 in the annex header. Digits are half-width, parentheses
 and the range tilde are full-width, and the first year of an era is written 元年.
 """
+
 from __future__ import annotations
 
 from datetime import date

@@ -8,6 +8,7 @@ characters escaped as ``\\x09`` and ``+`` kept for a space in the query string. 
 :func:`redact` therefore looks at the text as written *and* as decoded, and when the
 decoded text holds one, writes the decoded text redacted (control characters escaped).
 """
+
 from __future__ import annotations
 
 import logging

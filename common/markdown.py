@@ -1,4 +1,5 @@
 """Markdown for long texts, rendered and then sanitised with nh3 (never trust the input)."""
+
 from __future__ import annotations
 
 import nh3
@@ -8,8 +9,28 @@ from markupsafe import Markup, escape
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True}).enable("table")
 
 ALLOWED_TAGS = {
-    "p", "br", "strong", "em", "ul", "ol", "li", "blockquote", "code", "pre", "h3", "h4", "h5",
-    "table", "thead", "tbody", "tr", "th", "td", "a", "hr", "del",
+    "p",
+    "br",
+    "strong",
+    "em",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "code",
+    "pre",
+    "h3",
+    "h4",
+    "h5",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "a",
+    "hr",
+    "del",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
 
@@ -19,8 +40,15 @@ def render_markdown(text: str | None) -> Markup:
     if not text:
         return Markup("")
     html = _md.render(text)
-    return Markup(nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                            url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer"))
+    return Markup(
+        nh3.clean(
+            html,
+            tags=ALLOWED_TAGS,
+            attributes=ALLOWED_ATTRIBUTES,
+            url_schemes={"http", "https", "mailto"},
+            link_rel="noopener noreferrer",
+        )
+    )
 
 
 def render_plain(text: str | None) -> Markup:

@@ -19,6 +19,7 @@ little too much over publishing personal data:
 
 This module works on plain text; callers escape for HTML after masking.
 """
+
 from __future__ import annotations
 
 import re
@@ -175,8 +176,7 @@ _BLOCKS = f"{_NUM}(?:(?:{_UNIT}{_JOIN}?|{_JOIN})[東西南北]?{_NUM})*{_UNIT}?"
 _POSTAL = f"〒?[ 　]?[0-9０-９]{{3}}[{_DASH}][0-9０-９]{{4}}[ 　]*"
 _POSTAL_CODE = re.compile(f"(?:{_POSTAL})?")
 _ADDRESS = re.compile(
-    f"(?:{_POSTAL})?"
-    f"(?:{'|'.join(PREFECTURES)})?{_MUNICIPALITY}{_TOWN}[東西南北]?(?P<blocks>{_BLOCKS})"
+    f"(?:{_POSTAL})?(?:{'|'.join(PREFECTURES)})?{_MUNICIPALITY}{_TOWN}[東西南北]?(?P<blocks>{_BLOCKS})"
 )
 _HAS_UNIT = re.compile(f"{_UNIT}|{_NUM}[{_DASH}]{_NUM}")
 _PREFECTURE = re.compile("|".join(PREFECTURES))
@@ -239,7 +239,7 @@ def mask(text: str) -> MaskResult:
     parts = []
     position = 0
     for hit in hits:
-        parts.append(text[position:hit.start])
+        parts.append(text[position : hit.start])
         parts.append(LABELS[hit.kind])
         position = hit.end
     parts.append(text[position:])

@@ -1,4 +1,5 @@
 """Accounts, departments, settings, API tokens and the audit trail."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -65,8 +66,9 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     role_rows: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
-    departments: Mapped[list[Department]] = relationship(secondary=user_departments, lazy="selectin",
-                                                         order_by=Department.sort_order)
+    departments: Mapped[list[Department]] = relationship(
+        secondary=user_departments, lazy="selectin", order_by=Department.sort_order
+    )
 
     @property
     def roles(self) -> set[str]:

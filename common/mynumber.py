@@ -12,6 +12,7 @@ this module, so that all of them agree on what a 個人番号 looks like:
 * numbers as well as text: ``123456789018``, ``123456789018.0`` and ``1.23456789018e11``
   are the same number when a JSON value or a spreadsheet cell carries it.
 """
+
 from __future__ import annotations
 
 import re
@@ -49,9 +50,7 @@ SEPARATOR = _separator_class()
 _GROUP = r"\d{4}"
 #: zero-width, so that overlapping candidates are all seen (an invalid window must not hide a
 #: valid one that starts a group later)
-_CANDIDATE = re.compile(
-    rf"(?<!\d)(?=({_GROUP}(?:{SEPARATOR})?{_GROUP}(?:{SEPARATOR})?{_GROUP})(?!\d))"
-)
+_CANDIDATE = re.compile(rf"(?<!\d)(?=({_GROUP}(?:{SEPARATOR})?{_GROUP}(?:{SEPARATOR})?{_GROUP})(?!\d))")
 _SEPARATOR_RE = re.compile(SEPARATOR)
 #: cheap pre-test: text with fewer than 12 digits in it cannot hold a 個人番号
 _DIGIT = re.compile(r"\d")
@@ -88,8 +87,12 @@ def is_my_number(value) -> bool:
 
 
 def _valid(digits: str) -> bool:
-    return len(digits) == 12 and digits.isascii() and digits.isdigit() and (
-        my_number_check_digit(digits[:11]) == int(digits[11]))
+    return (
+        len(digits) == 12
+        and digits.isascii()
+        and digits.isdigit()
+        and (my_number_check_digit(digits[:11]) == int(digits[11]))
+    )
 
 
 def _number_digits(value) -> str | None:

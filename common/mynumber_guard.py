@@ -6,6 +6,7 @@ that still carries one when the session flushes — a free-text field nobody tho
 login name typed into the wrong box — is masked here, and a warning (without the number)
 is logged.
 """
+
 from __future__ import annotations
 
 import logging

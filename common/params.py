@@ -8,6 +8,7 @@
 - :func:`init_app` answers 400 to a request whose path or query string holds NUL or another
   control character (PostgreSQL refuses NUL in text; nothing here means one).
 """
+
 from __future__ import annotations
 
 import re
@@ -60,6 +61,7 @@ def init_app(app) -> None:
     @app.before_request
     def _refuse_control_characters():
         if has_control_characters(request.path) or any(
-                has_control_characters(key) or has_control_characters(value)
-                for key, value in request.args.items(multi=True)):
+            has_control_characters(key) or has_control_characters(value)
+            for key, value in request.args.items(multi=True)
+        ):
             abort(400)

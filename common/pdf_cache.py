@@ -15,6 +15,7 @@ render six times and starve every other request (``/healthz`` included). Here:
 
 Route bodies stay small: ``return pdf_response(cached_pdf(parts, digest, render), name)``.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -30,12 +31,24 @@ from flask import current_app, render_template, send_file
 
 #: default settings (the environment, then app.config, override them); HYOKA_PDF_CACHE=off
 #: renders on every request without any bound, as before the cache (bench/public_pdf.py's baseline)
-DEFAULTS = {"HYOKA_PDF_RENDERS": 1, "HYOKA_PDF_WAIT_SECONDS": 2.0, "HYOKA_PDF_RETRY_AFTER": 10,
-            "HYOKA_PDF_CACHE_FILES": 500, "HYOKA_PDF_CACHE_DIR": "", "HYOKA_PDF_CACHE": "on"}
+DEFAULTS = {
+    "HYOKA_PDF_RENDERS": 1,
+    "HYOKA_PDF_WAIT_SECONDS": 2.0,
+    "HYOKA_PDF_RETRY_AFTER": 10,
+    "HYOKA_PDF_CACHE_FILES": 500,
+    "HYOKA_PDF_CACHE_DIR": "",
+    "HYOKA_PDF_CACHE": "on",
+}
 BUSY_MESSAGE = "PDFを作成しています。しばらくしてからもう一度お試しください。"
 #: what the rendered bytes depend on besides the content: hashed once per process
-FINGERPRINT_GLOBS = ("templates/pdf/**/*", "templates/consultation/*print*.html", "static/css/**/*.css",
-                     "common/publish.py", "pia/pdf.py", "consultation/report.py")
+FINGERPRINT_GLOBS = (
+    "templates/pdf/**/*",
+    "templates/consultation/*print*.html",
+    "static/css/**/*.css",
+    "common/publish.py",
+    "pia/pdf.py",
+    "consultation/report.py",
+)
 
 _ROOT = Path(__file__).resolve().parent.parent
 _key_locks: dict[str, threading.Lock] = {}
@@ -192,8 +205,14 @@ def _write(path: Path, data: bytes) -> None:
 
 def pdf_response(data: bytes, download_name: str, *, max_age: int = 60):
     """An inline PDF response with an ETag (its SHA-256): 304 when the client has it."""
-    return send_file(BytesIO(data), mimetype="application/pdf", download_name=download_name,
-                     etag=hashlib.sha256(data).hexdigest(), max_age=max_age, conditional=True)
+    return send_file(
+        BytesIO(data),
+        mimetype="application/pdf",
+        download_name=download_name,
+        etag=hashlib.sha256(data).hexdigest(),
+        max_age=max_age,
+        conditional=True,
+    )
 
 
 def init_app(app) -> None:
@@ -204,7 +223,6 @@ def init_app(app) -> None:
 
     @app.errorhandler(Busy)
     def _busy(_error):
-        response = current_app.make_response(
-            (render_template("error.html", code=503, message=BUSY_MESSAGE), 503))
+        response = current_app.make_response((render_template("error.html", code=503, message=BUSY_MESSAGE), 503))
         response.headers["Retry-After"] = str(_setting("HYOKA_PDF_RETRY_AFTER"))
         return response

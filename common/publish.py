@@ -14,6 +14,7 @@ Japanese text is set in IPAex Mincho/Gothic, which ``static/css/pdf.css`` names 
 ``@font-face`` rules with ``local()`` sources (fontconfig finds the installed fonts);
 WeasyPrint embeds the subset of glyphs it uses.
 """
+
 from __future__ import annotations
 
 import functools
@@ -95,7 +96,7 @@ def _fetcher_class():
             relative = unquote(parts.path)
             if not relative.startswith("/static/"):
                 return None
-            candidate = (self.static_dir / relative[len("/static/"):]).resolve()
+            candidate = (self.static_dir / relative[len("/static/") :]).resolve()
             if not candidate.is_relative_to(self.static_dir) or not candidate.is_file():
                 return None
             if candidate.suffix.lower() not in ALLOWED_SUFFIXES:
@@ -151,8 +152,9 @@ def render_pdf(
     fetcher: URLFetcher | None = None,
 ) -> bytes:
     """Render ``html`` to PDF bytes (see :func:`render` for the parameters)."""
-    return render(html, base_url=base_url, stylesheets=stylesheets, metadata=metadata,
-                  pdf_variant=pdf_variant, fetcher=fetcher).pdf
+    return render(
+        html, base_url=base_url, stylesheets=stylesheets, metadata=metadata, pdf_variant=pdf_variant, fetcher=fetcher
+    ).pdf
 
 
 def render(
@@ -184,8 +186,12 @@ def render(
     base_url = base_url or INTERNAL_ROOT
     font_config = FontConfiguration()
     css = [
-        CSS(string=_stylesheet_text(name), base_url=f"{INTERNAL_ROOT}static/{name}",
-            url_fetcher=fetcher, font_config=font_config)
+        CSS(
+            string=_stylesheet_text(name),
+            base_url=f"{INTERNAL_ROOT}static/{name}",
+            url_fetcher=fetcher,
+            font_config=font_config,
+        )
         for name in stylesheets
     ]
     # WeasyPrint allocates millions of short-lived objects; the cyclic collector's passes
@@ -194,7 +200,8 @@ def render(
     gc.disable()
     try:
         document = HTML(string=html, base_url=base_url, url_fetcher=fetcher).render(
-            font_config=font_config, stylesheets=css, pdf_variant=pdf_variant)
+            font_config=font_config, stylesheets=css, pdf_variant=pdf_variant
+        )
         _apply_metadata(document.metadata, metadata or {})
         with warnings.catch_warnings():
             # WeasyPrint opens its sRGB profile for PDF/A and leaves closing it to the
@@ -232,4 +239,3 @@ def _apply_metadata(target, metadata: Mapping[str, object]) -> None:
         if metadata.get(key):
             setattr(target, key, _pdf_date(metadata[key]))
     target.generator = GENERATOR
-

@@ -4,6 +4,7 @@ Every redirect to a place named by the request goes through :func:`local_target`
 accepted only when it is unmistakably a path on this site, as a browser would read it and as
 any proxy that decodes it once or twice would; anything else falls back to a page of ours.
 """
+
 from __future__ import annotations
 
 import unicodedata

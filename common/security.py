@@ -1,4 +1,5 @@
 """HTTP security headers; the CSP allows no inline script and no third-party origin."""
+
 from __future__ import annotations
 
 CSP = (

@@ -1,4 +1,5 @@
 """Jinja filters and globals shared by every template."""
+
 from __future__ import annotations
 
 from flask import current_app
@@ -50,8 +51,13 @@ def init_app(app) -> None:
         datetime=fmt_datetime,
         date=fmt_date,
     )
-    app.jinja_env.globals.update(setting=setting, body_name=body_name, ROLE_LABELS=ROLES,
-                                  can_access=can_access, NAVIGATION=NAVIGATION,
-                                  now_utc=utcnow)
+    app.jinja_env.globals.update(
+        setting=setting,
+        body_name=body_name,
+        ROLE_LABELS=ROLES,
+        can_access=can_access,
+        NAVIGATION=NAVIGATION,
+        now_utc=utcnow,
+    )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -1,4 +1,5 @@
 """Time zone and display helpers (the body works in Asia/Tokyo)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta

@@ -5,6 +5,7 @@ agrees with its extension; what the browser says in Content-Type is not trusted.
 are best stored under their SHA-256 and the safe name kept only for display and
 download; :func:`safe_filename` still guarantees a name that cannot leave a directory.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,7 +54,15 @@ EXTENSIONS: dict[str, str] = {
 SNIFFABLE = frozenset(mime for _, mime in _SIGNATURES)
 
 #: Names of the types in messages to the user.
-TYPE_NAMES = {PDF: "PDF", PNG: "PNG画像", JPEG: "JPEG画像", GIF: "GIF画像", TIFF: "TIFF画像", EML: "メール（.eml）", MBOX: "メールボックス（.mbox）"}
+TYPE_NAMES = {
+    PDF: "PDF",
+    PNG: "PNG画像",
+    JPEG: "JPEG画像",
+    GIF: "GIF画像",
+    TIFF: "TIFF画像",
+    EML: "メール（.eml）",
+    MBOX: "メールボックス（.mbox）",
+}
 
 #: Longest stored name, in UTF-8 bytes (file systems allow 255; leave room for suffixes).
 MAX_NAME_BYTES = 180
@@ -143,7 +152,9 @@ def check_upload(filename: str, data: bytes, *, allowed: set[str], max_bytes: in
     content_type = sniffed or (claimed if claimed not in SNIFFABLE else None)
     if content_type is None:
         if claimed in SNIFFABLE:
-            raise UploadRejected(f"ファイルの内容が{TYPE_NAMES[claimed]}ではありません。ファイルが壊れていないか確認してください。")
+            raise UploadRejected(
+                f"ファイルの内容が{TYPE_NAMES[claimed]}ではありません。ファイルが壊れていないか確認してください。"
+            )
         raise UploadRejected(f"ファイルの形式を確認できません。受け付ける形式は {_type_list(allowed)} です。")
     if content_type not in allowed:
         raise UploadRejected(
@@ -171,8 +182,13 @@ def file_text(data: bytes, content_type: str) -> str | None:
             log.warning("pdftotext (poppler-utils) is not installed: PDF text cannot be checked")
             return None
         try:
-            done = subprocess.run([tool, "-q", "-enc", "UTF-8", "-", "-"], input=data, capture_output=True,
-                                  timeout=PDF_TEXT_TIMEOUT, check=False)
+            done = subprocess.run(
+                [tool, "-q", "-enc", "UTF-8", "-", "-"],
+                input=data,
+                capture_output=True,
+                timeout=PDF_TEXT_TIMEOUT,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             return None
         return done.stdout.decode("utf-8", errors="replace") if done.returncode == 0 else None

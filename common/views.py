@@ -1,4 +1,5 @@
 """The dashboard and the health check."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template

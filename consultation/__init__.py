@@ -1,5 +1,6 @@
 """Consultations (住民等からの意見聴取): periods, intake by every channel, opinions and
 replies, form letters, masking, and the result report (寄せられたご意見と市の考え方)."""
+
 from __future__ import annotations
 
 

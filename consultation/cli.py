@@ -1,4 +1,5 @@
 """``flask --app app consultation ...``"""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -30,6 +30,7 @@ representative so that such members can be shown and checked.
 Singletons are left out of the result unless ``include_singletons=True``.
 The result depends only on the input (no randomness, no hash seeds).
 """
+
 from __future__ import annotations
 
 import math
@@ -68,7 +69,7 @@ def shingles(text: str) -> frozenset[str]:
 def _shingles_of_normalised(normalised: str) -> frozenset[str]:
     if len(normalised) <= SHINGLE_SIZE:
         return frozenset([normalised]) if normalised else frozenset()
-    return frozenset(normalised[i:i + SHINGLE_SIZE] for i in range(len(normalised) - SHINGLE_SIZE + 1))
+    return frozenset(normalised[i : i + SHINGLE_SIZE] for i in range(len(normalised) - SHINGLE_SIZE + 1))
 
 
 def _jaccard(a: frozenset, b: frozenset) -> float:

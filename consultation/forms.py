@@ -1,4 +1,5 @@
 """Forms of the consultation pages (Flask-WTF: CSRF on every form, also the public one)."""
+
 from __future__ import annotations
 
 from flask import current_app
@@ -35,17 +36,31 @@ def _lines(text: str | None) -> list[str]:
 
 
 class ConsultationForm(FlaskForm):
-    version_id = SelectField("意見を募集する評価書（版）", coerce=int,
-                             validators=[InputRequired("評価書の版を選んでください。")])
-    title = StringField("件名（意見を募集する評価書の名称）", validators=[
-        DataRequired("件名を入力してください。"), Length(max=300, message="300文字以内で入力してください。"), NoMyNumber()])
+    version_id = SelectField(
+        "意見を募集する評価書（版）", coerce=int, validators=[InputRequired("評価書の版を選んでください。")]
+    )
+    title = StringField(
+        "件名（意見を募集する評価書の名称）",
+        validators=[
+            DataRequired("件名を入力してください。"),
+            Length(max=300, message="300文字以内で入力してください。"),
+            NoMyNumber(),
+        ],
+    )
     description = TextAreaField("募集の趣旨・概要", validators=[Length(max=5000), NoMyNumber()])
     start_date = DateField("募集開始日", validators=[InputRequired("募集開始日を入力してください。")])
     end_date = DateField("募集終了日", validators=[InputRequired("募集終了日を入力してください。")])
     shortened_reason = TextAreaField("期間を短縮する特段の理由", validators=[Length(max=2000), NoMyNumber()])
     places = TextAreaField("配布場所（1行に1か所）", validators=[Length(max=5000), NoMyNumber()])
-    web_url = StringField("ホームページのURL", validators=[
-        Optional(), URL(require_tld=False, message="URLの形式で入力してください。"), Length(max=500), NoMyNumber()])
+    web_url = StringField(
+        "ホームページのURL",
+        validators=[
+            Optional(),
+            URL(require_tld=False, message="URLの形式で入力してください。"),
+            Length(max=500),
+            NoMyNumber(),
+        ],
+    )
     channels = MultiCheckboxField("受付方法", choices=list(CHANNELS.items()))
     info_post = TextAreaField("郵送の宛先", validators=[Length(max=1000), NoMyNumber()])
     info_hand = TextAreaField("持参の受付場所・時間", validators=[Length(max=1000), NoMyNumber()])
@@ -58,7 +73,8 @@ class ConsultationForm(FlaskForm):
     consent_text = TextAreaField("同意事項（Webフォームに表示）", validators=[Length(max=3000), NoMyNumber()])
     categories = TextAreaField(
         "意見の区分（1行に1区分。結果公表での見出しを変える場合は「区分｜見出し」）",
-        validators=[DataRequired("意見の区分を1つ以上入力してください。"), Length(max=3000), NoMyNumber()])
+        validators=[DataRequired("意見の区分を1つ以上入力してください。"), Length(max=3000), NoMyNumber()],
+    )
     submit = SubmitField("保存する")
 
     def __init__(self, *args, **kwargs):
@@ -99,16 +115,22 @@ class ConsultationForm(FlaskForm):
         return out
 
     def channel_info(self) -> dict:
-        return {key: getattr(self, f"info_{key}").data.strip()
-                for key in ("post", "hand", "fax", "email") if (getattr(self, f"info_{key}").data or "").strip()}
+        return {
+            key: getattr(self, f"info_{key}").data.strip()
+            for key in ("post", "hand", "fax", "email")
+            if (getattr(self, f"info_{key}").data or "").strip()
+        }
 
     def field_modes(self) -> dict:
         return {name: getattr(self, f"field_{name}").data for name in FORM_FIELDS}
 
 
 class PaperSubmissionForm(FlaskForm):
-    channel = RadioField("受付方法", choices=[(c, CHANNELS[c]) for c in PAPER_CHANNELS],
-                         validators=[InputRequired("受付方法を選んでください。")])
+    channel = RadioField(
+        "受付方法",
+        choices=[(c, CHANNELS[c]) for c in PAPER_CHANNELS],
+        validators=[InputRequired("受付方法を選んでください。")],
+    )
     received_on = DateField("受付日", validators=[InputRequired("受付日を入力してください。")])
     submitter_kind = RadioField("提出者の区分", choices=list(SUBMITTER_KINDS.items()), default="individual")
     name = StringField("氏名・団体名（公表しません）", validators=[Length(max=200), NoMyNumber()])
@@ -126,8 +148,9 @@ class MailImportForm(FlaskForm):
 
 
 class OpinionForm(FlaskForm):
-    summary = TextAreaField("寄せられたご意見（意見の概要）", validators=[
-        DataRequired("意見の概要を入力してください。"), Length(max=20000)])
+    summary = TextAreaField(
+        "寄せられたご意見（意見の概要）", validators=[DataRequired("意見の概要を入力してください。"), Length(max=20000)]
+    )
     category = SelectField("区分", choices=[])
     topic = StringField("見出し（例: システム総論、クラウド化について）", validators=[Length(max=100)])
     target_path = SelectField("対象となる評価書の項目", choices=[], validate_choice=False)
@@ -143,8 +166,10 @@ class OpinionForm(FlaskForm):
 
 
 class SplitForm(FlaskForm):
-    text = TextAreaField("分割する内容（分ける位置に「----」だけの行を入れてください）",
-                         validators=[DataRequired("内容を入力してください。")])
+    text = TextAreaField(
+        "分割する内容（分ける位置に「----」だけの行を入れてください）",
+        validators=[DataRequired("内容を入力してください。")],
+    )
     submit = SubmitField("分割する")
 
     def parts(self) -> list[str]:
@@ -156,8 +181,9 @@ class SplitForm(FlaskForm):
 class CloseForm(FlaskForm):
     """締切: the reason (required before the end of the period) and the confirmation."""
 
-    reason = TextAreaField("締め切る特段の理由", validators=[Length(max=2000, message="2000文字以内で入力してください。"),
-                                                     NoMyNumber()])
+    reason = TextAreaField(
+        "締め切る特段の理由", validators=[Length(max=2000, message="2000文字以内で入力してください。"), NoMyNumber()]
+    )
     #: "yes" once the officer has seen what closing will do (the confirmation page)
     confirm = HiddenField()
     submit = SubmitField("締め切る")
@@ -170,11 +196,18 @@ class ActionForm(FlaskForm):
 class PublicOpinionForm(FlaskForm):
     """The web form; fields are shown, required or hidden as the consultation sets them."""
 
-    submitter_kind = RadioField("提出者の区分", choices=list(SUBMITTER_KINDS.items()), default="individual",
-                                validators=[Optional()])
-    name = StringField(FORM_FIELDS["name"], validators=[Length(max=200, message="200文字以内で入力してください。"), NoMyNumber()])
-    address = StringField(FORM_FIELDS["address"], validators=[Length(max=300, message="300文字以内で入力してください。"), NoMyNumber()])
-    contact = StringField(FORM_FIELDS["contact"], validators=[Length(max=200, message="200文字以内で入力してください。"), NoMyNumber()])
+    submitter_kind = RadioField(
+        "提出者の区分", choices=list(SUBMITTER_KINDS.items()), default="individual", validators=[Optional()]
+    )
+    name = StringField(
+        FORM_FIELDS["name"], validators=[Length(max=200, message="200文字以内で入力してください。"), NoMyNumber()]
+    )
+    address = StringField(
+        FORM_FIELDS["address"], validators=[Length(max=300, message="300文字以内で入力してください。"), NoMyNumber()]
+    )
+    contact = StringField(
+        FORM_FIELDS["contact"], validators=[Length(max=200, message="200文字以内で入力してください。"), NoMyNumber()]
+    )
     body = TextAreaField("ご意見", validators=[DataRequired("ご意見を入力してください。")])
     consent = BooleanField("上記の取扱いに同意します")
     #: honeypot: hidden from people by CSS and from assistive technology; bots fill it in
@@ -185,8 +218,10 @@ class PublicOpinionForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.consultation = consultation
         limit = current_app.config.get("CONSULTATION_MAX_OPINION_CHARS", DEFAULT_MAX_OPINION_CHARS)
-        self.body.validators = [DataRequired("ご意見を入力してください。"),
-                                Length(max=limit, message=f"ご意見は{limit}文字以内で入力してください。")]
+        self.body.validators = [
+            DataRequired("ご意見を入力してください。"),
+            Length(max=limit, message=f"ご意見は{limit}文字以内で入力してください。"),
+        ]
         for name in FORM_FIELDS:
             field = getattr(self, name)
             if consultation is not None and consultation.field_mode(name) == "required":
@@ -198,7 +233,9 @@ class PublicOpinionForm(FlaskForm):
         autocomplete = {"name": "name", "address": "street-address", "contact": "email"}.get(field.name)
         if autocomplete:
             out["autocomplete"] = autocomplete
-        if field.name == "body" or (field.name in FORM_FIELDS and self.consultation.field_mode(field.name) == "required"):
+        if field.name == "body" or (
+            field.name in FORM_FIELDS and self.consultation.field_mode(field.name) == "required"
+        ):
             out["required"] = True
         ids = [describedby] if describedby else []
         if field.errors:

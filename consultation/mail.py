@@ -9,6 +9,7 @@ refuses, so they are decoded as Microsoft's CP50221 does; Shift_JIS is read as C
 The same message imported twice — as an .eml file and again inside an mbox — gets the
 same :attr:`ParsedMail.fingerprint`, so the intake can refuse the second copy.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -70,8 +71,7 @@ MAX_PARTS = 500
 #: standard parser's time grows with the square of the nested boundaries)
 MAX_MULTIPARTS = 100
 _MULTIPART_TYPE = re.compile(rb"multipart/", re.IGNORECASE)
-MSG_TOO_COMPLEX = (f"メールの構造が複雑すぎるため読み取れません（入れ子は{MAX_DEPTH}段、"
-                   f"パートは{MAX_PARTS}個まで）。")
+MSG_TOO_COMPLEX = f"メールの構造が複雑すぎるため読み取れません（入れ子は{MAX_DEPTH}段、パートは{MAX_PARTS}個まで）。"
 #: Headers of which at least one must be present for the bytes to count as a message.
 _MESSAGE_HEADERS = ("from", "to", "subject", "date", "message-id", "mime-version", "content-type", "received")
 
@@ -313,6 +313,7 @@ def _decode_raw(raw: bytes) -> str:
             continue
     return raw.decode("utf-8", errors="replace")
 
+
 _JAPANESE_FALLBACKS = {
     "iso2022_jp": ("iso2022_jp", "cp50221", "iso2022_jp_2004", "iso2022_jp_ext"),
     "shift_jis": ("cp932", "shift_jis_2004"),
@@ -388,8 +389,28 @@ def _decode_cp50221(data: bytes) -> str:
 # --- HTML to text ---------------------------------------------------------------------
 
 _BLOCK_TAGS = {
-    "p", "div", "br", "li", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6",
-    "blockquote", "pre", "ul", "ol", "dl", "dt", "dd", "hr", "section", "article",
+    "p",
+    "div",
+    "br",
+    "li",
+    "tr",
+    "table",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "ul",
+    "ol",
+    "dl",
+    "dt",
+    "dd",
+    "hr",
+    "section",
+    "article",
 }
 _SKIPPED_TAGS = {"script", "style", "head", "title", "template"}
 

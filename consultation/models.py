@@ -7,6 +7,7 @@ public pages show that, never the live draft); closing it before the end of its 
 a 特段の理由. A submission is what one submitter sent through one channel;
 officers split it into opinions (意見), each answered with the body's view (市の考え方).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,7 +51,11 @@ TRANSITIONS = {
 SUBMITTER_KINDS = {"individual": "個人", "organisation": "団体"}
 
 #: fields of the web form an administrator sets per consultation; value: required|optional|hidden
-FORM_FIELDS = {"name": "氏名（団体の場合は団体名）", "address": "住所", "contact": "連絡先（電話番号またはメールアドレス）"}
+FORM_FIELDS = {
+    "name": "氏名（団体の場合は団体名）",
+    "address": "住所",
+    "contact": "連絡先（電話番号またはメールアドレス）",
+}
 FIELD_MODES = {"required": "必須", "optional": "任意", "hidden": "表示しない"}
 
 DEFAULT_CATEGORIES = [
@@ -140,11 +145,14 @@ class Consultation(db.Model):
 
     version = relationship("AssessmentVersion")
     submissions: Mapped[list[Submission]] = relationship(
-        back_populates="consultation", order_by="Submission.id", cascade="all, delete-orphan")
+        back_populates="consultation", order_by="Submission.id", cascade="all, delete-orphan"
+    )
     opinions: Mapped[list[Opinion]] = relationship(
-        back_populates="consultation", order_by="Opinion.position", cascade="all, delete-orphan")
+        back_populates="consultation", order_by="Opinion.position", cascade="all, delete-orphan"
+    )
     groups: Mapped[list[FormLetterGroup]] = relationship(
-        back_populates="consultation", order_by="FormLetterGroup.id", cascade="all, delete-orphan")
+        back_populates="consultation", order_by="FormLetterGroup.id", cascade="all, delete-orphan"
+    )
 
     # --- period ------------------------------------------------------------------------
 
@@ -248,8 +256,9 @@ class Consultation(db.Model):
     def can_move_to(self, state: str) -> bool:
         return state in TRANSITIONS.get(self.status, ())
 
-    def transition(self, state: str, *, actor=None, note: str = "", reason: str = "",
-                   today: date | None = None) -> None:
+    def transition(
+        self, state: str, *, actor=None, note: str = "", reason: str = "", today: date | None = None
+    ) -> None:
         """Move to ``state``; raise :class:`InvalidTransition` for a move not allowed.
 
         Opening keeps the snapshot of the draft (the first time). Closing on or before the
@@ -272,7 +281,8 @@ class Consultation(db.Model):
             if self.opened_at is None and day > self.end_date:
                 raise InvalidTransition(
                     f"募集期間（{fmt_date(self.end_date)}まで）は既に過ぎています。"
-                    "意見募集は、評価書の案を実際に公表する日から始まる期間で作成してください。")
+                    "意見募集は、評価書の案を実際に公表する日から始まる期間で作成してください。"
+                )
             self.opened_at = self.opened_at or now
             if self.closed_early:
                 before.update(closed_early=True, early_close_reason=self.early_close_reason)
@@ -286,7 +296,8 @@ class Consultation(db.Model):
             if early and not reason:
                 raise InvalidTransition(
                     f"募集期間は{fmt_date(self.end_date)}までです。期間の終了前に締め切るには、"
-                    "締め切る特段の理由を記載してください（評価書のVIに記載されます）。")
+                    "締め切る特段の理由を記載してください（評価書のVIに記載されます）。"
+                )
             self.closed_at = now
             self.closed_early = early
             self.early_close_reason = reason if early else ""
@@ -323,8 +334,10 @@ def period_problem(start: date | None, end: date | None, shortened_reason: str =
     days = (end - start).days + 1
     minimum = min_period_days()
     if days < minimum and not (shortened_reason or "").strip():
-        return (f"募集期間が{days}日間で、{minimum}日に満たないため、"
-                "期間を短縮する特段の理由を記載してください（評価書のVIに記載されます）。")
+        return (
+            f"募集期間が{days}日間で、{minimum}日に満たないため、"
+            "期間を短縮する特段の理由を記載してください（評価書のVIに記載されます）。"
+        )
     return None
 
 
@@ -333,7 +346,7 @@ SNAPSHOT_GUARD = "consultations_snapshot_kept"
 SNAPSHOT_GUARD_ARGS = dict(
     operations=("UPDATE",),
     when="OLD.draft_snapshot IS NOT NULL AND (NEW.draft_snapshot IS DISTINCT FROM OLD.draft_snapshot "
-         "OR NEW.draft_sha256 IS DISTINCT FROM OLD.draft_sha256)",
+    "OR NEW.draft_sha256 IS DISTINCT FROM OLD.draft_sha256)",
     message="the draft put out for comment cannot change",
 )
 guard(Consultation.__table__, SNAPSHOT_GUARD, **SNAPSHOT_GUARD_ARGS)
@@ -360,7 +373,8 @@ class FormLetterGroup(db.Model):
 
     consultation: Mapped[Consultation] = relationship(back_populates="groups")
     members: Mapped[list[Submission]] = relationship(
-        back_populates="group", foreign_keys="Submission.group_id", order_by="Submission.id")
+        back_populates="group", foreign_keys="Submission.group_id", order_by="Submission.id"
+    )
 
     @property
     def representative(self) -> Submission | None:
@@ -392,7 +406,8 @@ class Submission(db.Model):
     fingerprint: Mapped[str | None] = mapped_column(sa.String(300))
     consent: Mapped[bool] = mapped_column(default=False)
     group_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("consultation_groups.id", ondelete="SET NULL"), index=True)
+        sa.ForeignKey("consultation_groups.id", ondelete="SET NULL"), index=True
+    )
     #: similarity (0–1) to the group's representative when grouped
     similarity: Mapped[float | None]
     note: Mapped[str] = mapped_column(sa.Text, default="")
@@ -402,9 +417,11 @@ class Submission(db.Model):
     consultation: Mapped[Consultation] = relationship(back_populates="submissions")
     group: Mapped[FormLetterGroup | None] = relationship(back_populates="members", foreign_keys=[group_id])
     files: Mapped[list[SubmissionFile]] = relationship(
-        back_populates="submission", order_by="SubmissionFile.id", cascade="all, delete-orphan")
+        back_populates="submission", order_by="SubmissionFile.id", cascade="all, delete-orphan"
+    )
     opinions: Mapped[list[Opinion]] = relationship(
-        back_populates="submission", order_by="Opinion.position", foreign_keys="Opinion.submission_id")
+        back_populates="submission", order_by="Opinion.position", foreign_keys="Opinion.submission_id"
+    )
 
     @property
     def channel_label(self) -> str:
@@ -423,7 +440,8 @@ class SubmissionFile(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("consultation_submissions.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("consultation_submissions.id", ondelete="CASCADE"), index=True
+    )
     filename: Mapped[str] = mapped_column(sa.String(255))
     content_type: Mapped[str] = mapped_column(sa.String(100))
     size: Mapped[int]
@@ -448,7 +466,8 @@ class Opinion(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     consultation_id: Mapped[int] = mapped_column(sa.ForeignKey("consultations.id", ondelete="CASCADE"))
     submission_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("consultation_submissions.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("consultation_submissions.id", ondelete="CASCADE"), index=True
+    )
     #: order in the consultation (the report follows it within each category)
     position: Mapped[int] = mapped_column(default=0)
     #: No. within its category in the report (set by renumbering)
@@ -468,7 +487,8 @@ class Opinion(db.Model):
     change_path: Mapped[str] = mapped_column(sa.String(300), default="")
     #: a form-letter copy: the opinion of the group's representative that answers it
     represented_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("consultation_opinions.id", ondelete="SET NULL"), index=True)
+        sa.ForeignKey("consultation_opinions.id", ondelete="SET NULL"), index=True
+    )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     consultation: Mapped[Consultation] = relationship(back_populates="opinions")

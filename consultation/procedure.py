@@ -1,4 +1,5 @@
 """What the consultation tells the assessment workflow (``pia.procedure`` hooks)."""
+
 from __future__ import annotations
 
 from common.jpdate import wareki
@@ -41,8 +42,10 @@ def section_vi(version) -> dict | None:
                 label = (o.topic or consultation.category_label(o.category)).removesuffix("について")
                 if label not in topics:
                     topics.append(label)
-            main = (f"{len(consultation.submissions)}者から{total}件の意見が寄せられた。"
-                    f"主な内容: {'、'.join(topics)}に関するもの。")
+            main = (
+                f"{len(consultation.submissions)}者から{total}件の意見が寄せられた。"
+                f"主な内容: {'、'.join(topics)}に関するもの。"
+            )
         else:
             main = "意見は寄せられなかった。"
     else:
@@ -50,16 +53,20 @@ def section_vi(version) -> dict | None:
     reflection = consultation.reflection.strip()
     if not reflection and consultation.status in ("closed", "reported"):
         changed = [o for o in opinions if o.changed]
-        reflection = (f"寄せられた意見を踏まえ、{len(changed)}か所を修正した。" if changed
-                      else "寄せられた意見を踏まえた評価書の修正はない。")
+        reflection = (
+            f"寄せられた意見を踏まえ、{len(changed)}か所を修正した。"
+            if changed
+            else "寄せられた意見を踏まえた評価書の修正はない。"
+        )
     reasons = []
     if consultation.is_shortened and consultation.shortened_reason.strip():
         reasons.append(consultation.shortened_reason.strip())
     if consultation.closed_early:
-        reasons.append(f"募集期間を{wareki(consultation.end_date)}までとしていたが、"
-                       f"{wareki(consultation.actual_end_date)}に締め切った。"
-                       + (f"理由: {consultation.early_close_reason.strip()}"
-                          if consultation.early_close_reason.strip() else ""))
+        reasons.append(
+            f"募集期間を{wareki(consultation.end_date)}までとしていたが、"
+            f"{wareki(consultation.actual_end_date)}に締め切った。"
+            + (f"理由: {consultation.early_close_reason.strip()}" if consultation.early_close_reason.strip() else "")
+        )
     shortened = "\n".join(reasons)
     return {
         "method": method,

@@ -1,5 +1,6 @@
 """Public pages of a consultation (no login): the draft, how to submit, the web form, the
 receipt and the published result."""
+
 from __future__ import annotations
 
 import hashlib
@@ -109,8 +110,9 @@ def rate_limited() -> bool:
     with db.engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         _clean_old_hits(conn, now)
-        earlier = conn.execute(_HIT_SQL, {"key": _client_hash(), "now": now, "limit": limit,
-                                          "since": now - timedelta(seconds=window)}).scalar_one()
+        earlier = conn.execute(
+            _HIT_SQL, {"key": _client_hash(), "now": now, "limit": limit, "since": now - timedelta(seconds=window)}
+        ).scalar_one()
     return earlier >= limit
 
 
@@ -149,27 +151,45 @@ def show(consultation_id):
         if limited:
             return render_template("public/consultation_limited.html", c=consultation), 429
         if not accepting:
-            return render_template("public/consultation.html", c=consultation, form=form, accepting=False,
-                                   channels=CHANNELS, closed_post=True, today=today_jst()), 409
+            return render_template(
+                "public/consultation.html",
+                c=consultation,
+                form=form,
+                accepting=False,
+                channels=CHANNELS,
+                closed_post=True,
+                today=today_jst(),
+            ), 409
         if (request.form.get("website") or "").strip():
             # honeypot: a person never sees this field
             return render_template("public/consultation_rejected.html", c=consultation), 400
         if form.validate_on_submit():
             visible = {n: consultation.field_mode(n) != "hidden" for n in ("name", "address", "contact")}
             submission = services.submit_web(
-                consultation, body=form.body.data, today=today_jst(),
+                consultation,
+                body=form.body.data,
+                today=today_jst(),
                 name=form.name.data or "" if visible["name"] else "",
                 address=form.address.data or "" if visible["address"] else "",
                 contact=form.contact.data or "" if visible["contact"] else "",
-                submitter_kind=form.submitter_kind.data if form.submitter_kind.data in ("individual", "organisation")
+                submitter_kind=form.submitter_kind.data
+                if form.submitter_kind.data in ("individual", "organisation")
                 else "individual",
-                consent=bool(form.consent.data))
+                consent=bool(form.consent.data),
+            )
             receipt_number = submission.receipt_number  # read before the commit expires it
             db.session.commit()
             session[f"consultation_receipt_{consultation_id}"] = receipt_number
             return redirect(url_for(".receipt", consultation_id=consultation_id), code=303)
-    html = render_template("public/consultation.html", c=consultation, form=form, accepting=accepting,
-                           channels=CHANNELS, closed_post=False, today=today_jst())
+    html = render_template(
+        "public/consultation.html",
+        c=consultation,
+        form=form,
+        accepting=accepting,
+        channels=CHANNELS,
+        closed_post=False,
+        today=today_jst(),
+    )
     if request.method == "GET":
         _remember_form(consultation_id, html)
     return html
@@ -225,8 +245,9 @@ def draft_pdf(consultation_id):
     consultation = _get_public(consultation_id)
     if consultation.draft_snapshot is None:
         abort(404)
-    data = cached_pdf(("consultation-draft", consultation.id), consultation.draft_sha256,
-                      lambda: services.draft_pdf(consultation))
+    data = cached_pdf(
+        ("consultation-draft", consultation.id), consultation.draft_sha256, lambda: services.draft_pdf(consultation)
+    )
     return pdf_response(data, services.draft_filename(consultation))
 
 
@@ -262,6 +283,7 @@ def report(consultation_id):
 def report_pdf(consultation_id):
     """The published result as PDF."""
     consultation = _reported(consultation_id)
-    data = cached_pdf(("consultation-report", consultation.id), report_digest(consultation),
-                      lambda: render_pdf(consultation))
+    data = cached_pdf(
+        ("consultation-report", consultation.id), report_digest(consultation), lambda: render_pdf(consultation)
+    )
     return pdf_response(data, f"consultation-{consultation.id}-result.pdf")

@@ -4,6 +4,7 @@
 text already masked); the HTML page, the print template and the PDF are rendered from it.
 Names and contact details of submitters are never part of it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -116,8 +117,9 @@ def build_report(consultation: Consultation) -> Report:
             previous_topic = topic
             if shown:
                 shown = "".join(masked(shown))
-            section.rows.append(ReportRow(len(section.rows) + 1, shown, masked(o.summary), masked(o.reply),
-                                          copies.get(o.id, 0), o.id))
+            section.rows.append(
+                ReportRow(len(section.rows) + 1, shown, masked(o.summary), masked(o.reply), copies.get(o.id, 0), o.id)
+            )
         categories.append(section)
     # opinions whose category is no longer configured are not dropped silently
     known = {c["key"] for c in consultation.category_list()}
@@ -125,8 +127,9 @@ def build_report(consultation: Consultation) -> Report:
     if strays:
         section = ReportCategory(len(categories) + 1, "その他のご意見")
         for o in strays:
-            section.rows.append(ReportRow(len(section.rows) + 1, "", masked(o.summary), masked(o.reply),
-                                          copies.get(o.id, 0), o.id))
+            section.rows.append(
+                ReportRow(len(section.rows) + 1, "", masked(o.summary), masked(o.reply), copies.get(o.id, 0), o.id)
+            )
         categories.append(section)
 
     return Report(
@@ -139,9 +142,12 @@ def build_report(consultation: Consultation) -> Report:
             f"募集期間を{wareki_range(consultation.start_date, consultation.end_date)}として募集しましたが、"
             f"{wareki(consultation.actual_end_date)}に締め切りました。"
             + (f"理由: {consultation.early_close_reason.strip()}" if consultation.early_close_reason.strip() else "")
-        ) if consultation.closed_early else "",
-        places=[(IROHA[i] if i < len(IROHA) else str(i + 1), place)
-                for i, place in enumerate(consultation.places or [])],
+        )
+        if consultation.closed_early
+        else "",
+        places=[
+            (IROHA[i] if i < len(IROHA) else str(i + 1), place) for i, place in enumerate(consultation.places or [])
+        ],
         web_heading=f"{body}公式ホームページによる公開",
         web_url=consultation.web_url or "",
         channels="、".join(CHANNELS[c] for c in CHANNELS if c in (consultation.channels or [])),
@@ -177,5 +183,4 @@ def render_pdf(consultation: Consultation) -> bytes:
 
     report = build_report(consultation)
     html = render_template("consultation/report_print.html", report=report)
-    return publish_pdf(html, stylesheets=(), metadata={"title": report.title, "author": report.body_name,
-                                                       "lang": "ja"})
+    return publish_pdf(html, stylesheets=(), metadata={"title": report.title, "author": report.body_name, "lang": "ja"})

@@ -1,6 +1,7 @@
 """Operations on consultations: setting up, intake by every channel, opinions, form letters
 and the review of what will be published. Services flush; the request (or CLI) commits.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,9 +54,11 @@ def consultation_for(version) -> Consultation | None:
     A consultation on an earlier version never counts for a later one: each version that
     needs 意見聴取 (a first version, a 重要な変更) has its own.
     """
-    return db.session.execute(
-        db.select(Consultation).filter_by(version_id=version.id).order_by(Consultation.id.desc())
-    ).scalars().first()
+    return (
+        db.session.execute(db.select(Consultation).filter_by(version_id=version.id).order_by(Consultation.id.desc()))
+        .scalars()
+        .first()
+    )
 
 
 def procedure_problems(consultation: Consultation, *, today: date | None = None) -> list[str]:
@@ -73,13 +76,17 @@ def procedure_problems(consultation: Consultation, *, today: date | None = None)
         return [f"{name}はまだ開始されていません（募集期間: {fmt_date(c.start_date)}～{fmt_date(c.end_date)}）。"]
     problems = []
     if c.is_shortened and not (c.shortened_reason or "").strip():
-        late = (f"{fmt_date(c.opened_on)}に開始されたため、" if c.opened_late else "")
-        problems.append(f"{name}は{late}募集期間が{c.actual_period_days}日間で{min_period_days()}日に満たないのに、"
-                        "期間を短縮する特段の理由が記録されていません。")
+        late = f"{fmt_date(c.opened_on)}に開始されたため、" if c.opened_late else ""
+        problems.append(
+            f"{name}は{late}募集期間が{c.actual_period_days}日間で{min_period_days()}日に満たないのに、"
+            "期間を短縮する特段の理由が記録されていません。"
+        )
     if c.closed_early:
         if not (c.early_close_reason or "").strip():
-            problems.append(f"{name}は募集期間の終了日（{fmt_date(c.end_date)}）より前に締め切られましたが、"
-                            "締め切った特段の理由が記録されていません。")
+            problems.append(
+                f"{name}は募集期間の終了日（{fmt_date(c.end_date)}）より前に締め切られましたが、"
+                "締め切った特段の理由が記録されていません。"
+            )
     elif today <= c.end_date:
         problems.append(f"{name}の募集期間（{fmt_date(c.end_date)}まで）が終了していません。")
     unanswered = unanswered_count(c)
@@ -109,7 +116,10 @@ def create_consultation(version, *, actor, **values) -> Consultation:
 def update_consultation(consultation: Consultation, *, actor, **values) -> None:
     """Change the settings. Once opened, the consultation stays on its version (the draft
     put out for comment is kept with it)."""
-    if consultation.status != "scheduled" and values.get("version_id", consultation.version_id) != consultation.version_id:
+    if (
+        consultation.status != "scheduled"
+        and values.get("version_id", consultation.version_id) != consultation.version_id
+    ):
         raise ValueError("募集を開始した意見募集の対象の評価書（版）は変更できません。")
     for key, value in values.items():
         setattr(consultation, key, value)
@@ -138,8 +148,9 @@ def _store(submission: Submission, checked, data: bytes) -> SubmissionFile:
         tmp = path.with_suffix(".part")
         tmp.write_bytes(data)
         os.replace(tmp, path)
-    stored = SubmissionFile(filename=checked.safe_name, content_type=checked.content_type,
-                            size=checked.size, sha256=checked.sha256)
+    stored = SubmissionFile(
+        filename=checked.safe_name, content_type=checked.content_type, size=checked.size, sha256=checked.sha256
+    )
     submission.files.append(stored)
     return stored
 
@@ -157,7 +168,7 @@ def mask_my_numbers(text: str) -> tuple[str, int]:
     """``text`` with every 個人番号 replaced by ［個人番号］ at intake (none is ever stored)."""
     hits = [h for h in scan(text or "") if h.kind == MY_NUMBER]
     for hit in reversed(hits):
-        text = text[:hit.start] + LABELS[MY_NUMBER] + text[hit.end:]
+        text = text[: hit.start] + LABELS[MY_NUMBER] + text[hit.end :]
     return text or "", len(hits)
 
 
@@ -170,8 +181,10 @@ def _content_notes(filename: str, data: bytes, content_type: str) -> list[str]:
     """
     found = holds_my_number(data, content_type)
     if found:
-        return [f"添付ファイル「{filename}」の文字に個人番号と判定される番号が含まれています。"
-                "ファイルは職員のみが閲覧でき、公表されません。外部に渡さないでください。"]
+        return [
+            f"添付ファイル「{filename}」の文字に個人番号と判定される番号が含まれています。"
+            "ファイルは職員のみが閲覧でき、公表されません。外部に渡さないでください。"
+        ]
     if found is None:
         return [f"添付ファイル「{filename}」の文字を読み取れず、個人番号が含まれていないか確認できませんでした。"]
     return []
@@ -195,10 +208,11 @@ _opinions = Opinion.__table__.c
 #: read as two subqueries so that each is one step down its index
 _NEXT_NUMBERS = db.select(
     db.select(db.func.max(_opinions.position))
-    .where(_opinions.consultation_id == db.bindparam("consultation_id")).scalar_subquery(),
+    .where(_opinions.consultation_id == db.bindparam("consultation_id"))
+    .scalar_subquery(),
     db.select(db.func.max(_opinions.number))
-    .where(_opinions.consultation_id == db.bindparam("consultation_id"),
-           _opinions.category == db.bindparam("category")).scalar_subquery(),
+    .where(_opinions.consultation_id == db.bindparam("consultation_id"), _opinions.category == db.bindparam("category"))
+    .scalar_subquery(),
 )
 _LOCK_NUMBERING = {
     "postgresql": db.text("SELECT pg_advisory_xact_lock(:namespace, :consultation_id)"),
@@ -226,12 +240,14 @@ def _next_numbers(consultation: Consultation, category: str | None) -> tuple[int
     """
     _lock_numbering(consultation.id)
     position, number = db.session.execute(
-        _NEXT_NUMBERS, {"consultation_id": consultation.id, "category": category}).one()
+        _NEXT_NUMBERS, {"consultation_id": consultation.id, "category": category}
+    ).one()
     return (position or 0) + 1, (number or 0) + 1
 
 
-def _initial_opinion(submission: Submission, *, consultation: Consultation | None = None,
-                     at_commit: bool = False) -> None:
+def _initial_opinion(
+    submission: Submission, *, consultation: Consultation | None = None, at_commit: bool = False
+) -> None:
     """A new submission starts as one opinion holding its whole text; officers split it.
 
     It is appended at the end: it takes the next position and the next No. of its category,
@@ -246,14 +262,30 @@ def _initial_opinion(submission: Submission, *, consultation: Consultation | Non
     category = _first_category(target)
     position, number = (NUMBER_AT_COMMIT, None) if at_commit else _next_numbers(target, category)
     link = {"consultation_id": consultation.id} if consultation is not None else {"consultation": target}
-    db.session.add(Opinion(**link, submission=submission, position=position,
-                           summary=submission.body.strip(), category=category, number=number))
+    db.session.add(
+        Opinion(
+            **link,
+            submission=submission,
+            position=position,
+            summary=submission.body.strip(),
+            category=category,
+            number=number,
+        )
+    )
     db.session.flush()
 
 
-def submit_web(consultation: Consultation, *, body: str, name: str = "", address: str = "",
-               contact: str = "", submitter_kind: str = "individual", consent: bool = False,
-               today: date | None = None) -> Submission:
+def submit_web(
+    consultation: Consultation,
+    *,
+    body: str,
+    name: str = "",
+    address: str = "",
+    contact: str = "",
+    submitter_kind: str = "individual",
+    consent: bool = False,
+    today: date | None = None,
+) -> Submission:
     """Record an opinion sent through the public web form; returns it with its receipt number."""
     today = today or today_jst()
     if not consultation.accepts_on(today):
@@ -263,13 +295,27 @@ def submit_web(consultation: Consultation, *, body: str, name: str = "", address
     # relationships, the consultation would join the flush for its (unloaded) collections
     # of submissions and opinions, which the unit of work then processes (0.5 ms of a
     # 7 ms submission); nothing here reads those collections before the commit
-    submission = Submission(consultation_id=consultation.id, channel="web", received_on=today,
-                            submitter_kind=submitter_kind, name=name.strip(), address=address.strip(),
-                            contact=contact.strip(), body=body, consent=consent, note=_intake_note(masked))
+    submission = Submission(
+        consultation_id=consultation.id,
+        channel="web",
+        received_on=today,
+        submitter_kind=submitter_kind,
+        name=name.strip(),
+        address=address.strip(),
+        contact=contact.strip(),
+        body=body,
+        consent=consent,
+        note=_intake_note(masked),
+    )
     db.session.add(submission)
     # written by the flush below, with the rows of the submission and its opinion
-    audit.record_with_flush(submission, "create", "consultation_submission",
-                            lambda s: f"Webフォームから意見を受け付け（受付番号 {s.receipt_number}）", actor="public")
+    audit.record_with_flush(
+        submission,
+        "create",
+        "consultation_submission",
+        lambda s: f"Webフォームから意見を受け付け（受付番号 {s.receipt_number}）",
+        actor="public",
+    )
     # numbered by the database at commit: the numbering lock is then held for the moment of
     # the commit only (the caller commits at once; nothing reads the numbers before)
     _initial_opinion(submission, consultation=consultation, at_commit=True)
@@ -277,10 +323,20 @@ def submit_web(consultation: Consultation, *, body: str, name: str = "", address
     return submission
 
 
-def add_paper_submission(consultation: Consultation, *, actor, channel: str, received_on: date,
-                         submitter_kind: str = "individual", name: str = "", address: str = "",
-                         contact: str = "", body: str = "", scan: tuple[str, bytes] | None = None,
-                         note: str = "") -> Submission:
+def add_paper_submission(
+    consultation: Consultation,
+    *,
+    actor,
+    channel: str,
+    received_on: date,
+    submitter_kind: str = "individual",
+    name: str = "",
+    address: str = "",
+    contact: str = "",
+    body: str = "",
+    scan: tuple[str, bytes] | None = None,
+    note: str = "",
+) -> Submission:
     """Enter an opinion received by 郵送, 持参 or FAX, with its scanned pages.
 
     Raises :class:`UploadRejected` for a scan that is not a PDF or image or too large.
@@ -290,10 +346,18 @@ def add_paper_submission(consultation: Consultation, *, actor, channel: str, rec
     checked = check_scan(*scan) if scan else None
     body, masked = mask_my_numbers((body or "").strip())
     note = "\n".join(n for n in (note, _intake_note(masked)) if n)
-    submission = Submission(consultation=consultation, channel=channel, received_on=received_on,
-                            submitter_kind=submitter_kind, name=name.strip(), address=address.strip(),
-                            contact=contact.strip(), body=body, note=note,
-                            created_by_id=getattr(actor, "id", None))
+    submission = Submission(
+        consultation=consultation,
+        channel=channel,
+        received_on=received_on,
+        submitter_kind=submitter_kind,
+        name=name.strip(),
+        address=address.strip(),
+        contact=contact.strip(),
+        body=body,
+        note=note,
+        created_by_id=getattr(actor, "id", None),
+    )
     db.session.add(submission)
     if checked:
         _store(submission, checked, scan[1])
@@ -357,9 +421,13 @@ def import_mail(consultation: Consultation, files: list[tuple[str, bytes]], *, a
     if errors:
         raise IntakeError(errors)
 
-    existing = set(db.session.execute(
-        db.select(Submission.fingerprint).filter_by(consultation_id=consultation.id)
-        .where(Submission.fingerprint.is_not(None))).scalars())
+    existing = set(
+        db.session.execute(
+            db.select(Submission.fingerprint)
+            .filter_by(consultation_id=consultation.id)
+            .where(Submission.fingerprint.is_not(None))
+        ).scalars()
+    )
     result = MailImportResult()
     for filename, mail in parsed:
         fingerprint = mail_key(mail.fingerprint)
@@ -375,16 +443,27 @@ def import_mail(consultation: Consultation, files: list[tuple[str, bytes]], *, a
         sender_address, masked_address = mask_my_numbers(mail.sender_address)
         notes = [n for n in (_intake_note(masked + masked_subject),) if n]
         if masked_name or masked_address:
-            notes.append("差出人の名前またはメールアドレスに個人番号と判定される番号があったため、伏せ字にして保存しました。")
-        submission = Submission(consultation=consultation, channel="email", received_on=received,
-                                name=sender_name[:200], contact=sender_address[:200],
-                                subject=subject[:300], body=body, fingerprint=fingerprint,
-                                created_by_id=getattr(actor, "id", None))
+            notes.append(
+                "差出人の名前またはメールアドレスに個人番号と判定される番号があったため、伏せ字にして保存しました。"
+            )
+        submission = Submission(
+            consultation=consultation,
+            channel="email",
+            received_on=received,
+            name=sender_name[:200],
+            contact=sender_address[:200],
+            subject=subject[:300],
+            body=body,
+            fingerprint=fingerprint,
+            created_by_id=getattr(actor, "id", None),
+        )
         db.session.add(submission)
         for attachment in mail.attachments:
             filename, masked_filename = mask_my_numbers(attachment.filename)
             if masked_filename:
-                notes.append(f"添付ファイル「{filename}」の名前に個人番号と判定される番号があったため、伏せ字にしました。")
+                notes.append(
+                    f"添付ファイル「{filename}」の名前に個人番号と判定される番号があったため、伏せ字にしました。"
+                )
             try:
                 checked = check_scan(filename, attachment.data)
             except UploadRejected as rejected:
@@ -396,9 +475,13 @@ def import_mail(consultation: Consultation, files: list[tuple[str, bytes]], *, a
         db.session.flush()
         _initial_opinion(submission)
         result.created.append(submission)
-    audit.record("import", "consultation", consultation.id,
-                 f"電子メールの意見を取り込み（{len(result.created)}件、重複{len(result.duplicates)}件）",
-                 actor=actor)
+    audit.record(
+        "import",
+        "consultation",
+        consultation.id,
+        f"電子メールの意見を取り込み（{len(result.created)}件、重複{len(result.duplicates)}件）",
+        actor=actor,
+    )
     db.session.flush()
     return result
 
@@ -407,9 +490,11 @@ def import_mail(consultation: Consultation, files: list[tuple[str, bytes]], *, a
 
 
 def ordered_opinions(consultation: Consultation) -> list[Opinion]:
-    return list(db.session.execute(
-        db.select(Opinion).filter_by(consultation_id=consultation.id).order_by(Opinion.position, Opinion.id)
-    ).scalars())
+    return list(
+        db.session.execute(
+            db.select(Opinion).filter_by(consultation_id=consultation.id).order_by(Opinion.position, Opinion.id)
+        ).scalars()
+    )
 
 
 def renumber(consultation: Consultation) -> None:
@@ -440,8 +525,14 @@ def split_opinion(opinion: Opinion, parts: list[str], *, actor) -> list[Opinion]
     opinion.summary = parts[0]
     created = [opinion]
     for offset, text in enumerate(parts[1:], start=1):
-        new = Opinion(consultation=consultation, submission=opinion.submission, position=opinion.position + offset,
-                      summary=text, category=opinion.category, topic=opinion.topic)
+        new = Opinion(
+            consultation=consultation,
+            submission=opinion.submission,
+            position=opinion.position + offset,
+            summary=text,
+            category=opinion.category,
+            topic=opinion.topic,
+        )
         db.session.add(new)
         created.append(new)
     db.session.flush()
@@ -452,8 +543,13 @@ def split_opinion(opinion: Opinion, parts: list[str], *, actor) -> list[Opinion]
 
 def add_opinion(submission: Submission, *, actor, summary: str = "") -> Opinion:
     consultation = submission.consultation
-    opinion = Opinion(consultation=consultation, submission=submission, position=_next_position(consultation),
-                      summary=mask_my_numbers(summary)[0], category=_first_category(consultation))
+    opinion = Opinion(
+        consultation=consultation,
+        submission=submission,
+        position=_next_position(consultation),
+        summary=mask_my_numbers(summary)[0],
+        category=_first_category(consultation),
+    )
     db.session.add(opinion)
     db.session.flush()
     renumber(consultation)
@@ -519,8 +615,11 @@ def group_form_letters(consultation: Consultation, *, actor, threshold: float | 
     """Group identical or near-identical submissions that are not grouped yet."""
     from consultation.clustering import cluster
 
-    threshold = threshold if threshold is not None else current_app.config.get(
-        "CONSULTATION_FORM_LETTER_THRESHOLD", DEFAULT_THRESHOLD)
+    threshold = (
+        threshold
+        if threshold is not None
+        else current_app.config.get("CONSULTATION_FORM_LETTER_THRESHOLD", DEFAULT_THRESHOLD)
+    )
     candidates = {s.id: s for s in consultation.submissions if s.group_id is None and s.body.strip()}
     created = []
     for found in cluster([(key, s.body) for key, s in candidates.items()], threshold=threshold):
@@ -534,8 +633,13 @@ def group_form_letters(consultation: Consultation, *, actor, threshold: float | 
         created.append(group)
     db.session.flush()
     if created:
-        audit.record("update", "consultation", consultation.id,
-                     f"同一・類似の意見を{len(created)}グループにまとめました", actor=actor)
+        audit.record(
+            "update",
+            "consultation",
+            consultation.id,
+            f"同一・類似の意見を{len(created)}グループにまとめました",
+            actor=actor,
+        )
     return created
 
 
@@ -568,16 +672,25 @@ def answer_group(group: FormLetterGroup, *, actor) -> int:
             db.session.delete(old)
         db.session.flush()
         for opinion in source:
-            copy = Opinion(consultation=consultation, submission=member, position=_next_position(consultation),
-                           represented_by=opinion)
+            copy = Opinion(
+                consultation=consultation,
+                submission=member,
+                position=_next_position(consultation),
+                represented_by=opinion,
+            )
             _copy_fields(opinion, copy)
             db.session.add(copy)
             db.session.flush()
             made += 1
     db.session.expire(consultation, ["opinions"])
     renumber(consultation)
-    audit.record("update", "consultation_group", group.id,
-                 f"同一・類似の意見{len(group.members)}件に代表の意見と市の考え方を適用", actor=actor)
+    audit.record(
+        "update",
+        "consultation_group",
+        group.id,
+        f"同一・類似の意見{len(group.members)}件に代表の意見と市の考え方を適用",
+        actor=actor,
+    )
     return made
 
 
@@ -669,8 +782,13 @@ def mark_reviewed(consultation: Consultation, *, actor) -> int:
     consultation.review_digest = review_digest(consultation)
     consultation.reviewed_at = utcnow()
     consultation.reviewed_by_id = getattr(actor, "id", None)
-    audit.record("decision", "consultation", consultation.id,
-                 f"公表する文面の個人情報の確認を完了（マスキング{hits}箇所）", actor=actor)
+    audit.record(
+        "decision",
+        "consultation",
+        consultation.id,
+        f"公表する文面の個人情報の確認を完了（マスキング{hits}箇所）",
+        actor=actor,
+    )
     db.session.flush()
     return hits
 
@@ -684,7 +802,9 @@ def publish_problems(consultation: Consultation) -> list[str]:
     if missing:
         problems.append(f"市の考え方が入力されていない意見が{len(missing)}件あります。")
     if not review_is_current(consultation):
-        problems.append("公表する文面の個人情報の確認（マスキングの確認）が済んでいないか、確認後に内容が変更されています。")
+        problems.append(
+            "公表する文面の個人情報の確認（マスキングの確認）が済んでいないか、確認後に内容が変更されています。"
+        )
     return problems
 
 
@@ -698,8 +818,9 @@ def publish_result(consultation: Consultation, *, actor, on: date | None = None)
 
 
 def channel_choices(consultation: Consultation | None = None):
-    return [(key, label) for key, label in CHANNELS.items()
-            if consultation is None or key in (consultation.channels or [])]
+    return [
+        (key, label) for key, label in CHANNELS.items() if consultation is None or key in (consultation.channels or [])
+    ]
 
 
 # --- the draft put out for comment ----------------------------------------------------
@@ -754,7 +875,13 @@ def record_early_close_reason(consultation: Consultation, *, actor, reason: str)
         raise ValueError("締め切った特段の理由を入力してください。")
     before = consultation.early_close_reason
     consultation.early_close_reason = reason
-    audit.record("update", "consultation", consultation.id,
-                 f"意見募集「{consultation.title}」の締め切った特段の理由を記録",
-                 before={"early_close_reason": before}, after={"early_close_reason": reason}, actor=actor)
+    audit.record(
+        "update",
+        "consultation",
+        consultation.id,
+        f"意見募集「{consultation.title}」の締め切った特段の理由を記録",
+        before={"early_close_reason": before},
+        after={"early_close_reason": reason},
+        actor=actor,
+    )
     db.session.flush()

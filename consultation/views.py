@@ -1,4 +1,5 @@
 """Staff pages of the consultation (保護評価担当): set up, intake, opinions, review, result."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
@@ -78,20 +79,34 @@ def _get(consultation_id: int) -> Consultation:
 @requires("officer")
 def index():
     """Every consultation, newest first."""
-    rows = db.session.execute(db.select(Consultation).order_by(Consultation.start_date.desc(),
-                                                               Consultation.id.desc())).scalars().all()
-    return render_template("consultation/index.html", consultations=rows, states=STATES,
-                           unanswered={c.id: services.unanswered_count(c) for c in rows})
+    rows = (
+        db.session.execute(db.select(Consultation).order_by(Consultation.start_date.desc(), Consultation.id.desc()))
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "consultation/index.html",
+        consultations=rows,
+        states=STATES,
+        unanswered={c.id: services.unanswered_count(c) for c in rows},
+    )
 
 
 def _fill(consultation: Consultation, form: ConsultationForm) -> dict:
     return dict(
-        version_id=form.version_id.data, title=form.title.data.strip(), description=form.description.data or "",
-        start_date=form.start_date.data, end_date=form.end_date.data,
-        shortened_reason=(form.shortened_reason.data or "").strip(), places=form.place_list(),
-        web_url=(form.web_url.data or "").strip(), channels=list(form.channels.data),
-        channel_info=form.channel_info(), eligibility=form.eligibility.data or "",
-        form_fields=form.field_modes(), consent_text=form.consent_text.data or "",
+        version_id=form.version_id.data,
+        title=form.title.data.strip(),
+        description=form.description.data or "",
+        start_date=form.start_date.data,
+        end_date=form.end_date.data,
+        shortened_reason=(form.shortened_reason.data or "").strip(),
+        places=form.place_list(),
+        web_url=(form.web_url.data or "").strip(),
+        channels=list(form.channels.data),
+        channel_info=form.channel_info(),
+        eligibility=form.eligibility.data or "",
+        form_fields=form.field_modes(),
+        consent_text=form.consent_text.data or "",
         categories=form.category_list(consultation.category_list() if consultation else []),
     )
 
@@ -99,16 +114,27 @@ def _fill(consultation: Consultation, form: ConsultationForm) -> dict:
 def _form_defaults(consultation: Consultation) -> dict:
     info = consultation.channel_info or {}
     return dict(
-        version_id=consultation.version_id, title=consultation.title, description=consultation.description,
-        start_date=consultation.start_date, end_date=consultation.end_date,
-        shortened_reason=consultation.shortened_reason, places="\n".join(consultation.places or []),
-        web_url=consultation.web_url, channels=consultation.channels,
-        info_post=info.get("post", ""), info_hand=info.get("hand", ""), info_fax=info.get("fax", ""),
-        info_email=info.get("email", ""), eligibility=consultation.eligibility,
-        field_name=consultation.field_mode("name"), field_address=consultation.field_mode("address"),
-        field_contact=consultation.field_mode("contact"), consent_text=consultation.consent_text,
-        categories="\n".join(c["label"] + (f"｜{c['heading']}" if c.get("heading") else "")
-                             for c in consultation.category_list()),
+        version_id=consultation.version_id,
+        title=consultation.title,
+        description=consultation.description,
+        start_date=consultation.start_date,
+        end_date=consultation.end_date,
+        shortened_reason=consultation.shortened_reason,
+        places="\n".join(consultation.places or []),
+        web_url=consultation.web_url,
+        channels=consultation.channels,
+        info_post=info.get("post", ""),
+        info_hand=info.get("hand", ""),
+        info_fax=info.get("fax", ""),
+        info_email=info.get("email", ""),
+        eligibility=consultation.eligibility,
+        field_name=consultation.field_mode("name"),
+        field_address=consultation.field_mode("address"),
+        field_contact=consultation.field_mode("contact"),
+        consent_text=consultation.consent_text,
+        categories="\n".join(
+            c["label"] + (f"｜{c['heading']}" if c.get("heading") else "") for c in consultation.category_list()
+        ),
     )
 
 
@@ -123,8 +149,10 @@ def create():
         form.version_id.data = request.args.get("version_id", type=db_id)
         form.channels.data = ["post", "hand", "fax", "email", "web"]
         form.categories.data = "評価書に対するご意見\n制度全体に関するご意見"
-        form.consent_text.data = ("いただいたご意見は、氏名・住所・連絡先を除き、概要として公表することがあります。"
-                                  "氏名・住所・連絡先は、ご意見の内容を確認する場合にのみ使用します。")
+        form.consent_text.data = (
+            "いただいたご意見は、氏名・住所・連絡先を除き、概要として公表することがあります。"
+            "氏名・住所・連絡先は、ご意見の内容を確認する場合にのみ使用します。"
+        )
         version = next((v for v in versions if v.id == form.version_id.data), None)
         if version is not None:
             form.title.data = version.assessment.title
@@ -167,12 +195,16 @@ def edit(consultation_id):
 def show(consultation_id):
     """A consultation: its state, settings, submissions and next steps."""
     consultation = _get(consultation_id)
-    return render_template("consultation/show.html", c=consultation, form=ActionForm(),
-                           unanswered=services.unanswered_count(consultation), today=today_jst(),
-                           procedure_problems=services.procedure_problems(consultation),
-                           publish_problems=services.publish_problems(consultation)
-                           if consultation.status == "closed" else [],
-                           version_label=_version_label(consultation.version))
+    return render_template(
+        "consultation/show.html",
+        c=consultation,
+        form=ActionForm(),
+        unanswered=services.unanswered_count(consultation),
+        today=today_jst(),
+        procedure_problems=services.procedure_problems(consultation),
+        publish_problems=services.publish_problems(consultation) if consultation.status == "closed" else [],
+        version_label=_version_label(consultation.version),
+    )
 
 
 @bp.post("/<int:consultation_id>/state")
@@ -185,8 +217,7 @@ def change_state(consultation_id):
     if not form.validate_on_submit() or target != "open":
         abort(400)
     try:
-        consultation.transition(target, actor=current_user,
-                                note="再開" if consultation.status == "closed" else "")
+        consultation.transition(target, actor=current_user, note="再開" if consultation.status == "closed" else "")
     except InvalidTransition as error:
         flash(str(error), "error")
     else:
@@ -221,8 +252,14 @@ def close(consultation_id):
             return redirect(url_for(".show", consultation_id=consultation.id))
     elif form.errors:
         status = 400
-    return render_template("consultation/close.html", c=consultation, form=form, early=early, today=today,
-                           remaining=(consultation.end_date - today).days + 1 if early else 0), status
+    return render_template(
+        "consultation/close.html",
+        c=consultation,
+        form=form,
+        early=early,
+        today=today,
+        remaining=(consultation.end_date - today).days + 1 if early else 0,
+    ), status
 
 
 @bp.route("/<int:consultation_id>/early-close-reason", methods=["GET", "POST"])
@@ -281,10 +318,18 @@ def add_submission(consultation_id):
         scan = (upload.filename or "", upload.read()) if upload and upload.filename else None
         try:
             submission = services.add_paper_submission(
-                consultation, actor=current_user, channel=form.channel.data, received_on=form.received_on.data,
-                submitter_kind=form.submitter_kind.data or "individual", name=form.name.data or "",
-                address=form.address.data or "", contact=form.contact.data or "", body=form.body.data or "",
-                scan=scan, note=form.note.data or "")
+                consultation,
+                actor=current_user,
+                channel=form.channel.data,
+                received_on=form.received_on.data,
+                submitter_kind=form.submitter_kind.data or "individual",
+                name=form.name.data or "",
+                address=form.address.data or "",
+                contact=form.contact.data or "",
+                body=form.body.data or "",
+                scan=scan,
+                note=form.note.data or "",
+            )
         except UploadRejected as rejected:
             form.scan.errors = [rejected.message]
         else:
@@ -293,7 +338,10 @@ def add_submission(consultation_id):
                 form.body.errors = ["意見の内容を入力するか、スキャンした書面を添付してください。"]
             else:
                 db.session.commit()
-                flash(f"{submission.channel_label}の意見を登録しました（受付番号 {submission.receipt_number}）。", "success")
+                flash(
+                    f"{submission.channel_label}の意見を登録しました（受付番号 {submission.receipt_number}）。",
+                    "success",
+                )
                 return redirect(url_for(".submission", submission_id=submission.id))
     return render_template("consultation/submission_form.html", c=consultation, form=form)
 
@@ -346,8 +394,12 @@ def download(file_id):
 def opinions(consultation_id):
     """All opinions in report order: reorder, split, answer."""
     consultation = _get(consultation_id)
-    return render_template("consultation/opinions.html", c=consultation, form=ActionForm(),
-                           opinions=services.ordered_opinions(consultation))
+    return render_template(
+        "consultation/opinions.html",
+        c=consultation,
+        form=ActionForm(),
+        opinions=services.ordered_opinions(consultation),
+    )
 
 
 @bp.post("/submissions/<int:submission_id>/opinions")
@@ -388,16 +440,23 @@ def edit_opinion(opinion_id):
         return redirect(url_for(".edit_opinion", opinion_id=opinion.represented_by_id))
     if form.validate_on_submit():
         services.update_opinion(
-            opinion, actor=current_user, summary=form.summary.data.strip(), category=form.category.data,
-            topic=(form.topic.data or "").strip().strip("【】"), target_path=form.target_path.data or "",
-            reply=(form.reply.data or "").strip(), changed=form.changed.data,
+            opinion,
+            actor=current_user,
+            summary=form.summary.data.strip(),
+            category=form.category.data,
+            topic=(form.topic.data or "").strip().strip("【】"),
+            target_path=form.target_path.data or "",
+            reply=(form.reply.data or "").strip(),
+            changed=form.changed.data,
             change_version_id=(form.change_version_id.data or None) if form.changed.data else None,
-            change_path=(form.change_path.data or "") if form.changed.data else "")
+            change_path=(form.change_path.data or "") if form.changed.data else "",
+        )
         db.session.commit()
         flash("意見を保存しました。", "success")
         return redirect(url_for(".opinions", consultation_id=consultation.id, _anchor=f"op-{opinion.id}"))
-    return render_template("consultation/opinion_form.html", c=consultation, o=opinion, form=form,
-                           item_labels=dict(items))
+    return render_template(
+        "consultation/opinion_form.html", c=consultation, o=opinion, form=form, item_labels=dict(items)
+    )
 
 
 @bp.route("/opinions/<int:opinion_id>/split", methods=["GET", "POST"])
@@ -464,8 +523,12 @@ def detect_groups(consultation_id):
         abort(400)
     created = services.group_form_letters(consultation, actor=current_user)
     db.session.commit()
-    flash(f"同一・類似の意見のグループを{len(created)}件見つけました。" if created
-          else "新たな同一・類似の意見は見つかりませんでした。", "success" if created else "info")
+    flash(
+        f"同一・類似の意見のグループを{len(created)}件見つけました。"
+        if created
+        else "新たな同一・類似の意見は見つかりませんでした。",
+        "success" if created else "info",
+    )
     return redirect(url_for(".groups", consultation_id=consultation.id))
 
 
@@ -531,9 +594,14 @@ def review(consultation_id):
         flash(f"公表する文面の確認を記録しました（マスキング{hits}箇所）。", "success")
         return redirect(url_for(".show", consultation_id=consultation.id))
     items = services.review_items(consultation)
-    return render_template("consultation/review.html", c=consultation, form=form, items=items,
-                           with_hits=[i for i in items if i.hits],
-                           current=services.review_is_current(consultation))
+    return render_template(
+        "consultation/review.html",
+        c=consultation,
+        form=form,
+        items=items,
+        with_hits=[i for i in items if i.hits],
+        current=services.review_is_current(consultation),
+    )
 
 
 @bp.get("/<int:consultation_id>/report")
@@ -555,6 +623,8 @@ def report_preview_pdf(consultation_id):
 def _pdf_response(consultation):
     from io import BytesIO
 
-    return send_file(BytesIO(render_pdf(consultation)), mimetype="application/pdf",
-                     download_name=f"consultation-{consultation.id}-result.pdf")
-
+    return send_file(
+        BytesIO(render_pdf(consultation)),
+        mimetype="application/pdf",
+        download_name=f"consultation-{consultation.id}-result.pdf",
+    )

@@ -5,6 +5,7 @@ assessments' declarations, triage, evidence reports and the dashboard.
 API (``POST /api/v1/feeds/<kind>``), the ``flask evidence`` commands, the dashboard panel
 and the demo step.
 """
+
 from __future__ import annotations
 
 

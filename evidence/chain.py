@@ -11,6 +11,7 @@ events (:class:`evidence.models.AccessDay`); :func:`verify` recounts it from the
 events and names every user-day that differs (a row removed, added or altered), so that no
 check rests on anything the chain does not cover.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,9 +30,15 @@ from evidence.models import GENESIS_HASH, ROW_MODELS, AccessDay, AccessEvent, Fe
 #: user-days named one by one in a failing report (the rest are counted)
 MAX_DAYS_NAMED = 20
 _DAY_FIGURES = ("events", "subjects", "denied", "first_at", "last_at", "day_start", "day_end")
-_FIGURE_LABELS = {"events": "件数", "subjects": "対象者数", "denied": "拒否件数",
-                  "first_at": "最初の操作日時", "last_at": "最後の操作日時",
-                  "day_start": "日の開始", "day_end": "日の終了"}
+_FIGURE_LABELS = {
+    "events": "件数",
+    "subjects": "対象者数",
+    "denied": "拒否件数",
+    "first_at": "最初の操作日時",
+    "last_at": "最後の操作日時",
+    "day_start": "日の開始",
+    "day_end": "日の終了",
+}
 
 
 @dataclass
@@ -58,8 +65,9 @@ def _row_digests(kind: str, batch_ids: set[int], report: VerifyReport):
     names = [spec.name for spec in FIELDS[kind]]
     cols = [table.c.batch_id] + [table.c[n] for n in names] + [table.c.extra]
     acc: dict[int, list] = {}
-    result = db.session.execute(sa.select(*cols).order_by(table.c.id).execution_options(
-        yield_per=10000, stream_results=True))
+    result = db.session.execute(
+        sa.select(*cols).order_by(table.c.id).execution_options(yield_per=10000, stream_results=True)
+    )
     for row in result:
         mapping = row._mapping
         bid = mapping["batch_id"]
@@ -67,8 +75,13 @@ def _row_digests(kind: str, batch_ids: set[int], report: VerifyReport):
         if entry is None:
             entry = acc[bid] = [0, hashlib.sha256()]
             if bid not in batch_ids:
-                report.problems.append(Problem(bid, f"{kind} の行が存在しないバッチ {bid} を参照しています"
-                                                    f"(バッチの記録が削除された可能性があります)"))
+                report.problems.append(
+                    Problem(
+                        bid,
+                        f"{kind} の行が存在しないバッチ {bid} を参照しています"
+                        f"(バッチの記録が削除された可能性があります)",
+                    )
+                )
         entry[0] += 1
         entry[1].update(row_digest(kind, mapping).encode("ascii"))
         report.rows += 1
@@ -94,16 +107,24 @@ def verify() -> VerifyReport:
             report.problems.append(Problem(bid, f"バッチ {bid} は封印されていません"))
             continue
         if batch["prev_hash"] != prev:
-            report.problems.append(Problem(
-                bid, f"バッチ {bid} の直前のハッシュが一致しません"
-                     f"(それより前のバッチが削除または改変された可能性があります)"))
+            report.problems.append(
+                Problem(
+                    bid,
+                    f"バッチ {bid} の直前のハッシュが一致しません"
+                    f"(それより前のバッチが削除または改変された可能性があります)",
+                )
+            )
         if chain_hash(batch) != batch["chain_hash"]:
             report.problems.append(Problem(bid, f"バッチ {bid} の記録(件数・ハッシュ等)が改変されています"))
         count, digest = digests.get((batch["kind"], bid), (0, empty))
         if count != batch["rows_stored"] or digest != batch["rows_digest"]:
-            report.problems.append(Problem(
-                bid, f"バッチ {bid}({batch['kind']})の保存行が改変または削除されています"
-                     f"(記録 {batch['rows_stored']} 件、現在 {count} 件)"))
+            report.problems.append(
+                Problem(
+                    bid,
+                    f"バッチ {bid}({batch['kind']})の保存行が改変または削除されています"
+                    f"(記録 {batch['rows_stored']} 件、現在 {count} 件)",
+                )
+            )
         for (kind, other), _v in digests.items():
             if other == bid and kind != batch["kind"]:
                 report.problems.append(Problem(bid, f"バッチ {bid} に別の種類({kind})の行があります"))
@@ -113,8 +134,9 @@ def verify() -> VerifyReport:
     # every batch the audit trail recorded as stored must still be there, unchanged
     a = AuditEvent.__table__
     by_id = {x["id"]: x for x in batches}
-    for object_id, after in db.session.execute(sa.select(a.c.object_id, a.c.after).where(
-            a.c.action == "import", a.c.object_type == "evidence_batch")):
+    for object_id, after in db.session.execute(
+        sa.select(a.c.object_id, a.c.after).where(a.c.action == "import", a.c.object_type == "evidence_batch")
+    ):
         try:
             bid = int(object_id)
         except (TypeError, ValueError):
@@ -144,22 +166,29 @@ def recount_access_days() -> dict[tuple, tuple]:
     day = sa.type_coerce(local_date(conn, e.c.occurred_at), sa.Date)
     when = UTCDateTime()
     query = sa.select(
-        e.c.system, e.c.user_id, day, sa.func.count(), sa.func.count(sa.distinct(e.c.subject_id)),
+        e.c.system,
+        e.c.user_id,
+        day,
+        sa.func.count(),
+        sa.func.count(sa.distinct(e.c.subject_id)),
         sa.func.sum(sa.case((e.c.result == "denied", 1), else_=0)),
         sa.type_coerce(sa.func.min(e.c.occurred_at), when),
         sa.type_coerce(sa.func.max(e.c.occurred_at), when),
     ).group_by(e.c.system, e.c.user_id, day)
     dialect = conn.dialect.name
-    return {(system, user, d): (int(n), int(subjects), int(denied or 0), first, last,
-                                *_day_bounds(d, dialect))
-            for system, user, d, n, subjects, denied, first, last in db.session.execute(query)}
+    return {
+        (system, user, d): (int(n), int(subjects), int(denied or 0), first, last, *_day_bounds(d, dialect))
+        for system, user, d, n, subjects, denied, first, last in db.session.execute(query)
+    }
 
 
 def _check_access_days(report: VerifyReport) -> None:
     """Compare the stored per-user-day summary with the one the events give."""
     d = AccessDay.__table__
-    stored = {(r.system, r.user_id, r.day): tuple(getattr(r, name) for name in _DAY_FIGURES)
-              for r in db.session.execute(sa.select(d))}
+    stored = {
+        (r.system, r.user_id, r.day): tuple(getattr(r, name) for name in _DAY_FIGURES)
+        for r in db.session.execute(sa.select(d))
+    }
     expected = recount_access_days()
     differing = []
     for key in sorted(stored.keys() | expected.keys()):
@@ -173,15 +202,21 @@ def _check_access_days(report: VerifyReport) -> None:
         elif want is None:
             differing.append(f"{where}: 操作履歴にない集計の行があります")
         else:
-            changed = "、".join(f"{_FIGURE_LABELS[name]} 記録 {a} 再計算 {b}"
-                               for name, a, b in zip(_DAY_FIGURES, have, want) if a != b
-                               and name not in ("first_at", "last_at", "day_start", "day_end"))
+            changed = "、".join(
+                f"{_FIGURE_LABELS[name]} 記録 {a} 再計算 {b}"
+                for name, a, b in zip(_DAY_FIGURES, have, want)
+                if a != b and name not in ("first_at", "last_at", "day_start", "day_end")
+            )
             changed = changed or "操作日時の範囲が異なります"
             differing.append(f"{where}: {changed}")
     if not differing:
         return
     named = "; ".join(differing[:MAX_DAYS_NAMED])
     more = f" ほか {len(differing) - MAX_DAYS_NAMED} 件" if len(differing) > MAX_DAYS_NAMED else ""
-    report.problems.append(Problem(
-        None, f"操作履歴の日別集計が保存された操作履歴と一致しません({len(differing)} 件。"
-              f"点検はこの集計を読むため、集計が改変または削除された可能性があります): {named}{more}"))
+    report.problems.append(
+        Problem(
+            None,
+            f"操作履歴の日別集計が保存された操作履歴と一致しません({len(differing)} 件。"
+            f"点検はこの集計を読むため、集計が改変または削除された可能性があります): {named}{more}",
+        )
+    )

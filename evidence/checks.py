@@ -11,6 +11,7 @@ it gives evidence for.
 ``run_checks(...)`` computes the findings and upserts them by their stable key, so a second
 run over the same data yields the same findings and keeps their triage.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -55,61 +56,127 @@ class CheckDef:
 
 _USE_R2 = "III 3. 特定個人情報の使用 リスク2"
 ITEM_GRANT_MGMT = ("risks/files/use/risk2/grant_management", f"{_USE_R2}「アクセス権限の管理」")
-ITEM_GRANT_LIFE = ("risks/files/use/risk2/grant_lifecycle",
-                   f"{_USE_R2}「アクセス権限の発効・失効の管理」")
+ITEM_GRANT_LIFE = ("risks/files/use/risk2/grant_lifecycle", f"{_USE_R2}「アクセス権限の発効・失効の管理」")
 ITEM_USAGE_LOG = ("risks/files/use/risk2/usage_log", f"{_USE_R2}「特定個人情報の使用の記録」")
 ITEM_AUTH = ("risks/files/use/risk2/authentication", f"{_USE_R2}「ユーザ認証の管理」")
-ITEM_OUTSIDE_WORK = ("risks/files/use/risk3/measures",
-                     "III 3. 特定個人情報の使用 リスク3「従業者が事務外で使用するリスク」")
-ITEM_COPY = ("risks/files/use/risk4/measures",
-             "III 3. 特定個人情報の使用 リスク4「特定個人情報ファイルが不正に複製されるリスク」")
-ITEM_PROVISION_BASIS = ("basic/network/basis/provision_items",
-                        "I 6. 情報提供ネットワークシステムによる情報連携「情報提供の根拠」")
-ITEM_INQUIRY = ("basic/network/basis/inquiry",
-                "I 6. 情報提供ネットワークシステムによる情報連携「情報照会の実施」")
-ITEM_NW_PROVIDE = ("risks/files/network/risk5/measures",
-                   "III 6. 情報提供ネットワークシステムとの接続 リスク5「不正な提供が行われるリスク」")
-ITEM_NW_INQUIRE = ("risks/files/network/risk1/measures",
-                   "III 6. 情報提供ネットワークシステムとの接続 リスク1「目的外の入手が行われるリスク」")
+ITEM_OUTSIDE_WORK = (
+    "risks/files/use/risk3/measures",
+    "III 3. 特定個人情報の使用 リスク3「従業者が事務外で使用するリスク」",
+)
+ITEM_COPY = (
+    "risks/files/use/risk4/measures",
+    "III 3. 特定個人情報の使用 リスク4「特定個人情報ファイルが不正に複製されるリスク」",
+)
+ITEM_PROVISION_BASIS = (
+    "basic/network/basis/provision_items",
+    "I 6. 情報提供ネットワークシステムによる情報連携「情報提供の根拠」",
+)
+ITEM_INQUIRY = ("basic/network/basis/inquiry", "I 6. 情報提供ネットワークシステムによる情報連携「情報照会の実施」")
+ITEM_NW_PROVIDE = (
+    "risks/files/network/risk5/measures",
+    "III 6. 情報提供ネットワークシステムとの接続 リスク5「不正な提供が行われるリスク」",
+)
+ITEM_NW_INQUIRE = (
+    "risks/files/network/risk1/measures",
+    "III 6. 情報提供ネットワークシステムとの接続 リスク1「目的外の入手が行われるリスク」",
+)
 
-CHECKS: dict[str, CheckDef] = {c.name: c for c in [
-    CheckDef("no_grant", "権限のない操作",
-             "その時点で有効な権限を持たない利用者による操作", "high",
-             {}, (ITEM_GRANT_MGMT, ITEM_USAGE_LOG)),
-    CheckDef("after_transfer", "異動後の操作",
-             "権限は有効だが、システムの利用を認められた所属に配置されていない利用者による操作",
-             "high", {}, (ITEM_GRANT_LIFE, ITEM_GRANT_MGMT)),
-    CheckDef("stale_grant", "異動後も残る権限",
-             "利用を認められた所属をすべて離れてから一定日数を過ぎても有効な権限", "medium",
-             {"days": 14}, (ITEM_GRANT_LIFE,), "user_system"),
-    CheckDef("self_or_family", "本人・家族の記録の参照",
-             "職員本人またはその世帯・親族の住民記録に対する操作", "high",
-             {}, (ITEM_OUTSIDE_WORK, ITEM_USAGE_LOG)),
-    CheckDef("after_hours", "時間外・閉庁日の操作",
-             "業務時間外、土日、祝日、年末年始(12月29日〜1月3日)の操作", "low",
-             {"start": "08:00", "end": "19:00", "systems": {}}, (ITEM_OUTSIDE_WORK, ITEM_USAGE_LOG)),
-    CheckDef("bulk_access", "大量参照",
-             "1人が1日に一定数を超える住民の記録を操作", "medium",
-             {"subjects": 200}, (ITEM_COPY, ITEM_OUTSIDE_WORK), "user_day"),
-    CheckDef("denied_spike", "拒否の急増",
-             "1人が1日に一定回数を超えて操作を拒否された", "medium",
-             {"denied": 10}, (ITEM_AUTH, ITEM_GRANT_MGMT), "user_day"),
-    CheckDef("dormant_grant", "使われていない権限",
-             "一定日数使われていない有効な権限", "low",
-             {"days": 90}, (ITEM_GRANT_MGMT,), "user_system"),
-    CheckDef("provision_outside_basis", "根拠外の提供",
-             "評価書が情報提供の根拠として記載していない主務省令第2条の表の項による提供", "high",
-             {"info_item_affairs": {"住民票関係情報": "juki"}},
-             (ITEM_PROVISION_BASIS, ITEM_NW_PROVIDE), "record"),
-    CheckDef("inquiry_declared_none", "照会しないとした事務の照会",
-             "評価書で情報照会を行わないとした事務による情報照会", "high",
-             {"info_item_affairs": {"住民票関係情報": "juki"}},
-             (ITEM_INQUIRY, ITEM_NW_INQUIRE), "record"),
-]}
+CHECKS: dict[str, CheckDef] = {
+    c.name: c
+    for c in [
+        CheckDef(
+            "no_grant",
+            "権限のない操作",
+            "その時点で有効な権限を持たない利用者による操作",
+            "high",
+            {},
+            (ITEM_GRANT_MGMT, ITEM_USAGE_LOG),
+        ),
+        CheckDef(
+            "after_transfer",
+            "異動後の操作",
+            "権限は有効だが、システムの利用を認められた所属に配置されていない利用者による操作",
+            "high",
+            {},
+            (ITEM_GRANT_LIFE, ITEM_GRANT_MGMT),
+        ),
+        CheckDef(
+            "stale_grant",
+            "異動後も残る権限",
+            "利用を認められた所属をすべて離れてから一定日数を過ぎても有効な権限",
+            "medium",
+            {"days": 14},
+            (ITEM_GRANT_LIFE,),
+            "user_system",
+        ),
+        CheckDef(
+            "self_or_family",
+            "本人・家族の記録の参照",
+            "職員本人またはその世帯・親族の住民記録に対する操作",
+            "high",
+            {},
+            (ITEM_OUTSIDE_WORK, ITEM_USAGE_LOG),
+        ),
+        CheckDef(
+            "after_hours",
+            "時間外・閉庁日の操作",
+            "業務時間外、土日、祝日、年末年始(12月29日〜1月3日)の操作",
+            "low",
+            {"start": "08:00", "end": "19:00", "systems": {}},
+            (ITEM_OUTSIDE_WORK, ITEM_USAGE_LOG),
+        ),
+        CheckDef(
+            "bulk_access",
+            "大量参照",
+            "1人が1日に一定数を超える住民の記録を操作",
+            "medium",
+            {"subjects": 200},
+            (ITEM_COPY, ITEM_OUTSIDE_WORK),
+            "user_day",
+        ),
+        CheckDef(
+            "denied_spike",
+            "拒否の急増",
+            "1人が1日に一定回数を超えて操作を拒否された",
+            "medium",
+            {"denied": 10},
+            (ITEM_AUTH, ITEM_GRANT_MGMT),
+            "user_day",
+        ),
+        CheckDef(
+            "dormant_grant",
+            "使われていない権限",
+            "一定日数使われていない有効な権限",
+            "low",
+            {"days": 90},
+            (ITEM_GRANT_MGMT,),
+            "user_system",
+        ),
+        CheckDef(
+            "provision_outside_basis",
+            "根拠外の提供",
+            "評価書が情報提供の根拠として記載していない主務省令第2条の表の項による提供",
+            "high",
+            {"info_item_affairs": {"住民票関係情報": "juki"}},
+            (ITEM_PROVISION_BASIS, ITEM_NW_PROVIDE),
+            "record",
+        ),
+        CheckDef(
+            "inquiry_declared_none",
+            "照会しないとした事務の照会",
+            "評価書で情報照会を行わないとした事務による情報照会",
+            "high",
+            {"info_item_affairs": {"住民票関係情報": "juki"}},
+            (ITEM_INQUIRY, ITEM_NW_INQUIRE),
+            "record",
+        ),
+    ]
+}
 
 # ---------------------------------------------------------------------------
 # Configuration and context
 # ---------------------------------------------------------------------------
+
 
 @dataclass
 class CheckSettings:
@@ -125,9 +192,11 @@ def settings_for(name: str) -> CheckSettings:
     params = dict(check.defaults)
     if row is not None:
         params.update(row.params or {})
-    return CheckSettings(enabled=True if row is None else row.enabled,
-                         severity=(row.severity if row is not None and row.severity else check.severity),
-                         params=params)
+    return CheckSettings(
+        enabled=True if row is None else row.enabled,
+        severity=(row.severity if row is not None and row.severity else check.severity),
+        params=params,
+    )
 
 
 def save_settings(name: str, *, enabled: bool, severity: str | None, params: dict) -> CheckConfig:
@@ -155,8 +224,7 @@ def closed_days(start: date, end: date) -> list[date]:
     out = []
     day = start
     while day <= end:
-        if (day.weekday() >= 5 or day in jp or (day.month == 12 and day.day >= 29)
-                or (day.month == 1 and day.day <= 3)):
+        if day.weekday() >= 5 or day in jp or (day.month == 12 and day.day >= 29) or (day.month == 1 and day.day <= 3):
             out.append(day)
         day += timedelta(days=1)
     return out
@@ -206,8 +274,7 @@ class Period:
         lo, hi = self.start, self.end
         if lo is None or hi is None:
             row = db.session.execute(sa.select(sa.func.min(d.c.day), sa.func.max(d.c.day))).one()
-            prow = db.session.execute(sa.select(sa.func.min(p.c.occurred_at),
-                                                sa.func.max(p.c.occurred_at))).one()
+            prow = db.session.execute(sa.select(sa.func.min(p.c.occurred_at), sa.func.max(p.c.occurred_at))).one()
             days = [x for x in (row[0], row[1]) if x is not None]
             days += [x.astimezone(TOKYO).date() for x in prow if x is not None]
             if not days:
@@ -220,6 +287,7 @@ class Period:
 # ---------------------------------------------------------------------------
 # Building blocks
 # ---------------------------------------------------------------------------
+
 
 def _dialect() -> str:
     return db.session.get_bind().dialect.name
@@ -237,8 +305,11 @@ def clock_before(column, day_start, clock: str):
 def effective(table, key_cols: tuple[str, ...]):
     """Rows of an append-only versioned table that no later row of the same key supersedes."""
     later = table.alias()
-    return sa.and_(*[]) if not key_cols else ~sa.exists().where(
-        *[later.c[c] == table.c[c] for c in key_cols], later.c.id > table.c.id)
+    return (
+        sa.and_(*[])
+        if not key_cols
+        else ~sa.exists().where(*[later.c[c] == table.c[c] for c in key_cols], later.c.id > table.c.id)
+    )
 
 
 GRANT_KEY = ("system", "user_id", "role", "granted_at")
@@ -248,13 +319,11 @@ RELATION_KEY = ("user_id", "subject_id")
 
 def grant_active_on(g, day_col):
     """A grant is in force from granted_at up to and including revoked_at."""
-    return sa.and_(g.c.granted_at <= day_col,
-                   sa.or_(g.c.revoked_at.is_(None), g.c.revoked_at >= day_col))
+    return sa.and_(g.c.granted_at <= day_col, sa.or_(g.c.revoked_at.is_(None), g.c.revoked_at >= day_col))
 
 
 def assignment_on(a, day_col):
-    return sa.and_(a.c.start_date <= day_col,
-                   sa.or_(a.c.end_date.is_(None), a.c.end_date >= day_col))
+    return sa.and_(a.c.start_date <= day_col, sa.or_(a.c.end_date.is_(None), a.c.end_date >= day_col))
 
 
 def authorised_departments() -> dict[str, set[str]]:
@@ -267,9 +336,10 @@ def authorised_departments() -> dict[str, set[str]]:
     dept, sys_ = Department.__table__, System.__table__
     out: dict[str, set[str]] = {}
     for system, name, code in db.session.execute(
-            sa.select(sys_.c.code, dept.c.name, dept.c.code).select_from(
-                sys_.join(sd, sd.c.system_id == sys_.c.id)
-                .join(dept, dept.c.id == sd.c.department_id))):
+        sa.select(sys_.c.code, dept.c.name, dept.c.code).select_from(
+            sys_.join(sd, sd.c.system_id == sys_.c.id).join(dept, dept.c.id == sd.c.department_id)
+        )
+    ):
         out.setdefault(system, set()).update((name, code))
     return out
 
@@ -277,9 +347,10 @@ def authorised_departments() -> dict[str, set[str]]:
 def authorised_for(auth: dict[str, set[str]], system_col, department_col):
     """SQL: ``department_col`` is authorised for ``system_col`` (the few pairs as literals,
     which the planner sees exactly, instead of a subquery it runs once per candidate)."""
-    return sa.or_(sa.false(), *[
-        sa.and_(system_col == system, department_col.in_(sorted(depts)))
-        for system, depts in sorted(auth.items())])
+    return sa.or_(
+        sa.false(),
+        *[sa.and_(system_col == system, department_col.in_(sorted(depts))) for system, depts in sorted(auth.items())],
+    )
 
 
 def _jst(value: datetime) -> datetime:
@@ -296,8 +367,19 @@ def _jst(value: datetime) -> datetime:
 # ``INSERT … SELECT … ON CONFLICT (check, key) DO NOTHING`` each, so the events never travel
 # to Python and a finding already stored — with its triage — is left as it is.
 
-FINDING_COLUMNS = ("check", "key", "system", "user_id", "event_id", "record_id", "day",
-                   "occurred_at", "severity", "details", "found_at")
+FINDING_COLUMNS = (
+    "check",
+    "key",
+    "system",
+    "user_id",
+    "event_id",
+    "record_id",
+    "day",
+    "occurred_at",
+    "severity",
+    "details",
+    "found_at",
+)
 
 
 def _insert():
@@ -348,11 +430,16 @@ class _FindingStore:
         if _dialect() == "sqlite":
             # the key's unique index is probed by the INSERT anyway: an anti-join would probe
             # it once more per row (SQLite reads "WHERE 1" so as to parse the ON CONFLICT)
-            stmt = _insert().from_select(list(FINDING_COLUMNS), sa.select(*new.c).where(sa.true())) \
+            stmt = (
+                _insert()
+                .from_select(list(FINDING_COLUMNS), sa.select(*new.c).where(sa.true()))
                 .on_conflict_do_nothing(index_elements=["check", "key"])
+            )
         else:
-            stmt = sa.insert(f).from_select(list(FINDING_COLUMNS), sa.select(*new.c).where(
-                ~sa.exists().where(f.c.check == new.c.check, f.c.key == new.c.key)))
+            stmt = sa.insert(f).from_select(
+                list(FINDING_COLUMNS),
+                sa.select(*new.c).where(~sa.exists().where(f.c.check == new.c.check, f.c.key == new.c.key)),
+            )
         with _hash_joins(isinstance(new, sa.Table)):
             # SQLAlchemy keeps an INSERT's rowcount only when asked
             return _rowcount(stmt.execution_options(preserve_rowcount=True))
@@ -367,8 +454,12 @@ class _FindingStore:
         for i in range(0, len(values), 500):
             # one multi-row INSERT per 500: the rows it returns are the new ones (an
             # executemany's rowcount is not reliable on every driver)
-            stmt = _insert().values(values[i:i + 500]).on_conflict_do_nothing(
-                index_elements=["check", "key"]).returning(Finding.__table__.c.id)
+            stmt = (
+                _insert()
+                .values(values[i : i + 500])
+                .on_conflict_do_nothing(index_elements=["check", "key"])
+                .returning(Finding.__table__.c.id)
+            )
             new += len(db.session.execute(stmt).all())
         return new
 
@@ -376,9 +467,12 @@ class _FindingStore:
 def _found_table() -> sa.Table:
     """The temporary table that holds what a check's SELECTs produced, for one check."""
     f = Finding.__table__
-    return sa.Table("hyoka_found", sa.MetaData(),
-                    *[sa.Column(name, f.c[name].type) for name in FINDING_COLUMNS],
-                    prefixes=["TEMPORARY"])
+    return sa.Table(
+        "hyoka_found",
+        sa.MetaData(),
+        *[sa.Column(name, f.c[name].type) for name in FINDING_COLUMNS],
+        prefixes=["TEMPORARY"],
+    )
 
 
 @contextmanager
@@ -405,8 +499,12 @@ def _event_select(check: str, cfg: CheckSettings, events, day, where, **details)
     return sa.select(
         sa.literal(check).label("check"),
         (e.c.system + sa.literal("/") + e.c.event_id).label("key"),
-        e.c.system, e.c.user_id, e.c.event_id, sa.null().label("record_id"),
-        day.label("day"), e.c.occurred_at,
+        e.c.system,
+        e.c.user_id,
+        e.c.event_id,
+        sa.null().label("record_id"),
+        day.label("day"),
+        e.c.occurred_at,
         sa.literal(cfg.severity).label("severity"),
         (_json_object(details) if details else _empty_json()).label("details"),
         sa.literal(utcnow(), UTCDateTime()).label("found_at"),
@@ -439,18 +537,34 @@ def _event_day(e):
 # The checks: each stores its findings over ``period``
 # ---------------------------------------------------------------------------
 
+
 def check_no_grant(period: Period, cfg: CheckSettings, store: _FindingStore) -> int:
     e, d, g = AccessEvent.__table__, AccessDay.__table__, Grant.__table__.alias("g")
-    cand = sa.select(d.c.system, d.c.user_id, d.c.day, d.c.day_start, d.c.day_end).where(
-        period.day_filter(d.c.day),
-        ~sa.exists().where(g.c.system == d.c.system, g.c.user_id == d.c.user_id,
-                           grant_active_on(g, d.c.day), effective(g, GRANT_KEY)),
-    ).subquery("cand")
-    joined = e.join(cand, sa.and_(
-        e.c.system == cand.c.system, e.c.user_id == cand.c.user_id,
-        e.c.occurred_at >= cand.c.day_start, e.c.occurred_at < cand.c.day_end))
-    q = _event_select("no_grant", cfg, e, cand.c.day, [
-        e.c.result == "success", period.event_filter(e.c.occurred_at)]).select_from(joined)
+    cand = (
+        sa.select(d.c.system, d.c.user_id, d.c.day, d.c.day_start, d.c.day_end)
+        .where(
+            period.day_filter(d.c.day),
+            ~sa.exists().where(
+                g.c.system == d.c.system,
+                g.c.user_id == d.c.user_id,
+                grant_active_on(g, d.c.day),
+                effective(g, GRANT_KEY),
+            ),
+        )
+        .subquery("cand")
+    )
+    joined = e.join(
+        cand,
+        sa.and_(
+            e.c.system == cand.c.system,
+            e.c.user_id == cand.c.user_id,
+            e.c.occurred_at >= cand.c.day_start,
+            e.c.occurred_at < cand.c.day_end,
+        ),
+    )
+    q = _event_select(
+        "no_grant", cfg, e, cand.c.day, [e.c.result == "success", period.event_filter(e.c.occurred_at)]
+    ).select_from(joined)
     return store.select(q)
 
 
@@ -463,20 +577,40 @@ def check_after_transfer(period: Period, cfg: CheckSettings, store: _FindingStor
     auth = authorised_departments()
     if not auth:
         return 0  # no system has authorised departments: nothing to hold the users against
-    cand = sa.select(d.c.system, d.c.user_id, d.c.day, d.c.day_start, d.c.day_end).where(
-        period.day_filter(d.c.day),
-        d.c.system.in_(sorted(auth)),
-        sa.exists().where(g.c.system == d.c.system, g.c.user_id == d.c.user_id,
-                          grant_active_on(g, d.c.day), effective(g, GRANT_KEY)),
-        ~sa.exists().where(a.c.user_id == d.c.user_id, assignment_on(a, d.c.day),
-                           authorised_for(auth, d.c.system, a.c.department),
-                           effective(a, ASSIGNMENT_KEY)),
-    ).subquery("cand")
-    joined = e.join(cand, sa.and_(
-        e.c.system == cand.c.system, e.c.user_id == cand.c.user_id,
-        e.c.occurred_at >= cand.c.day_start, e.c.occurred_at < cand.c.day_end))
-    return store.select(_event_select("after_transfer", cfg, e, cand.c.day, [
-        e.c.result == "success", period.event_filter(e.c.occurred_at)]).select_from(joined))
+    cand = (
+        sa.select(d.c.system, d.c.user_id, d.c.day, d.c.day_start, d.c.day_end)
+        .where(
+            period.day_filter(d.c.day),
+            d.c.system.in_(sorted(auth)),
+            sa.exists().where(
+                g.c.system == d.c.system,
+                g.c.user_id == d.c.user_id,
+                grant_active_on(g, d.c.day),
+                effective(g, GRANT_KEY),
+            ),
+            ~sa.exists().where(
+                a.c.user_id == d.c.user_id,
+                assignment_on(a, d.c.day),
+                authorised_for(auth, d.c.system, a.c.department),
+                effective(a, ASSIGNMENT_KEY),
+            ),
+        )
+        .subquery("cand")
+    )
+    joined = e.join(
+        cand,
+        sa.and_(
+            e.c.system == cand.c.system,
+            e.c.user_id == cand.c.user_id,
+            e.c.occurred_at >= cand.c.day_start,
+            e.c.occurred_at < cand.c.day_end,
+        ),
+    )
+    return store.select(
+        _event_select(
+            "after_transfer", cfg, e, cand.c.day, [e.c.result == "success", period.event_filter(e.c.occurred_at)]
+        ).select_from(joined)
+    )
 
 
 def check_stale_grant(period: Period, cfg: CheckSettings, store: _FindingStore) -> int:
@@ -485,12 +619,13 @@ def check_stale_grant(period: Period, cfg: CheckSettings, store: _FindingStore) 
     auth = authorised_departments()
     days = int(cfg.params.get("days", 14))
     as_of = period.as_of
-    grants = db.session.execute(sa.select(g.c.system, g.c.user_id, g.c.role, g.c.granted_at,
-                                          g.c.revoked_at).where(effective(g, GRANT_KEY))).all()
+    grants = db.session.execute(
+        sa.select(g.c.system, g.c.user_id, g.c.role, g.c.granted_at, g.c.revoked_at).where(effective(g, GRANT_KEY))
+    ).all()
     spans: dict[tuple[str, str], set[tuple[date, date | None]]] = {}
     for user, department, start, end in db.session.execute(
-            sa.select(a.c.user_id, a.c.department, a.c.start_date, a.c.end_date)
-            .where(effective(a, ASSIGNMENT_KEY))):
+        sa.select(a.c.user_id, a.c.department, a.c.start_date, a.c.end_date).where(effective(a, ASSIGNMENT_KEY))
+    ):
         for system, depts in auth.items():
             if department in depts:
                 spans.setdefault((system, user), set()).add((start, end))
@@ -501,8 +636,11 @@ def check_stale_grant(period: Period, cfg: CheckSettings, store: _FindingStore) 
             if end is None or end >= as_of:
                 continue
             # left on ``end`` unless another authorised assignment continues it
-            back = [s for s, e in mine if s <= end + timedelta(days=days + 1)
-                    and (e is None or e > end) and (s, e) != (start, end)]
+            back = [
+                s
+                for s, e in mine
+                if s <= end + timedelta(days=days + 1) and (e is None or e > end) and (s, e) != (start, end)
+            ]
             if back:
                 continue
             deadline = end + timedelta(days=days)
@@ -516,12 +654,19 @@ def check_stale_grant(period: Period, cfg: CheckSettings, store: _FindingStore) 
                     out[key]["details"]["roles"].append(row.role)
                 continue
             out[key] = {
-                "check": "stale_grant", "key": key, "system": row.system,
-                "user_id": row.user_id, "day": end + timedelta(days=days + 1),
+                "check": "stale_grant",
+                "key": key,
+                "system": row.system,
+                "user_id": row.user_id,
+                "day": end + timedelta(days=days + 1),
                 "severity": cfg.severity,
-                "details": {"roles": [row.role], "left_on": end.isoformat(),
-                            "revoked_at": row.revoked_at and row.revoked_at.isoformat(),
-                            "days": days, "as_of": as_of.isoformat()},
+                "details": {
+                    "roles": [row.role],
+                    "left_on": end.isoformat(),
+                    "revoked_at": row.revoked_at and row.revoked_at.isoformat(),
+                    "days": days,
+                    "as_of": as_of.isoformat(),
+                },
             }
             break
     return store.rows(list(out.values()))
@@ -529,10 +674,14 @@ def check_stale_grant(period: Period, cfg: CheckSettings, store: _FindingStore) 
 
 def check_self_or_family(period: Period, cfg: CheckSettings, store: _FindingStore) -> int:
     e, r = AccessEvent.__table__, Relation.__table__.alias("r")
-    q = _event_select("self_or_family", cfg, e, _event_day(e), [
-        effective(r, RELATION_KEY), period.event_filter(e.c.occurred_at)],
-        relation=r.c.relation).select_from(
-        r.join(e, sa.and_(e.c.subject_id == r.c.subject_id, e.c.user_id == r.c.user_id)))
+    q = _event_select(
+        "self_or_family",
+        cfg,
+        e,
+        _event_day(e),
+        [effective(r, RELATION_KEY), period.event_filter(e.c.occurred_at)],
+        relation=r.c.relation,
+    ).select_from(r.join(e, sa.and_(e.c.subject_id == r.c.subject_id, e.c.user_id == r.c.user_id)))
     return store.select(q)
 
 
@@ -551,31 +700,57 @@ def check_after_hours(period: Period, cfg: CheckSettings, store: _FindingStore) 
     if bounds is None:
         return 0
     closed = closed_days(*bounds)
-    systems = db.session.execute(sa.select(d.c.system).distinct().where(
-        period.day_filter(d.c.day))).scalars().all()
+    systems = db.session.execute(sa.select(d.c.system).distinct().where(period.day_filter(d.c.day))).scalars().all()
     new = 0
     for system in systems:
         start, end = _hours(cfg, system)
         day_is_closed = d.c.day.in_(closed) if closed else sa.false()
-        cand = sa.select(d.c.system, d.c.user_id, d.c.day, d.c.day_start, d.c.day_end,
-                         day_is_closed.label("closed")).where(
-            d.c.system == system, period.day_filter(d.c.day),
-            sa.or_(day_is_closed, clock_before(d.c.first_at, d.c.day_start, start),
-                   ~clock_before(d.c.last_at, d.c.day_start, end)),
-        ).subquery("cand")
-        joined = e.join(cand, sa.and_(
-            e.c.system == cand.c.system, e.c.user_id == cand.c.user_id,
-            e.c.occurred_at >= cand.c.day_start, e.c.occurred_at < cand.c.day_end))
-        closed_flag = (sa.case((cand.c.closed, sa.true()), else_=sa.false())
-                       if _dialect() == "postgresql" else
-                       sa.func.json(sa.case((cand.c.closed, "true"), else_="false")))
-        new += store.select(_event_select(
-            "after_hours", cfg, e, cand.c.day,
-            [period.event_filter(e.c.occurred_at),
-             sa.or_(cand.c.closed, clock_before(e.c.occurred_at, cand.c.day_start, start),
-                    ~clock_before(e.c.occurred_at, cand.c.day_start, end))],
-            start=sa.literal(start[:5]), end=sa.literal(end[:5]), closed=closed_flag,
-        ).select_from(joined))
+        cand = (
+            sa.select(d.c.system, d.c.user_id, d.c.day, d.c.day_start, d.c.day_end, day_is_closed.label("closed"))
+            .where(
+                d.c.system == system,
+                period.day_filter(d.c.day),
+                sa.or_(
+                    day_is_closed,
+                    clock_before(d.c.first_at, d.c.day_start, start),
+                    ~clock_before(d.c.last_at, d.c.day_start, end),
+                ),
+            )
+            .subquery("cand")
+        )
+        joined = e.join(
+            cand,
+            sa.and_(
+                e.c.system == cand.c.system,
+                e.c.user_id == cand.c.user_id,
+                e.c.occurred_at >= cand.c.day_start,
+                e.c.occurred_at < cand.c.day_end,
+            ),
+        )
+        closed_flag = (
+            sa.case((cand.c.closed, sa.true()), else_=sa.false())
+            if _dialect() == "postgresql"
+            else sa.func.json(sa.case((cand.c.closed, "true"), else_="false"))
+        )
+        new += store.select(
+            _event_select(
+                "after_hours",
+                cfg,
+                e,
+                cand.c.day,
+                [
+                    period.event_filter(e.c.occurred_at),
+                    sa.or_(
+                        cand.c.closed,
+                        clock_before(e.c.occurred_at, cand.c.day_start, start),
+                        ~clock_before(e.c.occurred_at, cand.c.day_start, end),
+                    ),
+                ],
+                start=sa.literal(start[:5]),
+                end=sa.literal(end[:5]),
+                closed=closed_flag,
+            ).select_from(joined)
+        )
     return new
 
 
@@ -586,8 +761,15 @@ def _systems_agg(column):
 
 
 def _user_day_row(check, row, severity, **details) -> dict:
-    return {"check": check, "key": f"{row.user_id}/{row.day.isoformat()}", "system": row.systems,
-            "user_id": row.user_id, "day": row.day, "severity": severity, "details": details}
+    return {
+        "check": check,
+        "key": f"{row.user_id}/{row.day.isoformat()}",
+        "system": row.systems,
+        "user_id": row.user_id,
+        "day": row.day,
+        "severity": severity,
+        "details": details,
+    }
 
 
 def check_bulk_access(period: Period, cfg: CheckSettings, store: _FindingStore) -> int:
@@ -595,28 +777,50 @@ def check_bulk_access(period: Period, cfg: CheckSettings, store: _FindingStore) 
     limit = int(cfg.params.get("subjects", 200))
     # only the user-days over the limit in some system are grouped (grouping every user-day
     # with its systems' names costs more than the whole check otherwise)
-    q = sa.select(d.c.user_id, d.c.day, sa.func.max(d.c.subjects).label("subjects"),
-                  sa.func.sum(d.c.events).label("events"),
-                  _systems_agg(d.c.system).label("systems")).where(
-        period.day_filter(d.c.day), sa.tuple_(d.c.user_id, d.c.day).in_(
-            sa.select(heavy.c.user_id, heavy.c.day).where(heavy.c.subjects > limit)),
-    ).group_by(d.c.user_id, d.c.day).having(sa.func.max(d.c.subjects) > limit)
-    return store.rows([
-        _user_day_row("bulk_access", row, cfg.severity, subjects=int(row.subjects),
-                      events=int(row.events), limit=limit)
-        for row in db.session.execute(q)])
+    q = (
+        sa.select(
+            d.c.user_id,
+            d.c.day,
+            sa.func.max(d.c.subjects).label("subjects"),
+            sa.func.sum(d.c.events).label("events"),
+            _systems_agg(d.c.system).label("systems"),
+        )
+        .where(
+            period.day_filter(d.c.day),
+            sa.tuple_(d.c.user_id, d.c.day).in_(
+                sa.select(heavy.c.user_id, heavy.c.day).where(heavy.c.subjects > limit)
+            ),
+        )
+        .group_by(d.c.user_id, d.c.day)
+        .having(sa.func.max(d.c.subjects) > limit)
+    )
+    return store.rows(
+        [
+            _user_day_row(
+                "bulk_access", row, cfg.severity, subjects=int(row.subjects), events=int(row.events), limit=limit
+            )
+            for row in db.session.execute(q)
+        ]
+    )
 
 
 def check_denied_spike(period: Period, cfg: CheckSettings, store: _FindingStore) -> int:
     d = AccessDay.__table__
     limit = int(cfg.params.get("denied", 10))
-    q = sa.select(d.c.user_id, d.c.day, sa.func.sum(d.c.denied).label("denied"),
-                  _systems_agg(d.c.system).label("systems")).where(
-        period.day_filter(d.c.day), d.c.denied > 0).group_by(d.c.user_id, d.c.day).having(
-        sa.func.sum(d.c.denied) > limit)
-    return store.rows([
-        _user_day_row("denied_spike", row, cfg.severity, denied=int(row.denied), limit=limit)
-        for row in db.session.execute(q)])
+    q = (
+        sa.select(
+            d.c.user_id, d.c.day, sa.func.sum(d.c.denied).label("denied"), _systems_agg(d.c.system).label("systems")
+        )
+        .where(period.day_filter(d.c.day), d.c.denied > 0)
+        .group_by(d.c.user_id, d.c.day)
+        .having(sa.func.sum(d.c.denied) > limit)
+    )
+    return store.rows(
+        [
+            _user_day_row("denied_spike", row, cfg.severity, denied=int(row.denied), limit=limit)
+            for row in db.session.execute(q)
+        ]
+    )
 
 
 def check_dormant_grant(period: Period, cfg: CheckSettings, store: _FindingStore) -> int:
@@ -626,14 +830,18 @@ def check_dormant_grant(period: Period, cfg: CheckSettings, store: _FindingStore
     since = as_of - timedelta(days=days)
     # only systems whose access feed reaches back far enough to tell
     covered = sa.select(d.c.system).group_by(d.c.system).having(sa.func.min(d.c.day) <= since)
-    last_use = sa.select(sa.func.max(d.c.day)).where(
-        d.c.system == g.c.system, d.c.user_id == g.c.user_id, d.c.day <= as_of).scalar_subquery()
-    q = sa.select(g.c.system, g.c.user_id, g.c.role, g.c.granted_at,
-                  last_use.label("last_use")).where(
-        effective(g, GRANT_KEY), grant_active_on(g, sa.literal(as_of, sa.Date)),
-        g.c.granted_at <= since, g.c.system.in_(covered),
-        ~sa.exists().where(d.c.system == g.c.system, d.c.user_id == g.c.user_id,
-                           d.c.day > since, d.c.day <= as_of))
+    last_use = (
+        sa.select(sa.func.max(d.c.day))
+        .where(d.c.system == g.c.system, d.c.user_id == g.c.user_id, d.c.day <= as_of)
+        .scalar_subquery()
+    )
+    q = sa.select(g.c.system, g.c.user_id, g.c.role, g.c.granted_at, last_use.label("last_use")).where(
+        effective(g, GRANT_KEY),
+        grant_active_on(g, sa.literal(as_of, sa.Date)),
+        g.c.granted_at <= since,
+        g.c.system.in_(covered),
+        ~sa.exists().where(d.c.system == g.c.system, d.c.user_id == g.c.user_id, d.c.day > since, d.c.day <= as_of),
+    )
     out: dict[str, dict] = {}
     for row in db.session.execute(q):
         key = f"{row.user_id}/{row.system}"
@@ -641,10 +849,18 @@ def check_dormant_grant(period: Period, cfg: CheckSettings, store: _FindingStore
             out[key]["details"]["roles"].append(row.role)
             continue
         out[key] = {
-            "check": "dormant_grant", "key": key, "system": row.system, "user_id": row.user_id,
-            "day": as_of, "severity": cfg.severity,
-            "details": {"roles": [row.role], "last_use": row.last_use and row.last_use.isoformat(),
-                        "as_of": as_of.isoformat(), "days": days},
+            "check": "dormant_grant",
+            "key": key,
+            "system": row.system,
+            "user_id": row.user_id,
+            "day": as_of,
+            "severity": cfg.severity,
+            "details": {
+                "roles": [row.role],
+                "last_use": row.last_use and row.last_use.isoformat(),
+                "as_of": as_of.isoformat(),
+                "days": days,
+            },
         }
     return store.rows(list(out.values()))
 
@@ -652,24 +868,40 @@ def check_dormant_grant(period: Period, cfg: CheckSettings, store: _FindingStore
 def _affair_expr(p, mapping: dict):
     if not mapping:
         return p.c.affair
-    return sa.func.coalesce(p.c.affair, sa.case(
-        *[(p.c.info_item == info, affair) for info, affair in mapping.items()], else_=None))
+    return sa.func.coalesce(
+        p.c.affair, sa.case(*[(p.c.info_item == info, affair) for info, affair in mapping.items()], else_=None)
+    )
 
 
 def _record_row(check, row, severity, **details) -> dict:
-    return {"check": check, "key": row.record_id, "record_id": row.record_id,
-            "day": _jst(row.occurred_at).date(), "occurred_at": row.occurred_at,
-            "severity": severity,
-            "details": {"direction": row.direction, "counterpart": row.counterpart,
-                        "table_item": row.table_item, "info_item": row.info_item,
-                        "affair": row.affair_code, **details}}
+    return {
+        "check": check,
+        "key": row.record_id,
+        "record_id": row.record_id,
+        "day": _jst(row.occurred_at).date(),
+        "occurred_at": row.occurred_at,
+        "severity": severity,
+        "details": {
+            "direction": row.direction,
+            "counterpart": row.counterpart,
+            "table_item": row.table_item,
+            "info_item": row.info_item,
+            "affair": row.affair_code,
+            **details,
+        },
+    }
 
 
 def _provisions(period: Period, cfg: CheckSettings, direction: str):
     p = Provision.__table__
     affair = _affair_expr(p, cfg.params.get("info_item_affairs") or {})
-    affairs = db.session.execute(sa.select(affair).distinct().where(
-        p.c.direction == direction, period.event_filter(p.c.occurred_at))).scalars().all()
+    affairs = (
+        db.session.execute(
+            sa.select(affair).distinct().where(p.c.direction == direction, period.event_filter(p.c.occurred_at))
+        )
+        .scalars()
+        .all()
+    )
     return p, affair, [a for a in affairs if a]
 
 
@@ -682,11 +914,21 @@ def check_provision_outside_basis(period: Period, cfg: CheckSettings, store: _Fi
             continue
         items = sorted(basis.provision_items)
         q = sa.select(p, affair.label("affair_code")).where(
-            p.c.direction == "provide", affair == code, period.event_filter(p.c.occurred_at),
-            p.c.table_item.not_in(items) if items else sa.true())
-        out += [_record_row("provision_outside_basis", row, cfg.severity, declared=items,
-                            assessment_id=getattr(basis, "assessment_id", None))
-                for row in db.session.execute(q)]
+            p.c.direction == "provide",
+            affair == code,
+            period.event_filter(p.c.occurred_at),
+            p.c.table_item.not_in(items) if items else sa.true(),
+        )
+        out += [
+            _record_row(
+                "provision_outside_basis",
+                row,
+                cfg.severity,
+                declared=items,
+                assessment_id=getattr(basis, "assessment_id", None),
+            )
+            for row in db.session.execute(q)
+        ]
     return store.rows(out)
 
 
@@ -698,10 +940,12 @@ def check_inquiry_declared_none(period: Period, cfg: CheckSettings, store: _Find
         if basis is None or basis.inquires:
             continue
         q = sa.select(p, affair.label("affair_code")).where(
-            p.c.direction == "inquire", affair == code, period.event_filter(p.c.occurred_at))
-        out += [_record_row("inquiry_declared_none", row, cfg.severity,
-                            assessment_id=getattr(basis, "assessment_id", None))
-                for row in db.session.execute(q)]
+            p.c.direction == "inquire", affair == code, period.event_filter(p.c.occurred_at)
+        )
+        out += [
+            _record_row("inquiry_declared_none", row, cfg.severity, assessment_id=getattr(basis, "assessment_id", None))
+            for row in db.session.execute(q)
+        ]
     return store.rows(out)
 
 
@@ -770,10 +1014,14 @@ def run_checks(period: Period | None = None, only: list[str] | None = None) -> C
         new[name] = RUNNERS[name](period, settings[name], store)
         swept[name] = _sweep(name, period, store, cleared > 0) if stored else (0, 0)
     after = _counts(ran, period)
-    return CheckRun(period=period, checks=ran, new=new,
-                    total={name: stored - cleared for name, (stored, cleared) in after.items()},
-                    cleared={name: n for name, (n, _) in swept.items()},
-                    restored={name: n for name, (_, n) in swept.items()})
+    return CheckRun(
+        period=period,
+        checks=ran,
+        new=new,
+        total={name: stored - cleared for name, (stored, cleared) in after.items()},
+        cleared={name: n for name, (n, _) in swept.items()},
+        restored={name: n for name, (_, n) in swept.items()},
+    )
 
 
 def _sweep(check: str, period: Period, produced: _FindingStore, any_cleared: bool) -> tuple[int, int]:
@@ -793,12 +1041,20 @@ def _sweep(check: str, period: Period, produced: _FindingStore, any_cleared: boo
             was = f.c.key.in_(sa.select(tmp.c.key))  # SQLite: one temporary index, not a scan per row
         opts = {"preserve_rowcount": True}
         with _hash_joins():
-            cleared = _rowcount(sa.update(f).where(scope, f.c.cleared_at.is_(None), ~was)
-                                .values(cleared_at=now).execution_options(**opts))
+            cleared = _rowcount(
+                sa.update(f)
+                .where(scope, f.c.cleared_at.is_(None), ~was)
+                .values(cleared_at=now)
+                .execution_options(**opts)
+            )
             restored = 0
             if any_cleared:
-                restored = _rowcount(sa.update(f).where(scope, f.c.cleared_at.is_not(None), was)
-                                     .values(cleared_at=None).execution_options(**opts))
+                restored = _rowcount(
+                    sa.update(f)
+                    .where(scope, f.c.cleared_at.is_not(None), was)
+                    .values(cleared_at=None)
+                    .execution_options(**opts)
+                )
         if tmp is not None:
             tmp.drop(db.session.connection())
         return cleared, restored
@@ -810,7 +1066,7 @@ def _sweep(check: str, period: Period, produced: _FindingStore, any_cleared: boo
             to_restore.append(fid)
     for ids, value in ((to_clear, now), (to_restore, None)):
         for i in range(0, len(ids), 500):
-            db.session.execute(sa.update(f).where(f.c.id.in_(ids[i:i + 500])).values(cleared_at=value))
+            db.session.execute(sa.update(f).where(f.c.id.in_(ids[i : i + 500])).values(cleared_at=value))
     return len(to_clear), len(to_restore)
 
 
@@ -819,21 +1075,28 @@ def _counts(checks: list[str], period: Period) -> dict[str, tuple[int, int]]:
     f = Finding.__table__
     out = dict.fromkeys(checks, (0, 0))
     if checks:
-        q = sa.select(f.c.check, sa.func.count(), sa.func.count(f.c.cleared_at)).where(
-            f.c.check.in_(checks), period.day_filter(f.c.day)).group_by(f.c.check)
+        q = (
+            sa.select(f.c.check, sa.func.count(), sa.func.count(f.c.cleared_at))
+            .where(f.c.check.in_(checks), period.day_filter(f.c.day))
+            .group_by(f.c.check)
+        )
         out.update((check, (n, cleared)) for check, n, cleared in db.session.execute(q))
     return out
 
 
-def stored_findings(period: Period | None = None, only: list[str] | None = None,
-                    include_cleared: bool = False) -> list[dict]:
+def stored_findings(
+    period: Period | None = None, only: list[str] | None = None, include_cleared: bool = False
+) -> list[dict]:
     """The stored findings of ``period`` (all checks, or ``only``) as dicts, with their id,
     triage decision and explanation; ordered by check, day and key. Findings marked 解消
     (no longer produced by the checks) only with ``include_cleared``."""
     period = period or Period()
     f, e = Finding.__table__, AccessEvent.__table__
-    q = sa.select(f, e.c.action, e.c.subject_id, e.c.result).select_from(f.outerjoin(e, sa.and_(
-        e.c.system == f.c.system, e.c.event_id == f.c.event_id))).where(period.day_filter(f.c.day))
+    q = (
+        sa.select(f, e.c.action, e.c.subject_id, e.c.result)
+        .select_from(f.outerjoin(e, sa.and_(e.c.system == f.c.system, e.c.event_id == f.c.event_id)))
+        .where(period.day_filter(f.c.day))
+    )
     if only:
         q = q.where(f.c.check.in_(only))
     if not include_cleared:
@@ -852,13 +1115,21 @@ def stored_findings(period: Period | None = None, only: list[str] | None = None,
 
 def finding_json(item: dict) -> dict:
     """A finding as ``flask evidence check --format json`` prints it."""
-    out = {"check": item["check"], "severity": item["severity"],
-           "explanation": item["explanation"], "id": item.get("id"),
-           "decision": item.get("decision")}
+    out = {
+        "check": item["check"],
+        "severity": item["severity"],
+        "explanation": item["explanation"],
+        "id": item.get("id"),
+        "decision": item.get("decision"),
+    }
     kind = CHECKS[item["check"]].key_kind
     if kind == "event":
-        out.update(event_id=item["event_id"], system=item["system"], user_id=item["user_id"],
-                   occurred_at=item["occurred_at"].isoformat())
+        out.update(
+            event_id=item["event_id"],
+            system=item["system"],
+            user_id=item["user_id"],
+            occurred_at=item["occurred_at"].isoformat(),
+        )
     elif kind == "record":
         out.update(record_id=item["record_id"], occurred_at=item["occurred_at"].isoformat())
     elif kind == "user_day":

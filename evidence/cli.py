@@ -1,4 +1,5 @@
 """``flask evidence ...``: import, watch, verify, check, report, token."""
+
 from __future__ import annotations
 
 import json
@@ -46,19 +47,24 @@ def _import_with_progress(kind: str, path: Path, *, source: str, skip_invalid: b
 @cli.command("import")
 @click.argument("kind", type=click.Choice(KINDS))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--skip-invalid", is_flag=True,
-              help="不備のある行を除いて取り込み、除いた行を FILE.rejected.csv に書き出す")
+@click.option(
+    "--skip-invalid", is_flag=True, help="不備のある行を除いて取り込み、除いた行を FILE.rejected.csv に書き出す"
+)
 def import_command(kind, file, skip_invalid):
     """Import a feed file (CSV or JSON Lines) as one batch."""
     with audit.acting_as("cli"):
         result = _import_with_progress(kind, file, source=f"cli:{file.name}", skip_invalid=skip_invalid)
     if not result.stored:
-        click.echo(f"取り込みませんでした: {file.name}(不備 {result.errors_total} 件。"
-                   f"ファイル全体を保存していません)", err=True)
+        click.echo(
+            f"取り込みませんでした: {file.name}(不備 {result.errors_total} 件。ファイル全体を保存していません)",
+            err=True,
+        )
         print_errors(result)
         sys.exit(1)
-    click.echo(f"バッチ {result.batch_id} を保存しました: {result.rows_stored} 件"
-               f"(重複 {result.duplicates} 件、除外 {result.rejected} 件)SHA-256 {result.raw_sha256}")
+    click.echo(
+        f"バッチ {result.batch_id} を保存しました: {result.rows_stored} 件"
+        f"(重複 {result.duplicates} 件、除外 {result.rejected} 件)SHA-256 {result.raw_sha256}"
+    )
     if result.errors_total:
         from evidence.ingest import write_reject_file
 
@@ -86,8 +92,10 @@ def verify_command():
 
     report = verify()
     if report.ok:
-        click.echo(f"検証しました: バッチ {report.batches} 件、行 {report.rows} 件。"
-                   f"改変・削除は見つかりません。先頭ハッシュ {report.head}")
+        click.echo(
+            f"検証しました: バッチ {report.batches} 件、行 {report.rows} 件。"
+            f"改変・削除は見つかりません。先頭ハッシュ {report.head}"
+        )
         return
     for problem in report.problems:
         where = f"バッチ {problem.batch_id}" if problem.batch_id is not None else "日別集計"
@@ -108,27 +116,33 @@ def check_command(from_, to, fmt, only):
     with audit.acting_as("cli"):
         run = run_checks(period, list(only) or None)
         cleared, restored = sum(run.cleared.values()), sum(run.restored.values())
-        audit.record("create", "evidence_check_run", None,
-                     f"証跡の点検を実行しました({from_ or '最初'}〜{to or '最後'}、"
-                     f"検出 {run.found} 件、うち新規 {sum(run.new.values())} 件、"
-                     f"解消 {cleared} 件、再検出 {restored} 件)")
+        audit.record(
+            "create",
+            "evidence_check_run",
+            None,
+            f"証跡の点検を実行しました({from_ or '最初'}〜{to or '最後'}、"
+            f"検出 {run.found} 件、うち新規 {sum(run.new.values())} 件、"
+            f"解消 {cleared} 件、再検出 {restored} 件)",
+        )
         db.session.commit()
     if fmt == "json":
         found = stored_findings(period, run.checks)
-        click.echo(json.dumps({"findings": [finding_json(f) for f in found]}, ensure_ascii=False,
-                              default=str))
+        click.echo(json.dumps({"findings": [finding_json(f) for f in found]}, ensure_ascii=False, default=str))
         return
     width = max(_columns(check.title) for check in CHECKS.values())
-    click.echo(f"{_pad('点検', 24)}{_pad('名称', width)} {_pad('検出', 10, right=True)} "
-               f"{_pad('うち新規', 10, right=True)}")
+    click.echo(
+        f"{_pad('点検', 24)}{_pad('名称', width)} {_pad('検出', 10, right=True)} {_pad('うち新規', 10, right=True)}"
+    )
     for name, check in CHECKS.items():
         if name in run.checks:
             click.echo(f"{name:<24}{_pad(check.title, width)} {run.total[name]:>7} 件 {run.new[name]:>7} 件")
         else:
             click.echo(f"{name:<24}{_pad(check.title, width)} (実行せず)")
     if cleared or restored:
-        click.echo(f"以前の点検結果のうち {cleared} 件は今回の点検で該当しなくなったため「解消」とし、"
-                   f"{restored} 件は再び該当したため解消を取り消しました。")
+        click.echo(
+            f"以前の点検結果のうち {cleared} 件は今回の点検で該当しなくなったため「解消」とし、"
+            f"{restored} 件は再び該当したため解消を取り消しました。"
+        )
 
 
 def _columns(text: str) -> int:
@@ -158,9 +172,13 @@ def report_command(assessment_id, from_, to, fmt, out):
     body = render(data, fmt)
     out.write_bytes(body)
     with audit.acting_as("cli"):
-        audit.record("export", "evidence_report", assessment_id,
-                     f"証跡報告書({fmt})を出力しました: {from_}〜{to}",
-                     after={"sha256": data["manifest"]["report_sha256"], "format": fmt})
+        audit.record(
+            "export",
+            "evidence_report",
+            assessment_id,
+            f"証跡報告書({fmt})を出力しました: {from_}〜{to}",
+            after={"sha256": data["manifest"]["report_sha256"], "format": fmt},
+        )
         db.session.commit()
     click.echo(f"{out} を出力しました(SHA-256 {data['manifest']['report_sha256']})")
 
@@ -178,8 +196,7 @@ def _feeds(_ctx, _param, value):
 @cli.command("token")
 @click.argument("system")
 @click.option("--name", help="トークンの名称(省略時は「<SYSTEM> 証跡フィード」)")
-@click.option("--feeds", callback=_feeds,
-              help="送信できるフィード(カンマ区切り。省略時は access,grants)")
+@click.option("--feeds", callback=_feeds, help="送信できるフィード(カンマ区切り。省略時は access,grants)")
 @click.option("--revoke", "revoke_id", type=int, help="このIDのトークンを失効させる")
 def token_command(system, name, feeds, revoke_id):
     """Issue a feed token for SYSTEM (shown once), or revoke one with --revoke ID."""
@@ -201,9 +218,7 @@ def token_command(system, name, feeds, revoke_id):
 
         if system not in known_systems():
             raise click.ClickException(f"システム {system} はシステム台帳に登録されていません。")
-        token, plain = issue_token(name or f"{system} 証跡フィード", system_code=system,
-                                   feeds=feeds)
+        token, plain = issue_token(name or f"{system} 証跡フィード", system_code=system, feeds=feeds)
         db.session.commit()
-    click.echo(f"トークン {token.id} を発行しました(送信できるフィード: {token.feed_labels}。"
-               f"この表示は一度だけです):")
+    click.echo(f"トークン {token.id} を発行しました(送信できるフィード: {token.feed_labels}。この表示は一度だけです):")
     click.echo(plain)

@@ -1,4 +1,5 @@
 """Demo step (order 40): the demo quarter of JUKI feeds, through the same import service."""
+
 from __future__ import annotations
 
 import tempfile
@@ -20,12 +21,13 @@ def load_demo(options) -> str | None:
     from evidence.ingest import import_path
     from pia.models import System
 
-    if db.session.execute(sa.select(FeedBatch.id).where(
-            FeedBatch.source.like("demo:%")).limit(1)).first():
+    if db.session.execute(sa.select(FeedBatch.id).where(FeedBatch.source.like("demo:%")).limit(1)).first():
         return "証跡のデモデータは読み込み済みです"
     if db.session.execute(sa.select(System.id).where(System.code == demo_gen.SYSTEM)).first() is None:
-        return (f"システム {demo_gen.SYSTEM} がシステム台帳にないため、証跡のデモデータを"
-                f"読み込みませんでした(先にシステム台帳のデモを読み込んでください)")
+        return (
+            f"システム {demo_gen.SYSTEM} がシステム台帳にないため、証跡のデモデータを"
+            f"読み込みませんでした(先にシステム台帳のデモを読み込んでください)"
+        )
     stored = 0
     with tempfile.TemporaryDirectory() as tmp:
         paths = demo_gen.write_feeds(Path(tmp))

@@ -9,6 +9,7 @@ Everything comes from ``random.Random(seed)`` and fixed data: no clock, no I/O e
 in :func:`write_feeds` and :func:`write_access_csv`. Values are strings as they would
 appear in a CSV file; ``subject_id`` values are pseudonymous keys (``S`` + 10 hex digits).
 """
+
 from __future__ import annotations
 
 import random
@@ -32,14 +33,71 @@ AUTHORISED_DEPARTMENTS = tuple(DEPARTMENTS)
 TRANSFER_DEPARTMENT = "市民税課"
 
 #: 001's declared legal basis for provision (items of the table in 主務省令第2条).
-DECLARED_TABLE_ITEMS = (1, 2, 3, 5, 7, 11, 13, 15, 20, 28, 37, 39, 48, 53, 57, 58, 59, 63, 65,
-                        66, 69, 73, 75, 76, 81, 83, 84, 86, 87, 91, 92, 96, 106, 108, 110, 112,
-                        115, 118, 124, 129, 130, 132, 136, 137, 138, 141, 142, 144, 149, 150,
-                        151, 152, 155, 156, 158, 160, 163, 164, 165, 166)
+DECLARED_TABLE_ITEMS = (
+    1,
+    2,
+    3,
+    5,
+    7,
+    11,
+    13,
+    15,
+    20,
+    28,
+    37,
+    39,
+    48,
+    53,
+    57,
+    58,
+    59,
+    63,
+    65,
+    66,
+    69,
+    73,
+    75,
+    76,
+    81,
+    83,
+    84,
+    86,
+    87,
+    91,
+    92,
+    96,
+    106,
+    108,
+    110,
+    112,
+    115,
+    118,
+    124,
+    129,
+    130,
+    132,
+    136,
+    137,
+    138,
+    141,
+    142,
+    144,
+    149,
+    150,
+    151,
+    152,
+    155,
+    156,
+    158,
+    160,
+    163,
+    164,
+    165,
+    166,
+)
 
 #: National holidays inside the quarter (2025-05-06 is a 振替休日).
-HOLIDAYS_2025_Q1 = (date(2025, 4, 29), date(2025, 5, 3), date(2025, 5, 4), date(2025, 5, 5),
-                    date(2025, 5, 6))
+HOLIDAYS_2025_Q1 = (date(2025, 4, 29), date(2025, 5, 3), date(2025, 5, 4), date(2025, 5, 5), date(2025, 5, 6))
 #: Working hours that normal events stay inside (the check allows 08:00-19:00 JST).
 NORMAL_FIRST_SECOND = 8 * 3600 + 30 * 60
 NORMAL_LAST_SECOND = 18 * 3600 + 30 * 60
@@ -48,10 +106,26 @@ STAFF_COUNT = 150
 SUBJECT_POOL = 40_000
 PROVISIONS = 1_500
 
-COUNTERPARTS = ("北海道", "日本年金機構", "全国健康保険協会", "旭川市", "函館市", "小樽市",
-                "地方公共団体情報システム機構", "北海道後期高齢者医療広域連合")
-ACTIONS = (("view", 55), ("search", 20), ("print", 8), ("update", 8), ("create", 2),
-           ("export", 1), ("login", 3), ("logout", 3))
+COUNTERPARTS = (
+    "北海道",
+    "日本年金機構",
+    "全国健康保険協会",
+    "旭川市",
+    "函館市",
+    "小樽市",
+    "地方公共団体情報システム機構",
+    "北海道後期高齢者医療広域連合",
+)
+ACTIONS = (
+    ("view", 55),
+    ("search", 20),
+    ("print", 8),
+    ("update", 8),
+    ("create", 2),
+    ("export", 1),
+    ("login", 3),
+    ("logout", 3),
+)
 TERMINALS = 60
 
 
@@ -68,10 +142,10 @@ def planted_subject(n: int) -> str:
 
 TRANSFERS = {
     # user: (last day in the authorised department, revoked_at or None)
-    user_id(11): (date(2025, 5, 14), None),                # stale + accesses after
-    user_id(50): (date(2025, 4, 30), date(2025, 6, 16)),   # stale (47 days) + accesses after
-    user_id(24): (date(2025, 5, 31), date(2025, 6, 20)),   # stale (20 days)
-    user_id(37): (date(2025, 4, 30), date(2025, 5, 7)),    # revoked in 7 days: not a violation
+    user_id(11): (date(2025, 5, 14), None),  # stale + accesses after
+    user_id(50): (date(2025, 4, 30), date(2025, 6, 16)),  # stale (47 days) + accesses after
+    user_id(24): (date(2025, 5, 31), date(2025, 6, 20)),  # stale (20 days)
+    user_id(37): (date(2025, 4, 30), date(2025, 5, 7)),  # revoked in 7 days: not a violation
 }
 NO_GRANT_USER = "u0901"
 DORMANT_USERS = (user_id(149), user_id(150))
@@ -89,13 +163,14 @@ AFTER_HOURS = (  # (user, day, time, why)
     (user_id(31), date(2025, 4, 29), "11:00:00", "holiday"),
     (user_id(42), date(2025, 5, 5), "14:00:00", "holiday"),
 )
-NO_GRANT_EVENTS = ((date(2025, 4, 15), "10:00:00"), (date(2025, 4, 15), "10:05:10"),
-                   (date(2025, 4, 16), "09:12:44"))
-AFTER_TRANSFER_EVENTS = ((user_id(11), date(2025, 5, 20), "10:30:00"),
-                         (user_id(11), date(2025, 5, 27), "14:00:00"),
-                         (user_id(11), date(2025, 6, 3), "09:45:00"),
-                         (user_id(50), date(2025, 5, 8), "11:00:00"),
-                         (user_id(50), date(2025, 5, 9), "15:20:00"))
+NO_GRANT_EVENTS = ((date(2025, 4, 15), "10:00:00"), (date(2025, 4, 15), "10:05:10"), (date(2025, 4, 16), "09:12:44"))
+AFTER_TRANSFER_EVENTS = (
+    (user_id(11), date(2025, 5, 20), "10:30:00"),
+    (user_id(11), date(2025, 5, 27), "14:00:00"),
+    (user_id(11), date(2025, 6, 3), "09:45:00"),
+    (user_id(50), date(2025, 5, 8), "11:00:00"),
+    (user_id(50), date(2025, 5, 9), "15:20:00"),
+)
 OUTSIDE_BASIS = (("JP-OUT-0001", 4, date(2025, 5, 12)), ("JP-OUT-0002", 200, date(2025, 6, 18)))
 INQUIRIES = (("JP-INQ-0001", 2, date(2025, 4, 23)), ("JP-INQ-0002", 11, date(2025, 6, 2)))
 
@@ -105,9 +180,17 @@ def _stamp(day: date, hhmmss: str) -> str:
 
 
 def _access(event_id, occurred_at, user, action, subject="", result="success", terminal="T-01"):
-    return {"event_id": event_id, "occurred_at": occurred_at, "system": SYSTEM,
-            "user_id": user, "action": action, "subject_id": subject,
-            "terminal": terminal, "result": result, "purpose": AFFAIR}
+    return {
+        "event_id": event_id,
+        "occurred_at": occurred_at,
+        "system": SYSTEM,
+        "user_id": user,
+        "action": action,
+        "subject_id": subject,
+        "terminal": terminal,
+        "result": result,
+        "purpose": AFFAIR,
+    }
 
 
 def _planted_rows() -> tuple[dict[str, list[dict]], list[dict]]:
@@ -118,8 +201,14 @@ def _planted_rows() -> tuple[dict[str, list[dict]], list[dict]]:
 
     def event(day, hhmmss, user, action="view", subject=None, result="success"):
         n = next(seq)
-        row = _access(f"JUKI-P{n:04d}", _stamp(day, hhmmss), user, action,
-                      subject if subject is not None else planted_subject(1000 + n), result)
+        row = _access(
+            f"JUKI-P{n:04d}",
+            _stamp(day, hhmmss),
+            user,
+            action,
+            subject if subject is not None else planted_subject(1000 + n),
+            result,
+        )
         rows["access"].append(row)
         return row["event_id"]
 
@@ -127,55 +216,105 @@ def _planted_rows() -> tuple[dict[str, list[dict]], list[dict]]:
     found.append({"check": "no_grant", "user_id": NO_GRANT_USER, "event_ids": ids})
 
     for user, day, t in AFTER_TRANSFER_EVENTS:
-        found.append({"check": "after_transfer", "user_id": user,
-                      "event_ids": [event(day, t, user)]})
+        found.append({"check": "after_transfer", "user_id": user, "event_ids": [event(day, t, user)]})
     for user, (last_day, revoked) in TRANSFERS.items():
         days_active = ((revoked or QUARTER_END) - last_day).days
         if days_active > 14:
-            found.append({"check": "stale_grant", "user_id": user, "left_on": last_day.isoformat(),
-                          "revoked_at": revoked.isoformat() if revoked else ""})
+            found.append(
+                {
+                    "check": "stale_grant",
+                    "user_id": user,
+                    "left_on": last_day.isoformat(),
+                    "revoked_at": revoked.isoformat() if revoked else "",
+                }
+            )
 
     for user, relation, subject, day, t, action in RELATED:
-        found.append({"check": "self_or_family", "user_id": user, "subject_id": subject,
-                      "relation": relation, "event_ids": [event(day, t, user, action, subject)]})
+        found.append(
+            {
+                "check": "self_or_family",
+                "user_id": user,
+                "subject_id": subject,
+                "relation": relation,
+                "event_ids": [event(day, t, user, action, subject)],
+            }
+        )
         rows["relations"].append({"user_id": user, "subject_id": subject, "relation": relation})
 
     for user, day, t, why in AFTER_HOURS:
-        found.append({"check": "after_hours", "user_id": user, "why": why,
-                      "event_ids": [event(day, t, user)]})
+        found.append({"check": "after_hours", "user_id": user, "why": why, "event_ids": [event(day, t, user)]})
 
     ids = []
     for i in range(BULK_SUBJECTS):
         second = 9 * 3600 + i * 100  # 09:00 .. 15:23
-        ids.append(event(BULK_DAY, f"{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}",
-                         BULK_USER, "view", planted_subject(5000 + i)))
-    found.append({"check": "bulk_access", "user_id": BULK_USER, "date": BULK_DAY.isoformat(),
-                  "subjects": BULK_SUBJECTS, "event_ids": ids})
+        ids.append(
+            event(
+                BULK_DAY,
+                f"{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}",
+                BULK_USER,
+                "view",
+                planted_subject(5000 + i),
+            )
+        )
+    found.append(
+        {
+            "check": "bulk_access",
+            "user_id": BULK_USER,
+            "date": BULK_DAY.isoformat(),
+            "subjects": BULK_SUBJECTS,
+            "event_ids": ids,
+        }
+    )
 
-    ids = [event(DENIED_DAY, f"10:{i * 2:02d}:17", DENIED_USER, ("update", "view")[i % 2],
-                 planted_subject(8000 + i), "denied") for i in range(DENIED_COUNT)]
-    found.append({"check": "denied_spike", "user_id": DENIED_USER, "date": DENIED_DAY.isoformat(),
-                  "denied": DENIED_COUNT, "event_ids": ids})
+    ids = [
+        event(
+            DENIED_DAY,
+            f"10:{i * 2:02d}:17",
+            DENIED_USER,
+            ("update", "view")[i % 2],
+            planted_subject(8000 + i),
+            "denied",
+        )
+        for i in range(DENIED_COUNT)
+    ]
+    found.append(
+        {
+            "check": "denied_spike",
+            "user_id": DENIED_USER,
+            "date": DENIED_DAY.isoformat(),
+            "denied": DENIED_COUNT,
+            "event_ids": ids,
+        }
+    )
 
     for user in DORMANT_USERS:
         found.append({"check": "dormant_grant", "user_id": user})
 
     for record_id, item, day in OUTSIDE_BASIS:
-        rows["provisions"].append(_provision(record_id, _stamp(day, "11:20:00"), "provide",
-                                             "日本年金機構", item, planted_subject(9000)))
-        found.append({"check": "provision_outside_basis", "record_id": record_id,
-                      "table_item": item})
+        rows["provisions"].append(
+            _provision(record_id, _stamp(day, "11:20:00"), "provide", "日本年金機構", item, planted_subject(9000))
+        )
+        found.append({"check": "provision_outside_basis", "record_id": record_id, "table_item": item})
     for record_id, item, day in INQUIRIES:
-        rows["provisions"].append(_provision(record_id, _stamp(day, "15:02:00"), "inquire",
-                                             "北海道", item, planted_subject(9001)))
+        rows["provisions"].append(
+            _provision(record_id, _stamp(day, "15:02:00"), "inquire", "北海道", item, planted_subject(9001))
+        )
         found.append({"check": "inquiry_declared_none", "record_id": record_id})
     return rows, found
 
 
 def _provision(record_id, occurred_at, direction, counterpart, item, subject, result="success"):
-    return {"record_id": record_id, "occurred_at": occurred_at, "direction": direction,
-            "counterpart": counterpart, "table_item": str(item), "info_item": INFO_ITEM,
-            "affair": AFFAIR, "subject_id": subject, "result": result}
+    return {
+        "record_id": record_id,
+        "occurred_at": occurred_at,
+        "direction": direction,
+        "counterpart": counterpart,
+        "table_item": str(item),
+        "info_item": INFO_ITEM,
+        "affair": AFFAIR,
+        "subject_id": subject,
+        "result": result,
+    }
 
 
 def planted(seed: int = 20250401, events: int = 100_000) -> list[dict]:
@@ -188,6 +327,7 @@ def planted(seed: int = 20250401, events: int = 100_000) -> list[dict]:
 
 
 # -- the normal quarter ----------------------------------------------------------------
+
 
 def business_days(start: date = QUARTER_START, end: date = QUARTER_END) -> list[date]:
     days = []
@@ -227,28 +367,48 @@ def generate(seed: int = 20250401, events: int = 100_000) -> dict[str, list[dict
 
     grants, assignments = [], []
     for n, user in enumerate(staff, start=1):
-        since = date(2024, 10, 1) if user in DORMANT_USERS else rng.choice(
-            [date(2023, 4, 1), date(2024, 4, 1)])
+        since = date(2024, 10, 1) if user in DORMANT_USERS else rng.choice([date(2023, 4, 1), date(2024, 4, 1)])
         transfer = TRANSFERS.get(user)
-        grants.append({"user_id": user, "system": SYSTEM,
-                       "role": "住基更新" if n % 4 == 0 else "住基照会",
-                       "granted_at": since.isoformat(),
-                       "revoked_at": transfer[1].isoformat() if transfer and transfer[1] else "",
-                       "granted_by": "住民情報課長"})
-        assignments.append({"user_id": user, "department": _department(n),
-                            "start_date": since.isoformat(),
-                            "end_date": transfer[0].isoformat() if transfer else ""})
+        grants.append(
+            {
+                "user_id": user,
+                "system": SYSTEM,
+                "role": "住基更新" if n % 4 == 0 else "住基照会",
+                "granted_at": since.isoformat(),
+                "revoked_at": transfer[1].isoformat() if transfer and transfer[1] else "",
+                "granted_by": "住民情報課長",
+            }
+        )
+        assignments.append(
+            {
+                "user_id": user,
+                "department": _department(n),
+                "start_date": since.isoformat(),
+                "end_date": transfer[0].isoformat() if transfer else "",
+            }
+        )
         if transfer:
-            assignments.append({"user_id": user, "department": TRANSFER_DEPARTMENT,
-                                "start_date": (transfer[0] + timedelta(days=1)).isoformat(),
-                                "end_date": ""})
-    assignments.append({"user_id": NO_GRANT_USER, "department": "住民情報課",
-                        "start_date": "2025-04-01", "end_date": ""})
+            assignments.append(
+                {
+                    "user_id": user,
+                    "department": TRANSFER_DEPARTMENT,
+                    "start_date": (transfer[0] + timedelta(days=1)).isoformat(),
+                    "end_date": "",
+                }
+            )
+    assignments.append(
+        {"user_id": NO_GRANT_USER, "department": "住民情報課", "start_date": "2025-04-01", "end_date": ""}
+    )
 
     relations = list(planted_rows["relations"])
     for i, n in enumerate(range(100, 130)):  # staff living in the city, never looked up
-        relations.append({"user_id": user_id(n), "subject_id": planted_subject(100 + i),
-                          "relation": ("self", "household", "relative")[i % 3]})
+        relations.append(
+            {
+                "user_id": user_id(n),
+                "subject_id": planted_subject(100 + i),
+                "relation": ("self", "household", "relative")[i % 3],
+            }
+        )
 
     active = [u for u in staff if u not in DORMANT_USERS]
     last_day = {user: TRANSFERS[user][0] for user in TRANSFERS}
@@ -262,15 +422,23 @@ def generate(seed: int = 20250401, events: int = 100_000) -> dict[str, list[dict
             user = rng.choice(active)
         second = rng.randrange(NORMAL_FIRST_SECOND, NORMAL_LAST_SECOND)
         action = rng.choice(actions)
-        subject = "" if action in ("login", "logout") or (
-            action == "search" and rng.random() < 0.3) else rng.choice(subjects)
+        subject = (
+            "" if action in ("login", "logout") or (action == "search" and rng.random() < 0.3) else rng.choice(subjects)
+        )
         result = "denied" if rng.random() < 0.003 else "success"
         terminal = f"T-{rng.randrange(TERMINALS) + 1:02d}"
         stamped.append((day, second, user, action, subject, result, terminal))
     stamped.sort(key=lambda e: (e[0], e[1]))
     access = [
-        _access(f"JUKI-{i:07d}", _stamp(day, f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"),
-                user, action, subject, result, terminal)
+        _access(
+            f"JUKI-{i:07d}",
+            _stamp(day, f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"),
+            user,
+            action,
+            subject,
+            result,
+            terminal,
+        )
         for i, (day, s, user, action, subject, result, terminal) in enumerate(stamped, start=1)
     ]
     access.extend(planted_rows["access"])
@@ -280,15 +448,27 @@ def generate(seed: int = 20250401, events: int = 100_000) -> dict[str, list[dict
     for i in range(PROVISIONS):
         day = rng.choice(days)
         s = rng.randrange(9 * 3600, 17 * 3600)
-        provisions.append(_provision(
-            f"JP-{i + 1:08d}", _stamp(day, f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"),
-            "provide", rng.choice(COUNTERPARTS), rng.choice(DECLARED_TABLE_ITEMS),
-            rng.choice(subjects), "error" if rng.random() < 0.01 else "success"))
+        provisions.append(
+            _provision(
+                f"JP-{i + 1:08d}",
+                _stamp(day, f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"),
+                "provide",
+                rng.choice(COUNTERPARTS),
+                rng.choice(DECLARED_TABLE_ITEMS),
+                rng.choice(subjects),
+                "error" if rng.random() < 0.01 else "success",
+            )
+        )
     provisions.extend(planted_rows["provisions"])
     provisions.sort(key=lambda row: row["occurred_at"])
 
-    return {"access": access, "grants": grants, "assignments": assignments,
-            "relations": relations, "provisions": provisions}
+    return {
+        "access": access,
+        "grants": grants,
+        "assignments": assignments,
+        "relations": relations,
+        "provisions": provisions,
+    }
 
 
 def _write_csv(path: Path, kind: str, rows) -> None:
@@ -322,11 +502,17 @@ def iter_access_rows(n_rows: int, seed: int = 20250401) -> Iterator[list[str]]:
         day = days[min(i // per_day, len(days) - 1)]
         s = NORMAL_FIRST_SECOND + (i % per_day) * span // per_day
         action = rng.choice(actions)
-        yield [f"JUKI-{i + 1:08d}",
-               _stamp(day, f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"), SYSTEM,
-               rng.choice(staff), action,
-               "" if action in ("login", "logout") else f"S{rng.getrandbits(40):010x}",
-               f"T-{rng.randrange(TERMINALS) + 1:02d}", "success", AFFAIR]
+        yield [
+            f"JUKI-{i + 1:08d}",
+            _stamp(day, f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"),
+            SYSTEM,
+            rng.choice(staff),
+            action,
+            "" if action in ("login", "logout") else f"S{rng.getrandbits(40):010x}",
+            f"T-{rng.randrange(TERMINALS) + 1:02d}",
+            "success",
+            AFFAIR,
+        ]
 
 
 def write_access_csv(path, n_rows: int, seed: int = 20250401) -> Path:

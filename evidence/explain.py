@@ -3,6 +3,7 @@
 Its own module, below both the models (``Finding.explanation``) and the checks
 (``stored_findings``), so neither imports the other for it.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -10,9 +11,18 @@ from zoneinfo import ZoneInfo
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
-ACTION_LABELS = {"view": "照会", "search": "検索", "create": "登録", "update": "更新",
-                 "delete": "削除", "print": "印刷", "export": "出力", "login": "ログイン",
-                 "logout": "ログアウト", "other": "その他"}
+ACTION_LABELS = {
+    "view": "照会",
+    "search": "検索",
+    "create": "登録",
+    "update": "更新",
+    "delete": "削除",
+    "print": "印刷",
+    "export": "出力",
+    "login": "ログイン",
+    "logout": "ログアウト",
+    "other": "その他",
+}
 RELATION_LABELS = {"self": "本人", "household": "同一世帯", "relative": "親族"}
 
 
@@ -43,13 +53,14 @@ def explain(f, facts: dict | None = None) -> str:
         if check == "no_grant":
             return f"{did}{op}が、その日に有効な権限の記録がありません。"
         if check == "after_transfer":
-            return (f"{did}{op}。権限は有効でしたが、その日はこのシステムの利用を認められた"
-                    f"所属に配置されていません(異動後の利用の可能性があります)。")
+            return (
+                f"{did}{op}。権限は有効でしたが、その日はこのシステムの利用を認められた"
+                f"所属に配置されていません(異動後の利用の可能性があります)。"
+            )
         if check == "self_or_family":
             relation = RELATION_LABELS.get(d.get("relation"), d.get("relation"))
             return f"{did}{relation}の記録(対象者 {d.get('subject_id')})に対して{op}。"
-        why = ("閉庁日(土日・祝日・年末年始)" if d.get("closed") else
-               f"業務時間({d.get('start')}〜{d.get('end')})外")
+        why = "閉庁日(土日・祝日・年末年始)" if d.get("closed") else f"業務時間({d.get('start')}〜{d.get('end')})外"
         return f"{did}{op}。{why}の操作です。"
     if check == "stale_grant":
         revoked = d.get("revoked_at")
@@ -59,25 +70,36 @@ def explain(f, facts: dict | None = None) -> str:
         else:
             after = (date.fromisoformat(revoked) - date.fromisoformat(d["left_on"])).days
             still = f"取り消されたのは {_jday(revoked)}({after}日後)です"
-        return (f"利用者 {f.user_id} は {_jday(d['left_on'])} に {f.system} の利用を"
-                f"認められた所属を離れましたが、権限「{'、'.join(d.get('roles') or [])}」が"
-                f"{d.get('days')}日を超えて残りました({still})。")
+        return (
+            f"利用者 {f.user_id} は {_jday(d['left_on'])} に {f.system} の利用を"
+            f"認められた所属を離れましたが、権限「{'、'.join(d.get('roles') or [])}」が"
+            f"{d.get('days')}日を超えて残りました({still})。"
+        )
     if check == "dormant_grant":
-        used = (f"最後の利用は {_jday(d['last_use'])}" if d.get("last_use")
-                else "利用の記録はありません")
-        return (f"利用者 {f.user_id} の {f.system} の権限「{'、'.join(d.get('roles') or [])}」は"
-                f"有効ですが、{d.get('days')}日以上使われていません({used})。")
+        used = f"最後の利用は {_jday(d['last_use'])}" if d.get("last_use") else "利用の記録はありません"
+        return (
+            f"利用者 {f.user_id} の {f.system} の権限「{'、'.join(d.get('roles') or [])}」は"
+            f"有効ですが、{d.get('days')}日以上使われていません({used})。"
+        )
     if check == "bulk_access":
-        return (f"利用者 {f.user_id} は {_jday(f.day)} に {d.get('subjects')} 人分の住民の記録を"
-                f"操作しました(基準: {d.get('limit')} 人)。")
+        return (
+            f"利用者 {f.user_id} は {_jday(f.day)} に {d.get('subjects')} 人分の住民の記録を"
+            f"操作しました(基準: {d.get('limit')} 人)。"
+        )
     if check == "denied_spike":
-        return (f"利用者 {f.user_id} は {_jday(f.day)} に {d.get('denied')} 回、操作を拒否されました"
-                f"(基準: {d.get('limit')} 回)。")
+        return (
+            f"利用者 {f.user_id} は {_jday(f.day)} に {d.get('denied')} 回、操作を拒否されました"
+            f"(基準: {d.get('limit')} 回)。"
+        )
     if check == "provision_outside_basis":
-        return (f"情報提供等記録 {f.record_id}: {d.get('counterpart')} への{d.get('info_item')}の"
-                f"提供は主務省令第2条の表の第{d.get('table_item')}項によるものですが、"
-                f"事務「{d.get('affair')}」の評価書はこの項を情報提供の根拠として記載していません。")
+        return (
+            f"情報提供等記録 {f.record_id}: {d.get('counterpart')} への{d.get('info_item')}の"
+            f"提供は主務省令第2条の表の第{d.get('table_item')}項によるものですが、"
+            f"事務「{d.get('affair')}」の評価書はこの項を情報提供の根拠として記載していません。"
+        )
     if check == "inquiry_declared_none":
-        return (f"情報提供等記録 {f.record_id}: 事務「{d.get('affair')}」は{d.get('counterpart')}に"
-                f"{d.get('info_item')}を照会しましたが、評価書では情報照会を行わないとしています。")
+        return (
+            f"情報提供等記録 {f.record_id}: 事務「{d.get('affair')}」は{d.get('counterpart')}に"
+            f"{d.get('info_item')}を照会しましたが、評価書では情報照会を行わないとしています。"
+        )
     return check  # every check of evidence.checks.CHECKS has its sentence above (tests/evidence/test_checks.py)

@@ -28,6 +28,7 @@ as the text that was sent), a C0 control character other than TAB, LF and CR, or
 surrogate: such a record is rejected, naming its line and field. A 個人番号 never appears
 in an error, an exception message or a log line.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -66,8 +67,7 @@ MAX_LINE_CHARS = 1 << 20
 #: Errors kept in memory; beyond this they are only counted (``errors_total``).
 MAX_ERRORS = 100_000
 
-ACCESS_ACTIONS = ("view", "search", "create", "update", "delete", "print", "export",
-                  "login", "logout", "other")
+ACCESS_ACTIONS = ("view", "search", "create", "update", "delete", "print", "export", "login", "logout", "other")
 ACCESS_RESULTS = ("success", "denied")
 DIRECTIONS = ("provide", "inquire")
 PROVISION_RESULTS = ("success", "error")
@@ -185,14 +185,35 @@ class AccessColumns:
     def rows(self) -> list[dict]:
         derived = self.event_id_derived or repeat(False)
         return [
-            {"event_id": e, "occurred_at": w, "system": sy, "user_id": u, "action": a,
-             "subject_id": su or None, "terminal": te or None, "result": r,
-             "purpose": pu or None, "extra": {}, "event_id_derived": d, "line": ln,
-             "row_hash": h}
+            {
+                "event_id": e,
+                "occurred_at": w,
+                "system": sy,
+                "user_id": u,
+                "action": a,
+                "subject_id": su or None,
+                "terminal": te or None,
+                "result": r,
+                "purpose": pu or None,
+                "extra": {},
+                "event_id_derived": d,
+                "line": ln,
+                "row_hash": h,
+            }
             for e, w, sy, u, a, su, te, r, pu, d, ln, h in zip(
-                self.event_id, map(datetime.fromisoformat, self.occurred_at), self.system,
-                self.user_id, self.action, self.subject_id, self.terminal, self.result,
-                self.purpose, derived, self.line, self.row_hash)
+                self.event_id,
+                map(datetime.fromisoformat, self.occurred_at),
+                self.system,
+                self.user_id,
+                self.action,
+                self.subject_id,
+                self.terminal,
+                self.result,
+                self.purpose,
+                derived,
+                self.line,
+                self.row_hash,
+            )
         ]
 
 
@@ -341,6 +362,7 @@ class _LineTooLong(Exception):
 # Values
 # ---------------------------------------------------------------------------
 
+
 def _shown(value: str) -> str:
     """A value as it may appear in an error message (short; never a 個人番号)."""
     if contains_my_number(value):
@@ -370,8 +392,7 @@ SURROGATE_REASON = "UTF-8で表せない文字が含まれています"
 #: for :func:`_text_columns_clean`: bytes to delete to keep only the ASCII digits and NUL,
 #: only the forbidden C0 controls; a table turning every ASCII digit into "1"
 _ALL_BUT_DIGITS_AND_NUL = bytes(b for b in range(256) if b not in b"0123456789\x00")
-_ALL_BUT_BAD_CONTROLS = bytes(b for b in range(256)
-                              if not (1 <= b <= 8 or b in (11, 12) or 14 <= b <= 31))
+_ALL_BUT_BAD_CONTROLS = bytes(b for b in range(256) if not (1 <= b <= 8 or b in (11, 12) or 14 <= b <= 31))
 _DIGITS_TO_ONES = bytes.maketrans(b"0123456789", b"1111111111")
 _TWELVE_DIGITS = b"1" * 12
 
@@ -379,8 +400,9 @@ _TWELVE_DIGITS = b"1" * 12
 @functools.cache
 def _other_digit() -> re.Pattern:
     """Decimal digits beyond ASCII (full-width and every other script), built when first needed."""
-    return re.compile("[" + "".join(
-        re.escape(chr(c)) for c in range(0x80, sys.maxunicode + 1) if chr(c).isdecimal()) + "]")
+    return re.compile(
+        "[" + "".join(re.escape(chr(c)) for c in range(0x80, sys.maxunicode + 1) if chr(c).isdecimal()) + "]"
+    )
 
 
 def _text_problem(value: str) -> str | None:
@@ -461,8 +483,9 @@ def _text_columns_clean(columns: Sequence[Sequence[str]]) -> bool:
         return False
     if raw.translate(None, _ALL_BUT_BAD_CONTROLS):  # UTF-8 has no C0 byte inside a character
         return False
-    if ((joined.isascii() or _other_digit().search(joined) is None)
-            and _TWELVE_DIGITS not in raw.translate(_DIGITS_TO_ONES, _ALL_BUT_DIGITS_AND_NUL)):
+    if (joined.isascii() or _other_digit().search(joined) is None) and _TWELVE_DIGITS not in raw.translate(
+        _DIGITS_TO_ONES, _ALL_BUT_DIGITS_AND_NUL
+    ):
         return True
     values = chain.from_iterable(columns)
     suspects = compress(values, map(le, repeat(12), map(len, chain.from_iterable(columns))))
@@ -491,8 +514,7 @@ class _Timestamps:
         prefix = self._hours.get(key)
         if prefix is None:
             hour, offset = key
-            if (_USUAL_HOUR.match(hour) is None
-                    or (offset not in ("", "Z") and _USUAL_OFFSET.match(offset) is None)):
+            if _USUAL_HOUR.match(hour) is None or (offset not in ("", "Z") and _USUAL_OFFSET.match(offset) is None):
                 raise ValueError("not the usual shape")
             canon = self._slow(hour + ":00:00" + offset)[1]
             if canon[13:19] != ":00:00":  # a zone offset with minutes (Tokyo before 1888)
@@ -569,7 +591,7 @@ def _fraction_and_offset(rest: str) -> tuple[str, str] | None:
     if match is None:
         return None
     digits = match.group(1)
-    return ("." + digits.ljust(6, "0") if digits.strip("0") else ""), rest[match.end():]
+    return ("." + digits.ljust(6, "0") if digits.strip("0") else ""), rest[match.end() :]
 
 
 _FRACTION = re.compile(r"\.([0-9]{1,6})(?![0-9])")
@@ -609,6 +631,7 @@ def _parse_date(s: str) -> date:
 # ---------------------------------------------------------------------------
 # The parser
 # ---------------------------------------------------------------------------
+
 
 @dataclass
 class ParseResult:
@@ -651,9 +674,16 @@ class FeedParser:
     file. The file is acceptable as a whole batch when ``ok`` is true.
     """
 
-    def __init__(self, kind: str, *, known_systems: Collection[str] | None = None,
-                 fmt: str | None = None, filename: str | None = None,
-                 chunk_bytes: int = 1 << 20, max_errors: int | None = MAX_ERRORS):
+    def __init__(
+        self,
+        kind: str,
+        *,
+        known_systems: Collection[str] | None = None,
+        fmt: str | None = None,
+        filename: str | None = None,
+        chunk_bytes: int = 1 << 20,
+        max_errors: int | None = MAX_ERRORS,
+    ):
         if kind not in FIELDS:
             raise FeedFormatError(f"unknown feed kind: {kind!r}")
         if fmt is not None and fmt not in FORMATS:
@@ -680,8 +710,7 @@ class FeedParser:
         self._used = False
 
     def __repr__(self) -> str:
-        return (f"<FeedParser {self.kind} fmt={self.fmt} rows={self.rows_total} "
-                f"errors={self.errors_total}>")
+        return f"<FeedParser {self.kind} fmt={self.fmt} rows={self.rows_total} errors={self.errors_total}>"
 
     @property
     def ok(self) -> bool:
@@ -703,8 +732,7 @@ class FeedParser:
         for batch in self.iter_batches(stream, size):
             yield batch if isinstance(batch, list) else batch.rows()
 
-    def iter_batches(self, stream: BinaryIO, size: int = 5000
-                     ) -> Iterator[list[dict] | AccessColumns]:
+    def iter_batches(self, stream: BinaryIO, size: int = 5000) -> Iterator[list[dict] | AccessColumns]:
         """:meth:`iter_chunks`, except that a chunk of plain access rows (the usual case of
         the large feed) comes as :class:`AccessColumns`, which a store can write without
         building a dict per row."""
@@ -715,10 +743,10 @@ class FeedParser:
         self._used = True
         raw = _HashingReader(stream, self.chunk_bytes)
         if self.fmt is None:
-            self.fmt = detect_format(self.filename) or detect_format(
-                None, raw.first_significant_byte())
-        text = io.TextIOWrapper(io.BufferedReader(raw, self.chunk_bytes),
-                                encoding="utf-8-sig", errors="replace", newline="")
+            self.fmt = detect_format(self.filename) or detect_format(None, raw.first_significant_byte())
+        text = io.TextIOWrapper(
+            io.BufferedReader(raw, self.chunk_bytes), encoding="utf-8-sig", errors="replace", newline=""
+        )
         self._bad_lines: deque[int] = deque()
         self._lineno = 0
         lines = self._lines(text)
@@ -731,9 +759,15 @@ class FeedParser:
         self.errors.sort(key=_line_of)
         self.bytes_read = raw.bytes_read
         self.sha256 = raw.hash.hexdigest()
-        log.info("feed parsed: kind=%s fmt=%s bytes=%d rows=%d valid=%d errors=%d",
-                 self.kind, self.fmt, self.bytes_read, self.rows_total, self.rows_valid,
-                 self.errors_total)
+        log.info(
+            "feed parsed: kind=%s fmt=%s bytes=%d rows=%d valid=%d errors=%d",
+            self.kind,
+            self.fmt,
+            self.bytes_read,
+            self.rows_total,
+            self.rows_valid,
+            self.errors_total,
+        )
 
     # -- lines ----------------------------------------------------------------
 
@@ -757,8 +791,7 @@ class FeedParser:
             yield line
 
     def _too_long(self) -> None:
-        self._error(self._lineno, None,
-                    f"1行が長すぎます(上限 {MAX_LINE_CHARS:,} 文字)。以降は読み取りません")
+        self._error(self._lineno, None, f"1行が長すぎます(上限 {MAX_LINE_CHARS:,} 文字)。以降は読み取りません")
         self._count(0, 1)
 
     def _error(self, line: int, field_name: str | None, reason: str) -> None:
@@ -775,7 +808,11 @@ class FeedParser:
             return False
         while bad and bad[0] <= last:
             bad.popleft()
-        self._error(first, None, "UTF-8として読み取れないバイトが含まれています(Shift_JIS などで保存されたファイルは UTF-8 で保存し直してください)")
+        self._error(
+            first,
+            None,
+            "UTF-8として読み取れないバイトが含まれています(Shift_JIS などで保存されたファイルは UTF-8 で保存し直してください)",
+        )
         return True
 
     # -- CSV --------------------------------------------------------------------
@@ -830,8 +867,7 @@ class FeedParser:
                 lines_of, after = _record_lines(records, start)
                 if failure == "csv":
                     self._count(0, 1)
-                    self._error(after, None,
-                                "CSVとして読み取れません(引用符の対応や区切りを確認してください)")
+                    self._error(after, None, "CSVとして読み取れません(引用符の対応や区切りを確認してください)")
                 elif failure == "long":
                     self._too_long()
             start = reader.line_num + 1
@@ -839,17 +875,18 @@ class FeedParser:
                 kept = [(r, ln) for r, ln in zip(records, lines_of) if r]
                 records, lines_of = [r for r, _ in kept], [ln for _, ln in kept]
             if self._bad_lines or not usable or set(map(len, records)) != {ncols}:
-                kept = [(r, ln) for r, ln in zip(records, lines_of)
-                        if self._csv_record_ok(r, header, ln, ln + _line_breaks(r), usable)]
+                kept = [
+                    (r, ln)
+                    for r, ln in zip(records, lines_of)
+                    if self._csv_record_ok(r, header, ln, ln + _line_breaks(r), usable)
+                ]
                 self._count(0, len(records) - len(kept))
                 records, lines_of = [r for r, _ in kept], [ln for _, ln in kept]
             if records:
-                extras = ([{name: r[i] for i, name in extra_cols} for r in records]
-                          if extra_cols else None)
+                extras = [{name: r[i] for i, name in extra_cols} for r in records] if extra_cols else None
                 columns = list(zip(*records))
                 empty = ("",) * len(records)
-                chunk = self._normalise_batch(
-                    [columns[p] if p >= 0 else empty for p in positions], extras, lines_of)
+                chunk = self._normalise_batch([columns[p] if p >= 0 else empty for p in positions], extras, lines_of)
                 if chunk:
                     yield chunk
             if failure == "long":
@@ -860,14 +897,12 @@ class FeedParser:
         self.rows_invalid += invalid
         self.rows_total += valid + invalid
 
-    def _csv_record_ok(self, record: list[str], header: list[str], first: int, last: int,
-                       usable: bool) -> bool:
+    def _csv_record_ok(self, record: list[str], header: list[str], first: int, last: int, usable: bool) -> bool:
         """The checks of a record that only unusual records need (reports the problems)."""
         if self._bad_lines and self._utf8_problem(first, last):
             return False
         if len(record) != len(header):
-            self._error(first, None, f"列の数がヘッダと一致しません"
-                                     f"(ヘッダ {len(header)} 列、この行 {len(record)} 列)")
+            self._error(first, None, f"列の数がヘッダと一致しません(ヘッダ {len(header)} 列、この行 {len(record)} 列)")
             return False
         return usable
 
@@ -897,8 +932,7 @@ class FeedParser:
         names = self.names
         known = set(names)
         extra_seen: dict[str, None] = {}
-        loads = json.JSONDecoder(parse_constant=_reject_constant, parse_int=_json_int,
-                                 parse_float=_json_float).decode
+        loads = json.JSONDecoder(parse_constant=_reject_constant, parse_int=_json_int, parse_float=_json_float).decode
         values: list[tuple] = []
         extras: list[dict] = []
         lines_of: list[int] = []
@@ -927,8 +961,7 @@ class FeedParser:
             if chunk:
                 yield chunk
 
-    def _json_record(self, text, line, names, known, extra_seen, loads
-                     ) -> tuple[tuple, dict] | None:
+    def _json_record(self, text, line, names, known, extra_seen, loads) -> tuple[tuple, dict] | None:
         """(values in FIELDS order as strings, extra) of one JSON line, or None (reported)."""
         if self._bad_lines and self._utf8_problem(line, line):
             return None
@@ -970,37 +1003,37 @@ class FeedParser:
 
     # -- normalising ----------------------------------------------------------------
 
-    def _normalise_batch(self, columns: list[tuple], extras: list[dict] | None,
-                         lines: range | list[int]) -> list[dict] | AccessColumns:
+    def _normalise_batch(
+        self, columns: list[tuple], extras: list[dict] | None, lines: range | list[int]
+    ) -> list[dict] | AccessColumns:
         """Valid rows of a batch given column-wise in FIELDS order (problems reported)."""
         rows: list[dict] | AccessColumns | None = None
         n = len(lines)
         if self.kind == "access" and (extras is None or not any(extras)):
             rows = self._access_batch(columns, lines)
         if rows is None:
-            normalise = (self._normalise_access if self.kind == "access"
-                         else self._normalise_generic)
+            normalise = self._normalise_access if self.kind == "access" else self._normalise_generic
             if extras is None:
                 extras = [{} for _ in range(n)]
-            rows = [row for row in map(normalise, zip(*columns), extras, lines)
-                    if row is not None]
+            rows = [row for row in map(normalise, zip(*columns), extras, lines) if row is not None]
         self._count(len(rows), n - len(rows))
         return rows
 
-    def _access_batch(self, columns: list[tuple], lines: range | list[int]
-                      ) -> AccessColumns | None:
+    def _access_batch(self, columns: list[tuple], lines: range | list[int]) -> AccessColumns | None:
         """Column-wise fast path for a batch of plain access rows; None if any is unusual.
 
         Every check runs over whole columns in C (set operations, ``map``); the rows are
         the same as :meth:`_normalise_access` makes one by one."""
         event_ids: Any  # a column of the batch; completed below where an event has no id
         results: Any
-        (event_ids, stamps, systems, users, actions, subjects, terminals, results,
-         purposes) = columns
+        (event_ids, stamps, systems, users, actions, subjects, terminals, results, purposes) = columns
         known = self.known_systems
-        if ("" in users or not _ACCESS_ACTIONS.issuperset(actions)
-                or not _ACCESS_RESULTS_OR_EMPTY.issuperset(results)
-                or ("" in systems if known is None else not known.issuperset(systems))):
+        if (
+            "" in users
+            or not _ACCESS_ACTIONS.issuperset(actions)
+            or not _ACCESS_RESULTS_OR_EMPTY.issuperset(results)
+            or ("" in systems if known is None else not known.issuperset(systems))
+        ):
             return None
         canons = self._timestamps.canonical_many(stamps)
         if canons is None:
@@ -1009,14 +1042,30 @@ class FeedParser:
         # character (its longest runs of digits are the year and the fraction, and neither is
         # followed by a separator and four digits), the actions and results are known words,
         # the systems few: the other columns are looked at as a whole.
-        if (not _text_columns_clean((event_ids, users, subjects, terminals, purposes))
-                or any(map(_text_problem, set(systems)))):
+        if not _text_columns_clean((event_ids, users, subjects, terminals, purposes)) or any(
+            map(_text_problem, set(systems))
+        ):
             return None
         if "" in results:
             results = [r or "success" for r in results]
-        joined = list(map(_SEP.join, zip(repeat("access"), event_ids, canons, systems, users,
-                                          actions, subjects, terminals, results, purposes,
-                                          repeat(""))))
+        joined = list(
+            map(
+                _SEP.join,
+                zip(
+                    repeat("access"),
+                    event_ids,
+                    canons,
+                    systems,
+                    users,
+                    actions,
+                    subjects,
+                    terminals,
+                    results,
+                    purposes,
+                    repeat(""),
+                ),
+            )
+        )
         blob = "".join(joined)
         if "\\" in blob or blob.count(_SEP) != 10 * len(joined):
             return None
@@ -1031,10 +1080,10 @@ class FeedParser:
             for i, is_derived in enumerate(derived):
                 if is_derived:
                     event_ids[i] = event_id = derived_event_id(digests[i])
-                    digests[i] = _hexdigest(_sha256(
-                        ("access" + _SEP + event_id + joined[i][7:]).encode()))
-        return AccessColumns(event_ids, canons, systems, users, actions, subjects, terminals,
-                             results, purposes, derived, lines, digests)
+                    digests[i] = _hexdigest(_sha256(("access" + _SEP + event_id + joined[i][7:]).encode()))
+        return AccessColumns(
+            event_ids, canons, systems, users, actions, subjects, terminals, results, purposes, derived, lines, digests
+        )
 
     def _finish(self, row: dict, parts: list[str], line: int) -> dict | None:
         try:
@@ -1070,11 +1119,15 @@ class FeedParser:
         """Fast path for the large feed; anything unusual goes to the generic path."""
         if not self._values_ok(values, extra, line):
             return None
-        (event_id, occurred_at, system, user_id, action, subject_id, terminal, result,
-         purpose) = values
+        (event_id, occurred_at, system, user_id, action, subject_id, terminal, result, purpose) = values
         known = self.known_systems
-        if (not user_id or action not in _ACCESS_ACTIONS or result not in _ACCESS_RESULTS_OR_EMPTY
-                or not system or (known is not None and system not in known)):
+        if (
+            not user_id
+            or action not in _ACCESS_ACTIONS
+            or result not in _ACCESS_RESULTS_OR_EMPTY
+            or not system
+            or (known is not None and system not in known)
+        ):
             return self._normalise_generic(values, extra, line, checked=True)
         try:
             when, when_canon = self._timestamps.parse(occurred_at)
@@ -1082,8 +1135,19 @@ class FeedParser:
             return self._normalise_generic(values, extra, line, checked=True)
         result = result or "success"
         extra_canon = _canon_extra(extra) if extra else ""
-        parts = ["access", event_id, when_canon, system, user_id, action, subject_id, terminal,
-                 result, purpose, extra_canon]
+        parts = [
+            "access",
+            event_id,
+            when_canon,
+            system,
+            user_id,
+            action,
+            subject_id,
+            terminal,
+            result,
+            purpose,
+            extra_canon,
+        ]
         derived = not event_id
         if derived:
             try:
@@ -1108,8 +1172,7 @@ class FeedParser:
         }
         return self._finish(row, parts, line)
 
-    def _normalise_generic(self, values: tuple, extra: dict, line: int,
-                           checked: bool = False) -> dict | None:
+    def _normalise_generic(self, values: tuple, extra: dict, line: int, checked: bool = False) -> dict | None:
         """Field by field, driven by FIELDS; reports every problem of the row (``checked``:
         :meth:`_values_ok` already passed)."""
         if not checked and not self._values_ok(values, extra, line):
@@ -1175,8 +1238,7 @@ class FeedParser:
             row["event_id_derived"] = not row["event_id"]
             if not row["event_id"]:
                 try:
-                    row["event_id"] = derived_event_id(
-                        hashlib.sha256(_join_canonical(parts)).hexdigest())
+                    row["event_id"] = derived_event_id(hashlib.sha256(_join_canonical(parts)).hexdigest())
                 except UnicodeEncodeError:
                     self._error(line, None, "UTF-8で表せない文字が含まれています")
                     return None
@@ -1207,17 +1269,28 @@ def _reason(spec: FieldSpec, raw: str) -> str:
     return f"「{shown}」は使用できない値です"  # pragma: no cover
 
 
-def parse_feed(kind: str, stream: BinaryIO, *, fmt: str | None = None,
-               filename: str | None = None,
-               known_systems: Collection[str] | None = None) -> ParseResult:
+def parse_feed(
+    kind: str,
+    stream: BinaryIO,
+    *,
+    fmt: str | None = None,
+    filename: str | None = None,
+    known_systems: Collection[str] | None = None,
+) -> ParseResult:
     """Parse a whole feed into memory. For large files use :class:`FeedParser` directly."""
     parser = FeedParser(kind, fmt=fmt, filename=filename, known_systems=known_systems)
     rows = list(parser.iter_rows(stream))
     return ParseResult(
-        kind=kind, fmt=parser.fmt or "csv", rows=rows, errors=list(parser.errors),
-        sha256=parser.sha256 or "", bytes_read=parser.bytes_read,
-        rows_total=parser.rows_total, rows_valid=parser.rows_valid,
-        rows_invalid=parser.rows_invalid, errors_total=parser.errors_total,
+        kind=kind,
+        fmt=parser.fmt or "csv",
+        rows=rows,
+        errors=list(parser.errors),
+        sha256=parser.sha256 or "",
+        bytes_read=parser.bytes_read,
+        rows_total=parser.rows_total,
+        rows_valid=parser.rows_valid,
+        rows_invalid=parser.rows_invalid,
+        errors_total=parser.errors_total,
         extra_columns=list(parser.extra_columns),
     )
 
@@ -1225,4 +1298,3 @@ def parse_feed(kind: str, stream: BinaryIO, *, fmt: str | None = None,
 def parse_bytes(kind: str, data: bytes, **kw) -> ParseResult:
     """:func:`parse_feed` on bytes in memory (tests, small uploads)."""
     return parse_feed(kind, io.BytesIO(data), **kw)
-

@@ -6,6 +6,7 @@ thresholds, 「08:30」 times for the working hours, a small table of per-system
 small table from 情報項目 to 事務. A rejected form keeps what was typed: numbers and times
 stay text until they are valid.
 """
+
 from __future__ import annotations
 
 import re
@@ -41,18 +42,32 @@ class NumberParam:
 #: whole-number parameters by key; :data:`NUMBER_PARAMS_BY_CHECK` words them for one check
 NUMBER_PARAMS = {
     "days": NumberParam("基準日数", "日", 1, 3650),
-    "subjects": NumberParam("基準値(1日に操作した住民の数)", "人", 1, 100_000,
-                            "1日にこの人数を超える住民の記録を操作すると点検結果になります。"),
-    "denied": NumberParam("基準値(1日に拒否された回数)", "回", 1, 10_000,
-                          "1日にこの回数を超えて操作を拒否されると点検結果になります。"),
+    "subjects": NumberParam(
+        "基準値(1日に操作した住民の数)",
+        "人",
+        1,
+        100_000,
+        "1日にこの人数を超える住民の記録を操作すると点検結果になります。",
+    ),
+    "denied": NumberParam(
+        "基準値(1日に拒否された回数)", "回", 1, 10_000, "1日にこの回数を超えて操作を拒否されると点検結果になります。"
+    ),
 }
 NUMBER_PARAMS_BY_CHECK = {
     ("stale_grant", "days"): NumberParam(
-        "基準日数(所属を離れてからの日数)", "日", 1, 365,
-        "利用を認められた所属をすべて離れてから、この日数を過ぎても残っている権限を点検結果にします。"),
+        "基準日数(所属を離れてからの日数)",
+        "日",
+        1,
+        365,
+        "利用を認められた所属をすべて離れてから、この日数を過ぎても残っている権限を点検結果にします。",
+    ),
     ("dormant_grant", "days"): NumberParam(
-        "基準日数(使われていない日数)", "日", 1, 1095,
-        "この日数以上使われていない有効な権限を点検結果にします(最長3年)。"),
+        "基準日数(使われていない日数)",
+        "日",
+        1,
+        1095,
+        "この日数以上使われていない有効な権限を点検結果にします(最長3年)。",
+    ),
 }
 HOUR_LABELS = {"start": "業務時間の開始", "end": "業務時間の終了"}
 HOUR_PLACEHOLDERS = {"start": "08:30", "end": "17:15"}
@@ -88,8 +103,15 @@ def param_text(check: str, key: str, value) -> str:
         except (TypeError, ValueError):
             return str(value)
     if kind == "systems":
-        rows = [f"{code} {own.get('start') or '(共通)'}〜{own.get('end') or '(共通)'}"
-                for code, own in sorted(value.items()) if isinstance(own, dict)] if isinstance(value, dict) else []
+        rows = (
+            [
+                f"{code} {own.get('start') or '(共通)'}〜{own.get('end') or '(共通)'}"
+                for code, own in sorted(value.items())
+                if isinstance(own, dict)
+            ]
+            if isinstance(value, dict)
+            else []
+        )
         return "、".join(rows) or "なし(すべてのシステムで共通の業務時間)"
     if kind == "info_item_affairs" and isinstance(value, dict):
         return "、".join(f"{info} → {affair}" for info, affair in value.items()) or "なし"
@@ -126,8 +148,9 @@ class WholeNumberField(StringField):
             raise StopValidation("数字(整数)で入力してください。")
         number = int(text)
         if not self.spec.minimum <= number <= self.spec.maximum:
-            raise StopValidation(f"{self.spec.minimum:,}から{self.spec.maximum:,}までの整数"
-                                 f"({self.spec.unit})で入力してください。")
+            raise StopValidation(
+                f"{self.spec.minimum:,}から{self.spec.maximum:,}までの整数({self.spec.unit})で入力してください。"
+            )
         self.data = number
 
 
@@ -135,8 +158,15 @@ class HourMinuteField(StringField):
     """A time of day as 「08:30」 (24-hour clock); optional unless ``required``."""
 
     def __init__(self, label=None, validators=None, *, required=True, placeholder="", **kwargs):
-        kwargs.setdefault("render_kw", {"inputmode": "numeric", "autocomplete": "off", "size": 6,
-                                        **({"placeholder": placeholder} if placeholder else {})})
+        kwargs.setdefault(
+            "render_kw",
+            {
+                "inputmode": "numeric",
+                "autocomplete": "off",
+                "size": 6,
+                **({"placeholder": placeholder} if placeholder else {}),
+            },
+        )
         super().__init__(label, validators, **kwargs)
         self.required = required
 
@@ -149,8 +179,7 @@ class HourMinuteField(StringField):
             return
         value = parse_hhmm(text)
         if value is None:
-            raise StopValidation("「08:30」のように、時と分をコロンで区切って入力してください"
-                                 "(00:00〜23:59)。")
+            raise StopValidation("「08:30」のように、時と分をコロンで区切って入力してください(00:00〜23:59)。")
         self.data = value
 
 
@@ -171,9 +200,15 @@ class AffairRow(Form):
 
 class CheckSettingsForm(FlaskForm):
     enabled = BooleanField("この点検を行う")
-    severity = RadioField("重要度", choices=list(SEVERITIES.items()), validate_choice=False,
-                          validators=[InputRequired("重要度を選んでください。"),
-                                      AnyOf(list(SEVERITIES), message="重要度は「高」「中」「低」から選んでください。")])
+    severity = RadioField(
+        "重要度",
+        choices=list(SEVERITIES.items()),
+        validate_choice=False,
+        validators=[
+            InputRequired("重要度を選んでください。"),
+            AnyOf(list(SEVERITIES), message="重要度は「高」「中」「低」から選んでください。"),
+        ],
+    )
     submit = SubmitField("保存する")
 
     #: set by :func:`check_settings_form`
@@ -274,21 +309,28 @@ class CheckSettingsForm(FlaskForm):
                         rows[code] = {k: entry.form[k].data for k in ("start", "end") if entry.form[k].data}
                 out[key] = dict(sorted(rows.items()))
             elif kind == "info_item_affairs":
-                out[key] = {entry.form.info_item.data.strip(): entry.form.affair.data.strip()
-                            for entry in field if (entry.form.info_item.data or "").strip()}
+                out[key] = {
+                    entry.form.info_item.data.strip(): entry.form.affair.data.strip()
+                    for entry in field
+                    if (entry.form.info_item.data or "").strip()
+                }
         return out
 
 
 def _rows(value, kind: str) -> list[dict]:
     value = value if isinstance(value, dict) else {}
     if kind == "systems":
-        return [{"system": code, "start": own.get("start") or "", "end": own.get("end") or ""}
-                for code, own in sorted(value.items()) if isinstance(own, dict)]
+        return [
+            {"system": code, "start": own.get("start") or "", "end": own.get("end") or ""}
+            for code, own in sorted(value.items())
+            if isinstance(own, dict)
+        ]
     return [{"info_item": info, "affair": affair} for info, affair in value.items()]
 
 
-def check_settings_form(check, current, *, systems: list[tuple[str, str]],
-                        affairs: list[tuple[str, str]]) -> CheckSettingsForm:
+def check_settings_form(
+    check, current, *, systems: list[tuple[str, str]], affairs: list[tuple[str, str]]
+) -> CheckSettingsForm:
     """The settings form of ``check`` (a CheckDef) filled from ``current`` (its CheckSettings).
 
     ``systems`` and ``affairs`` are the (code, label) choices of the two tables; codes already
@@ -310,8 +352,12 @@ def check_settings_form(check, current, *, systems: list[tuple[str, str]],
         else:
             row_form = SystemHoursRow if kind == "systems" else AffairRow
             rows = _rows(value, kind)
-            attrs[key] = FieldList(FormField(row_form), label=PARAM_LABELS[key],
-                                   min_entries=min(len(rows) + BLANK_ROWS, MAX_ROWS), max_entries=MAX_ROWS)
+            attrs[key] = FieldList(
+                FormField(row_form),
+                label=PARAM_LABELS[key],
+                min_entries=min(len(rows) + BLANK_ROWS, MAX_ROWS),
+                max_entries=MAX_ROWS,
+            )
             data[key] = rows
     form_class = type(f"{check.name.title().replace('_', '')}SettingsForm", (CheckSettingsForm,), attrs)
     # a submitted form is filled from what was posted only (a rejected one shows it again)

@@ -13,6 +13,7 @@ duplicate goes through a staging table and ``INSERT … ON CONFLICT DO NOTHING``
 thread parses the next chunks. :class:`DaySummary` counts the per-user-day figures on the
 way. The other kinds are small and go through SQLAlchemy Core.
 """
+
 from __future__ import annotations
 
 import gc
@@ -124,16 +125,24 @@ def chain_hash(batch: dict) -> str:
     if received.tzinfo is None:  # pragma: no cover - UTCDateTime gives aware values
         received = received.replace(tzinfo=UTC)
     parts = [
-        batch["prev_hash"] or "", str(batch["id"]), batch["kind"], batch["source"],
+        batch["prev_hash"] or "",
+        str(batch["id"]),
+        batch["kind"],
+        batch["source"],
         received.astimezone(UTC).isoformat(),
-        batch["raw_sha256"], str(batch["rows_total"]), str(batch["rows_stored"]),
-        str(batch["duplicates"]), str(batch["rejected"]), batch["rows_digest"] or "",
+        batch["raw_sha256"],
+        str(batch["rows_total"]),
+        str(batch["rows_stored"]),
+        str(batch["duplicates"]),
+        str(batch["rejected"]),
+        batch["rows_digest"] or "",
     ]
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
 
-def import_path(kind: str, path: Path, *, source: str, skip_invalid: bool = False,
-                on_read: Callable[[int], None] | None = None) -> ImportResult:
+def import_path(
+    kind: str, path: Path, *, source: str, skip_invalid: bool = False, on_read: Callable[[int], None] | None = None
+) -> ImportResult:
     """Import one file through :func:`import_feed`; ``on_read(n)`` is told the bytes read
     (a progress bar)."""
     with path.open("rb") as raw:
@@ -154,10 +163,18 @@ def write_reject_file(path: Path, result: ImportResult) -> Path:
     return out
 
 
-def import_feed(kind: str, stream: BinaryIO, *, source: str, filename: str | None = None,
-                fmt: str | None = None, skip_invalid: bool = False,
-                system_code: str | None = None, actor=None,
-                chunk_rows: int | None = None) -> ImportResult:
+def import_feed(
+    kind: str,
+    stream: BinaryIO,
+    *,
+    source: str,
+    filename: str | None = None,
+    fmt: str | None = None,
+    skip_invalid: bool = False,
+    system_code: str | None = None,
+    actor=None,
+    chunk_rows: int | None = None,
+) -> ImportResult:
     """Parse ``stream`` as a ``kind`` feed and store it as one batch (commits or rolls back).
 
     :param source: where it came from, recorded on the batch (``cli:access.csv``, …)
@@ -172,30 +189,34 @@ def import_feed(kind: str, stream: BinaryIO, *, source: str, filename: str | Non
     if kind not in KINDS:
         raise ValueError(f"unknown feed kind {kind!r}")
     with _collector_paused():
-        return _import_feed(kind, stream, source=source, filename=filename, fmt=fmt,
-                            skip_invalid=skip_invalid, system_code=system_code, actor=actor,
-                            chunk_rows=chunk_rows)
+        return _import_feed(
+            kind,
+            stream,
+            source=source,
+            filename=filename,
+            fmt=fmt,
+            skip_invalid=skip_invalid,
+            system_code=system_code,
+            actor=actor,
+            chunk_rows=chunk_rows,
+        )
 
 
-def _import_feed(kind, stream, *, source, filename, fmt, skip_invalid, system_code, actor,
-                 chunk_rows) -> ImportResult:
+def _import_feed(kind, stream, *, source, filename, fmt, skip_invalid, system_code, actor, chunk_rows) -> ImportResult:
     db.session.rollback()  # start from a clean transaction: the batch is all of it
     systems = known_systems()
     parser = FeedParser(kind, known_systems=systems, fmt=fmt, filename=filename)
     result = ImportResult(kind=kind, source=source)
     extra_errors: list[RowError] = []
     store = _Store(kind, source=source, system_code=system_code)
-    chunks = parser.iter_batches(
-        stream, size=chunk_rows or CHUNK_ROWS.get(store.dialect, DEFAULT_CHUNK_ROWS))
+    chunks = parser.iter_batches(stream, size=chunk_rows or CHUNK_ROWS.get(store.dialect, DEFAULT_CHUNK_ROWS))
     if store.dialect == "postgresql" and READ_AHEAD:
         chunks = _read_ahead(chunks)
     try:
         for chunk in chunks:
-            if (isinstance(chunk, AccessColumns) and system_code is not None
-                    and set(chunk.system) != {system_code}):
+            if isinstance(chunk, AccessColumns) and system_code is not None and set(chunk.system) != {system_code}:
                 chunk = chunk.rows()  # rows of another system: each is listed below
-            if (isinstance(chunk, list) and system_code is not None
-                    and "system" in parser.names):
+            if isinstance(chunk, list) and system_code is not None and "system" in parser.names:
                 chunk = _rows_of_system(chunk, system_code, extra_errors)
             if (parser.errors_total or extra_errors) and not skip_invalid:
                 continue  # keep reading to list every bad line; nothing will be stored
@@ -227,25 +248,42 @@ def _import_feed(kind, stream, *, source, filename, fmt, skip_invalid, system_co
         result.errors_total = 1
         _audit_rejected(result, actor)
         return result
-    batch = store.seal(raw_sha256=parser.sha256 or "", fmt=parser.fmt or "csv",
-                       rows_total=parser.rows_total, rejected=bad_rows)
+    batch = store.seal(
+        raw_sha256=parser.sha256 or "", fmt=parser.fmt or "csv", rows_total=parser.rows_total, rejected=bad_rows
+    )
     result.batch_id = batch["id"]
     result.rows_stored = batch["rows_stored"]
     result.duplicates = batch["duplicates"]
     result.rejected = bad_rows
     result.chain_hash = batch["chain_hash"]
     result.stored = True
-    audit.record("import", "evidence_batch", batch["id"],
-                 f"証跡フィード({kind})を取り込みました: {source} 保存 {result.rows_stored} 件、"
-                 f"重複 {result.duplicates} 件、除外 {bad_rows} 件",
-                 after={"kind": kind, "source": source, "rows_stored": result.rows_stored,
-                        "duplicates": result.duplicates, "rejected": bad_rows,
-                        "sha256": parser.sha256, "chain_hash": batch["chain_hash"]},
-                 actor=actor)
+    audit.record(
+        "import",
+        "evidence_batch",
+        batch["id"],
+        f"証跡フィード({kind})を取り込みました: {source} 保存 {result.rows_stored} 件、"
+        f"重複 {result.duplicates} 件、除外 {bad_rows} 件",
+        after={
+            "kind": kind,
+            "source": source,
+            "rows_stored": result.rows_stored,
+            "duplicates": result.duplicates,
+            "rejected": bad_rows,
+            "sha256": parser.sha256,
+            "chain_hash": batch["chain_hash"],
+        },
+        actor=actor,
+    )
     db.session.commit()
     _refresh_statistics(kind, result.rows_stored)
-    log.info("evidence batch %s stored: kind=%s rows=%d duplicates=%d rejected=%d",
-             batch["id"], kind, result.rows_stored, result.duplicates, bad_rows)
+    log.info(
+        "evidence batch %s stored: kind=%s rows=%d duplicates=%d rejected=%d",
+        batch["id"],
+        kind,
+        result.rows_stored,
+        result.duplicates,
+        bad_rows,
+    )
     return result
 
 
@@ -305,10 +343,13 @@ def _rows_of_system(rows: list[dict], system_code: str, errors: list[RowError]) 
         if row["system"] == system_code:
             kept.append(row)
         else:
-            errors.append(RowError(
-                row["line"], "system",
-                f"このトークンはシステム「{system_code}」の送信用です"
-                f"(この行のシステム: {row['system']})"))
+            errors.append(
+                RowError(
+                    row["line"],
+                    "system",
+                    f"このトークンはシステム「{system_code}」の送信用です(この行のシステム: {row['system']})",
+                )
+            )
     return kept
 
 
@@ -368,19 +409,27 @@ def _refresh_statistics(kind: str, rows: int) -> None:
 
 def _audit_rejected(result: ImportResult, actor) -> None:
     reasons = sorted({e.reason for e in result.errors[:50]})[:5]
-    audit.record("import", "evidence_feed", None,
-                 f"証跡フィード({result.kind})を受け付けませんでした: {result.source} "
-                 f"不備 {result.errors_total} 件",
-                 after={"kind": result.kind, "source": result.source,
-                        "errors_total": result.errors_total, "sha256": result.raw_sha256,
-                        "reasons": reasons},
-                 actor=actor)
+    audit.record(
+        "import",
+        "evidence_feed",
+        None,
+        f"証跡フィード({result.kind})を受け付けませんでした: {result.source} 不備 {result.errors_total} 件",
+        after={
+            "kind": result.kind,
+            "source": result.source,
+            "errors_total": result.errors_total,
+            "sha256": result.raw_sha256,
+            "reasons": reasons,
+        },
+        actor=actor,
+    )
     db.session.commit()
 
 
 # ---------------------------------------------------------------------------
 # Storage
 # ---------------------------------------------------------------------------
+
 
 def _sqlite_ts(value: datetime) -> str:
     """A UTC datetime as SQLAlchemy stores it on SQLite (``YYYY-MM-DD HH:MM:SS.ffffff``)."""
@@ -391,8 +440,10 @@ def _sqlite_ts_sql(param: int) -> str:
     """SQL writing parameter ``param``, canonical UTC text (``YYYY-MM-DDTHH:MM:SS+00:00`` or
     ``YYYY-MM-DDTHH:MM:SS.ffffff+00:00``), as :func:`_sqlite_ts` would."""
     p = f"?{param}"
-    return (f"CASE WHEN length({p}) = 25 THEN replace(substr({p}, 1, 19), 'T', ' ') "
-            f"|| '.000000' ELSE replace(substr({p}, 1, 26), 'T', ' ') END")
+    return (
+        f"CASE WHEN length({p}) = 25 THEN replace(substr({p}, 1, 19), 'T', ' ') "
+        f"|| '.000000' ELSE replace(substr({p}, 1, 26), 'T', ' ') END"
+    )
 
 
 def _json(value):
@@ -418,11 +469,17 @@ class _Store:
         # 個人番号 or a control character into the store
         self.source = _CONTROLS.sub("\ufffd", mask_my_numbers(source))[:400]
         self.received_at = utcnow()
-        self.batch_id = self.conn.execute(sa.insert(FeedBatch.__table__).values(
-            kind=kind, source=self.source, system_code=system_code, fmt="",
-            received_at=self.received_at, raw_sha256="")).inserted_primary_key[0]
-        self.id_before = self.conn.execute(
-            sa.select(sa.func.coalesce(sa.func.max(self.table.c.id), 0))).scalar_one()
+        self.batch_id = self.conn.execute(
+            sa.insert(FeedBatch.__table__).values(
+                kind=kind,
+                source=self.source,
+                system_code=system_code,
+                fmt="",
+                received_at=self.received_at,
+                raw_sha256="",
+            )
+        ).inserted_primary_key[0]
+        self.id_before = self.conn.execute(sa.select(sa.func.coalesce(sa.func.max(self.table.c.id), 0))).scalar_one()
         self.hasher = hashlib.sha256()
         self.stored = 0
         self.attempted = 0
@@ -430,8 +487,7 @@ class _Store:
         self.last_at = None
         self.days = None
         if kind == "access":
-            self.days = DaySummary(local_day_pg if self.dialect == "postgresql"
-                                   else local_day_sqlite)
+            self.days = DaySummary(local_day_pg if self.dialect == "postgresql" else local_day_sqlite)
 
     # -- adding rows ----------------------------------------------------------
 
@@ -478,19 +534,29 @@ class _Store:
             "action, subject_id, terminal, result, purpose) "
             f"VALUES (?1, ?2, {_sqlite_ts_sql(3)}, ?4, ?5, ?6, nullif(?7, ''), nullif(?8, ''), "
             "?9, nullif(?10, '')) ON CONFLICT DO NOTHING",
-            zip(repeat(self.batch_id), cols.event_id, cols.occurred_at, cols.system,
-                cols.user_id, cols.action, cols.subject_id, cols.terminal, cols.result,
-                cols.purpose))
+            zip(
+                repeat(self.batch_id),
+                cols.event_id,
+                cols.occurred_at,
+                cols.system,
+                cols.user_id,
+                cols.action,
+                cols.subject_id,
+                cols.terminal,
+                cols.result,
+                cols.purpose,
+            ),
+        )
         inserted = cur.rowcount
         if inserted == len(cols):
             self.hasher.update("".join(cols.row_hash).encode("ascii"))
             self.days.add(cols)
         else:
             self.days.give_up()
-            cur.execute("SELECT system, event_id FROM evidence_access WHERE id > ? ORDER BY id",
-                        (self.id_before + self.stored,))
-            self._digest_stored_keys(zip(cols.system, cols.event_id), cols.row_hash,
-                                     set(cur.fetchall()))
+            cur.execute(
+                "SELECT system, event_id FROM evidence_access WHERE id > ? ORDER BY id", (self.id_before + self.stored,)
+            )
+            self._digest_stored_keys(zip(cols.system, cols.event_id), cols.row_hash, set(cur.fetchall()))
         cur.close()
         self.stored += inserted
 
@@ -501,10 +567,26 @@ class _Store:
         import psycopg
 
         n = len(cols)
-        data = "\n".join(map("\t".join, zip(
-            repeat(str(self.batch_id)), cols.event_id, cols.occurred_at, cols.system,
-            cols.user_id, cols.action, cols.subject_id, cols.terminal, cols.result,
-            cols.purpose))) + "\n"
+        data = (
+            "\n".join(
+                map(
+                    "\t".join,
+                    zip(
+                        repeat(str(self.batch_id)),
+                        cols.event_id,
+                        cols.occurred_at,
+                        cols.system,
+                        cols.user_id,
+                        cols.action,
+                        cols.subject_id,
+                        cols.terminal,
+                        cols.result,
+                        cols.purpose,
+                    ),
+                )
+            )
+            + "\n"
+        )
         if data.count("\t") != 9 * n or data.count("\n") != n or "\r" in data:
             self.days.give_up()
             self._copy_access_pg(cols.rows())
@@ -513,8 +595,8 @@ class _Store:
         try:
             with raw.transaction():
                 with raw.cursor().copy(
-                        f"COPY evidence_access (batch_id, {', '.join(self._PG_COLS[:-1])})"
-                        " FROM STDIN WITH (NULL '')") as copy:
+                    f"COPY evidence_access (batch_id, {', '.join(self._PG_COLS[:-1])}) FROM STDIN WITH (NULL '')"
+                ) as copy:
                     copy.write(data)
                     self.days.add(cols)  # while the server stores the chunk
         except psycopg.errors.UniqueViolation:
@@ -536,31 +618,55 @@ class _Store:
         batch_id = self.batch_id
         ts = _sqlite_ts
         params = [
-            (batch_id, r["event_id"], ts(r["occurred_at"]), r["system"], r["user_id"],
-             r["action"], r["subject_id"], r["terminal"], r["result"], r["purpose"],
-             _json(r["extra"]))
+            (
+                batch_id,
+                r["event_id"],
+                ts(r["occurred_at"]),
+                r["system"],
+                r["user_id"],
+                r["action"],
+                r["subject_id"],
+                r["terminal"],
+                r["result"],
+                r["purpose"],
+                _json(r["extra"]),
+            )
             for r in rows
         ]
         cur.executemany(
             "INSERT INTO evidence_access (batch_id, event_id, occurred_at, system, user_id, "
             "action, subject_id, terminal, result, purpose, extra) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", params)
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            params,
+        )
         inserted = cur.rowcount
         if inserted == len(rows):
             rows_digest_update(self.hasher, (r["row_hash"] for r in rows))
         else:
-            cur.execute("SELECT system, event_id FROM evidence_access WHERE id > ? ORDER BY id",
-                        (self.id_before + self.stored,))
+            cur.execute(
+                "SELECT system, event_id FROM evidence_access WHERE id > ? ORDER BY id", (self.id_before + self.stored,)
+            )
             self._digest_stored(rows, set(cur.fetchall()), ("system", "event_id"))
         cur.close()
         self.stored += inserted
 
     def _digest_stored(self, rows, stored_keys: set, key_fields) -> None:
-        self._digest_stored_keys((tuple(r[f] for f in key_fields) for r in rows),
-                                 (r["row_hash"] for r in rows), stored_keys)
+        self._digest_stored_keys(
+            (tuple(r[f] for f in key_fields) for r in rows), (r["row_hash"] for r in rows), stored_keys
+        )
 
-    _PG_COLS = ("event_id", "occurred_at", "system", "user_id", "action", "subject_id",
-                "terminal", "result", "purpose", "extra")
+    _PG_COLS = (
+        "event_id",
+        "occurred_at",
+        "system",
+        "user_id",
+        "action",
+        "subject_id",
+        "terminal",
+        "result",
+        "purpose",
+        "extra",
+    )
 
     def _copy_access_pg(self, rows: list[dict]) -> None:
         """COPY the chunk straight into the table inside a savepoint; on a duplicate key,
@@ -572,13 +678,24 @@ class _Store:
         batch_id = self.batch_id
         try:
             with raw.transaction():
-                with raw.cursor().copy(
-                        f"COPY evidence_access (batch_id, {cols}) FROM STDIN") as copy:
+                with raw.cursor().copy(f"COPY evidence_access (batch_id, {cols}) FROM STDIN") as copy:
                     write = copy.write_row
                     for r in rows:
-                        write((batch_id, r["event_id"], r["occurred_at"], r["system"],
-                               r["user_id"], r["action"], r["subject_id"], r["terminal"],
-                               r["result"], r["purpose"], _json(r["extra"])))
+                        write(
+                            (
+                                batch_id,
+                                r["event_id"],
+                                r["occurred_at"],
+                                r["system"],
+                                r["user_id"],
+                                r["action"],
+                                r["subject_id"],
+                                r["terminal"],
+                                r["result"],
+                                r["purpose"],
+                                _json(r["extra"]),
+                            )
+                        )
         except psycopg.errors.UniqueViolation:
             self._stage_chunk_pg(raw, rows)
             return
@@ -591,18 +708,32 @@ class _Store:
             "CREATE TEMP TABLE IF NOT EXISTS evidence_access_stage ("
             "seq bigint, event_id text, occurred_at timestamptz, system text, "
             "user_id text, action text, subject_id text, terminal text, result text, "
-            "purpose text, extra jsonb) ON COMMIT DROP")
+            "purpose text, extra jsonb) ON COMMIT DROP"
+        )
         raw.execute("TRUNCATE evidence_access_stage")
-        with raw.cursor().copy(
-                f"COPY evidence_access_stage (seq, {cols}) FROM STDIN") as copy:
+        with raw.cursor().copy(f"COPY evidence_access_stage (seq, {cols}) FROM STDIN") as copy:
             for i, r in enumerate(rows):
-                copy.write_row((i, r["event_id"], r["occurred_at"], r["system"], r["user_id"],
-                                r["action"], r["subject_id"], r["terminal"], r["result"],
-                                r["purpose"], _json(r["extra"])))
+                copy.write_row(
+                    (
+                        i,
+                        r["event_id"],
+                        r["occurred_at"],
+                        r["system"],
+                        r["user_id"],
+                        r["action"],
+                        r["subject_id"],
+                        r["terminal"],
+                        r["result"],
+                        r["purpose"],
+                        _json(r["extra"]),
+                    )
+                )
         stored = raw.execute(
             f"INSERT INTO evidence_access (batch_id, {cols})"
             f" SELECT %s, {cols} FROM evidence_access_stage ORDER BY seq"
-            " ON CONFLICT DO NOTHING RETURNING system, event_id", (self.batch_id,)).fetchall()
+            " ON CONFLICT DO NOTHING RETURNING system, event_id",
+            (self.batch_id,),
+        ).fetchall()
         self._digest_stored(rows, set(stored), ("system", "event_id"))
         self.stored += len(stored)
 
@@ -615,10 +746,9 @@ class _Store:
             cond = table.c[key_fields[0]].in_([k[0] for k in keys])
         existing = set()
         for i in range(0, len(keys), 500):
-            part = keys[i:i + 500]
+            part = keys[i : i + 500]
             if len(key_fields) == 1:
-                q = sa.select(table.c[key_fields[0]]).where(
-                    table.c[key_fields[0]].in_([k[0] for k in part]))
+                q = sa.select(table.c[key_fields[0]]).where(table.c[key_fields[0]].in_([k[0] for k in part]))
                 existing.update((v,) for v in self.conn.execute(q).scalars())
             else:  # pragma: no cover
                 q = sa.select(*[table.c[f] for f in key_fields]).where(cond)
@@ -643,31 +773,55 @@ class _Store:
 
     def seal(self, *, raw_sha256: str, fmt: str, rows_total: int, rejected: int) -> dict:
         if self.kind == "access" and self.stored:
-            refresh_access_days(self.conn, self.id_before,
-                                self.days.rows() if self.days.usable else None)
+            refresh_access_days(self.conn, self.id_before, self.days.rows() if self.days.usable else None)
         batches = FeedBatch.__table__
-        prev = self.conn.execute(
-            sa.select(batches.c.chain_hash).where(batches.c.chain_hash.is_not(None))
-            .order_by(batches.c.id.desc()).limit(1)).scalar_one_or_none() or GENESIS_HASH
+        prev = (
+            self.conn.execute(
+                sa.select(batches.c.chain_hash)
+                .where(batches.c.chain_hash.is_not(None))
+                .order_by(batches.c.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            or GENESIS_HASH
+        )
         record = {
-            "id": self.batch_id, "kind": self.kind,
-            "source": self.source, "received_at": self.received_at,
-            "raw_sha256": raw_sha256, "rows_total": rows_total, "rows_stored": self.stored,
-            "duplicates": self.attempted - self.stored, "rejected": rejected,
-            "rows_digest": self.hasher.hexdigest(), "prev_hash": prev,
+            "id": self.batch_id,
+            "kind": self.kind,
+            "source": self.source,
+            "received_at": self.received_at,
+            "raw_sha256": raw_sha256,
+            "rows_total": rows_total,
+            "rows_stored": self.stored,
+            "duplicates": self.attempted - self.stored,
+            "rejected": rejected,
+            "rows_digest": self.hasher.hexdigest(),
+            "prev_hash": prev,
         }
         record["chain_hash"] = chain_hash(record)
-        self.conn.execute(batches.update().where(batches.c.id == self.batch_id).values(
-            fmt=fmt, raw_sha256=raw_sha256, rows_total=rows_total, rows_stored=self.stored,
-            duplicates=record["duplicates"], rejected=rejected,
-            rows_digest=record["rows_digest"], prev_hash=prev,
-            chain_hash=record["chain_hash"], first_at=self.first_at, last_at=self.last_at))
+        self.conn.execute(
+            batches.update()
+            .where(batches.c.id == self.batch_id)
+            .values(
+                fmt=fmt,
+                raw_sha256=raw_sha256,
+                rows_total=rows_total,
+                rows_stored=self.stored,
+                duplicates=record["duplicates"],
+                rejected=rejected,
+                rows_digest=record["rows_digest"],
+                prev_hash=prev,
+                chain_hash=record["chain_hash"],
+                first_at=self.first_at,
+                last_at=self.last_at,
+            )
+        )
         return record
 
 
 # ---------------------------------------------------------------------------
 # The per-user-day summary of access events
 # ---------------------------------------------------------------------------
+
 
 def local_date(conn, column):
     """SQL expression: the Asia/Tokyo calendar date of a UTC timestamp column."""
@@ -743,18 +897,25 @@ def _load_days(conn, days: list[tuple]) -> None:
     """Put per-user-day figures in a temporary table ``evidence_access_days_new``."""
     raw = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
-        raw.execute("CREATE TEMP TABLE evidence_access_days_new (system text, user_id text, "
-                    "day date, n bigint, s bigint, dn bigint, f timestamptz, l timestamptz)"
-                    " ON COMMIT DROP")
+        raw.execute(
+            "CREATE TEMP TABLE evidence_access_days_new (system text, user_id text, "
+            "day date, n bigint, s bigint, dn bigint, f timestamptz, l timestamptz)"
+            " ON COMMIT DROP"
+        )
         with raw.cursor().copy("COPY evidence_access_days_new FROM STDIN") as copy:
             for row in days:
                 copy.write_row(row)
     else:
         cur = raw.cursor()
-        cur.execute("CREATE TEMP TABLE evidence_access_days_new (system TEXT, user_id TEXT, "
-                    "day TEXT, n INTEGER, s INTEGER, dn INTEGER, f TEXT, l TEXT)")
-        cur.executemany("INSERT INTO evidence_access_days_new VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                        f"{_sqlite_ts_sql(7)}, {_sqlite_ts_sql(8)})", days)
+        cur.execute(
+            "CREATE TEMP TABLE evidence_access_days_new (system TEXT, user_id TEXT, "
+            "day TEXT, n INTEGER, s INTEGER, dn INTEGER, f TEXT, l TEXT)"
+        )
+        cur.executemany(
+            "INSERT INTO evidence_access_days_new VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+            f"{_sqlite_ts_sql(7)}, {_sqlite_ts_sql(8)})",
+            days,
+        )
         cur.close()
 
 
@@ -870,8 +1031,10 @@ class _UserFigures:
 
     def rows(self, day: str, system: str) -> list[tuple]:
         subjects = Counter(map(_FIRST, self.subjects))
-        return [(system, user, day, n, subjects[user], self.denied[user], self.first[user],
-                 self.last[user]) for user, n in self.events.items()]
+        return [
+            (system, user, day, n, subjects[user], self.denied[user], self.first[user], self.last[user])
+            for user, n in self.events.items()
+        ]
 
 
 def local_day_sqlite(utc_hour: str) -> str:
@@ -890,7 +1053,9 @@ def local_day_pg(utc_hour: str) -> str:
 _FIRST = itemgetter(0)
 
 
-_SAME_DAY = ("WHERE a.system = evidence_access_days.system "
-             "AND a.user_id = evidence_access_days.user_id "
-             "AND a.occurred_at >= evidence_access_days.day_start "
-             "AND a.occurred_at < evidence_access_days.day_end")
+_SAME_DAY = (
+    "WHERE a.system = evidence_access_days.system "
+    "AND a.user_id = evidence_access_days.user_id "
+    "AND a.occurred_at >= evidence_access_days.day_start "
+    "AND a.occurred_at < evidence_access_days.day_end"
+)

@@ -15,6 +15,7 @@ Uniqueness (re-sending stores nothing twice):
   ``(user_id, department, start_date)``, relations ``(user_id, subject_id)`` — and the
   latest stored version is the one the checks use.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -57,10 +58,16 @@ class FeedBatch(db.Model):
     last_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-guard(FeedBatch.__table__, "evidence_batches_sealed", operations=("UPDATE",),
-      when="OLD.chain_hash IS NOT NULL", message="sealed evidence batches cannot change")
-guard(FeedBatch.__table__, "evidence_batches_kept", operations=("DELETE",),
-      message="evidence batches cannot be deleted")
+guard(
+    FeedBatch.__table__,
+    "evidence_batches_sealed",
+    operations=("UPDATE",),
+    when="OLD.chain_hash IS NOT NULL",
+    message="sealed evidence batches cannot change",
+)
+guard(
+    FeedBatch.__table__, "evidence_batches_kept", operations=("DELETE",), message="evidence batches cannot be deleted"
+)
 
 
 def _batch_fk():
@@ -170,8 +177,7 @@ ROW_MODELS = {
 }
 
 for _model in ROW_MODELS.values():
-    guard(_model.__table__, f"{_model.__tablename__}_append_only",
-          message="stored evidence is append-only")
+    guard(_model.__table__, f"{_model.__tablename__}_append_only", message="stored evidence is append-only")
 
 
 class AccessDay(db.Model):
@@ -255,13 +261,15 @@ class Finding(db.Model):
     #: a run produces it again. The row and its triage are kept either way.
     cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    decisions: Mapped[list[TriageDecision]] = relationship(
-        back_populates="finding", order_by="TriageDecision.id")
+    decisions: Mapped[list[TriageDecision]] = relationship(back_populates="finding", order_by="TriageDecision.id")
     #: the access event an event finding is about (events are append-only: it cannot change)
     event: Mapped[AccessEvent | None] = relationship(
         primaryjoin="and_(foreign(Finding.system) == AccessEvent.system, "
-                    "foreign(Finding.event_id) == AccessEvent.event_id)",
-        viewonly=True, lazy="joined", uselist=False)
+        "foreign(Finding.event_id) == AccessEvent.event_id)",
+        viewonly=True,
+        lazy="joined",
+        uselist=False,
+    )
 
     @property
     def facts(self) -> dict:
@@ -287,8 +295,7 @@ class Finding(db.Model):
     def open_clause(cls, table=None):
         """SQL: the finding is open (see :attr:`is_open`); ``table`` for Core queries."""
         c = cls if table is None else table.c
-        return sa.or_(sa.and_(c.decision.is_(None), c.cleared_at.is_(None)),
-                      c.decision.not_in(CLOSING_DECISIONS))
+        return sa.or_(sa.and_(c.decision.is_(None), c.cleared_at.is_(None)), c.decision.not_in(CLOSING_DECISIONS))
 
     @property
     def decision_label(self) -> str:
@@ -324,5 +331,4 @@ class TriageDecision(db.Model):
         return DECISIONS.get(self.decision, self.decision)
 
 
-guard(TriageDecision.__table__, "evidence_decisions_append_only",
-      message="triage decisions are append-only")
+guard(TriageDecision.__table__, "evidence_decisions_append_only", message="triage decisions are append-only")

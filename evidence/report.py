@@ -6,6 +6,7 @@ chain hash of every batch the report rests on and ``report_sha256`` — the SHA-
 report's content (the canonical JSON of everything but that field), which the audit trail
 records on every export.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +23,11 @@ from common.db import db, utcnow
 from evidence.checks import CHECKS, day_start_utc
 from evidence.models import DECISIONS, AccessDay, FeedBatch, Finding
 
-FONT_DIRS = ("/usr/share/fonts/opentype/ipaexfont-gothic", "/usr/share/fonts/opentype/ipaexfont-mincho",
-             "/usr/share/fonts/truetype")
+FONT_DIRS = (
+    "/usr/share/fonts/opentype/ipaexfont-gothic",
+    "/usr/share/fonts/opentype/ipaexfont-mincho",
+    "/usr/share/fonts/truetype",
+)
 
 
 class ReportError(LookupError):
@@ -38,8 +42,15 @@ def report_systems(assessment) -> list[str]:
     version_ids = [v.id for v in assessment.versions]
     codes = []
     if version_ids:
-        ids = db.session.execute(sa.select(InventoryLink.object_id).where(
-            InventoryLink.version_id.in_(version_ids), InventoryLink.kind == "system")).scalars().all()
+        ids = (
+            db.session.execute(
+                sa.select(InventoryLink.object_id).where(
+                    InventoryLink.version_id.in_(version_ids), InventoryLink.kind == "system"
+                )
+            )
+            .scalars()
+            .all()
+        )
         if ids:
             codes = db.session.execute(sa.select(System.code).where(System.id.in_(ids))).scalars().all()
     if not codes:
@@ -59,58 +70,104 @@ def build_report(assessment_id: int, start: date, end: date) -> dict:
     d = AccessDay.__table__
     seen = {}
     if systems:
-        for system, day, n in db.session.execute(sa.select(d.c.system, d.c.day, sa.func.sum(d.c.events))
-                                                 .where(d.c.system.in_(systems), d.c.day >= start,
-                                                        d.c.day <= end).group_by(d.c.system, d.c.day)):
+        for system, day, n in db.session.execute(
+            sa.select(d.c.system, d.c.day, sa.func.sum(d.c.events))
+            .where(d.c.system.in_(systems), d.c.day >= start, d.c.day <= end)
+            .group_by(d.c.system, d.c.day)
+        ):
             seen[(system, day)] = int(n)
     coverage = []
     for system in systems:
         per_day = [{"date": day.isoformat(), "events": seen.get((system, day), 0)} for day in days]
-        coverage.append({"system": system, "days": per_day,
-                         "gaps": [x["date"] for x in per_day if not x["events"]],
-                         "events": sum(x["events"] for x in per_day)})
+        coverage.append(
+            {
+                "system": system,
+                "days": per_day,
+                "gaps": [x["date"] for x in per_day if not x["events"]],
+                "events": sum(x["events"] for x in per_day),
+            }
+        )
     f = Finding
     affair = assessment.affair.code
-    scope = sa.or_(f.system.in_(systems) if systems else sa.false(),
-                   sa.and_(f.record_id.is_not(None),
-                           sa.cast(f.details["affair"], sa.String).contains(affair)))
+    scope = sa.or_(
+        f.system.in_(systems) if systems else sa.false(),
+        sa.and_(f.record_id.is_not(None), sa.cast(f.details["affair"], sa.String).contains(affair)),
+    )
     in_period = sa.and_(f.day >= start, f.day <= end, scope)
-    counts = {name: {"total": 0, "undecided": 0, "cleared": 0, **{k: 0 for k in DECISIONS}}
-              for name in CHECKS}
+    counts = {name: {"total": 0, "undecided": 0, "cleared": 0, **{k: 0 for k in DECISIONS}} for name in CHECKS}
     # an undecided finding a later run no longer produced counts as 解消 (cleared); a decided
     # one keeps counting under its decision
-    state = sa.case((f.decision.is_not(None), f.decision),
-                    (f.cleared_at.is_not(None), "cleared"), else_="undecided")
-    for check, key, n in db.session.execute(sa.select(f.check, state, sa.func.count())
-                                            .where(in_period).group_by(f.check, state)):
+    state = sa.case((f.decision.is_not(None), f.decision), (f.cleared_at.is_not(None), "cleared"), else_="undecided")
+    for check, key, n in db.session.execute(
+        sa.select(f.check, state, sa.func.count()).where(in_period).group_by(f.check, state)
+    ):
         counts[check]["total"] += n
         counts[check][key] += n
-    open_rows = db.session.execute(sa.select(f).where(in_period, f.open_clause())
-                                   .order_by(f.day, f.check, f.id)).scalars().all()
+    open_rows = (
+        db.session.execute(sa.select(f).where(in_period, f.open_clause()).order_by(f.day, f.check, f.id))
+        .scalars()
+        .all()
+    )
     b = FeedBatch.__table__
     lo, hi = day_start_utc(start), day_start_utc(end + timedelta(days=1))
-    batches = db.session.execute(sa.select(b).where(b.c.chain_hash.is_not(None), sa.or_(
-        sa.and_(b.c.kind.in_(("access", "provisions")), b.c.first_at < hi, b.c.last_at >= lo),
-        b.c.kind.in_(("grants", "assignments", "relations")))).order_by(b.c.id)).all()
+    batches = db.session.execute(
+        sa.select(b)
+        .where(
+            b.c.chain_hash.is_not(None),
+            sa.or_(
+                sa.and_(b.c.kind.in_(("access", "provisions")), b.c.first_at < hi, b.c.last_at >= lo),
+                b.c.kind.in_(("grants", "assignments", "relations")),
+            ),
+        )
+        .order_by(b.c.id)
+    ).all()
     data = {
         "title": "証跡報告書",
-        "assessment": {"id": assessment.id, "title": assessment.title, "number": assessment.number,
-                       "affair_code": affair, "affair_name": assessment.affair.name},
+        "assessment": {
+            "id": assessment.id,
+            "title": assessment.title,
+            "number": assessment.number,
+            "affair_code": affair,
+            "affair_name": assessment.affair.name,
+        },
         "period": {"from": start.isoformat(), "to": end.isoformat()},
         "generated_at": utcnow().isoformat(timespec="seconds"),
         "systems": systems,
         "coverage": coverage,
-        "checks": [{"check": name, "title": c.title, "items": [label for _p, label in c.items],
-                    **counts[name]} for name, c in CHECKS.items()],
-        "open_findings": [{"id": x.id, "check": x.check, "title": CHECKS[x.check].title,
-                           "date": x.day.isoformat() if x.day else None, "system": x.system,
-                           "user_id": x.user_id, "event_id": x.event_id, "record_id": x.record_id,
-                           "severity": x.severity, "decision": x.decision,
-                           "explanation": x.explanation} for x in open_rows],
-        "manifest": {"batches": [{"id": r.id, "kind": r.kind, "source": r.source,
-                                  "received_at": r.received_at.isoformat(), "rows": r.rows_stored,
-                                  "sha256": r.raw_sha256, "chain_hash": r.chain_hash}
-                                 for r in batches]},
+        "checks": [
+            {"check": name, "title": c.title, "items": [label for _p, label in c.items], **counts[name]}
+            for name, c in CHECKS.items()
+        ],
+        "open_findings": [
+            {
+                "id": x.id,
+                "check": x.check,
+                "title": CHECKS[x.check].title,
+                "date": x.day.isoformat() if x.day else None,
+                "system": x.system,
+                "user_id": x.user_id,
+                "event_id": x.event_id,
+                "record_id": x.record_id,
+                "severity": x.severity,
+                "decision": x.decision,
+                "explanation": x.explanation,
+            }
+            for x in open_rows
+        ],
+        "manifest": {
+            "batches": [
+                {
+                    "id": r.id,
+                    "kind": r.kind,
+                    "source": r.source,
+                    "received_at": r.received_at.isoformat(),
+                    "rows": r.rows_stored,
+                    "sha256": r.raw_sha256,
+                    "chain_hash": r.chain_hash,
+                }
+                for r in batches
+            ]
+        },
     }
     data["manifest"]["report_sha256"] = content_sha256(data)
     return data
@@ -125,35 +182,61 @@ def content_sha256(data: dict) -> str:
 
 
 def _css() -> str:
-    return (Path(__file__).resolve().parent.parent / "static" / "css" / "evidence.css").read_text(
-        encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "static" / "css" / "evidence.css").read_text(encoding="utf-8")
 
 
 def render_html(data: dict, *, standalone: bool = True) -> str:
-    return render_template("evidence/report.html", r=data, decisions=DECISIONS,
-                           inline_css=_css() if standalone else None)
+    return render_template(
+        "evidence/report.html", r=data, decisions=DECISIONS, inline_css=_css() if standalone else None
+    )
 
 
 def render_csv(data: dict) -> bytes:
     out = io.StringIO()
     w = csvsafe.writer(out)
     w.writerow(["section", "a", "b", "c", "d", "e", "f"])
-    w.writerow(["report", data["assessment"]["title"], data["assessment"]["affair_code"],
-                data["period"]["from"], data["period"]["to"], data["generated_at"], ""])
+    w.writerow(
+        [
+            "report",
+            data["assessment"]["title"],
+            data["assessment"]["affair_code"],
+            data["period"]["from"],
+            data["period"]["to"],
+            data["generated_at"],
+            "",
+        ]
+    )
     for cov in data["coverage"]:
         for day in cov["days"]:
-            w.writerow(["coverage", cov["system"], day["date"], day["events"],
-                        "gap" if not day["events"] else "", "", ""])
+            w.writerow(
+                ["coverage", cov["system"], day["date"], day["events"], "gap" if not day["events"] else "", "", ""]
+            )
     for c in data["checks"]:
-        w.writerow(["check", c["check"], c["title"], c["total"], c["undecided"],
-                    c["investigate"] + c["suspicious"],
-                    c["legitimate"] + c["false_positive"] + c["cleared"]])
+        w.writerow(
+            [
+                "check",
+                c["check"],
+                c["title"],
+                c["total"],
+                c["undecided"],
+                c["investigate"] + c["suspicious"],
+                c["legitimate"] + c["false_positive"] + c["cleared"],
+            ]
+        )
     for x in data["open_findings"]:
-        w.writerow(["open_finding", x["id"], x["check"], x["date"], x["user_id"] or "",
-                    x["event_id"] or x["record_id"] or "", x["explanation"]])
+        w.writerow(
+            [
+                "open_finding",
+                x["id"],
+                x["check"],
+                x["date"],
+                x["user_id"] or "",
+                x["event_id"] or x["record_id"] or "",
+                x["explanation"],
+            ]
+        )
     for bt in data["manifest"]["batches"]:
-        w.writerow(["batch", bt["id"], bt["kind"], bt["source"], bt["rows"], bt["sha256"],
-                    bt["chain_hash"]])
+        w.writerow(["batch", bt["id"], bt["kind"], bt["source"], bt["rows"], bt["sha256"], bt["chain_hash"]])
     w.writerow(["report_sha256", data["manifest"]["report_sha256"], "", "", "", "", ""])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
@@ -177,9 +260,13 @@ def _url_fetcher(url: str, headers=None):
     if url[:5].lower() == "data:":
         return URLFetcher(allowed_protocols=("data",), allow_redirects=False).fetch(url, headers)
     if url.startswith("file://"):
-        path = Path(url[len("file://"):]).resolve()
-        if (path.suffix.lower() in (".ttf", ".otf") and "ipaex" in path.name.lower()
-                and any(path.is_relative_to(d) for d in FONT_DIRS) and path.is_file()):
+        path = Path(url[len("file://") :]).resolve()
+        if (
+            path.suffix.lower() in (".ttf", ".otf")
+            and "ipaex" in path.name.lower()
+            and any(path.is_relative_to(d) for d in FONT_DIRS)
+            and path.is_file()
+        ):
             return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": "font/ttf"})
     raise ValueError(f"refused to fetch {url[:60]}")
 

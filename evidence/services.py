@@ -1,4 +1,5 @@
 """Operations on findings and the views' queries (the request commits)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,15 +35,21 @@ def decide(finding: Finding, decision: str, reason: str, actor) -> TriageDecisio
     if contains_my_number(reason):
         raise TriageError(MY_NUMBER_REFUSED)
     before = finding.decision
-    row = TriageDecision(finding=finding, decision=decision, reason=reason,
-                         decided_by_id=actor.id, decided_by_name=actor.display_name)
+    row = TriageDecision(
+        finding=finding, decision=decision, reason=reason, decided_by_id=actor.id, decided_by_name=actor.display_name
+    )
     db.session.add(row)
     finding.decision = decision
     db.session.flush()
-    audit.record("decision", "evidence_finding", finding.id,
-                 f"点検結果 {finding.id}({CHECKS[finding.check].title})を「{DECISIONS[decision]}」"
-                 f"と判断しました", before={"decision": before},
-                 after={"decision": decision, "reason": reason}, actor=actor)
+    audit.record(
+        "decision",
+        "evidence_finding",
+        finding.id,
+        f"点検結果 {finding.id}({CHECKS[finding.check].title})を「{DECISIONS[decision]}」と判断しました",
+        before={"decision": before},
+        after={"decision": decision, "reason": reason},
+        actor=actor,
+    )
     return row
 
 
@@ -85,15 +92,27 @@ def finding_context(finding: Finding, *, window_minutes: int = 60, limit: int = 
     """The user's assignments and grants, and events near the finding."""
     ctx: dict = {"assignments": [], "grants": [], "events": [], "event": None}
     if finding.user_id:
-        ctx["assignments"] = db.session.execute(
-            sa.select(Assignment).where(Assignment.user_id == finding.user_id)
-            .order_by(Assignment.start_date, Assignment.id)).scalars().all()
-        ctx["grants"] = db.session.execute(
-            sa.select(Grant).where(Grant.user_id == finding.user_id)
-            .order_by(Grant.system, Grant.granted_at, Grant.id)).scalars().all()
+        ctx["assignments"] = (
+            db.session.execute(
+                sa.select(Assignment)
+                .where(Assignment.user_id == finding.user_id)
+                .order_by(Assignment.start_date, Assignment.id)
+            )
+            .scalars()
+            .all()
+        )
+        ctx["grants"] = (
+            db.session.execute(
+                sa.select(Grant)
+                .where(Grant.user_id == finding.user_id)
+                .order_by(Grant.system, Grant.granted_at, Grant.id)
+            )
+            .scalars()
+            .all()
+        )
     if finding.event_id and finding.system:
-        ctx["event"] = db.session.execute(sa.select(AccessEvent).where(
-            AccessEvent.system == finding.system, AccessEvent.event_id == finding.event_id)
+        ctx["event"] = db.session.execute(
+            sa.select(AccessEvent).where(AccessEvent.system == finding.system, AccessEvent.event_id == finding.event_id)
         ).scalar_one_or_none()
     if finding.user_id:
         if finding.occurred_at is not None:
@@ -105,13 +124,12 @@ def finding_context(finding: Finding, *, window_minutes: int = 60, limit: int = 
             lo = hi = None
         if lo is not None:
             q = sa.select(AccessEvent).where(
-                AccessEvent.user_id == finding.user_id, AccessEvent.occurred_at >= lo,
-                AccessEvent.occurred_at < hi)
+                AccessEvent.user_id == finding.user_id, AccessEvent.occurred_at >= lo, AccessEvent.occurred_at < hi
+            )
             systems = [s for s in (finding.system or "").split(",") if s]
             if systems:
                 q = q.where(AccessEvent.system.in_(systems))
-            ctx["events"] = db.session.execute(
-                q.order_by(AccessEvent.occurred_at).limit(limit)).scalars().all()
+            ctx["events"] = db.session.execute(q.order_by(AccessEvent.occurred_at).limit(limit)).scalars().all()
     return ctx
 
 
@@ -126,33 +144,42 @@ def feed_status(days: int = 14) -> dict:
     last = {}
     # a literal, not a bound parameter: PostgreSQL must see the same expression in GROUP BY
     code = sa.func.coalesce(b.c.system_code, sa.literal_column("''"))
-    for row in db.session.execute(sa.select(
-            code, b.c.kind, sa.func.max(b.c.received_at),
-            sa.func.max(b.c.id)).where(b.c.chain_hash.is_not(None)).group_by(code, b.c.kind)):
+    for row in db.session.execute(
+        sa.select(code, b.c.kind, sa.func.max(b.c.received_at), sa.func.max(b.c.id))
+        .where(b.c.chain_hash.is_not(None))
+        .group_by(code, b.c.kind)
+    ):
         last[(row[0], row[1])] = (row[2], row[3])
     d = AccessDay.__table__
     seen = {}
-    for system, day, events in db.session.execute(sa.select(
-            d.c.system, d.c.day, sa.func.sum(d.c.events)).where(d.c.day >= start, d.c.day <= today)
-            .group_by(d.c.system, d.c.day)):
+    for system, day, events in db.session.execute(
+        sa.select(d.c.system, d.c.day, sa.func.sum(d.c.events))
+        .where(d.c.day >= start, d.c.day <= today)
+        .group_by(d.c.system, d.c.day)
+    ):
         seen[(system, day)] = int(events)
     last_day = dict(db.session.execute(sa.select(d.c.system, sa.func.max(d.c.day)).group_by(d.c.system)).all())
     rows = []
     day_list = [start + timedelta(days=i) for i in range(days)]
     for code, name in systems:
         counts = [seen.get((code, day), 0) for day in day_list]
-        rows.append({"code": code, "name": name, "last_day": last_day.get(code),
-                     "days": list(zip(day_list, counts)),
-                     "gaps": [day for day, n in zip(day_list, counts) if n == 0],
-                     "has_feed": code in last_day})
+        rows.append(
+            {
+                "code": code,
+                "name": name,
+                "last_day": last_day.get(code),
+                "days": list(zip(day_list, counts)),
+                "gaps": [day for day, n in zip(day_list, counts) if n == 0],
+                "has_feed": code in last_day,
+            }
+        )
     batches = db.session.execute(sa.select(FeedBatch).order_by(FeedBatch.id.desc()).limit(10)).scalars().all()
     return {"systems": rows, "days": day_list, "last": last, "recent": batches}
 
 
 def open_counts() -> dict[str, int]:
     f = Finding
-    rows = db.session.execute(sa.select(f.check, sa.func.count()).where(f.open_clause())
-                              .group_by(f.check)).all()
+    rows = db.session.execute(sa.select(f.check, sa.func.count()).where(f.open_clause()).group_by(f.check)).all()
     return {check: n for check, n in rows}
 
 
@@ -161,8 +188,11 @@ def trend(weeks: int = 12) -> list[tuple[date, dict[str, int]]]:
     f = Finding
     today = db.session.execute(sa.select(sa.func.max(f.day))).scalar() or today_jst()
     start = today - timedelta(days=today.weekday()) - timedelta(weeks=weeks - 1)
-    rows = db.session.execute(sa.select(f.check, f.day, sa.func.count()).where(
-        f.day >= start, f.day <= today, f.cleared_at.is_(None)).group_by(f.check, f.day)).all()
+    rows = db.session.execute(
+        sa.select(f.check, f.day, sa.func.count())
+        .where(f.day >= start, f.day <= today, f.cleared_at.is_(None))
+        .group_by(f.check, f.day)
+    ).all()
     buckets = [(start + timedelta(weeks=i), {}) for i in range(weeks)]
     for check, day, n in rows:
         idx = (day - start).days // 7

@@ -1,4 +1,5 @@
 """Evidence pages: dashboard, findings and triage, batches, check settings, reports."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -24,15 +25,20 @@ from evidence.svg import stacked_bars
 bp = Blueprint("evidence", __name__, url_prefix="/evidence")
 
 PAGE_SIZE = 50
-STATES = {"open": "未対応(未判断・要調査・不正の疑い)", "undecided": "未判断", "closed": "対応済み",
-          "cleared": "解消(再点検で該当なし)", **DECISIONS}
+STATES = {
+    "open": "未対応(未判断・要調査・不正の疑い)",
+    "undecided": "未判断",
+    "closed": "対応済み",
+    "cleared": "解消(再点検で該当なし)",
+    **DECISIONS,
+}
 
 
 class DecisionForm(FlaskForm):
-    decision = RadioField("判断", choices=list(DECISIONS.items()),
-                          validators=[DataRequired("判断を選んでください。")])
-    reason = TextAreaField("理由", validators=[DataRequired("判断の理由を記入してください。"), NoMyNumber()],
-                           render_kw={"rows": 4})
+    decision = RadioField("判断", choices=list(DECISIONS.items()), validators=[DataRequired("判断を選んでください。")])
+    reason = TextAreaField(
+        "理由", validators=[DataRequired("判断の理由を記入してください。"), NoMyNumber()], render_kw={"rows": 4}
+    )
 
 
 def _date_arg(name: str) -> date | None:
@@ -52,10 +58,14 @@ def dashboard():
     status = services.feed_status()
     counts = services.open_counts()
     buckets = services.trend()
-    chart = stacked_bars([(f"{start.month}/{start.day}", values) for start, values in buckets],
-                         list(CHECKS), {k: c.title for k, c in CHECKS.items()})
-    return render_template("evidence/dashboard.html", status=status, counts=counts, checks=CHECKS,
-                           chart=chart, series=list(CHECKS))
+    chart = stacked_bars(
+        [(f"{start.month}/{start.day}", values) for start, values in buckets],
+        list(CHECKS),
+        {k: c.title for k, c in CHECKS.items()},
+    )
+    return render_template(
+        "evidence/dashboard.html", status=status, counts=counts, checks=CHECKS, chart=chart, series=list(CHECKS)
+    )
 
 
 @bp.get("/findings")
@@ -63,17 +73,34 @@ def dashboard():
 def findings():
     """Findings, filtered by check, system, user, date and triage state."""
     flt = services.FindingFilter(
-        check=request.args.get("check") or None, system=request.args.get("system") or None,
-        user_id=request.args.get("user") or None, start=_date_arg("from"), end=_date_arg("to"),
-        state=request.args.get("state") or None)
+        check=request.args.get("check") or None,
+        system=request.args.get("system") or None,
+        user_id=request.args.get("user") or None,
+        start=_date_arg("from"),
+        end=_date_arg("to"),
+        state=request.args.get("state") or None,
+    )
     page = request.args.get("page", 1, type=page_number)
     query = flt.apply(sa.select(Finding))
     total = db.session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-    rows = db.session.execute(query.order_by(Finding.day.desc(), Finding.id.desc())
-                              .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).scalars().all()
-    return render_template("evidence/findings.html", rows=rows, total=total, page=page,
-                           page_size=PAGE_SIZE, checks=CHECKS, states=STATES, flt=flt,
-                           severities=SEVERITIES)
+    rows = (
+        db.session.execute(
+            query.order_by(Finding.day.desc(), Finding.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "evidence/findings.html",
+        rows=rows,
+        total=total,
+        page=page,
+        page_size=PAGE_SIZE,
+        checks=CHECKS,
+        states=STATES,
+        flt=flt,
+        severities=SEVERITIES,
+    )
 
 
 @bp.get("/findings/<int:finding_id>")
@@ -86,8 +113,9 @@ def finding(finding_id):
 
 def _finding_page(item, form, status=200):
     ctx = services.finding_context(item)
-    return render_template("evidence/finding.html", f=item, ctx=ctx, form=form,
-                           check=CHECKS[item.check], severities=SEVERITIES), status
+    return render_template(
+        "evidence/finding.html", f=item, ctx=ctx, form=form, check=CHECKS[item.check], severities=SEVERITIES
+    ), status
 
 
 @bp.post("/findings/<int:finding_id>/decisions")
@@ -114,10 +142,14 @@ def batches():
     """Stored batches with their hashes (the chain)."""
     page = request.args.get("page", 1, type=page_number)
     total = db.session.execute(sa.select(sa.func.count()).select_from(FeedBatch)).scalar_one()
-    rows = db.session.execute(sa.select(FeedBatch).order_by(FeedBatch.id.desc())
-                              .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).scalars().all()
-    return render_template("evidence/batches.html", rows=rows, total=total, page=page,
-                           page_size=PAGE_SIZE)
+    rows = (
+        db.session.execute(
+            sa.select(FeedBatch).order_by(FeedBatch.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template("evidence/batches.html", rows=rows, total=total, page=page, page_size=PAGE_SIZE)
 
 
 @bp.get("/checks")
@@ -127,9 +159,15 @@ def check_settings():
     rows = []
     for name, check in CHECKS.items():
         cfg = settings_for(name)
-        params = [(param_label(name, key), param_text(name, key, cfg.params.get(key, default)),
-                   param_text(name, key, default), cfg.params.get(key, default) != default)
-                  for key, default in check.defaults.items()]
+        params = [
+            (
+                param_label(name, key),
+                param_text(name, key, cfg.params.get(key, default)),
+                param_text(name, key, default),
+                cfg.params.get(key, default) != default,
+            )
+            for key, default in check.defaults.items()
+        ]
         rows.append((check, cfg, params))
     return render_template("evidence/checks.html", rows=rows, severities=SEVERITIES)
 
@@ -137,15 +175,19 @@ def check_settings():
 def _system_choices() -> list[tuple[str, str]]:
     from pia.models import System
 
-    return [(code, f"{code}({name})") for code, name in db.session.execute(
-        sa.select(System.code, System.name).order_by(System.code))]
+    return [
+        (code, f"{code}({name})")
+        for code, name in db.session.execute(sa.select(System.code, System.name).order_by(System.code))
+    ]
 
 
 def _affair_choices() -> list[tuple[str, str]]:
     from pia.models import Affair
 
-    return [(code, f"{code}({name})") for code, name in db.session.execute(
-        sa.select(Affair.code, Affair.name).order_by(Affair.code))]
+    return [
+        (code, f"{code}({name})")
+        for code, name in db.session.execute(sa.select(Affair.code, Affair.name).order_by(Affair.code))
+    ]
 
 
 def _stored(settings) -> dict:
@@ -157,8 +199,11 @@ _CHANGE_LABELS = {"enabled": "点検を行うかどうか", "severity": "重要�
 
 def _changed_keys(before: dict, after: dict) -> list[str]:
     keys = [k for k in ("enabled", "severity") if before[k] != after[k]]
-    return keys + [k for k in sorted(set(before["params"]) | set(after["params"]))
-                   if before["params"].get(k) != after["params"].get(k)]
+    return keys + [
+        k
+        for k in sorted(set(before["params"]) | set(after["params"]))
+        if before["params"].get(k) != after["params"].get(k)
+    ]
 
 
 @bp.route("/checks/<name>", methods=["GET", "POST"])
@@ -177,20 +222,32 @@ def edit_check(name):
             return redirect(url_for(".check_settings"))
         # only what differs from the defaults is stored, so a later default still applies
         # to everything the administrator left as it was
-        save_settings(name, enabled=form.enabled.data,
-                      severity=None if form.severity.data == check.severity else form.severity.data,
-                      params={k: v for k, v in wanted.items() if check.defaults.get(k, ...) != v})
+        save_settings(
+            name,
+            enabled=form.enabled.data,
+            severity=None if form.severity.data == check.severity else form.severity.data,
+            params={k: v for k, v in wanted.items() if check.defaults.get(k, ...) != v},
+        )
         labels = "、".join(_CHANGE_LABELS.get(k) or param_label(name, k) for k in _changed_keys(before, after))
-        audit.record("update", "CheckConfig", name, f"点検「{check.title}」の設定を変更しました({labels})。",
-                     before=before, after=_stored(settings_for(name)))
+        audit.record(
+            "update",
+            "CheckConfig",
+            name,
+            f"点検「{check.title}」の設定を変更しました({labels})。",
+            before=before,
+            after=_stored(settings_for(name)),
+        )
         db.session.commit()
         flash(f"点検「{check.title}」の設定を保存しました。次に点検を行うときから反映されます。", "success")
         return redirect(url_for(".check_settings"))
     status = 400 if form.is_submitted() else 200
-    return render_template("evidence/check_form.html", check=check, form=form,
-                           defaults=[(param_label(name, k), param_text(name, k, v))
-                                     for k, v in check.defaults.items()],
-                           severities=SEVERITIES), status
+    return render_template(
+        "evidence/check_form.html",
+        check=check,
+        form=form,
+        defaults=[(param_label(name, k), param_text(name, k, v)) for k, v in check.defaults.items()],
+        severities=SEVERITIES,
+    ), status
 
 
 @bp.post("/checks/<name>/reset")
@@ -207,8 +264,9 @@ def reset_check(name):
         db.session.rollback()
         flash(f"点検「{check.title}」は既定値のままです。", "info")
         return redirect(url_for(".check_settings"))
-    audit.record("update", "CheckConfig", name, f"点検「{check.title}」の設定を既定値に戻しました。",
-                 before=before, after=after)
+    audit.record(
+        "update", "CheckConfig", name, f"点検「{check.title}」の設定を既定値に戻しました。", before=before, after=after
+    )
     db.session.commit()
     flash(f"点検「{check.title}」の設定を既定値に戻しました。", "success")
     return redirect(url_for(".check_settings"))
@@ -241,15 +299,17 @@ def report(assessment_id):
     if fmt == "html":
         return render_html(data, standalone=False)
     body = render(data, fmt)
-    audit.record("export", "evidence_report", assessment_id,
-                 f"証跡報告書({fmt})を出力しました: {start}〜{end}",
-                 after={"sha256": data["manifest"]["report_sha256"], "format": fmt})
+    audit.record(
+        "export",
+        "evidence_report",
+        assessment_id,
+        f"証跡報告書({fmt})を出力しました: {start}〜{end}",
+        after={"sha256": data["manifest"]["report_sha256"], "format": fmt},
+    )
     db.session.commit()
-    mimetypes = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8",
-                 "json": "application/json"}
+    mimetypes = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8", "json": "application/json"}
     name = f"evidence-report-{assessment_id}-{start}-{end}.{fmt}"
-    return Response(body, mimetype=mimetypes[fmt],
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(body, mimetype=mimetypes[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def dashboard_panel(user):
@@ -257,9 +317,10 @@ def dashboard_panel(user):
     administrators, the way to the check settings."""
     if not user.has_role("auditor", "officer"):
         if user.has_role("admin"):
-            return "evidence/_settings_panel.html", {"stopped": sum(
-                not settings_for(name).enabled for name in CHECKS), "total": len(CHECKS)}
+            return "evidence/_settings_panel.html", {
+                "stopped": sum(not settings_for(name).enabled for name in CHECKS),
+                "total": len(CHECKS),
+            }
         return None
     counts = services.open_counts()
-    return "evidence/_panel.html", {"counts": counts, "checks": CHECKS,
-                                    "total": sum(counts.values())}
+    return "evidence/_panel.html", {"counts": counts, "checks": CHECKS, "total": sum(counts.values())}

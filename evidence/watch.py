@@ -12,6 +12,7 @@ Conventions (the business systems' transfer jobs follow them):
   ``DIR/done/`` (stored) or ``DIR/rejected/`` (nothing stored) with ``<name>.report.json``
   beside it (and ``<name>.rejected.csv`` listing the rows left out, if any).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,10 @@ from common.db import db
 from evidence.feeds import KINDS
 
 log = logging.getLogger(__name__)
-FAILED_REASON = ("取り込み中に予期しないエラーが発生したため、何も保存していません"
-                 "(ファイルの内容を確認のうえ、再送してください。詳細はサーバーのログにあります)")
+FAILED_REASON = (
+    "取り込み中に予期しないエラーが発生したため、何も保存していません"
+    "(ファイルの内容を確認のうえ、再送してください。詳細はサーバーのログにあります)"
+)
 
 IGNORED_SUFFIXES = (".part", ".tmp", ".report.json", ".rejected.csv")
 RESERVED_DIRS = ("done", "rejected")
@@ -45,8 +48,7 @@ def candidates(root: Path) -> list[Path]:
         sub = root / kind
         if sub.is_dir():
             files.extend(p for p in sub.iterdir() if p.is_file())
-    return sorted(p for p in files if not p.name.startswith(".")
-                  and not p.name.endswith(IGNORED_SUFFIXES))
+    return sorted(p for p in files if not p.name.startswith(".") and not p.name.endswith(IGNORED_SUFFIXES))
 
 
 def _unique(target: Path) -> Path:
@@ -65,10 +67,18 @@ def process(path: Path, root: Path, echo=print) -> dict:
     kind = kind_of(path, root)
     result = None
     if kind is None:
-        report = {"file": path.name, "stored": False,
-                  "errors": [{"line": 0, "field": None,
-                              "reason": "種類(access, grants, assignments, relations, provisions)を"
-                                        "フォルダ名またはファイル名の先頭で示してください"}]}
+        report = {
+            "file": path.name,
+            "stored": False,
+            "errors": [
+                {
+                    "line": 0,
+                    "field": None,
+                    "reason": "種類(access, grants, assignments, relations, provisions)を"
+                    "フォルダ名またはファイル名の先頭で示してください",
+                }
+            ],
+        }
         dest_dir = root / "rejected"
     else:
         try:
@@ -77,9 +87,13 @@ def process(path: Path, root: Path, echo=print) -> dict:
             log.exception("drop folder: importing %s failed", path.name)
             db.session.rollback()
             result = None
-            report = {"file": path.name, "kind": kind, "stored": False,
-                      "errors": [{"line": 0, "field": None, "reason": FAILED_REASON}],
-                      "errors_total": 1}
+            report = {
+                "file": path.name,
+                "kind": kind,
+                "stored": False,
+                "errors": [{"line": 0, "field": None, "reason": FAILED_REASON}],
+                "errors_total": 1,
+            }
             dest_dir = root / "rejected"
         else:
             report = {"file": path.name, **result.as_dict()}
@@ -88,19 +102,29 @@ def process(path: Path, root: Path, echo=print) -> dict:
     dest = _unique(dest_dir / path.name)
     shutil.move(str(path), dest)
     dest.with_name(dest.name + ".report.json").write_text(
-        json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+        json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     if result is not None and result.stored and result.errors_total:
         from evidence.ingest import write_reject_file
 
         write_reject_file(dest, result)
     state = "保存" if report.get("stored") else "不受理"
-    echo(f"{path.name}: {state}(保存 {report.get('accepted', 0)} 件、重複 {report.get('duplicate', 0)} 件、"
-         f"不備 {report.get('errors_total', len(report.get('errors', [])))} 件)→ {dest_dir.name}/")
+    echo(
+        f"{path.name}: {state}(保存 {report.get('accepted', 0)} 件、重複 {report.get('duplicate', 0)} 件、"
+        f"不備 {report.get('errors_total', len(report.get('errors', [])))} 件)→ {dest_dir.name}/"
+    )
     return report
 
 
-def watch(root: Path, *, once: bool = False, interval: float = 5.0, settle: float = 2.0,
-          echo=print, max_rounds: int | None = None) -> list[dict]:
+def watch(
+    root: Path,
+    *,
+    once: bool = False,
+    interval: float = 5.0,
+    settle: float = 2.0,
+    echo=print,
+    max_rounds: int | None = None,
+) -> list[dict]:
     """Poll ``root``; import every file whose size and mtime are stable. Returns the reports."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
 """Assessments (評価書), しきい値判断, the system inventory and the third-party review."""
+
 from __future__ import annotations
 
 

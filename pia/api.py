@@ -3,6 +3,7 @@
 Editors see every assessment and its published versions, and the other versions only of
 their own departments' affairs (as in the HTML pages).
 """
+
 from __future__ import annotations
 
 from flask import g, jsonify
@@ -50,8 +51,16 @@ SCHEMAS = {
             "published_on": _NULLABLE_DATE,
             "revision": {"type": "integer"},
         },
-        "required": ["number", "status", "status_label", "edition", "change_kind", "submitted_on", "published_on",
-                     "revision"],
+        "required": [
+            "number",
+            "status",
+            "status_label",
+            "edition",
+            "change_kind",
+            "submitted_on",
+            "published_on",
+            "revision",
+        ],
     },
     "AssessmentList": {
         "type": "object",
@@ -61,19 +70,25 @@ SCHEMAS = {
     "AssessmentDetail": {
         "allOf": [
             {"$ref": "#/components/schemas/AssessmentSummary"},
-            {"type": "object", "properties": {
-                "versions": {"type": "array", "items": {"$ref": "#/components/schemas/VersionSummary"}}},
-             "required": ["versions"]},
+            {
+                "type": "object",
+                "properties": {"versions": {"type": "array", "items": {"$ref": "#/components/schemas/VersionSummary"}}},
+                "required": ["versions"],
+            },
         ],
     },
     "VersionDetail": {
         "allOf": [
             {"$ref": "#/components/schemas/VersionSummary"},
-            {"type": "object", "properties": {
-                "assessment_id": {"type": "integer"},
-                "document": {"type": "object", "description": "様式(pia/schemas)に沿った評価書の内容"},
-                "change_log": {"type": "array", "items": {"type": "object"}, "description": "変更箇所"},
-            }, "required": ["assessment_id", "document", "change_log"]},
+            {
+                "type": "object",
+                "properties": {
+                    "assessment_id": {"type": "integer"},
+                    "document": {"type": "object", "description": "様式(pia/schemas)に沿った評価書の内容"},
+                    "change_log": {"type": "array", "items": {"type": "object"}, "description": "変更箇所"},
+                },
+                "required": ["assessment_id", "document", "change_log"],
+            },
         ],
     },
 }
@@ -99,9 +114,14 @@ def _summary(assessment: Assessment) -> dict:
     current = assessment.current_version
     return {
         "id": assessment.id,
-        "affair": {"code": assessment.affair.code, "name": assessment.affair.name,
-                   "department": assessment.affair.department.name},
-        "form": assessment.form, "form_name": assessment.form_name, "title": assessment.title,
+        "affair": {
+            "code": assessment.affair.code,
+            "name": assessment.affair.name,
+            "department": assessment.affair.department.name,
+        },
+        "form": assessment.form,
+        "form_name": assessment.form_name,
+        "title": assessment.title,
         "number": assessment.number,
         "current_version": current.number if current else None,
         "current_published_on": _d(current.published_on) if current else None,
@@ -110,10 +130,13 @@ def _summary(assessment: Assessment) -> dict:
 
 def _version(version) -> dict:
     return {
-        "number": version.number, "status": version.status, "status_label": version.status_label,
+        "number": version.number,
+        "status": version.status,
+        "status_label": version.status_label,
         "edition": version.edition,
         "change_kind": version.change_kind if version.frozen else services.change_kind(version),
-        "submitted_on": _d(version.submitted_on), "published_on": _d(version.published_on),
+        "submitted_on": _d(version.submitted_on),
+        "published_on": _d(version.published_on),
         "revision": version.revision,
     }
 
@@ -157,20 +180,51 @@ def api_assessment_version(assessment_id, number):
 _INT = {"type": "integer", "minimum": 1, "maximum": DB_INT_MAX}
 _ID = {"name": "assessment_id", "in": "path", "required": True, "schema": _INT}
 
-document("/assessments", "get", {
-    "summary": "評価書の一覧", "operationId": "listAssessments", "tags": ["assessments"],
-    "responses": {"200": {"description": "評価書の一覧", "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/AssessmentList"}}}}},
-}, SCHEMAS)
-document("/assessments/{assessment_id}", "get", {
-    "summary": "評価書と版の一覧", "operationId": "getAssessment", "tags": ["assessments"],
-    "parameters": [_ID],
-    "responses": {"200": {"description": "評価書", "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/AssessmentDetail"}}}}},
-})
-document("/assessments/{assessment_id}/versions/{number}", "get", {
-    "summary": "評価書の版(内容を含む)", "operationId": "getAssessmentVersion", "tags": ["assessments"],
-    "parameters": [_ID, {"name": "number", "in": "path", "required": True, "schema": _INT}],
-    "responses": {"200": {"description": "版", "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/VersionDetail"}}}}},
-})
+document(
+    "/assessments",
+    "get",
+    {
+        "summary": "評価書の一覧",
+        "operationId": "listAssessments",
+        "tags": ["assessments"],
+        "responses": {
+            "200": {
+                "description": "評価書の一覧",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AssessmentList"}}},
+            }
+        },
+    },
+    SCHEMAS,
+)
+document(
+    "/assessments/{assessment_id}",
+    "get",
+    {
+        "summary": "評価書と版の一覧",
+        "operationId": "getAssessment",
+        "tags": ["assessments"],
+        "parameters": [_ID],
+        "responses": {
+            "200": {
+                "description": "評価書",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AssessmentDetail"}}},
+            }
+        },
+    },
+)
+document(
+    "/assessments/{assessment_id}/versions/{number}",
+    "get",
+    {
+        "summary": "評価書の版(内容を含む)",
+        "operationId": "getAssessmentVersion",
+        "tags": ["assessments"],
+        "parameters": [_ID, {"name": "number", "in": "path", "required": True, "schema": _INT}],
+        "responses": {
+            "200": {
+                "description": "版",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/VersionDetail"}}},
+            }
+        },
+    },
+)

@@ -14,6 +14,7 @@ records and the 提出日 / 公表日, the システム台帳 (by identity) and 
 Checks read the document as it will be submitted: a draft's 評価実施手続 is filled from the
 records of the consultation and the review first, as :func:`pia.services.submit` does.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -50,6 +51,7 @@ _ON: contextvars.ContextVar[date | None] = contextvars.ContextVar("checklist_on"
 
 #: the section 評価実施手続 (全項目評価書 VI, 重点項目評価書 V)
 PROCEDURE_SECTION = "procedure"
+
 
 def consultation_min_days() -> int:
     """意見聴取 原則30日以上 (app config ``HYOKA_CONSULTATION_MIN_DAYS``); a shorter period needs a
@@ -94,8 +96,13 @@ def failures(items: Iterable[CheckItem]) -> list[CheckItem]:
 def content_failures(items: Iterable[CheckItem]) -> list[CheckItem]:
     """The failing items about what the authors write: not the procedure's steps nor section VI
     (評価実施手続), which the records of the consultation and the review fill."""
-    return [item for item in items if not item.ok and item.group not in (GROUP_STEPS, GROUP_PROCEDURE_DATES)
-            and item.key != f"required:{PROCEDURE_SECTION}"]
+    return [
+        item
+        for item in items
+        if not item.ok
+        and item.group not in (GROUP_STEPS, GROUP_PROCEDURE_DATES)
+        and item.key != f"required:{PROCEDURE_SECTION}"
+    ]
 
 
 def require_passing(version: AssessmentVersion, *, on: date | None, action: str) -> None:
@@ -210,8 +217,13 @@ def required_items(version: AssessmentVersion) -> Iterator[CheckItem]:
         paths = [p for p in missing if p.split("/", 1)[0] == section.key]
         label = f"{section.display_title}の必須項目がすべて入力されている"
         if paths:
-            yield _fail(f"required:{section.key}", label, GROUP_REQUIRED,
-                        [f"{quoted(schema, p)}が未入力です。" for p in paths], paths[0])
+            yield _fail(
+                f"required:{section.key}",
+                label,
+                GROUP_REQUIRED,
+                [f"{quoted(schema, p)}が未入力です。" for p in paths],
+                paths[0],
+            )
         else:
             yield _ok(f"required:{section.key}", label, GROUP_REQUIRED)
 
@@ -261,8 +273,9 @@ def same_files(version: AssessmentVersion) -> Iterator[CheckItem]:
                 first = first or path
         for index, (name, key) in enumerate(zip(names, keys)):
             if key and key not in listed_keys:
-                problems.append(f"{quoted(schema, f'{path}[{index}]')}の「{name}」は"
-                                f"{quoted(schema, list_path)}にありません。")
+                problems.append(
+                    f"{quoted(schema, f'{path}[{index}]')}の「{name}」は{quoted(schema, list_path)}にありません。"
+                )
                 first = first or f"{path}[{index}]/name"
             elif key and keys.index(key) != index:
                 problems.append(f"「{name}」が{quoted(schema, path)}に重複して記載されています。")
@@ -302,17 +315,23 @@ def entrustment(version: AssessmentVersion) -> Iterator[CheckItem]:
         entrusted = _text(part.get("entrusted"))
         items = [i for i in part.get("items") or [] if isinstance(i, Mapping)]
         if entrusted == "委託しない" and items:
-            problems.append(f"{quoted(schema, base + '/entrusted')}は「委託しない」ですが、"
-                            f"{quoted(schema, base + '/items')}が{len(items)}件記載されています。")
+            problems.append(
+                f"{quoted(schema, base + '/entrusted')}は「委託しない」ですが、"
+                f"{quoted(schema, base + '/items')}が{len(items)}件記載されています。"
+            )
             first = first or base + "/items"
         elif entrusted == "委託する" and not items:
-            problems.append(f"{quoted(schema, base + '/entrusted')}は「委託する」ですが、"
-                            f"{quoted(schema, base + '/items')}が記載されていません。")
+            problems.append(
+                f"{quoted(schema, base + '/entrusted')}は「委託する」ですが、"
+                f"{quoted(schema, base + '/items')}が記載されていません。"
+            )
             first = first or base + "/items"
         count = part.get("count")
         if entrusted == "委託する" and isinstance(count, int) and items and count != len(items):
-            problems.append(f"{quoted(schema, base + '/count')}は{count}件ですが、"
-                            f"{quoted(schema, base + '/items')}は{len(items)}件です。")
+            problems.append(
+                f"{quoted(schema, base + '/count')}は{count}件ですが、"
+                f"{quoted(schema, base + '/items')}は{len(items)}件です。"
+            )
             first = first or base + "/count"
         risk = _risk_entry(document, _text(entry.get("name")))
         if risk is not None and entrusted and _has(schema, "risks/files/entrustment/applicability"):
@@ -321,8 +340,10 @@ def entrustment(version: AssessmentVersion) -> Iterator[CheckItem]:
             stated = _text(risk_part.get("applicability"))
             if stated and stated != entrusted:
                 risk_path = f"risks/files[{risk_index}]/entrustment/applicability"
-                problems.append(f"{quoted(schema, risk_path)}は「{stated}」ですが、"
-                                f"{quoted(schema, base + '/entrusted')}は「{entrusted}」です。")
+                problems.append(
+                    f"{quoted(schema, risk_path)}は「{stated}」ですが、"
+                    f"{quoted(schema, base + '/entrusted')}は「{entrusted}」です。"
+                )
                 first = first or risk_path
     if problems:
         yield _fail("entrustment", label, GROUP_CONSISTENCY, problems, first)
@@ -349,8 +370,10 @@ def provision(version: AssessmentVersion) -> Iterator[CheckItem]:
         status = part.get("status") if isinstance(part.get("status"), Mapping) else {}
         selected = [s for s in status.get("selected") or [] if isinstance(s, str)]
         status_path = quoted(schema, base + "/status")
-        for choice, key, count_key in ((PROVIDES, "recipients", "provision_count"),
-                                       (TRANSFERS, "transferees", "transfer_count")):
+        for choice, key, count_key in (
+            (PROVIDES, "recipients", "provision_count"),
+            (TRANSFERS, "transferees", "transfer_count"),
+        ):
             if not _has(schema, f"files/files/provision/{key}"):
                 continue
             listed = [r for r in part.get(key) or [] if isinstance(r, Mapping)]
@@ -359,11 +382,20 @@ def provision(version: AssessmentVersion) -> Iterator[CheckItem]:
                 problems.append(f"{status_path}で「{choice}」を選んでいますが、{where}が記載されていません。")
                 first = first or f"{base}/{key}"
             elif listed and choice not in selected:
-                problems.append(f"{where}が{len(listed)}件記載されていますが、{status_path}で「{choice}」を選んでいません。")
+                problems.append(
+                    f"{where}が{len(listed)}件記載されていますが、{status_path}で「{choice}」を選んでいません。"
+                )
                 first = first or f"{base}/status"
             count = part.get(count_key)
-            if listed and isinstance(count, int) and count != len(listed) and _has(schema, f"files/files/provision/{count_key}"):
-                problems.append(f"{quoted(schema, f'{base}/{count_key}')}は{count}件ですが、{where}は{len(listed)}件です。")
+            if (
+                listed
+                and isinstance(count, int)
+                and count != len(listed)
+                and _has(schema, f"files/files/provision/{count_key}")
+            ):
+                problems.append(
+                    f"{quoted(schema, f'{base}/{count_key}')}は{count}件ですが、{where}は{len(listed)}件です。"
+                )
                 first = first or f"{base}/{count_key}"
         if NEITHER in selected and (PROVIDES in selected or TRANSFERS in selected):
             problems.append(f"{status_path}で「{NEITHER}」と「提供・移転を行っている」の両方を選んでいます。")
@@ -376,8 +408,9 @@ def provision(version: AssessmentVersion) -> Iterator[CheckItem]:
             does = PROVIDES in selected or TRANSFERS in selected
             if stated and (stated == "提供・移転する") != does:
                 risk_path = f"risks/files[{risk_index}]/transfer/applicability"
-                problems.append(f"{quoted(schema, risk_path)}は「{stated}」ですが、{status_path}は"
-                                f"「{'、'.join(selected)}」です。")
+                problems.append(
+                    f"{quoted(schema, risk_path)}は「{stated}」ですが、{status_path}は「{'、'.join(selected)}」です。"
+                )
                 first = first or risk_path
     if problems:
         yield _fail("provision", label, GROUP_CONSISTENCY, problems, first)
@@ -434,21 +467,32 @@ def procedure_dates(version: AssessmentVersion) -> Iterator[CheckItem]:
     held_end = _fact_day(held, "period", "end") or _fact_day(held, "end")
     if held_start and held_end and (start, end) != (held_start, held_end):
         written = f"{_jp(start)}から{_jp(end)}まで" if start and end else "未記載"
-        problems.append(f"{quoted(schema, 'procedure/consultation/period')}は{written}ですが、"
-                        f"実施した意見聴取の期間は{_jp(held_start)}から{_jp(held_end)}までです。")
+        problems.append(
+            f"{quoted(schema, 'procedure/consultation/period')}は{written}ですが、"
+            f"実施した意見聴取の期間は{_jp(held_start)}から{_jp(held_end)}までです。"
+        )
         first = start_path
     if start and end and end < start:
         problems.append(f"{quoted(schema, 'procedure/consultation/period')}の終了日が開始日より前です。")
         first = first or end_path
-    elif start and end and (end - start).days + 1 < consultation_min_days() and _has(
-            schema, "procedure/consultation/shortening_reason") and not _text(
-            _value(document, "procedure/consultation/shortening_reason")):
-        problems.append(f"意見聴取の期間が{(end - start).days + 1}日間で{consultation_min_days()}日に満たないため、"
-                        f"{quoted(schema, 'procedure/consultation/shortening_reason')}を記載してください。")
+    elif (
+        start
+        and end
+        and (end - start).days + 1 < consultation_min_days()
+        and _has(schema, "procedure/consultation/shortening_reason")
+        and not _text(_value(document, "procedure/consultation/shortening_reason"))
+    ):
+        problems.append(
+            f"意見聴取の期間が{(end - start).days + 1}日間で{consultation_min_days()}日に満たないため、"
+            f"{quoted(schema, 'procedure/consultation/shortening_reason')}を記載してください。"
+        )
         first = first or "procedure/consultation/shortening_reason"
     label = "意見聴取の期間が実施した意見聴取と一致している"
-    yield (_fail("procedure:consultation", label, GROUP_PROCEDURE_DATES, problems, first) if problems
-           else _ok("procedure:consultation", label, GROUP_PROCEDURE_DATES))
+    yield (
+        _fail("procedure:consultation", label, GROUP_PROCEDURE_DATES, problems, first)
+        if problems
+        else _ok("procedure:consultation", label, GROUP_PROCEDURE_DATES)
+    )
 
     # VI 3: the day of the review held
     problems, first = [], None
@@ -457,16 +501,22 @@ def procedure_dates(version: AssessmentVersion) -> Iterator[CheckItem]:
     held_review = _fact_day(facts.get("review") or {}, "date")
     if held_review and reviewed != held_review:
         written = _jp(reviewed) if reviewed else "未記載"
-        problems.append(f"{quoted(schema, review_path)}は{written}ですが、記録された第三者点検の実施日は"
-                        f"{_jp(held_review)}です。")
+        problems.append(
+            f"{quoted(schema, review_path)}は{written}ですが、記録された第三者点検の実施日は{_jp(held_review)}です。"
+        )
         first = review_path
     if reviewed and end and reviewed < end:
-        problems.append(f"{quoted(schema, review_path)}({_jp(reviewed)})が意見聴取の終了日({_jp(end)})より前です"
-                        "(第三者点検は意見聴取の後に行います)。")
+        problems.append(
+            f"{quoted(schema, review_path)}({_jp(reviewed)})が意見聴取の終了日({_jp(end)})より前です"
+            "(第三者点検は意見聴取の後に行います)。"
+        )
         first = first or review_path
     label = "第三者点検の実施日が記録と一致している"
-    yield (_fail("procedure:review", label, GROUP_PROCEDURE_DATES, problems, first) if problems
-           else _ok("procedure:review", label, GROUP_PROCEDURE_DATES))
+    yield (
+        _fail("procedure:review", label, GROUP_PROCEDURE_DATES, problems, first)
+        if problems
+        else _ok("procedure:review", label, GROUP_PROCEDURE_DATES)
+    )
 
     # no date of section VI after the 提出日 / 公表日
     problems, first = [], None
@@ -480,8 +530,11 @@ def procedure_dates(version: AssessmentVersion) -> Iterator[CheckItem]:
                 first = first or path
                 break
     label = "評価実施手続の日付が提出日・公表日より後になっていない"
-    yield (_fail("procedure:dates", label, GROUP_PROCEDURE_DATES, problems, first) if problems
-           else _ok("procedure:dates", label, GROUP_PROCEDURE_DATES))
+    yield (
+        _fail("procedure:dates", label, GROUP_PROCEDURE_DATES, problems, first)
+        if problems
+        else _ok("procedure:dates", label, GROUP_PROCEDURE_DATES)
+    )
 
 
 # --------------------------------------------------------------------------- システム台帳
@@ -504,8 +557,11 @@ def ledger(version: AssessmentVersion) -> Iterator[CheckItem]:
         label = f"{quoted(schema, path)}がシステム台帳と一致している"
         problems = found.problems(kind)
         first = next((e.path + "/name" for e in found.unknown(kind) + found.renamed(kind)), path)
-        yield (_fail(f"ledger:{kind}", label, GROUP_LEDGER, problems, first) if problems
-               else _ok(f"ledger:{kind}", label, GROUP_LEDGER))
+        yield (
+            _fail(f"ledger:{kind}", label, GROUP_LEDGER, problems, first)
+            if problems
+            else _ok(f"ledger:{kind}", label, GROUP_LEDGER)
+        )
 
 
 # --------------------------------------------------------------------------- 手続
@@ -525,5 +581,8 @@ def procedure_steps(version: AssessmentVersion) -> Iterator[CheckItem]:
     for step in steps:
         label = f"{procedure.STEPS[step]}を終えている"
         problem = procedure.step_problem(step, version)
-        yield (_fail(f"step:{step}", label, GROUP_STEPS, [problem], None) if problem
-               else _ok(f"step:{step}", label, GROUP_STEPS))
+        yield (
+            _fail(f"step:{step}", label, GROUP_STEPS, [problem], None)
+            if problem
+            else _ok(f"step:{step}", label, GROUP_STEPS)
+        )

@@ -1,4 +1,5 @@
 """``flask pia ...``: export and import assessments, rebuild the search index, list deadlines."""
+
 from __future__ import annotations
 
 import json
@@ -80,14 +81,15 @@ def deadlines_cmd():
     for row in services.deadlines():
         flag = "期限切れ" if row.overdue else ""
         current = f"{row.current.label} {row.current.published_on}" if row.current else "未公表"
-        click.echo(f"{row.affair.code}\t{row.required}\t{current}\t再評価 {row.reassessment_due or '-'}\t"
-                   f"見直し {row.review_due or '-'}\t行動計画 {row.open_actions}\t{flag}")
+        click.echo(
+            f"{row.affair.code}\t{row.required}\t{current}\t再評価 {row.reassessment_due or '-'}\t"
+            f"見直し {row.review_due or '-'}\t行動計画 {row.open_actions}\t{flag}"
+        )
 
 
 @cli.command("check")
 @click.argument("assessment_id", type=int)
-@click.option("--version", "number", type=int, default=None,
-              help="版の番号(省略時は最新の版)")
+@click.option("--version", "number", type=int, default=None, help="版の番号(省略時は最新の版)")
 def check_cmd(assessment_id, number):
     """Run the pre-submission checklist on a version; exit status 1 when an item fails."""
     from pia import checklist

@@ -6,6 +6,7 @@ attributes (no script, no style, no event handler, no external reference; links 
 paths of this site). Results are cached by the hash of the DOT source, so an unchanged
 inventory is drawn once per process.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,13 +37,58 @@ NODE_STYLES = {
     "outside": {"fillcolor": "#ffffff", "color": "#777777"},
 }
 
-_ALLOWED_ELEMENTS = {"svg", "g", "title", "polygon", "polyline", "path", "ellipse", "circle", "rect", "line",
-                     "text", "tspan", "a", "defs", "desc"}
+_ALLOWED_ELEMENTS = {
+    "svg",
+    "g",
+    "title",
+    "polygon",
+    "polyline",
+    "path",
+    "ellipse",
+    "circle",
+    "rect",
+    "line",
+    "text",
+    "tspan",
+    "a",
+    "defs",
+    "desc",
+}
 _ALLOWED_ATTRIBUTES = {
-    "id", "class", "width", "height", "viewBox", "transform", "points", "d", "cx", "cy", "rx", "ry", "r",
-    "x", "y", "x1", "y1", "x2", "y2", "fill", "fill-opacity", "stroke", "stroke-width", "stroke-dasharray",
-    "stroke-opacity", "font-family", "font-size", "font-weight", "font-style", "text-anchor",
-    "preserveAspectRatio", "role", "aria-label", "focusable",
+    "id",
+    "class",
+    "width",
+    "height",
+    "viewBox",
+    "transform",
+    "points",
+    "d",
+    "cx",
+    "cy",
+    "rx",
+    "ry",
+    "r",
+    "x",
+    "y",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "fill",
+    "fill-opacity",
+    "stroke",
+    "stroke-width",
+    "stroke-dasharray",
+    "stroke-opacity",
+    "font-family",
+    "font-size",
+    "font-weight",
+    "font-style",
+    "text-anchor",
+    "preserveAspectRatio",
+    "role",
+    "aria-label",
+    "focusable",
 }
 _SAFE_VALUE = re.compile(r"^[^<>\"'`\\]*$")
 _SAFE_HREF = re.compile(r"^/(?!/)[A-Za-z0-9/_\-.?=&%]*$")
@@ -111,13 +157,17 @@ def build_dot(systems: Iterable, *, focus=None, link=None, flows: bool | None = 
             penwidth = "2.5" if focus is not None and system.id == focus.id else "1"
             dashed = "rounded,filled,dashed" if system.status != "active" else "rounded,filled"
             url = link(system) if link else None
-            nodes[key] = f"  {key} [{_attrs(label=label, shape='box', style=dashed, penwidth=penwidth, URL=url, tooltip=system.name, **style)}];"
+            nodes[key] = (
+                f"  {key} [{_attrs(label=label, shape='box', style=dashed, penwidth=penwidth, URL=url, tooltip=system.name, **style)}];"
+            )
         return key
 
     def outside_node(label: str) -> str:
         key = "x" + hashlib.sha1(label.encode("utf-8")).hexdigest()[:10]
         if key not in nodes:
-            nodes[key] = f"  {key} [{_attrs(label=_wrap(label), shape='ellipse', style='filled', tooltip=label, **NODE_STYLES['outside'])}];"
+            nodes[key] = (
+                f"  {key} [{_attrs(label=_wrap(label), shape='ellipse', style='filled', tooltip=label, **NODE_STYLES['outside'])}];"
+            )
         return key
 
     for system in systems:
@@ -128,8 +178,11 @@ def build_dot(systems: Iterable, *, focus=None, link=None, flows: bool | None = 
             if connection.target is not None:
                 if connection.target_id not in ids and focus is None:
                     continue
-                if focus is not None and focus.id not in (system.id, connection.target_id) \
-                        and connection.target_id not in ids:
+                if (
+                    focus is not None
+                    and focus.id not in (system.id, connection.target_id)
+                    and connection.target_id not in ids
+                ):
                     continue
                 target = system_node(connection.target)
             else:
@@ -165,7 +218,9 @@ def build_dot(systems: Iterable, *, focus=None, link=None, flows: bool | None = 
     for (_a, _b), edge in sorted(edges.items()):
         text = "／".join(dict.fromkeys(edge["labels"])) if edge["labels"] else None
         label = _wrap(text, 18) if text and flows else None
-        lines.append(f"  {edge['from']} -> {edge['to']} [{_attrs(label=label, tooltip=text, dir='both' if edge['both'] else None)}];")
+        lines.append(
+            f"  {edge['from']} -> {edge['to']} [{_attrs(label=label, tooltip=text, dir='both' if edge['both'] else None)}];"
+        )
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -181,8 +236,9 @@ def render_svg(dot_source: str) -> str:
             _cache.move_to_end(key)
             return _cache[key]
     try:
-        proc = subprocess.run(["dot", "-Tsvg"], input=dot_source.encode("utf-8"), capture_output=True,
-                              timeout=DOT_TIMEOUT, check=False)
+        proc = subprocess.run(
+            ["dot", "-Tsvg"], input=dot_source.encode("utf-8"), capture_output=True, timeout=DOT_TIMEOUT, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise DiagramError(f"dot failed: {exc}") from exc
     if proc.returncode != 0:

@@ -4,6 +4,7 @@ The section editor's fields are generated from the schema (``templates/pia/_fiel
 and turned into a document by :func:`pia.schema.coerce`; :class:`SectionForm` carries the
 CSRF token and the revision the user started from.
 """
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -44,8 +45,15 @@ class DateActionForm(FlaskForm):
 
 class NewAssessmentForm(FlaskForm):
     affair_id = SelectField("事務", coerce=int, choices=[])
-    affair_code = StringField("新しい事務のコード", validators=[
-        Optional(), Length(max=40), Regexp(r"^[a-z][a-z0-9_-]*$", message="半角英小文字・数字・-・_で入力してください。"), NoMyNumber()])
+    affair_code = StringField(
+        "新しい事務のコード",
+        validators=[
+            Optional(),
+            Length(max=40),
+            Regexp(r"^[a-z][a-z0-9_-]*$", message="半角英小文字・数字・-・_で入力してください。"),
+            NoMyNumber(),
+        ],
+    )
     affair_name = StringField("新しい事務の名称", validators=[Optional(), Length(max=300), NoMyNumber()])
     department_id = SelectField("担当課", coerce=int, choices=[])
     form = SelectField("評価書の種類", choices=list(FORMS.items()))
@@ -59,21 +67,38 @@ class NewAssessmentForm(FlaskForm):
 
 
 class NewAffairForm(FlaskForm):
-    code = StringField("事務のコード", validators=[
-        DataRequired("事務のコードを入力してください。"), Length(max=40),
-        Regexp(r"^[a-z][a-z0-9_-]*$", message="半角英小文字・数字・-・_で入力してください。"), NoMyNumber()])
-    name = StringField("事務の名称", validators=[DataRequired("事務の名称を入力してください。"), Length(max=300),
-                                             NoMyNumber()])
+    code = StringField(
+        "事務のコード",
+        validators=[
+            DataRequired("事務のコードを入力してください。"),
+            Length(max=40),
+            Regexp(r"^[a-z][a-z0-9_-]*$", message="半角英小文字・数字・-・_で入力してください。"),
+            NoMyNumber(),
+        ],
+    )
+    name = StringField(
+        "事務の名称", validators=[DataRequired("事務の名称を入力してください。"), Length(max=300), NoMyNumber()]
+    )
     department_id = SelectField("担当課", coerce=int, choices=[])
     submit = SubmitField("登録する")
 
 
 class ThresholdForm(FlaskForm):
     determined_on = DateField("判断日", validators=[DataRequired("判断日を入力してください。")])
-    target_count = IntegerField("対象人数", validators=[InputRequired("対象人数を入力してください。"),
-                                                     NumberRange(min=0, message="0以上で入力してください。")])
-    handlers = IntegerField("取扱者数(委託先を含む)", validators=[
-        InputRequired("取扱者数を入力してください。"), NumberRange(min=0, message="0以上で入力してください。")])
+    target_count = IntegerField(
+        "対象人数",
+        validators=[
+            InputRequired("対象人数を入力してください。"),
+            NumberRange(min=0, message="0以上で入力してください。"),
+        ],
+    )
+    handlers = IntegerField(
+        "取扱者数(委託先を含む)",
+        validators=[
+            InputRequired("取扱者数を入力してください。"),
+            NumberRange(min=0, message="0以上で入力してください。"),
+        ],
+    )
     serious_incident = BooleanField("過去1年以内に特定個人情報に関する重大事故が発生した")
     incident_on = DateField("重大事故の発生日", validators=[Optional()])
     incident_source = TextAreaField("重大事故の情報源(報告書、報道発表等)", validators=[Length(max=2000), NoMyNumber()])
@@ -91,8 +116,9 @@ class ThresholdForm(FlaskForm):
 
 class ReviewForm(FlaskForm):
     reviewed_on = DateField("見直し日", validators=[DataRequired("見直し日を入力してください。")])
-    result = RadioField("結果", choices=list(REVIEW_RESULTS.items()),
-                        validators=[InputRequired("結果を選んでください。")])
+    result = RadioField(
+        "結果", choices=list(REVIEW_RESULTS.items()), validators=[InputRequired("結果を選んでください。")]
+    )
     version_id = SelectField("見直しの結果作成した版", coerce=int, choices=[])
     note = TextAreaField("見直しの内容", validators=[Length(max=4000), NoMyNumber()])
     submit = SubmitField("見直しを記録する")
@@ -103,8 +129,9 @@ class ReviewForm(FlaskForm):
 
 
 class ActionForm(FlaskForm):
-    what = TextAreaField("対応内容", validators=[DataRequired("対応内容を入力してください。"), Length(max=4000),
-                                                NoMyNumber()])
+    what = TextAreaField(
+        "対応内容", validators=[DataRequired("対応内容を入力してください。"), Length(max=4000), NoMyNumber()]
+    )
     owner = StringField("担当", validators=[DataRequired("担当を入力してください。"), Length(max=200), NoMyNumber()])
     due_on = DateField("期限", validators=[DataRequired("期限を入力してください。")])
     status = SelectField("状況", choices=list(ACTION_STATUSES.items()))
@@ -112,6 +139,12 @@ class ActionForm(FlaskForm):
 
 
 class ImportForm(FlaskForm):
-    affair_code = StringField("事務コードを変える(任意)", validators=[
-        Optional(), Regexp(r"^[a-z][a-z0-9_-]*$", message="半角英小文字・数字・-・_で入力してください。"), NoMyNumber()])
+    affair_code = StringField(
+        "事務コードを変える(任意)",
+        validators=[
+            Optional(),
+            Regexp(r"^[a-z][a-z0-9_-]*$", message="半角英小文字・数字・-・_で入力してください。"),
+            NoMyNumber(),
+        ],
+    )
     submit = SubmitField("取り込む")

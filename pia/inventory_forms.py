@@ -1,4 +1,5 @@
 """Forms of the system inventory (Flask-WTF)."""
+
 from __future__ import annotations
 
 import re
@@ -43,7 +44,8 @@ def parse_functions(text: str) -> list[dict[str, str]]:
 
 def functions_text(functions: list[dict]) -> str:
     return "\n\n".join(
-        f.get("title", "") + (f"\n{f['description']}" if f.get("description") else "") for f in functions or [])
+        f.get("title", "") + (f"\n{f['description']}" if f.get("description") else "") for f in functions or []
+    )
 
 
 def lines(text: str) -> list[str]:
@@ -52,8 +54,14 @@ def lines(text: str) -> list[str]:
 
 class SystemForm(FlaskForm):
     code = StringField("コード", validators=[DataRequired("コードを入力してください。"), _CODE, NoMyNumber()])
-    name = StringField("名称", validators=[DataRequired("名称を入力してください。"),
-                                         Length(max=300, message="300文字以内で入力してください。"), NoMyNumber()])
+    name = StringField(
+        "名称",
+        validators=[
+            DataRequired("名称を入力してください。"),
+            Length(max=300, message="300文字以内で入力してください。"),
+            NoMyNumber(),
+        ],
+    )
     abbreviation = StringField("略称", validators=[Optional(), Length(max=200), NoMyNumber()])
     kind = SelectField("区分", choices=list(SYSTEM_KINDS.items()))
     hosting = SelectField("設置場所", choices=list(HOSTINGS.items()))
@@ -86,7 +94,9 @@ class SystemForm(FlaskForm):
 
 class ConnectionForm(FlaskForm):
     target = SelectField("接続先(台帳のシステム)", coerce=int, choices=[])
-    target_label = StringField("接続先(台帳にないシステム・ネットワーク)", validators=[Optional(), Length(max=300), NoMyNumber()])
+    target_label = StringField(
+        "接続先(台帳にないシステム・ネットワーク)", validators=[Optional(), Length(max=300), NoMyNumber()]
+    )
     kind = SelectField("接続の種類(評価書「③他のシステムとの接続」の区分)", choices=list(CONNECTION_KINDS.items()))
     flows = TextAreaField("連携する情報", validators=[NoMyNumber()])
     submit = SubmitField("接続を追加する")
@@ -101,7 +111,9 @@ class ConnectionForm(FlaskForm):
 
 class PiFileForm(FlaskForm):
     code = StringField("コード", validators=[DataRequired("コードを入力してください。"), _CODE, NoMyNumber()])
-    name = StringField("ファイル名", validators=[DataRequired("ファイル名を入力してください。"), Length(max=300), NoMyNumber()])
+    name = StringField(
+        "ファイル名", validators=[DataRequired("ファイル名を入力してください。"), Length(max=300), NoMyNumber()]
+    )
     file_kind = SelectField("ファイルの種類", choices=[(k, k) for k in FILE_KINDS])
     owner_department = SelectField("所管課", coerce=int, choices=[])
     systems = MultiCheckboxField("保有するシステム", coerce=int, choices=[])
@@ -109,8 +121,12 @@ class PiFileForm(FlaskForm):
     record_items = TextAreaField("記録項目(1行に1項目)", validators=[NoMyNumber()])
     person_scope = TextAreaField("対象となる本人の範囲", validators=[NoMyNumber()])
     target_count = SelectField("対象人数", choices=[("", "(選択してください)")] + [(c, c) for c in TARGET_COUNTS])
-    person_count = SelectField("対象となる本人の数", choices=[("", "(選択してください)")] + [(c, c) for c in PERSON_COUNTS])
-    retention_period = SelectField("保管期間", choices=[("", "(選択してください)")] + [(c, c) for c in RETENTION_PERIODS])
+    person_count = SelectField(
+        "対象となる本人の数", choices=[("", "(選択してください)")] + [(c, c) for c in PERSON_COUNTS]
+    )
+    retention_period = SelectField(
+        "保管期間", choices=[("", "(選択してください)")] + [(c, c) for c in RETENTION_PERIODS]
+    )
     retention_note = TextAreaField("保管期間の妥当性", validators=[NoMyNumber()])
     deletion_method = TextAreaField("消去方法", validators=[NoMyNumber()])
     notes = TextAreaField("備考", validators=[NoMyNumber()])

@@ -5,6 +5,7 @@ line-level errors; :func:`apply` writes the records (systems and files are match
 their code: added or updated, never deleted). :func:`import_file` does both and stores
 nothing when there is a single error.
 """
+
 from __future__ import annotations
 
 import csv
@@ -75,11 +76,39 @@ CSV_COLUMNS = {
 RECORDS = {"system": "システム", "function": "機能", "connection": "接続", "file": "ファイル"}
 NUMBERING_LABELS = {"dot": "1.", "space": "1", "bullet": "・"}
 
-SYSTEM_FIELDS = {"code", "name", "abbreviation", "kind", "hosting", "status", "owner_department", "departments",
-                 "cloud_provider", "ismap", "ismap_number", "description", "numbering", "notes", "functions",
-                 "connections"}
-FILE_FIELDS = {"code", "name", "file_kind", "owner_department", "systems", "record_items", "person_scope",
-               "target_count", "person_count", "retention_period", "retention_note", "deletion_method", "notes"}
+SYSTEM_FIELDS = {
+    "code",
+    "name",
+    "abbreviation",
+    "kind",
+    "hosting",
+    "status",
+    "owner_department",
+    "departments",
+    "cloud_provider",
+    "ismap",
+    "ismap_number",
+    "description",
+    "numbering",
+    "notes",
+    "functions",
+    "connections",
+}
+FILE_FIELDS = {
+    "code",
+    "name",
+    "file_kind",
+    "owner_department",
+    "systems",
+    "record_items",
+    "person_scope",
+    "target_count",
+    "person_count",
+    "retention_period",
+    "retention_note",
+    "deletion_method",
+    "notes",
+}
 
 
 @dataclass(frozen=True)
@@ -128,8 +157,10 @@ class ImportResult:
 
     @property
     def summary(self) -> str:
-        return (f"システム 新規{self.systems_added}件・更新{self.systems_updated}件、"
-                f"ファイル 新規{self.files_added}件・更新{self.files_updated}件")
+        return (
+            f"システム 新規{self.systems_added}件・更新{self.systems_updated}件、"
+            f"ファイル 新規{self.files_added}件・更新{self.files_updated}件"
+        )
 
 
 # --------------------------------------------------------------------------- decoding
@@ -222,9 +253,13 @@ def parse_yaml(text: str) -> tuple[Parsed, list[LineError]]:
             if isinstance(function, str):
                 record.functions.append({"title": function, "description": "", "line": line})
             elif isinstance(function, dict):
-                record.functions.append({"title": _text(function.get("title")),
-                                         "description": _text(function.get("description")),
-                                         "line": getattr(function, "line", line)})
+                record.functions.append(
+                    {
+                        "title": _text(function.get("title")),
+                        "description": _text(function.get("description")),
+                        "line": getattr(function, "line", line),
+                    }
+                )
             else:
                 errors.append(LineError(line, "機能は title と description で書いてください。"))
         for connection in _list(raw.get("connections"), "connections", raw, errors):
@@ -233,11 +268,18 @@ def parse_yaml(text: str) -> tuple[Parsed, list[LineError]]:
                 continue
             unknown = set(connection) - {"to", "label", "kind", "flows"}
             if unknown:
-                errors.append(LineError(getattr(connection, "line", line),
-                                        f"接続の不明な項目です: {'、'.join(sorted(unknown))}"))
-            record.connections.append({"to": _text(connection.get("to")), "label": _text(connection.get("label")),
-                                       "kind": _text(connection.get("kind")), "flows": _text(connection.get("flows")),
-                                       "line": getattr(connection, "line", line)})
+                errors.append(
+                    LineError(getattr(connection, "line", line), f"接続の不明な項目です: {'、'.join(sorted(unknown))}")
+                )
+            record.connections.append(
+                {
+                    "to": _text(connection.get("to")),
+                    "label": _text(connection.get("label")),
+                    "kind": _text(connection.get("kind")),
+                    "flows": _text(connection.get("flows")),
+                    "line": getattr(connection, "line", line),
+                }
+            )
         parsed.systems.append(record)
     for raw in _list(data.get("files"), "files", data, errors):
         line = getattr(raw, "line", 0)
@@ -311,8 +353,7 @@ def parse_csv(text: str) -> tuple[Parsed, list[LineError]]:
             code = cells.get("code", "")
             filled = {k: v for k, v in cells.items() if v and k not in ("record", "code")}
             if record == "system":
-                values = {k: v for k, v in filled.items()
-                          if k in SYSTEM_FIELDS or k in ("departments",)}
+                values = {k: v for k, v in filled.items() if k in SYSTEM_FIELDS or k in ("departments",)}
                 if "departments" in values:
                     values["departments"] = _split(values["departments"])
                 extra = set(filled) - SYSTEM_FIELDS
@@ -329,21 +370,32 @@ def parse_csv(text: str) -> tuple[Parsed, list[LineError]]:
                     errors.append(LineError(line, f"機能の行には使えない列に値があります: {_names(extra)}"))
                 owner = systems.get(code)
                 if owner is None:
-                    errors.append(LineError(line, f"機能の行より前に、システム {code or '(コードなし)'} の行が必要です。"))
+                    errors.append(
+                        LineError(line, f"機能の行より前に、システム {code or '(コードなし)'} の行が必要です。")
+                    )
                     continue
-                owner.functions.append({"title": cells.get("title", ""), "description": cells.get("description", ""),
-                                        "line": line})
+                owner.functions.append(
+                    {"title": cells.get("title", ""), "description": cells.get("description", ""), "line": line}
+                )
             elif record == "connection":
                 extra = set(filled) - {"to", "label", "connection_kind", "flows"}
                 if extra:
                     errors.append(LineError(line, f"接続の行には使えない列に値があります: {_names(extra)}"))
                 owner = systems.get(code)
                 if owner is None:
-                    errors.append(LineError(line, f"接続の行より前に、システム {code or '(コードなし)'} の行が必要です。"))
+                    errors.append(
+                        LineError(line, f"接続の行より前に、システム {code or '(コードなし)'} の行が必要です。")
+                    )
                     continue
-                owner.connections.append({"to": cells.get("to", ""), "label": cells.get("label", ""),
-                                          "kind": cells.get("connection_kind", ""), "flows": cells.get("flows", ""),
-                                          "line": line})
+                owner.connections.append(
+                    {
+                        "to": cells.get("to", ""),
+                        "label": cells.get("label", ""),
+                        "kind": cells.get("connection_kind", ""),
+                        "flows": cells.get("flows", ""),
+                        "line": line,
+                    }
+                )
             elif record == "file":
                 extra = set(filled) - FILE_FIELDS
                 if extra:
@@ -367,8 +419,9 @@ def _names(keys) -> str:
 # --------------------------------------------------------------------------- checking
 
 
-def _choice(value: str, choices: dict[str, str], label: str, line: int, errors: list[LineError],
-            default: str | None = None) -> str | None:
+def _choice(
+    value: str, choices: dict[str, str], label: str, line: int, errors: list[LineError], default: str | None = None
+) -> str | None:
     """A key of ``choices`` given as key or label."""
     if not value:
         return default
@@ -377,7 +430,9 @@ def _choice(value: str, choices: dict[str, str], label: str, line: int, errors: 
     for key, text in choices.items():
         if text == value:
             return key
-    errors.append(LineError(line, f"{label}「{value}」は {'、'.join(v for v in choices.values() if v)} のいずれかです。"))
+    errors.append(
+        LineError(line, f"{label}「{value}」は {'、'.join(v for v in choices.values() if v)} のいずれかです。")
+    )
     return default
 
 
@@ -394,15 +449,23 @@ def _check_code(code: str, noun: str, line: int, seen: set[str], errors: list[Li
     if not code:
         errors.append(LineError(line, f"{noun}のコードがありません。"))
     elif not CODE_RE.match(code):
-        errors.append(LineError(line, f"コード「{code}」は英大文字で始まる英大文字・数字・_ (32文字以内)で書いてください。"))
+        errors.append(
+            LineError(line, f"コード「{code}」は英大文字で始まる英大文字・数字・_ (32文字以内)で書いてください。")
+        )
     elif code in seen:
         errors.append(LineError(line, f"{noun}コード {code} が重複しています。"))
     seen.add(code)
 
 
 #: labels of the fields of functions and connections (the CSV has them as columns too)
-_PART_LABELS = {"title": "機能名", "description": "説明", "to": "接続先コード", "label": "接続先名称",
-                "kind": "接続の種類", "flows": "連携する情報"}
+_PART_LABELS = {
+    "title": "機能名",
+    "description": "説明",
+    "to": "接続先コード",
+    "label": "接続先名称",
+    "kind": "接続の種類",
+    "flows": "連携する情報",
+}
 
 
 def _field_label(key) -> str:
@@ -420,8 +483,9 @@ def _refuse_my_numbers(parsed: Parsed, errors: list[LineError]) -> None:
         for part in [*getattr(record, "functions", []), *getattr(record, "connections", [])]:
             for key, value in part.items():
                 if key != "line" and contains_my_number(value):
-                    errors.append(LineError(part.get("line", record.line),
-                                            my_number_refused(f"「{_field_label(key)}」")))
+                    errors.append(
+                        LineError(part.get("line", record.line), my_number_refused(f"「{_field_label(key)}」"))
+                    )
 
 
 def check(parsed: Parsed) -> tuple[list[dict], list[dict], list[LineError]]:
@@ -445,16 +509,23 @@ def check(parsed: Parsed) -> tuple[list[dict], list[dict], list[LineError]]:
         elif len(name) > 300:
             errors.append(LineError(line, "名称は300文字以内で書いてください。"))
         clean = {
-            "code": code, "name": name, "abbreviation": _text(v.get("abbreviation")),
+            "code": code,
+            "name": name,
+            "abbreviation": _text(v.get("abbreviation")),
             "kind": _choice(_text(v.get("kind")), SYSTEM_KINDS, "区分", line, errors, "city"),
             "hosting": _choice(_text(v.get("hosting")), HOSTINGS, "設置場所", line, errors, "onprem"),
             "status": _choice(_text(v.get("status")), SYSTEM_STATUSES, "状態", line, errors, "active"),
             "ismap": _choice(_text(v.get("ismap")), ISMAP_STATES, "ISMAP", line, errors, ""),
             "ismap_number": _text(v.get("ismap_number")),
             "cloud_provider": _text(v.get("cloud_provider")),
-            "description": _text(v.get("description")), "notes": _text(v.get("notes")),
+            "description": _text(v.get("description")),
+            "notes": _text(v.get("notes")),
             "numbering": _choice(_text(v.get("numbering")), NUMBERING_LABELS, "番号の形式", line, errors, "dot"),
-            "owner_department": None, "departments": [], "functions": [], "connections": [], "line": line,
+            "owner_department": None,
+            "departments": [],
+            "functions": [],
+            "connections": [],
+            "line": line,
         }
         owner = _text(v.get("owner_department"))
         if owner:
@@ -500,10 +571,12 @@ def check(parsed: Parsed) -> tuple[list[dict], list[dict], list[LineError]]:
         if not name:
             errors.append(LineError(line, "ファイルの名称がありません。"))
         clean = {"code": code, "name": name, "line": line, "owner_department": None}
-        for key, choices, label in (("file_kind", FILE_KINDS, "ファイルの種類"),
-                                    ("target_count", TARGET_COUNTS, "対象人数"),
-                                    ("person_count", PERSON_COUNTS, "対象となる本人の数"),
-                                    ("retention_period", RETENTION_PERIODS, "保管期間")):
+        for key, choices, label in (
+            ("file_kind", FILE_KINDS, "ファイルの種類"),
+            ("target_count", TARGET_COUNTS, "対象人数"),
+            ("person_count", PERSON_COUNTS, "対象となる本人の数"),
+            ("retention_period", RETENTION_PERIODS, "保管期間"),
+        ):
             value = _text(v.get(key))
             if value and value not in choices:
                 errors.append(LineError(line, f"{label}「{value}」は {'、'.join(choices)} のいずれかです。"))
@@ -511,8 +584,9 @@ def check(parsed: Parsed) -> tuple[list[dict], list[dict], list[LineError]]:
         for key in ("person_scope", "retention_note", "deletion_method", "notes"):
             clean[key] = _text(v.get(key))
         items = v.get("record_items") or []
-        clean["record_items"] = [_text(i) for i in (items if isinstance(items, list) else _split(_text(items)))
-                                 if _text(i)]
+        clean["record_items"] = [
+            _text(i) for i in (items if isinstance(items, list) else _split(_text(items))) if _text(i)
+        ]
         holders = v.get("systems") or []
         holders = [_text(c) for c in (holders if isinstance(holders, list) else _split(_text(holders)))]
         for holder in holders:
@@ -546,8 +620,19 @@ def apply(systems: list[dict], files: list[dict], *, actor) -> ImportResult:
             system = System(code=values["code"], name=values["name"])
             db.session.add(system)
             by_code[system.code] = system
-        for key in ("name", "abbreviation", "kind", "hosting", "status", "ismap", "ismap_number", "cloud_provider",
-                    "description", "notes", "numbering"):
+        for key in (
+            "name",
+            "abbreviation",
+            "kind",
+            "hosting",
+            "status",
+            "ismap",
+            "ismap_number",
+            "cloud_provider",
+            "description",
+            "notes",
+            "numbering",
+        ):
             setattr(system, key, values[key])
         system.owner_department = values["owner_department"]
         system.authorised_departments = list(values["departments"])
@@ -561,8 +646,15 @@ def apply(systems: list[dict], files: list[dict], *, actor) -> ImportResult:
             system.outgoing.clear()
             db.session.flush()
             for position, (to, label, kind, flows) in enumerate(wanted):
-                system.outgoing.append(Connection(target=by_code[to] if to else None, target_label=label,
-                                                  kind=kind, flows=flows, position=position))
+                system.outgoing.append(
+                    Connection(
+                        target=by_code[to] if to else None,
+                        target_label=label,
+                        kind=kind,
+                        flows=flows,
+                        position=position,
+                    )
+                )
     db.session.flush()
     for system, new in touched:
         if services.record_system_revision(system, actor=actor, summary="取込") is not None:
@@ -579,8 +671,18 @@ def apply(systems: list[dict], files: list[dict], *, actor) -> ImportResult:
             position += 1
             pi_file = PiFile(code=values["code"], name=values["name"], position=position)
             db.session.add(pi_file)
-        for key in ("name", "file_kind", "record_items", "person_scope", "target_count", "person_count",
-                    "retention_period", "retention_note", "deletion_method", "notes"):
+        for key in (
+            "name",
+            "file_kind",
+            "record_items",
+            "person_scope",
+            "target_count",
+            "person_count",
+            "retention_period",
+            "retention_note",
+            "deletion_method",
+            "notes",
+        ):
             setattr(pi_file, key, values[key])
         pi_file.owner_department = values["owner_department"]
         pi_file.systems = [by_code[c] for c in values["systems"]]
@@ -614,9 +716,14 @@ def import_file(data: bytes | str, filename: str = "", *, actor) -> ImportResult
         raise ImportFailed(sorted(errors, key=lambda e: e.line))
     with db.session.begin_nested():
         result = apply(systems, files, actor=actor)
-    audit.record("import", "System", None, f"システム台帳を取り込みました({result.summary})。",
-                 after={"systems": [s["code"] for s in systems], "files": [f["code"] for f in files],
-                        "filename": filename}, actor=actor)
+    audit.record(
+        "import",
+        "System",
+        None,
+        f"システム台帳を取り込みました({result.summary})。",
+        after={"systems": [s["code"] for s in systems], "files": [f["code"] for f in files], "filename": filename},
+        actor=actor,
+    )
     return result
 
 
@@ -642,19 +749,29 @@ def export_yaml() -> str:
             entry["description"] = system.description
         entry["numbering"] = NUMBERING_LABELS.get(system.numbering, "1.")
         if system.functions:
-            entry["functions"] = [{"title": f.get("title", ""), **({"description": f["description"]}
-                                                                  if f.get("description") else {})}
-                                  for f in system.functions]
+            entry["functions"] = [
+                {"title": f.get("title", ""), **({"description": f["description"]} if f.get("description") else {})}
+                for f in system.functions
+            ]
         if system.notes:
             entry["notes"] = system.notes
         if system.outgoing:
             entry["connections"] = [
-                {**({"to": c.target.code} if c.target else {"label": c.target_label}), "kind": c.kind_label,
-                 **({"flows": c.flows} if c.flows else {})} for c in system.outgoing]
+                {
+                    **({"to": c.target.code} if c.target else {"label": c.target_label}),
+                    "kind": c.kind_label,
+                    **({"flows": c.flows} if c.flows else {}),
+                }
+                for c in system.outgoing
+            ]
         systems.append(entry)
     files = []
     for pi_file in db.session.execute(sa.select(PiFile).order_by(PiFile.position, PiFile.id)).scalars():
         state = services.pi_file_state(pi_file)
         files.append({k: v for k, v in state.items() if v not in ("", [], None)})
-    return yaml.safe_dump({"format": "hyoka-inventory/1", "systems": systems, "files": files},
-                          allow_unicode=True, sort_keys=False, width=1000)
+    return yaml.safe_dump(
+        {"format": "hyoka-inventory/1", "systems": systems, "files": files},
+        allow_unicode=True,
+        sort_keys=False,
+        width=1000,
+    )

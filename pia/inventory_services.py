@@ -16,6 +16,7 @@
 
 Services flush; the request or the CLI commits.
 """
+
 from __future__ import annotations
 
 import copy
@@ -108,13 +109,31 @@ def pi_file_state(pi_file: PiFile) -> dict[str, Any]:
 
 #: labels of the state keys, for the history page
 STATE_LABELS = {
-    "code": "コード", "name": "名称", "abbreviation": "略称", "kind": "区分", "hosting": "設置場所",
-    "status": "状態", "owner_department": "所管課", "departments": "利用を認める所属", "affairs": "事務",
-    "cloud_provider": "クラウド事業者", "ismap": "ISMAP", "ismap_number": "ISMAP登録番号",
-    "description": "機能の説明", "functions": "機能", "notes": "備考", "numbering": "番号の形式",
-    "connections": "接続", "file_kind": "ファイルの種類", "systems": "保有するシステム",
-    "record_items": "記録項目", "person_scope": "対象となる本人の範囲", "target_count": "対象人数",
-    "person_count": "対象となる本人の数", "retention_period": "保管期間", "retention_note": "保管期間の妥当性",
+    "code": "コード",
+    "name": "名称",
+    "abbreviation": "略称",
+    "kind": "区分",
+    "hosting": "設置場所",
+    "status": "状態",
+    "owner_department": "所管課",
+    "departments": "利用を認める所属",
+    "affairs": "事務",
+    "cloud_provider": "クラウド事業者",
+    "ismap": "ISMAP",
+    "ismap_number": "ISMAP登録番号",
+    "description": "機能の説明",
+    "functions": "機能",
+    "notes": "備考",
+    "numbering": "番号の形式",
+    "connections": "接続",
+    "file_kind": "ファイルの種類",
+    "systems": "保有するシステム",
+    "record_items": "記録項目",
+    "person_scope": "対象となる本人の範囲",
+    "target_count": "対象人数",
+    "person_count": "対象となる本人の数",
+    "retention_period": "保管期間",
+    "retention_note": "保管期間の妥当性",
     "deletion_method": "消去方法",
 }
 
@@ -131,8 +150,9 @@ def record_system_revision(system: System, *, actor, summary: str) -> SystemRevi
         return None
     system.revision = (last.revision if last else 0) + 1
     system.updated_at = utcnow()
-    row = SystemRevision(system_id=system.id, revision=system.revision, actor_name=_actor_name(actor),
-                         summary=summary, state=state)
+    row = SystemRevision(
+        system_id=system.id, revision=system.revision, actor_name=_actor_name(actor), summary=summary, state=state
+    )
     db.session.add(row)
     db.session.flush()
     return row
@@ -149,8 +169,9 @@ def record_pi_file_revision(pi_file: PiFile, *, actor, summary: str) -> PiFileRe
         return None
     pi_file.revision = (last.revision if last else 0) + 1
     pi_file.updated_at = utcnow()
-    row = PiFileRevision(pi_file_id=pi_file.id, revision=pi_file.revision, actor_name=_actor_name(actor),
-                         summary=summary, state=state)
+    row = PiFileRevision(
+        pi_file_id=pi_file.id, revision=pi_file.revision, actor_name=_actor_name(actor), summary=summary, state=state
+    )
     db.session.add(row)
     db.session.flush()
     return row
@@ -166,12 +187,16 @@ class StateChange:
 
 def _state_text(key: str, value: Any) -> str:
     if key == "functions":
-        return "\n".join(f"{i}. {f.get('title', '')}" + (f" {f.get('description')}" if f.get("description") else "")
-                         for i, f in enumerate(value or [], 1))
+        return "\n".join(
+            f"{i}. {f.get('title', '')}" + (f" {f.get('description')}" if f.get("description") else "")
+            for i, f in enumerate(value or [], 1)
+        )
     if key == "connections":
         return "\n".join(
             f"→ {c.get('to') or c.get('label')}({CONNECTION_KINDS.get(c.get('kind'), c.get('kind'))})"
-            + (f": {c['flows']}" if c.get("flows") else "") for c in value or [])
+            + (f": {c['flows']}" if c.get("flows") else "")
+            for c in value or []
+        )
     if isinstance(value, list):
         return "、".join(str(v) for v in value)
     return "" if value is None else str(value)
@@ -213,8 +238,9 @@ def save_system(system: System, *, actor, summary: str | None = None) -> System:
     return system
 
 
-def add_connection(source: System, *, actor, kind: str, target: System | None = None, target_label: str = "",
-                   flows: str = "") -> Connection:
+def add_connection(
+    source: System, *, actor, kind: str, target: System | None = None, target_label: str = "", flows: str = ""
+) -> Connection:
     if kind not in CONNECTION_KINDS:
         raise ValueError(kind)
     if target is None and not target_label.strip():
@@ -222,8 +248,14 @@ def add_connection(source: System, *, actor, kind: str, target: System | None = 
     if target is not None and target.id == source.id:
         raise ValueError("a system cannot connect to itself")
     position = max((c.position for c in source.outgoing), default=-1) + 1
-    connection = Connection(source=source, target=target, target_label="" if target else target_label.strip(),
-                            kind=kind, flows=flows.strip(), position=position)
+    connection = Connection(
+        source=source,
+        target=target,
+        target_label="" if target else target_label.strip(),
+        kind=kind,
+        flows=flows.strip(),
+        position=position,
+    )
     db.session.add(connection)
     db.session.flush()
     name = target.code if target else target_label
@@ -231,8 +263,9 @@ def add_connection(source: System, *, actor, kind: str, target: System | None = 
     return connection
 
 
-def update_connection(connection: Connection, *, actor, kind: str, target: System | None, target_label: str,
-                      flows: str) -> Connection:
+def update_connection(
+    connection: Connection, *, actor, kind: str, target: System | None, target_label: str, flows: str
+) -> Connection:
     if kind not in CONNECTION_KINDS:
         raise ValueError(kind)
     if target is None and not target_label.strip():
@@ -325,8 +358,7 @@ def connections_value(system: System) -> dict[str, Any]:
 
 def system_values(system: System) -> dict[str, Any]:
     """Relative path -> value of a システム entry (only paths the form has are used)."""
-    return {"name": system.display_name, "functions": functions_text(system),
-            "connections": connections_value(system)}
+    return {"name": system.display_name, "functions": functions_text(system), "connections": connections_value(system)}
 
 
 def pi_file_values(pi_file: PiFile) -> dict[str, Any]:
@@ -447,8 +479,9 @@ def match_entries(kind: str, entries: list[Mapping[str, Any]], objects: list) ->
     return out
 
 
-def apply_selection(schema: FormSchema, document: Mapping[str, Any], kind: str, chosen: list,
-                    known: list) -> dict[str, dict[str, Any]]:
+def apply_selection(
+    schema: FormSchema, document: Mapping[str, Any], kind: str, chosen: list, known: list
+) -> dict[str, dict[str, Any]]:
     """The sections of ``document`` rewritten so that every group of ``kind`` lists ``chosen``
     (systems or files, in that order), filled from the inventory. Pure.
 
@@ -492,9 +525,13 @@ def _set_path(section: dict[str, Any], rel_path: str, value: Any) -> None:
 def linked_objects(version: AssessmentVersion, kind: str) -> list:
     """The inventory entries ``version`` was filled from, in the order chosen."""
     model = System if kind == "system" else PiFile
-    links = db.session.execute(
-        sa.select(InventoryLink).filter_by(version_id=version.id, kind=kind).order_by(InventoryLink.position)
-    ).scalars().all()
+    links = (
+        db.session.execute(
+            sa.select(InventoryLink).filter_by(version_id=version.id, kind=kind).order_by(InventoryLink.position)
+        )
+        .scalars()
+        .all()
+    )
     objects = [db.session.get(model, link.object_id) for link in links]
     return [o for o in objects if o is not None]
 
@@ -552,8 +589,9 @@ def fill_version(version: AssessmentVersion, *, systems: list[System], files: li
         known = list(db.session.execute(sa.select(model)).scalars())
         # entries written from the inventory before are recognised by their link too
         previous = linked_objects(version, kind)
-        for key, data in apply_selection(schema, document, kind, chosen, known + [
-                o for o in previous if o not in known]).items():
+        for key, data in apply_selection(
+            schema, document, kind, chosen, known + [o for o in previous if o not in known]
+        ).items():
             document[key] = data
             sections[key] = data
     written = []
@@ -567,10 +605,15 @@ def fill_version(version: AssessmentVersion, *, systems: list[System], files: li
             db.session.add(InventoryLink(version_id=version.id, kind=kind, object_id=obj.id, position=position))
         add_to_affair(version.assessment.affair, chosen, actor=actor)
     db.session.flush()
-    audit.record("update", "AssessmentVersion", version.id,
-                 f"{version.assessment.title} {version.label}のシステム・ファイルを台帳から記載しました"
-                 f"(システム{len(systems)}件、ファイル{len(files)}件)。",
-                 after={"systems": [s.code for s in systems], "files": [f.code for f in files]}, actor=actor)
+    audit.record(
+        "update",
+        "AssessmentVersion",
+        version.id,
+        f"{version.assessment.title} {version.label}のシステム・ファイルを台帳から記載しました"
+        f"(システム{len(systems)}件、ファイル{len(files)}件)。",
+        after={"systems": [s.code for s in systems], "files": [f.code for f in files]},
+        actor=actor,
+    )
     return written
 
 
@@ -601,12 +644,21 @@ def snapshot_version(version: AssessmentVersion, actor=None) -> list[InventorySn
                     continue
                 rels = entry_values(group, values_for(kind, obj))
                 per_object[obj.id][path] = {
-                    "index": index, "values": {rel: copy.deepcopy(_get_rel(entries[index], rel)) for rel in rels}}
+                    "index": index,
+                    "values": {rel: copy.deepcopy(_get_rel(entries[index], rel)) for rel in rels},
+                }
         add_to_affair(version.assessment.affair, objects, actor=actor)
         # the first group is the one the objects were matched by order of choice
         for obj in objects:
-            row = InventorySnapshot(version_id=version.id, kind=kind, object_id=obj.id, code=obj.code,
-                                    name=obj.name, revision=obj.revision, values=per_object[obj.id])
+            row = InventorySnapshot(
+                version_id=version.id,
+                kind=kind,
+                object_id=obj.id,
+                code=obj.code,
+                name=obj.name,
+                revision=obj.revision,
+                values=per_object[obj.id],
+            )
             db.session.add(row)
             rows.append(row)
     db.session.flush()
@@ -672,9 +724,11 @@ def drift(assessment: Assessment) -> Drift:
 
 
 def version_drift(version: AssessmentVersion) -> Drift:
-    snapshots = db.session.execute(
-        sa.select(InventorySnapshot).filter_by(version_id=version.id).order_by(InventorySnapshot.id)
-    ).scalars().all()
+    snapshots = (
+        db.session.execute(sa.select(InventorySnapshot).filter_by(version_id=version.id).order_by(InventorySnapshot.id))
+        .scalars()
+        .all()
+    )
     if not snapshots:
         return Drift(version)
     schema = _schema(version)
@@ -689,9 +743,19 @@ def version_drift(version: AssessmentVersion) -> Drift:
             # removing the entry changes every item of it: ※ when one of them is ※ on the form
             held = [groups[snap.kind].get(group_path) for group_path in (snap.values or {})]
             significant = any(i.significant for g in held if g is not None for i in g.iter_items())
-            out.append(Difference(snap.kind, snap.code, snap.name, path, snap.name,
-                                  "記載あり", "台帳から削除されました" if obj is None else "廃止",
-                                  op="retired", significant=significant))
+            out.append(
+                Difference(
+                    snap.kind,
+                    snap.code,
+                    snap.name,
+                    path,
+                    snap.name,
+                    "記載あり",
+                    "台帳から削除されました" if obj is None else "廃止",
+                    op="retired",
+                    significant=significant,
+                )
+            )
             continue
         current = values_for(snap.kind, obj)
         for group_path, held in (snap.values or {}).items():
@@ -707,9 +771,19 @@ def version_drift(version: AssessmentVersion) -> Drift:
                 if before_text == after_text:
                     continue
                 label, significant = _label(schema, group_path, group, index, rel)
-                out.append(Difference(snap.kind, snap.code, obj.name, f"{group_path}[{index}]/{rel}", label,
-                                      before_text, after_text, value=copy.deepcopy(current[rel]),
-                                      significant=significant))
+                out.append(
+                    Difference(
+                        snap.kind,
+                        snap.code,
+                        obj.name,
+                        f"{group_path}[{index}]/{rel}",
+                        label,
+                        before_text,
+                        after_text,
+                        value=copy.deepcopy(current[rel]),
+                        significant=significant,
+                    )
+                )
     return Drift(version, out)
 
 
@@ -731,8 +805,11 @@ def drift_kind(found: Drift) -> str:
         return KIND_NONE
     schema = _schema(found.version)
     changes = drift_changes(found)
-    result = diff_documents(schema, found.version.document, schema, _apply(found.version.document, changes)) \
-        if changes else None
+    result = (
+        diff_documents(schema, found.version.document, schema, _apply(found.version.document, changes))
+        if changes
+        else None
+    )
     retired = [d for d in found.differences if d.op == "retired"]
     if any(d.significant for d in retired):
         return KIND_SIGNIFICANT
@@ -748,17 +825,25 @@ def start_draft_from_drift(assessment: Assessment, *, actor) -> AssessmentVersio
     found = drift(assessment)
     if not found:
         raise ValueError("no drift")
-    version = services.start_draft(assessment, actor=actor, base_version=found.version,
-                                   changes=drift_changes(found),
-                                   note="システム台帳の変更を反映")
+    version = services.start_draft(
+        assessment,
+        actor=actor,
+        base_version=found.version,
+        changes=drift_changes(found),
+        note="システム台帳の変更を反映",
+    )
     # the new draft names the same inventory entries as the version it came from
     for kind in ("system", "pi_file"):
         for position, obj in enumerate(referenced_objects(found.version, kind)):
             db.session.add(InventoryLink(version_id=version.id, kind=kind, object_id=obj.id, position=position))
     db.session.flush()
-    audit.record("create", "AssessmentVersion", version.id,
-                 f"{assessment.title} {version.label}をシステム台帳との不一致{len(found.differences)}件を反映して作成しました。",
-                 actor=actor)
+    audit.record(
+        "create",
+        "AssessmentVersion",
+        version.id,
+        f"{assessment.title} {version.label}をシステム台帳との不一致{len(found.differences)}件を反映して作成しました。",
+        actor=actor,
+    )
     return version
 
 
@@ -767,10 +852,16 @@ def drifting_assessments() -> list[tuple[Assessment, Drift]]:
     version_ids = db.session.execute(sa.select(InventorySnapshot.version_id).distinct()).scalars().all()
     if not version_ids:
         return []
-    assessments = db.session.execute(
-        sa.select(Assessment).join(AssessmentVersion, AssessmentVersion.assessment_id == Assessment.id)
-        .where(AssessmentVersion.id.in_(version_ids)).distinct()
-    ).scalars().all()
+    assessments = (
+        db.session.execute(
+            sa.select(Assessment)
+            .join(AssessmentVersion, AssessmentVersion.assessment_id == Assessment.id)
+            .where(AssessmentVersion.id.in_(version_ids))
+            .distinct()
+        )
+        .scalars()
+        .all()
+    )
     out = []
     for assessment in assessments:
         found = drift(assessment)
@@ -781,9 +872,11 @@ def drifting_assessments() -> list[tuple[Assessment, Drift]]:
 
 def assessments_using(kind: str, object_id: int) -> list[Assessment]:
     """Assessments whose version in force names this system or file."""
-    rows = db.session.execute(
-        sa.select(InventorySnapshot.version_id).filter_by(kind=kind, object_id=object_id)
-    ).scalars().all()
+    rows = (
+        db.session.execute(sa.select(InventorySnapshot.version_id).filter_by(kind=kind, object_id=object_id))
+        .scalars()
+        .all()
+    )
     out = []
     for version_id in rows:
         version = db.session.get(AssessmentVersion, version_id)
@@ -816,8 +909,14 @@ def apply_drift_to_draft(draft: AssessmentVersion, found: Drift, *, actor) -> in
         if rel == "name":
             names.add(normalise_name(_text(None, difference.value)))
         entries = _entries(document, group_path)
-        target = next((i for i, e in enumerate(entries)
-                       if isinstance(e, Mapping) and normalise_name(str(e.get("name") or "")) in names), None)
+        target = next(
+            (
+                i
+                for i, e in enumerate(entries)
+                if isinstance(e, Mapping) and normalise_name(str(e.get("name") or "")) in names
+            ),
+            None,
+        )
         if target is None:
             continue
         _set_rel(entries[target], rel, difference.value)
@@ -881,8 +980,10 @@ class LedgerMatch:
         for kind_ in [kind] if kind else list(KIND_NOUNS):
             noun = KIND_NOUNS[kind_]
             for entry in self.unknown(kind_):
-                out.append(f"{noun}「{entry.name}」は台帳に" + ("ありません(台帳から削除されました)。" if entry.stale_link
-                                                            else "ありません。"))
+                out.append(
+                    f"{noun}「{entry.name}」は台帳に"
+                    + ("ありません(台帳から削除されました)。" if entry.stale_link else "ありません。")
+                )
             for entry in self.renamed(kind_):
                 out.append(f"{noun}「{entry.name}」は、台帳では「{entry.obj.name}」です。")
             for obj in self.missing_of(kind_):
@@ -923,8 +1024,9 @@ def ledger_entries(version: AssessmentVersion, kind: str, *, known: list | None 
         entry_path = f"{path}[{index}]"
         if isinstance(link, int) and not isinstance(link, bool):
             obj = by_id.get(link)
-            out.append(LedgerEntry(kind, entry_path, name, obj, "link" if obj is not None else "",
-                                   stale_link=obj is None))
+            out.append(
+                LedgerEntry(kind, entry_path, name, obj, "link" if obj is not None else "", stale_link=obj is None)
+            )
             continue
         if not name:
             continue
@@ -975,8 +1077,9 @@ def add_to_affair(affair: Affair, objects: Iterable, *, actor=None) -> None:
             record_pi_file_revision(obj, actor=actor, summary=summary)
 
 
-def link_entries(version: AssessmentVersion, section_key: str, data: Mapping[str, Any], *,
-                 actor=None) -> dict[str, Any]:
+def link_entries(
+    version: AssessmentVersion, section_key: str, data: Mapping[str, Any], *, actor=None
+) -> dict[str, Any]:
     """``data`` (a section about to be saved) with the records picked in the edit form applied:
     an entry linked to a record and left without a name takes the record's name (and what
     else the 台帳 fills). Returns a new mapping; the picked records join the 事務."""
@@ -1003,8 +1106,9 @@ def link_entries(version: AssessmentVersion, section_key: str, data: Mapping[str
                 picked.append(obj)
                 for rel, value in entry_values(group, values_for(kind, obj)).items():
                     current = _get_rel(entry, rel)
-                    if current in (None, "", [], {}) or (isinstance(current, dict) and not current.get("selected")
-                                                         and not current.get("other")):
+                    if current in (None, "", [], {}) or (
+                        isinstance(current, dict) and not current.get("selected") and not current.get("other")
+                    ):
                         _set_rel(entry, rel, value)
     add_to_affair(version.assessment.affair, picked, actor=actor)
     return out

@@ -1,4 +1,5 @@
 """Routes of the system inventory (システム台帳), added to pia.blueprint.bp."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -65,10 +66,15 @@ def _can_edit_assessment(assessment: Assessment) -> bool:
 def inventory():
     """The inventory: systems, files, the diagram and the assessments that disagree with it."""
     systems = _systems()
-    return render_template("pia/inventory/index.html", systems=systems, files=_files(),
-                           diagram=systems_svg(systems, link=_system_link),
-                           drifting=services.drifting_assessments(), mismatching=services.mismatching_assessments(),
-                           can_manage=_can_manage())
+    return render_template(
+        "pia/inventory/index.html",
+        systems=systems,
+        files=_files(),
+        diagram=systems_svg(systems, link=_system_link),
+        drifting=services.drifting_assessments(),
+        mismatching=services.mismatching_assessments(),
+        can_manage=_can_manage(),
+    )
 
 
 @bp.get("/inventory/diagram.svg")
@@ -78,8 +84,11 @@ def inventory_diagram():
     svg = str(systems_svg(_systems()))
     if not svg.startswith("<svg"):
         abort(503)
-    return Response('<?xml version="1.0" encoding="UTF-8"?>\n' + svg, mimetype="image/svg+xml",
-                    headers={"Content-Disposition": 'attachment; filename="systems.svg"'})
+    return Response(
+        '<?xml version="1.0" encoding="UTF-8"?>\n' + svg,
+        mimetype="image/svg+xml",
+        headers={"Content-Disposition": 'attachment; filename="systems.svg"'},
+    )
 
 
 def _affairs() -> list[Affair]:
@@ -142,13 +151,21 @@ def system(system_id):
     """A system: attributes, functions, connections, files, its neighbourhood and history."""
     item = db.get_or_404(System, system_id)
     form = ConnectionForm()
-    form.target.choices = [(0, "(台帳にない接続先)")] + [(s.id, f"{s.name} [{s.code}]") for s in _systems()
-                                                   if s.id != item.id]
+    form.target.choices = [(0, "(台帳にない接続先)")] + [
+        (s.id, f"{s.name} [{s.code}]") for s in _systems() if s.id != item.id
+    ]
     return render_template(
-        "pia/inventory/system.html", system=item, form=form, confirm=ConfirmForm(),
-        diagram=systems_svg(focus=item, link=_system_link), history=services.history(item.revisions),
-        functions=services.functions_text(item), connections_value=services.connections_value(item),
-        assessments=services.assessments_using("system", item.id), can_manage=_can_manage())
+        "pia/inventory/system.html",
+        system=item,
+        form=form,
+        confirm=ConfirmForm(),
+        diagram=systems_svg(focus=item, link=_system_link),
+        history=services.history(item.revisions),
+        functions=services.functions_text(item),
+        connections_value=services.connections_value(item),
+        assessments=services.assessments_using("system", item.id),
+        can_manage=_can_manage(),
+    )
 
 
 @bp.route("/inventory/systems/<int:system_id>/edit", methods=["GET", "POST"])
@@ -182,8 +199,14 @@ def add_connection(system_id):
                 flash(f"{field.label.text}: {error}", "error")
         return redirect(url_for(".system", system_id=item.id) + "#connections")
     target = db.session.get(System, form.target.data) if form.target.data else None
-    services.add_connection(item, actor=current_user, kind=form.kind.data, target=target,
-                            target_label=form.target_label.data or "", flows=form.flows.data or "")
+    services.add_connection(
+        item,
+        actor=current_user,
+        kind=form.kind.data,
+        target=target,
+        target_label=form.target_label.data or "",
+        flows=form.flows.data or "",
+    )
     db.session.commit()
     flash("接続を追加しました。", "success")
     return redirect(url_for(".system", system_id=item.id) + "#connections")
@@ -256,9 +279,14 @@ def new_pi_file():
 def pi_file(file_id):
     """A 特定個人情報ファイル with its history."""
     item = db.get_or_404(PiFile, file_id)
-    return render_template("pia/inventory/pi_file.html", pi_file=item, history=services.history(item.revisions),
-                           assessments=services.assessments_using("pi_file", item.id), can_manage=_can_manage(),
-                           diagram=systems_svg(item.systems, link=_system_link) if item.systems else None)
+    return render_template(
+        "pia/inventory/pi_file.html",
+        pi_file=item,
+        history=services.history(item.revisions),
+        assessments=services.assessments_using("pi_file", item.id),
+        can_manage=_can_manage(),
+        diagram=systems_svg(item.systems, link=_system_link) if item.systems else None,
+    )
 
 
 @bp.route("/inventory/files/<int:file_id>/edit", methods=["GET", "POST"])
@@ -304,16 +332,20 @@ def import_inventory():
                 flash(f"システム台帳を取り込みました({result.summary})。", "success")
                 return redirect(url_for(".inventory"))
     status = 400 if errors or form.errors else 200
-    return render_template("pia/inventory/import.html", form=form, errors=errors,
-                           columns=inventory_import.CSV_COLUMNS), status
+    return render_template(
+        "pia/inventory/import.html", form=form, errors=errors, columns=inventory_import.CSV_COLUMNS
+    ), status
 
 
 @bp.get("/inventory/export.yaml")
 @requires(*MANAGERS)
 def export_inventory():
     """The inventory in the import format."""
-    return Response(inventory_import.export_yaml(), mimetype="application/x-yaml",
-                    headers={"Content-Disposition": 'attachment; filename="inventory.yaml"'})
+    return Response(
+        inventory_import.export_yaml(),
+        mimetype="application/x-yaml",
+        headers={"Content-Disposition": 'attachment; filename="inventory.yaml"'},
+    )
 
 
 # --------------------------------------------------------------------------- assessments
@@ -361,8 +393,10 @@ def version_inventory(version_id):
             flash(str(exc), "error")
         else:
             db.session.commit()
-            flash("システム台帳から評価書に記載しました。" if written else "評価書の記載は台帳と同じでした(変更なし)。",
-                  "success")
+            flash(
+                "システム台帳から評価書に記載しました。" if written else "評価書の記載は台帳と同じでした(変更なし)。",
+                "success",
+            )
             return redirect(url_for(".version", version_id=version.id))
     schema = services._schema(version)
     extra = {}
@@ -372,9 +406,17 @@ def version_inventory(version_id):
             entries = services._entries(version.document, groups[0][0])
             matched = set(services.match_entries(kind, entries, known).values())
             extra[kind] = [e.get("name") for i, e in enumerate(entries) if i not in matched and isinstance(e, dict)]
-    return render_template("pia/inventory/version_select.html", version=version, assessment=version.assessment,
-                           form=form, systems=systems, files=files, editable=editable, extra=extra,
-                           diagram=systems_svg(chosen_systems, link=_system_link) if chosen_systems else None)
+    return render_template(
+        "pia/inventory/version_select.html",
+        version=version,
+        assessment=version.assessment,
+        form=form,
+        systems=systems,
+        files=files,
+        editable=editable,
+        extra=extra,
+        diagram=systems_svg(chosen_systems, link=_system_link) if chosen_systems else None,
+    )
 
 
 @bp.post("/assessments/<int:assessment_id>/inventory-drift/draft")

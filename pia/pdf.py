@@ -6,6 +6,7 @@ lays them out and :mod:`common.publish` renders the PDF. Published versions are
 rendered once and kept (:func:`published_pdf`); anything else renders on demand with
 the 「案」 watermark (:func:`render_version`).
 """
+
 from __future__ import annotations
 
 import base64
@@ -102,8 +103,9 @@ def _rows(item: Item, value: Any, depth: int, parent_significant: bool, out: lis
         return
     if item.type == "table":
         rows = [r for r in value if isinstance(r, Mapping)] if isinstance(value, list) else []
-        out.append(Row("table", label, depth, mark, item, columns=tuple(c for c in item.columns if c.printed),
-                       rows=rows))
+        out.append(
+            Row("table", label, depth, mark, item, columns=tuple(c for c in item.columns if c.printed), rows=rows)
+        )
         return
     if item.type == "fieldset":
         value = value if isinstance(value, Mapping) else {}
@@ -183,8 +185,9 @@ def _systems_diagram(version) -> str | None:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
-def version_context(version, *, body_name: str | None = None,
-                    document: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def version_context(
+    version, *, body_name: str | None = None, document: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """What ``templates/pdf/assessment.html`` needs to lay out ``version``; with ``document``,
     that document as a draft of the version (a kept copy: no live diagram from the inventory)."""
     assessment = version.assessment
@@ -237,8 +240,10 @@ def metadata_for(version, context: Mapping[str, Any], body: str) -> dict[str, An
     if context.get("kept"):  # a kept document: nothing of the live version's later life
         dates = {"created": version.created_at, "modified": version.created_at}
     else:
-        dates = {"created": version.published_on or version.submitted_on or version.created_at,
-                 "modified": version.published_on or getattr(version, "updated_at", None) or version.created_at}
+        dates = {
+            "created": version.published_on or version.submitted_on or version.created_at,
+            "modified": version.published_on or getattr(version, "updated_at", None) or version.created_at,
+        }
     return {
         "title": f"{context['title']}({version.label})" if context["draft"] else context["title"],
         "author": body,
@@ -249,8 +254,9 @@ def metadata_for(version, context: Mapping[str, Any], body: str) -> dict[str, An
     }
 
 
-def render_version(version, *, archival: bool | None = None, body: str | None = None,
-                   document: Mapping[str, Any] | None = None) -> Rendered:
+def render_version(
+    version, *, archival: bool | None = None, body: str | None = None, document: Mapping[str, Any] | None = None
+) -> Rendered:
     """Render ``version`` (any state) to PDF. Published versions get PDF/A unless
     ``archival`` is False; others are marked 「案」. ``body`` defaults to the
     ``body.name`` setting (the PDF's author when the cover names no 評価実施機関).
@@ -264,8 +270,11 @@ def render_version(version, *, archival: bool | None = None, body: str | None = 
     html = render_template("pdf/assessment.html", **context)
     if archival is None:
         archival = not context["draft"]
-    return render(html, metadata=metadata_for(version, context, body or context["body_name"]),
-                  pdf_variant=ARCHIVAL_VARIANT if archival else None)
+    return render(
+        html,
+        metadata=metadata_for(version, context, body or context["body_name"]),
+        pdf_variant=ARCHIVAL_VARIANT if archival else None,
+    )
 
 
 def pdf_digest(version, *, body: str | None = None) -> str:
@@ -284,18 +293,27 @@ def pdf_digest(version, *, body: str | None = None) -> str:
         body = body_name()
     assessment = version.assessment
     inventory = db.session.execute(db.select(System.id, System.revision).order_by(System.id)).all()
-    facts = {"document": shown_document(version), "status": version.status, "number": version.number,
-             "edition": version.edition, "form": assessment.form, "title": assessment.title,
-             "assessment_number": assessment.number, "published_on": version.published_on, "body": body,
-             "inventory": [list(row) for row in inventory]}
+    facts = {
+        "document": shown_document(version),
+        "status": version.status,
+        "number": version.number,
+        "edition": version.edition,
+        "form": assessment.form,
+        "title": assessment.title,
+        "assessment_number": assessment.number,
+        "published_on": version.published_on,
+        "body": body,
+        "inventory": [list(row) for row in inventory],
+    }
     return content_digest(json.dumps(facts, sort_keys=True, ensure_ascii=False, default=str))
 
 
 def filename(version) -> str:
     """A download name: 「<評価書名>_第2版.pdf」 (案 for versions not published)."""
     doc = version.document if isinstance(version.document, Mapping) else {}
-    name = ((doc.get("cover") or {}).get("name") if isinstance(doc.get("cover"), Mapping) else None) \
-        or version.assessment.title
+    name = (
+        (doc.get("cover") or {}).get("name") if isinstance(doc.get("cover"), Mapping) else None
+    ) or version.assessment.title
     suffix = "" if version.status == "published" else "_案"
     return f"{name}_{version.label}{suffix}.pdf".replace("/", "／").replace(" ", "_")
 
@@ -320,8 +338,14 @@ def published_pdf(version):
         return stored
     rendered = render_version(version)
     stored = PublishedDocument(
-        version_id=version.id, kind="assessment", sha256=hashlib.sha256(rendered.pdf).hexdigest(),
-        size=len(rendered.pdf), pages=rendered.pages, content=rendered.pdf, filename=filename(version))
+        version_id=version.id,
+        kind="assessment",
+        sha256=hashlib.sha256(rendered.pdf).hexdigest(),
+        size=len(rendered.pdf),
+        pages=rendered.pages,
+        content=rendered.pdf,
+        filename=filename(version),
+    )
     db.session.add(stored)
     db.session.flush()
     return stored

@@ -2,6 +2,7 @@
 
 Registers onto the ``pia`` command group of :mod:`pia.cli`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,10 +16,14 @@ from pia.cli import cli
 
 @cli.command("pdf")
 @click.argument("assessment_id", type=int)
-@click.option("--version", "number", type=int, default=None,
-              help="版の番号(省略時は公表中の版、なければ最新の版)")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="出力するPDFファイル")
+@click.option("--version", "number", type=int, default=None, help="版の番号(省略時は公表中の版、なければ最新の版)")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="出力するPDFファイル",
+)
 def pdf_cmd(assessment_id, number, out):
     """Write an assessment version as PDF (published versions: the stored PDF/A)."""
     from pia import pdf
@@ -41,8 +46,12 @@ def pdf_cmd(assessment_id, number, out):
             rendered = pdf.render_version(version)
             data, pages = rendered.pdf, rendered.pages
         out.write_bytes(data)
-        audit.record("export", "assessment_version", version.id,
-                     f"{assessment.title} {version.label}をPDFに出力しました({out.name})。")
+        audit.record(
+            "export",
+            "assessment_version",
+            version.id,
+            f"{assessment.title} {version.label}をPDFに出力しました({out.name})。",
+        )
         db.session.commit()
     state = "" if version.status == "published" else "(案)"
     click.echo(f"{out}: {assessment.title} {version.label}{state} {pages}ページ")

@@ -1,5 +1,6 @@
 """PDFs of versions: the staff route (any version they may read; drafts render on demand, marked
 「案」) and the stored PDF/A of a published version, which the public portal sends as well."""
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -37,7 +38,8 @@ def version_pdf(version_id):
     response = make_response(rendered.pdf)
     response.mimetype = "application/pdf"
     response.headers["Content-Disposition"] = (
-        f"inline; filename=\"draft.pdf\"; filename*=UTF-8''{quote(pdf.filename(version))}")
+        f"inline; filename=\"draft.pdf\"; filename*=UTF-8''{quote(pdf.filename(version))}"
+    )
     response.cache_control.no_store = True
     response.cache_control.private = True
     return response
@@ -55,8 +57,9 @@ def send_stored_pdf(version):
     from pia.models.publication import PublishedDocument
 
     meta = db.session.execute(
-        sa.select(PublishedDocument.id, PublishedDocument.sha256, PublishedDocument.filename)
-        .filter_by(version_id=version.id, kind="assessment")
+        sa.select(PublishedDocument.id, PublishedDocument.sha256, PublishedDocument.filename).filter_by(
+            version_id=version.id, kind="assessment"
+        )
     ).one_or_none()
     if meta is not None and meta.sha256 in request.if_none_match:
         response = make_response("", 304)
@@ -66,8 +69,8 @@ def send_stored_pdf(version):
         stored = _store(version)
     else:
         stored = db.session.execute(
-            sa.select(PublishedDocument).options(undefer(PublishedDocument.content))
-            .filter_by(id=meta.id)).scalar_one()
+            sa.select(PublishedDocument).options(undefer(PublishedDocument.content)).filter_by(id=meta.id)
+        ).scalar_one()
     response = make_response(stored.content)
     response.mimetype = "application/pdf"
     response.headers["Content-Disposition"] = _disposition(stored.filename or pdf.filename(version))
@@ -90,7 +93,8 @@ def _render_and_store(version):
 
     # a request that held the render turn before may have stored it
     stored = db.session.execute(
-        sa.select(PublishedDocument).filter_by(version_id=version.id, kind="assessment")).scalar_one_or_none()
+        sa.select(PublishedDocument).filter_by(version_id=version.id, kind="assessment")
+    ).scalar_one_or_none()
     if stored is not None:
         return stored
     try:
@@ -101,7 +105,8 @@ def _render_and_store(version):
     except IntegrityError:
         db.session.rollback()
         return db.session.execute(
-            sa.select(PublishedDocument).filter_by(version_id=version.id, kind="assessment")).scalar_one()
+            sa.select(PublishedDocument).filter_by(version_id=version.id, kind="assessment")
+        ).scalar_one()
 
 
 def _disposition(filename: str) -> str:

@@ -6,6 +6,7 @@ must happen when a version is published (the inventory snapshot). The assessment
 call :func:`blockers`, :func:`section_vi_facts` and :func:`on_publish`; they never import
 those packages directly.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

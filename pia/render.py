@@ -4,6 +4,7 @@
 consultation package (the draft shown to residents) and the PDF: the logic of what is
 shown where lives here, the templates only lay it out.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -63,7 +64,9 @@ class SectionView:
         return any(row.significant for row in self.rows)
 
 
-def document_rows(schema: FormSchema, document: Mapping[str, Any], *, sections: list[str] | None = None) -> list[SectionView]:
+def document_rows(
+    schema: FormSchema, document: Mapping[str, Any], *, sections: list[str] | None = None
+) -> list[SectionView]:
     """Pure: the sections of ``document`` in ``schema`` as rows."""
     document = document if isinstance(document, Mapping) else {}
     completion = section_completion(schema, document)
@@ -89,8 +92,9 @@ def _rows(item: Item, value: Any, path: str, depth: int, rows: list[Row]) -> Non
         rows.append(Row("item", depth, label, path, item.significant, cell_text(item, value), False, "longtext"))
         return
     if item.is_leaf:
-        rows.append(Row("item", depth, label, path, item.significant, value_text(item, value),
-                        item.markdown, item.type))
+        rows.append(
+            Row("item", depth, label, path, item.significant, value_text(item, value), item.markdown, item.type)
+        )
         return
     if item.type == "fieldset":
         rows.append(Row("heading", depth, label, path, item.significant))
@@ -101,11 +105,26 @@ def _rows(item: Item, value: Any, path: str, depth: int, rows: list[Row]) -> Non
     entries = value if isinstance(value, list) else []
     if item.type == "table":
         shown = [col for col in item.columns if col.printed]
-        cells = [[value_text(col, (row or {}).get(col.key) if isinstance(row, Mapping) else None)
-                  for col in shown] for row in entries]
-        rows.append(Row("table", depth, label, path, item.significant, item_type="table",
-                        columns=[display_label(c.number, c.label) + (SIGNIFICANT_MARK if c.significant and not item.significant else "")
-                                 for c in shown], cells=cells))
+        cells = [
+            [value_text(col, (row or {}).get(col.key) if isinstance(row, Mapping) else None) for col in shown]
+            for row in entries
+        ]
+        rows.append(
+            Row(
+                "table",
+                depth,
+                label,
+                path,
+                item.significant,
+                item_type="table",
+                columns=[
+                    display_label(c.number, c.label)
+                    + (SIGNIFICANT_MARK if c.significant and not item.significant else "")
+                    for c in shown
+                ],
+                cells=cells,
+            )
+        )
         return
     # group
     if item.label and (item.item_label or item.number):
@@ -123,8 +142,9 @@ def _rows(item: Item, value: Any, path: str, depth: int, rows: list[Row]) -> Non
             _rows(child, entry.get(child.key), f"{entry_path}/{child.key}", inner + 1, rows)
 
 
-def document_view(version, *, document: Mapping[str, Any] | None = None,
-                  sections: list[str] | None = None) -> list[SectionView]:
+def document_view(
+    version, *, document: Mapping[str, Any] | None = None, sections: list[str] | None = None
+) -> list[SectionView]:
     """The sections of ``version`` as shown: section VI filled from the consultation and the
     review, the 変更箇所 generated for drafts, 公表日 from the version."""
     from pia import services

@@ -1,4 +1,5 @@
 """Forms of the third-party review (Flask-WTF)."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -35,8 +36,14 @@ class SessionForm(FlaskForm):
 class FindingForm(FlaskForm):
     item_path = SelectField("対象の項目", choices=[])
     session = SelectField("点検の回", coerce=int, choices=[])
-    text = TextAreaField("指摘事項", validators=[DataRequired("指摘事項を入力してください。"),
-                                               Length(max=5000, message="5000文字以内で入力してください。"), NoMyNumber()])
+    text = TextAreaField(
+        "指摘事項",
+        validators=[
+            DataRequired("指摘事項を入力してください。"),
+            Length(max=5000, message="5000文字以内で入力してください。"),
+            NoMyNumber(),
+        ],
+    )
     submit = SubmitField("指摘事項を記録する")
 
 

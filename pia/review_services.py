@@ -5,6 +5,7 @@ the document and the body's responses. The procedure hooks (:func:`review_proble
 :func:`section_vi`) tell the assessment workflow whether the review is done and what
 section VI says about it. Services flush; the request commits.
 """
+
 from __future__ import annotations
 
 import copy
@@ -49,21 +50,37 @@ def document_digest(document) -> str:
 
 def sessions_for(version: AssessmentVersion) -> list[ReviewSession]:
     """The sessions held on ``version`` itself: a review of another version never counts for it."""
-    return db.session.execute(
-        sa.select(ReviewSession).where(ReviewSession.version_id == version.id)
-        .order_by(ReviewSession.held_on, ReviewSession.id)).scalars().all()
+    return (
+        db.session.execute(
+            sa.select(ReviewSession)
+            .where(ReviewSession.version_id == version.id)
+            .order_by(ReviewSession.held_on, ReviewSession.id)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def findings_for(version: AssessmentVersion) -> list[ReviewFinding]:
-    return db.session.execute(
-        sa.select(ReviewFinding).where(ReviewFinding.version_id == version.id)
-        .order_by(ReviewFinding.created_at, ReviewFinding.id)).scalars().all()
+    return (
+        db.session.execute(
+            sa.select(ReviewFinding)
+            .where(ReviewFinding.version_id == version.id)
+            .order_by(ReviewFinding.created_at, ReviewFinding.id)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def latest_round(version: AssessmentVersion) -> ReviewRound | None:
-    return db.session.execute(
-        sa.select(ReviewRound).where(ReviewRound.version_id == version.id).order_by(ReviewRound.id.desc())
-    ).scalars().first()
+    return (
+        db.session.execute(
+            sa.select(ReviewRound).where(ReviewRound.version_id == version.id).order_by(ReviewRound.id.desc())
+        )
+        .scalars()
+        .first()
+    )
 
 
 def open_round(version: AssessmentVersion, *, actor) -> ReviewRound:
@@ -72,13 +89,22 @@ def open_round(version: AssessmentVersion, *, actor) -> ReviewRound:
     digest = document_digest(version.document)
     if current is not None and current.document_sha256 == digest:
         return current
-    review_round = ReviewRound(version_id=version.id, document=copy.deepcopy(version.document or {}),
-                               document_sha256=digest, created_by_id=_uid(actor))
+    review_round = ReviewRound(
+        version_id=version.id,
+        document=copy.deepcopy(version.document or {}),
+        document_sha256=digest,
+        created_by_id=_uid(actor),
+    )
     db.session.add(review_round)
     db.session.flush()
-    audit.record("create", "ReviewRound", review_round.id,
-                 f"{version.assessment.title} {version.label}を第三者点検に付しました(本文の要約値 {digest[:12]})。",
-                 after={"version_id": version.id, "document_sha256": digest}, actor=actor)
+    audit.record(
+        "create",
+        "ReviewRound",
+        review_round.id,
+        f"{version.assessment.title} {version.label}を第三者点検に付しました(本文の要約値 {digest[:12]})。",
+        after={"version_id": version.id, "document_sha256": digest},
+        actor=actor,
+    )
     return review_round
 
 
@@ -151,9 +177,11 @@ def review_problem(version: AssessmentVersion) -> str | None:
     if stale is not None and stale.stale:
         labels = "、".join(f"「{c.label}」" for c in stale.unexplained[:3])
         more = f"ほか{len(stale.unexplained) - 3}項目" if len(stale.unexplained) > 3 else ""
-        return (f"第三者点検の後に評価書(案)が修正されています({labels}{more})。"
-                "修正が指摘への対応であれば指摘事項の対応に「この指摘により修正した」と記録し、"
-                "そうでなければ改めて第三者点検に付してください。")
+        return (
+            f"第三者点検の後に評価書(案)が修正されています({labels}{more})。"
+            "修正が指摘への対応であれば指摘事項の対応に「この指摘により修正した」と記録し、"
+            "そうでなければ改めて第三者点検に付してください。"
+        )
     return None
 
 
@@ -203,8 +231,9 @@ def parse_members(text: str) -> list[dict]:
 
 
 def members_text(members: list[dict]) -> str:
-    return "\n".join(f"{m.get('name', '')}({m['title']})" if m.get("title") else m.get("name", "")
-                     for m in members or [])
+    return "\n".join(
+        f"{m.get('name', '')}({m['title']})" if m.get("title") else m.get("name", "") for m in members or []
+    )
 
 
 # --------------------------------------------------------------------------- sessions
@@ -236,8 +265,9 @@ def attach_minutes(session: ReviewSession, filename: str, data: bytes, *, actor)
     """
     checked = check_upload(filename, data, allowed={PDF}, max_bytes=MINUTES_MAX_BYTES)
     if holds_my_number(data, PDF):
-        raise UploadRejected("議事録の文字に個人番号と判定される番号が含まれています。"
-                             "個人番号を伏せたPDFを登録してください。")
+        raise UploadRejected(
+            "議事録の文字に個人番号と判定される番号が含まれています。個人番号を伏せたPDFを登録してください。"
+        )
     stored = f"{secrets.token_hex(16)}.pdf"
     path = upload_dir() / stored
     with open(path, "xb") as fh:
@@ -248,8 +278,14 @@ def attach_minutes(session: ReviewSession, filename: str, data: bytes, *, actor)
     session.minutes_size = checked.size
     session.minutes_sha256 = checked.sha256
     db.session.flush()
-    audit.record("update", "ReviewSession", session.id, f"議事録({checked.safe_name})を登録しました。",
-                 after={"minutes_name": checked.safe_name, "sha256": checked.sha256}, actor=actor)
+    audit.record(
+        "update",
+        "ReviewSession",
+        session.id,
+        f"議事録({checked.safe_name})を登録しました。",
+        after={"minutes_name": checked.safe_name, "sha256": checked.sha256},
+        actor=actor,
+    )
 
 
 def save_session(session: ReviewSession, *, actor) -> ReviewSession:
@@ -273,19 +309,40 @@ def save_session(session: ReviewSession, *, actor) -> ReviewSession:
 # --------------------------------------------------------------------------- findings
 
 
-def add_finding(version: AssessmentVersion, *, actor, text: str, item_path: str = "", item_label: str = "",
-                session: ReviewSession | None = None) -> ReviewFinding:
+def add_finding(
+    version: AssessmentVersion,
+    *,
+    actor,
+    text: str,
+    item_path: str = "",
+    item_label: str = "",
+    session: ReviewSession | None = None,
+) -> ReviewFinding:
     if not text.strip():
         raise ReviewError("指摘事項を入力してください。")
-    finding = ReviewFinding(version_id=version.id, session=session, item_path=item_path, item_label=item_label,
-                            text=text.strip(), author_id=_uid(actor), created_at=utcnow())
+    finding = ReviewFinding(
+        version_id=version.id,
+        session=session,
+        item_path=item_path,
+        item_label=item_label,
+        text=text.strip(),
+        author_id=_uid(actor),
+        created_at=utcnow(),
+    )
     db.session.add(finding)
     db.session.flush()
     return finding
 
 
-def respond(finding: ReviewFinding, *, actor, response: str, draft_changed: bool,
-            change_version: AssessmentVersion | None = None, change_note: str = "") -> ReviewFinding:
+def respond(
+    finding: ReviewFinding,
+    *,
+    actor,
+    response: str,
+    draft_changed: bool,
+    change_version: AssessmentVersion | None = None,
+    change_note: str = "",
+) -> ReviewFinding:
     if not response.strip():
         raise ReviewError("対応を入力してください。")
     if change_version is not None and change_version.assessment_id != finding.version.assessment_id:
@@ -310,15 +367,21 @@ def delete_finding(finding: ReviewFinding, *, actor) -> None:
 
 
 def pending_findings() -> list[ReviewFinding]:
-    return db.session.execute(
-        sa.select(ReviewFinding).where(ReviewFinding.response == "").order_by(ReviewFinding.created_at)
-    ).scalars().all()
+    return (
+        db.session.execute(
+            sa.select(ReviewFinding).where(ReviewFinding.response == "").order_by(ReviewFinding.created_at)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def versions_under_review() -> list[AssessmentVersion]:
-    return db.session.execute(
-        sa.select(AssessmentVersion).filter_by(status="review").order_by(AssessmentVersion.id)
-    ).scalars().all()
+    return (
+        db.session.execute(sa.select(AssessmentVersion).filter_by(status="review").order_by(AssessmentVersion.id))
+        .scalars()
+        .all()
+    )
 
 
 def item_choices(version: AssessmentVersion) -> list[tuple[str, str]]:

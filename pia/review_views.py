@@ -3,6 +3,7 @@
 Reviewers (role ``reviewer``) read the versions under review and write findings — nothing
 else; officers record the sessions, upload the minutes and write the responses.
 """
+
 from __future__ import annotations
 
 import io
@@ -47,15 +48,25 @@ def reviews():
     under_review = services.versions_under_review()
     recorded = []
     if _is_officer():
-        recorded = db.session.execute(
-            sa.select(ReviewSession).order_by(ReviewSession.held_on.desc(), ReviewSession.id.desc()).limit(50)
-        ).scalars().all()
+        recorded = (
+            db.session.execute(
+                sa.select(ReviewSession).order_by(ReviewSession.held_on.desc(), ReviewSession.id.desc()).limit(50)
+            )
+            .scalars()
+            .all()
+        )
     counts = {}
     for version in under_review:
         findings = services.findings_for(version)
         counts[version.id] = (len(findings), sum(1 for f in findings if not f.answered))
-    return render_template("pia/review/index.html", versions=under_review, recorded=recorded, counts=counts,
-                           officer=_is_officer(), pending=services.pending_findings() if _is_officer() else [])
+    return render_template(
+        "pia/review/index.html",
+        versions=under_review,
+        recorded=recorded,
+        counts=counts,
+        officer=_is_officer(),
+        pending=services.pending_findings() if _is_officer() else [],
+    )
 
 
 @bp.get("/reviews/versions/<int:version_id>")
@@ -74,11 +85,21 @@ def review_version(version_id):
         for finding in findings:
             response_forms[finding.id] = _response_form(finding, prefix=f"f{finding.id}")
     return render_template(
-        "pia/review/version.html", version=version, assessment=version.assessment, sections=document_view(version),
-        sessions=sessions, findings=findings, finding_form=finding_form, response_forms=response_forms,
-        officer=_is_officer(), problem=services.review_problem(version), confirm=ConfirmForm(),
-        staleness=services.staleness(version), review_round=services.latest_round(version),
-        can_write=version.status == "review" or _is_officer())
+        "pia/review/version.html",
+        version=version,
+        assessment=version.assessment,
+        sections=document_view(version),
+        sessions=sessions,
+        findings=findings,
+        finding_form=finding_form,
+        response_forms=response_forms,
+        officer=_is_officer(),
+        problem=services.review_problem(version),
+        confirm=ConfirmForm(),
+        staleness=services.staleness(version),
+        review_round=services.latest_round(version),
+        can_write=version.status == "review" or _is_officer(),
+    )
 
 
 @bp.get("/reviews/versions/<int:version_id>/since-review")
@@ -98,7 +119,8 @@ def _finding_form(version: AssessmentVersion, sessions, formdata=None) -> Findin
     form = FindingForm(formdata=formdata) if formdata is not None else FindingForm(formdata=None)
     form.item_path.choices = [("", "評価書全体")] + [(path, label) for path, label in services.item_choices(version)]
     form.session.choices = [(0, "(会議の前・書面)")] + [
-        (s.id, f"{s.held_on.isoformat()} {s.body.name}") for s in sessions]
+        (s.id, f"{s.held_on.isoformat()} {s.body.name}") for s in sessions
+    ]
     return form
 
 
@@ -109,7 +131,8 @@ def _response_form(finding: ReviewFinding, prefix: str, formdata=None) -> Respon
     form = ResponseForm(**kwargs)
     versions = sorted(finding.version.assessment.versions, key=lambda v: v.number)
     form.change_version.choices = [(0, "(この指摘を受けた版)")] + [
-        (v.id, f"{v.label}({v.status_label})") for v in versions if v.number >= finding.version.number]
+        (v.id, f"{v.label}({v.status_label})") for v in versions if v.number >= finding.version.number
+    ]
     if formdata is None:
         form.response.data = finding.response
         form.draft_changed.data = finding.draft_changed
@@ -136,10 +159,14 @@ def add_finding(version_id):
         return redirect(url_for(".review_version", version_id=version.id) + "#new-finding")
     labels = dict(form.item_path.choices)
     session = db.session.get(ReviewSession, form.session.data) if form.session.data else None
-    finding = services.add_finding(version, actor=current_user, text=form.text.data,
-                                   item_path=form.item_path.data or "",
-                                   item_label=labels.get(form.item_path.data, "") if form.item_path.data else "",
-                                   session=session)
+    finding = services.add_finding(
+        version,
+        actor=current_user,
+        text=form.text.data,
+        item_path=form.item_path.data or "",
+        item_label=labels.get(form.item_path.data, "") if form.item_path.data else "",
+        session=session,
+    )
     db.session.commit()
     flash("指摘事項を記録しました。", "success")
     return redirect(url_for(".review_version", version_id=version.id) + f"#finding-{finding.id}")
@@ -179,9 +206,14 @@ def respond_finding(finding_id):
         return redirect(url_for(".review_version", version_id=finding.version_id) + f"#finding-{finding.id}")
     change_version = db.session.get(AssessmentVersion, form.change_version.data) if form.change_version.data else None
     try:
-        services.respond(finding, actor=current_user, response=form.response.data,
-                         draft_changed=form.draft_changed.data, change_version=change_version,
-                         change_note=form.change_note.data or "")
+        services.respond(
+            finding,
+            actor=current_user,
+            response=form.response.data,
+            draft_changed=form.draft_changed.data,
+            change_version=change_version,
+            change_note=form.change_note.data or "",
+        )
     except services.ReviewError as exc:
         flash(str(exc), "error")
         return redirect(url_for(".review_version", version_id=finding.version_id) + f"#finding-{finding.id}")
@@ -197,7 +229,8 @@ def _session_form(session: ReviewSession | None = None) -> SessionForm:
     form = SessionForm(obj=None if request.method == "POST" else session)
     bodies = db.session.execute(sa.select(ReviewBody).order_by(ReviewBody.id)).scalars().all()
     form.body.choices = [(0, "(選択してください)")] + [
-        (b.id, b.name) for b in bodies if b.active or (session is not None and session.body_id == b.id)]
+        (b.id, b.name) for b in bodies if b.active or (session is not None and session.body_id == b.id)
+    ]
     if request.method != "POST" and session is not None:
         form.body.data = session.body_id
     return form
@@ -235,8 +268,9 @@ def new_review_session(version_id):
         db.session.rollback()
     if request.method != "POST" and not form.method.data:
         form.held_on.data = services.today()
-    return render_template("pia/review/session_form.html", form=form, version=version, session=None), \
-        400 if form.errors else 200
+    return render_template(
+        "pia/review/session_form.html", form=form, version=version, session=None
+    ), 400 if form.errors else 200
 
 
 @bp.route("/reviews/sessions/<int:session_id>/edit", methods=["GET", "POST"])
@@ -252,8 +286,9 @@ def edit_review_session(session_id):
             return redirect(url_for(".review_version", version_id=session.version_id))
         db.session.rollback()
         session = db.session.get(ReviewSession, session_id)
-    return render_template("pia/review/session_form.html", form=form, version=session.version, session=session), \
-        400 if form.errors else 200
+    return render_template(
+        "pia/review/session_form.html", form=form, version=session.version, session=session
+    ), 400 if form.errors else 200
 
 
 @bp.get("/reviews/sessions/<int:session_id>/minutes")
@@ -267,8 +302,12 @@ def review_minutes(session_id):
         abort(404)
     audit.record("export", "ReviewSession", session.id, f"議事録({session.minutes_name})をダウンロードしました。")
     db.session.commit()
-    return send_file(io.BytesIO(path.read_bytes()), mimetype="application/pdf", as_attachment=True,
-                     download_name=session.minutes_name or "minutes.pdf")
+    return send_file(
+        io.BytesIO(path.read_bytes()),
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=session.minutes_name or "minutes.pdf",
+    )
 
 
 # --------------------------------------------------------------------------- bodies
@@ -303,9 +342,13 @@ def new_review_body():
         if _name_taken(form.name.data.strip(), None):
             form.name.errors.append("同じ名称の機関が登録されています。")
         else:
-            body = ReviewBody(name=form.name.data.strip(), kind=form.kind.data,
-                              members=services.parse_members(form.members.data),
-                              notes=(form.notes.data or "").strip(), active=form.active.data)
+            body = ReviewBody(
+                name=form.name.data.strip(),
+                kind=form.kind.data,
+                members=services.parse_members(form.members.data),
+                notes=(form.notes.data or "").strip(),
+                active=form.active.data,
+            )
             services.save_body(body, actor=current_user)
             db.session.commit()
             flash("点検を行う機関を登録しました。", "success")

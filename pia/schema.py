@@ -67,9 +67,7 @@ FORMS = {"zenkoumoku": "全項目評価書", "juten": "重点項目評価書", "
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 
-LEAF_TYPES = frozenset(
-    {"text", "longtext", "choice", "multichoice", "number", "date", "numberlist"}
-)
+LEAF_TYPES = frozenset({"text", "longtext", "choice", "multichoice", "number", "date", "numberlist"})
 CONTAINER_TYPES = frozenset({"table", "group", "fieldset"})
 ITEM_TYPES = LEAF_TYPES | CONTAINER_TYPES
 INVENTORY_KINDS = frozenset({"system", "pi_file"})
@@ -239,7 +237,7 @@ def list_editions(form: str) -> list[str]:
     if form not in FORMS:
         raise SchemaNotFound(f"unknown form: {form}")
     prefix = f"{form}-"
-    editions = [p.stem[len(prefix):] for p in SCHEMA_DIR.glob(f"{form}-*.yaml")]
+    editions = [p.stem[len(prefix) :] for p in SCHEMA_DIR.glob(f"{form}-*.yaml")]
     return sorted(editions, key=_edition_sort_key)
 
 
@@ -266,9 +264,23 @@ def _load_schema(form: str, edition: str) -> FormSchema:
 
 
 _ITEM_FIELDS = {
-    "key", "number", "label", "type", "required", "significant", "help", "choices",
-    "other", "columns", "children", "markdown", "inventory", "item_label", "other_choice",
-    "cell", "printed",
+    "key",
+    "number",
+    "label",
+    "type",
+    "required",
+    "significant",
+    "help",
+    "choices",
+    "other",
+    "columns",
+    "children",
+    "markdown",
+    "inventory",
+    "item_label",
+    "other_choice",
+    "cell",
+    "printed",
 }
 _SECTION_FIELDS = {"key", "number", "title", "items", "help", "significant"}
 
@@ -305,9 +317,7 @@ def parse_schema(raw: Mapping[str, Any], source: str = "<schema>") -> FormSchema
                 help=str(raw_section.get("help", "")).strip(),
             )
         )
-    return FormSchema(
-        form=form, edition=str(raw["edition"]), title=str(raw["title"]), sections=tuple(sections)
-    )
+    return FormSchema(form=form, edition=str(raw["edition"]), title=str(raw["title"]), sections=tuple(sections))
 
 
 def _parse_items(raws: Iterable[Mapping[str, Any]], inherited: bool, where: str) -> tuple[Item, ...]:
@@ -371,9 +381,11 @@ def _parse_item(raw: Mapping[str, Any], inherited: bool, where: str) -> Item:
     if markdown and type_ != "longtext":
         raise SchemaError(f"{where}: only longtext can be markdown")
     cell = bool(raw.get("cell", False))
-    if cell and (type_ != "fieldset"
-                 or any(c.printed and c.type not in ("text", "longtext") for c in children)
-                 or not any(c.printed for c in children)):
+    if cell and (
+        type_ != "fieldset"
+        or any(c.printed and c.type not in ("text", "longtext") for c in children)
+        or not any(c.printed for c in children)
+    ):
         raise SchemaError(f"{where}: a cell is a fieldset whose printed children are texts")
     printed = bool(raw.get("printed", True))
     if not printed and required:
@@ -479,10 +491,7 @@ def empty_entry(item: Item) -> dict[str, Any]:
 
 
 def empty_document(schema: FormSchema) -> dict[str, Any]:
-    return {
-        section.key: {item.key: empty_value(item) for item in section.items}
-        for section in schema.sections
-    }
+    return {section.key: {item.key: empty_value(item) for item in section.items} for section in schema.sections}
 
 
 def is_empty(item: Item, value: Any) -> bool:
@@ -507,9 +516,7 @@ def is_empty(item: Item, value: Any) -> bool:
 # --------------------------------------------------------------------------- validate
 
 
-def validate(
-    schema: FormSchema, doc: Mapping[str, Any], *, sections: Iterable[str] | None = None
-) -> list[FieldError]:
+def validate(schema: FormSchema, doc: Mapping[str, Any], *, sections: Iterable[str] | None = None) -> list[FieldError]:
     """Check ``doc`` against ``schema``; an empty list means it is valid.
 
     ``sections`` limits the check to these section keys.
@@ -630,9 +637,7 @@ def _is_iso_date(value: str) -> bool:
 # --------------------------------------------------------------------------- HTML forms
 
 
-def coerce(
-    schema: FormSchema, section_key: str, form_data: Mapping[str, str | list[str]]
-) -> dict[str, Any]:
+def coerce(schema: FormSchema, section_key: str, form_data: Mapping[str, str | list[str]]) -> dict[str, Any]:
     """Turn flat HTML form fields into the document part of one section.
 
     Field names are described in the module docstring (``systems-0-name``).
@@ -668,7 +673,7 @@ class _FormData:
         found = set()
         for name in self.data:
             if name.startswith(start):
-                head = name[len(start):].split("-", 1)[0]
+                head = name[len(start) :].split("-", 1)[0]
                 if head.isdigit():
                     found.add(int(head))
         return sorted(found)
@@ -700,9 +705,7 @@ def _coerce_item(item: Item, name: str, data: _FormData) -> Any:
     # table, group
     rows = []
     for index in data.indices(name):
-        row = {
-            sub.key: _coerce_item(sub, f"{name}-{index}-{sub.key}", data) for sub in item.subitems
-        }
+        row = {sub.key: _coerce_item(sub, f"{name}-{index}-{sub.key}", data) for sub in item.subitems}
         link = _coerce_link(data.scalar(f"{name}-{index}-{LINK_KEY}")) if item.inventory else None
         if link is not None:
             row[LINK_KEY] = link
@@ -919,14 +922,13 @@ def flatten(schema: FormSchema, doc: Mapping[str, Any]) -> list[FlatItem]:
         section_doc = doc.get(section.key)
         section_doc = section_doc if isinstance(section_doc, Mapping) else {}
         for item in section.items:
-            _flatten_item(
-                item, section_doc.get(item.key), section.key, [section.display_title], out
-            )
+            _flatten_item(item, section_doc.get(item.key), section.key, [section.display_title], out)
     return out
 
 
-def _flatten_item(item: Item, value: Any, parent_path: str, labels: list[str], out: list[FlatItem],
-                  printed: bool = True) -> None:
+def _flatten_item(
+    item: Item, value: Any, parent_path: str, labels: list[str], out: list[FlatItem], printed: bool = True
+) -> None:
     path = f"{parent_path}/{item.key}"
     printed = printed and item.printed
     if item.is_leaf:

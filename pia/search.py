@@ -7,6 +7,7 @@ folded), and a query is a substring match (``LIKE`` on SQLite, ``ILIKE`` on Post
 every term; the matching items are then picked out of the candidate versions in Python.
 A few hundred versions of ~100 KB each scan in tens of milliseconds (see the tests).
 """
+
 from __future__ import annotations
 
 import re
@@ -34,8 +35,13 @@ def terms(query: str) -> list[str]:
 
 def version_text(version: AssessmentVersion) -> str:
     assessment = version.assessment
-    parts = [assessment.title, assessment.number or "", assessment.affair.name, assessment.affair.code,
-             assessment.affair.department.name]
+    parts = [
+        assessment.title,
+        assessment.number or "",
+        assessment.affair.name,
+        assessment.affair.code,
+        assessment.affair.department.name,
+    ]
     schema = load_schema(assessment.form, version.edition)
     parts += [f"{item.label}\t{item.text}" for item in flatten(schema, version.document) if item.text]
     return normalise("\n".join(parts))
@@ -85,10 +91,12 @@ def candidate_versions(query: str, *, version_filter=None, limit: int = MAX_VERS
         return []
     column = VersionSearchText.text
     ilike = db.engine.dialect.name == "postgresql"
-    stmt = (sa.select(AssessmentVersion)
-            .join(VersionSearchText, VersionSearchText.version_id == AssessmentVersion.id)
-            .join(Assessment, Assessment.id == AssessmentVersion.assessment_id)
-            .join(Affair, Affair.id == Assessment.affair_id))
+    stmt = (
+        sa.select(AssessmentVersion)
+        .join(VersionSearchText, VersionSearchText.version_id == AssessmentVersion.id)
+        .join(Assessment, Assessment.id == AssessmentVersion.assessment_id)
+        .join(Affair, Affair.id == Assessment.affair_id)
+    )
     for word in words:
         pattern = _like(word)
         stmt = stmt.where(column.ilike(pattern, escape="\\") if ilike else column.like(pattern, escape="\\"))
@@ -114,8 +122,9 @@ def search(query: str, *, version_filter=None, limit: int = MAX_VERSIONS) -> lis
             hits.append(Hit(item.path, item.label, _snippet(item.text, found)))
             if len(hits) >= MAX_HITS_PER_VERSION:
                 break
-        head = normalise(f"{version.assessment.title} {version.assessment.affair.name} "
-                         f"{version.assessment.affair.department.name}")
+        head = normalise(
+            f"{version.assessment.title} {version.assessment.affair.name} {version.assessment.affair.department.name}"
+        )
         results.append(Result(version, hits, any(w in head for w in words)))
     return results
 
@@ -131,5 +140,5 @@ def _snippet(text: str, word: str, width: int = 40) -> tuple[str, str, str]:
     start = max(0, at - width)
     end = min(len(source), at + len(word) + width)
     before = ("…" if start else "") + re.sub(r"\s+", " ", source[start:at])
-    after = re.sub(r"\s+", " ", source[at + len(word):end]) + ("…" if end < len(source) else "")
-    return before, source[at:at + len(word)], after
+    after = re.sub(r"\s+", " ", source[at + len(word) : end]) + ("…" if end < len(source) else "")
+    return before, source[at : at + len(word)], after

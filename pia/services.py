@@ -8,6 +8,7 @@ and flush; the request (or the CLI command) commits. Other packages call:
 - :func:`declared_basis` (the evidence checks compare provision records with it),
 - :func:`procedure_steps` and :func:`previous_published` (the consultation and review pages).
 """
+
 from __future__ import annotations
 
 import copy
@@ -60,8 +61,15 @@ from pia.schema import (
 )
 
 __all__ = [
-    "Conflict", "ValidationFailed", "PermissionDenied", "InvalidTransition", "FrozenVersion",
-    "start_draft", "update_section", "declared_basis", "Declaration",
+    "Conflict",
+    "ValidationFailed",
+    "PermissionDenied",
+    "InvalidTransition",
+    "FrozenVersion",
+    "start_draft",
+    "update_section",
+    "declared_basis",
+    "Declaration",
 ]
 
 RULES_KEY = "pia.threshold_rules"
@@ -104,8 +112,10 @@ class Conflict(Exception):
     saved_by: str = ""
 
     def __str__(self):
-        return (f"version {self.version.id} section {self.section_key}: revision "
-                f"{self.expected_revision} is stale (now {self.revision})")
+        return (
+            f"version {self.version.id} section {self.section_key}: revision "
+            f"{self.expected_revision} is stale (now {self.revision})"
+        )
 
 
 # --------------------------------------------------------------------------- permissions
@@ -222,9 +232,17 @@ def create_affair(*, code: str, name: str, department, actor) -> Affair:
     return affair
 
 
-def create_assessment(affair: Affair, *, form: str, actor, title: str | None = None,
-                      number: str | None = None, edition: str | None = None,
-                      document: Mapping | None = None, with_draft: bool = True) -> Assessment:
+def create_assessment(
+    affair: Affair,
+    *,
+    form: str,
+    actor,
+    title: str | None = None,
+    number: str | None = None,
+    edition: str | None = None,
+    document: Mapping | None = None,
+    with_draft: bool = True,
+) -> Assessment:
     """A new assessment of ``affair`` in ``form`` with a draft 第1版 (empty, or ``document``).
 
     ``with_draft=False`` creates the assessment alone (for :func:`add_published_version`).
@@ -234,17 +252,23 @@ def create_assessment(affair: Affair, *, form: str, actor, title: str | None = N
     if any(a.form == form for a in affair.assessments):
         raise ValueError(f"{affair.name}の{FORMS[form]}は既にあります。")
     schema = load_schema(form, edition)
-    assessment = Assessment(affair=affair, form=form, number=number,
-                            title=title or f"{affair.name} {FORMS[form]}")
+    assessment = Assessment(affair=affair, form=form, number=number, title=title or f"{affair.name} {FORMS[form]}")
     db.session.add(assessment)
     if not with_draft:
         db.session.flush()
         audit.record("create", "Assessment", assessment.id, f"{assessment.title}を作成しました。", actor=actor)
         return assessment
     doc = copy.deepcopy(dict(document)) if document is not None else _prefilled(schema, assessment)
-    version = AssessmentVersion(assessment=assessment, number=1, edition=schema.edition, status="draft",
-                                document=doc, created_by_id=_uid(actor), updated_at=utcnow(),
-                                updated_by_id=_uid(actor))
+    version = AssessmentVersion(
+        assessment=assessment,
+        number=1,
+        edition=schema.edition,
+        status="draft",
+        document=doc,
+        created_by_id=_uid(actor),
+        updated_at=utcnow(),
+        updated_by_id=_uid(actor),
+    )
     db.session.add(version)
     db.session.flush()
     from pia import search
@@ -255,27 +279,49 @@ def create_assessment(affair: Affair, *, form: str, actor, title: str | None = N
     return assessment
 
 
-def add_published_version(assessment: Assessment, document: Mapping, *, actor, submitted_on: date,
-                          published_on: date, change_kind: str = "initial", note: str = "") -> AssessmentVersion:
+def add_published_version(
+    assessment: Assessment,
+    document: Mapping,
+    *,
+    actor,
+    submitted_on: date,
+    published_on: date,
+    change_kind: str = "initial",
+    note: str = "",
+) -> AssessmentVersion:
     """Record a version published before this system was used (history), as 公表済み."""
     schema = load_schema(assessment.form)
     errors = format_errors(validate(schema, document))
     if errors:
         raise ValidationFailed(errors)
     number = (assessment.versions[-1].number + 1) if assessment.versions else 1
-    version = AssessmentVersion(assessment=assessment, number=number, edition=schema.edition,
-                                document=copy.deepcopy(dict(document)), submitted_on=submitted_on,
-                                published_on=published_on, change_kind=change_kind, note=note,
-                                created_by_id=_uid(actor), submitted_by_id=_uid(actor), published_by_id=_uid(actor),
-                                status="published")
+    version = AssessmentVersion(
+        assessment=assessment,
+        number=number,
+        edition=schema.edition,
+        document=copy.deepcopy(dict(document)),
+        submitted_on=submitted_on,
+        published_on=published_on,
+        change_kind=change_kind,
+        note=note,
+        created_by_id=_uid(actor),
+        submitted_by_id=_uid(actor),
+        published_by_id=_uid(actor),
+        status="published",
+    )
     db.session.add(version)
     db.session.flush()
     from pia import search
 
     search.index_version(version)
     sync_actions(version)
-    audit.record("import", "AssessmentVersion", version.id,
-                 f"{assessment.title} {version.label}(公表日 {published_on.isoformat()})を登録しました。", actor=actor)
+    audit.record(
+        "import",
+        "AssessmentVersion",
+        version.id,
+        f"{assessment.title} {version.label}(公表日 {published_on.isoformat()})を登録しました。",
+        actor=actor,
+    )
     return version
 
 
@@ -323,14 +369,18 @@ def _actor_name(user_id: int | None) -> str:
 
 def previous_published(version: AssessmentVersion) -> AssessmentVersion | None:
     """The published version in force before ``version`` (the last published one below it)."""
-    earlier = [v for v in version.assessment.versions
-               if v.status == "published" and v.number < version.number]
+    earlier = [v for v in version.assessment.versions if v.status == "published" and v.number < version.number]
     return earlier[-1] if earlier else None
 
 
-def start_draft(assessment: Assessment, *, actor, base_version: AssessmentVersion | None = None,
-                changes: Iterable[Mapping] | Mapping[str, Any] | None = None,
-                note: str = "") -> AssessmentVersion:
+def start_draft(
+    assessment: Assessment,
+    *,
+    actor,
+    base_version: AssessmentVersion | None = None,
+    changes: Iterable[Mapping] | Mapping[str, Any] | None = None,
+    note: str = "",
+) -> AssessmentVersion:
     """Start a new draft version of ``assessment``.
 
     :param base_version: the version to start from (default: the current published version,
@@ -342,7 +392,8 @@ def start_draft(assessment: Assessment, *, actor, base_version: AssessmentVersio
     open_version = assessment.open_version
     if open_version is not None:
         raise InvalidTransition(
-            f"{open_version.label}({open_version.status_label})があるため、新しい版は作成できません。")
+            f"{open_version.label}({open_version.status_label})があるため、新しい版は作成できません。"
+        )
     default_base = assessment.current_version or assessment.latest_version
     base = base_version or default_base
     restored = base_version is not None and base_version is not default_base
@@ -356,20 +407,39 @@ def start_draft(assessment: Assessment, *, actor, base_version: AssessmentVersio
     if errors:
         raise ValidationFailed(errors)
     number = (assessment.versions[-1].number + 1) if assessment.versions else 1
-    version = AssessmentVersion(assessment=assessment, number=number, edition=schema.edition, status="draft",
-                                document=document, base_version=base, note=note,
-                                created_by_id=_uid(actor), updated_at=utcnow(), updated_by_id=_uid(actor))
+    version = AssessmentVersion(
+        assessment=assessment,
+        number=number,
+        edition=schema.edition,
+        status="draft",
+        document=document,
+        base_version=base,
+        note=note,
+        created_by_id=_uid(actor),
+        updated_at=utcnow(),
+        updated_by_id=_uid(actor),
+    )
     db.session.add(version)
     db.session.flush()
     from pia import search
 
     search.index_version(version)
     sync_actions(version)
-    summary = (f"{assessment.title} {version.label}を" +
-               (f"{base.label}から復元して作成しました。" if restored and base else
-                f"{base.label}をもとに作成しました。" if base else "作成しました。"))
-    audit.record("create", "AssessmentVersion", version.id, summary, actor=actor,
-                 after={"number": number, "base_version": base.number if base else None})
+    summary = f"{assessment.title} {version.label}を" + (
+        f"{base.label}から復元して作成しました。"
+        if restored and base
+        else f"{base.label}をもとに作成しました。"
+        if base
+        else "作成しました。"
+    )
+    audit.record(
+        "create",
+        "AssessmentVersion",
+        version.id,
+        summary,
+        actor=actor,
+        after={"number": number, "base_version": base.number if base else None},
+    )
     return version
 
 
@@ -384,8 +454,14 @@ def _apply(document: dict, changes) -> dict:
     return apply_changes(document, list(changes))
 
 
-def update_section(version: AssessmentVersion, section_key: str, data: Mapping[str, Any], *, actor,
-                   expected_revision: int | None = None) -> AssessmentVersion:
+def update_section(
+    version: AssessmentVersion,
+    section_key: str,
+    data: Mapping[str, Any],
+    *,
+    actor,
+    expected_revision: int | None = None,
+) -> AssessmentVersion:
     """Replace one section of a draft's document.
 
     :param data: the section in document form (``{item_key: value}``), e.g. from
@@ -407,9 +483,15 @@ def update_section(version: AssessmentVersion, section_key: str, data: Mapping[s
         if item.key in data:
             merged[item.key] = copy.deepcopy(data[item.key])
     if expected_revision is not None and expected_revision != version.revision:
-        raise Conflict(version=version, section_key=section_key, mine=merged, theirs=saved,
-                       revision=version.revision, expected_revision=expected_revision,
-                       saved_by=_actor_name(version.updated_by_id))
+        raise Conflict(
+            version=version,
+            section_key=section_key,
+            mine=merged,
+            theirs=saved,
+            revision=version.revision,
+            expected_revision=expected_revision,
+            saved_by=_actor_name(version.updated_by_id),
+        )
     errors = format_errors(validate(schema, {section_key: merged}, sections=[section_key]))
     if errors:
         raise ValidationFailed(errors)
@@ -417,25 +499,41 @@ def update_section(version: AssessmentVersion, section_key: str, data: Mapping[s
         return version
     document = copy.deepcopy(version.document)
     document[section_key] = merged
-    before_items = {i.path: i.text for i in flatten(schema, {section_key: saved}) if i.path.startswith(section_key + "/")}
-    after_items = {i.path: i.text for i in flatten(schema, {section_key: merged}) if i.path.startswith(section_key + "/")}
+    before_items = {
+        i.path: i.text for i in flatten(schema, {section_key: saved}) if i.path.startswith(section_key + "/")
+    }
+    after_items = {
+        i.path: i.text for i in flatten(schema, {section_key: merged}) if i.path.startswith(section_key + "/")
+    }
     changed = sorted(p for p in set(before_items) | set(after_items) if before_items.get(p) != after_items.get(p))
-    _compare_and_set(version, section_key, merged, expected_revision=expected_revision,
-                     document=document, updated_at=utcnow(), updated_by_id=_uid(actor))
+    _compare_and_set(
+        version,
+        section_key,
+        merged,
+        expected_revision=expected_revision,
+        document=document,
+        updated_at=utcnow(),
+        updated_by_id=_uid(actor),
+    )
     from pia import search
 
     search.index_version(version)
     sync_actions(version)
-    audit.record("update", "AssessmentVersion", version.id,
-                 f"{version.assessment.title} {version.label} {section.display_title}を保存しました"
-                 f"({len(changed)}項目)。",
-                 before={p: before_items.get(p, "") for p in changed[:200]},
-                 after={p: after_items.get(p, "") for p in changed[:200]}, actor=actor)
+    audit.record(
+        "update",
+        "AssessmentVersion",
+        version.id,
+        f"{version.assessment.title} {version.label} {section.display_title}を保存しました({len(changed)}項目)。",
+        before={p: before_items.get(p, "") for p in changed[:200]},
+        after={p: after_items.get(p, "") for p in changed[:200]},
+        actor=actor,
+    )
     return version
 
 
-def _compare_and_set(version: AssessmentVersion, section_key: str, mine: dict, *,
-                     expected_revision: int | None, **values) -> None:
+def _compare_and_set(
+    version: AssessmentVersion, section_key: str, mine: dict, *, expected_revision: int | None, **values
+) -> None:
     """Write ``values`` to the version's row only if nobody saved it since ``expected_revision``
     (or since it was read, for machine updates) and it is still in the state it was read in.
 
@@ -449,17 +547,26 @@ def _compare_and_set(version: AssessmentVersion, section_key: str, mine: dict, *
     db.session.flush()  # nothing of this version may be pending behind the statement
     result = db.session.execute(
         sa.update(AssessmentVersion)
-        .where(AssessmentVersion.id == version.id, AssessmentVersion.revision == seen,
-               AssessmentVersion.status == version.status)
+        .where(
+            AssessmentVersion.id == version.id,
+            AssessmentVersion.revision == seen,
+            AssessmentVersion.status == version.status,
+        )
         .values(revision=AssessmentVersion.revision + 1, **values)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != 1:
         db.session.refresh(version)
         version.check_editable()
-        raise Conflict(version=version, section_key=section_key, mine=mine,
-                       theirs=copy.deepcopy(version.document.get(section_key) or {}),
-                       revision=version.revision, expected_revision=seen,
-                       saved_by=_actor_name(version.updated_by_id))
+        raise Conflict(
+            version=version,
+            section_key=section_key,
+            mine=mine,
+            theirs=copy.deepcopy(version.document.get(section_key) or {}),
+            revision=version.revision,
+            expected_revision=seen,
+            saved_by=_actor_name(version.updated_by_id),
+        )
     # the row holds what was written: load it into the object without another UPDATE
     db.session.refresh(version, attribute_names=["revision", *values])
 
@@ -482,8 +589,11 @@ def discard_draft(version: AssessmentVersion, *, actor) -> None:
             for review in assessment.reviews:
                 if review.version_id == version.id:
                     review.version_id = None
-            db.session.execute(sa.update(AssessmentVersion).where(AssessmentVersion.base_version_id == version.id)
-                               .values(base_version_id=None))
+            db.session.execute(
+                sa.update(AssessmentVersion)
+                .where(AssessmentVersion.base_version_id == version.id)
+                .values(base_version_id=None)
+            )
             for action in assessment.actions:
                 if action.version_id == version.id:
                     action.version_id = None
@@ -495,8 +605,10 @@ def discard_draft(version: AssessmentVersion, *, actor) -> None:
                 db.session.delete(version)
             db.session.flush()
     except sa.exc.IntegrityError:
-        raise InvalidTransition("この版には意見募集や第三者点検の記録が結び付いているため削除できません。"
-                                "記録を残したまま修正する場合は、この版を編集してください。") from None
+        raise InvalidTransition(
+            "この版には意見募集や第三者点検の記録が結び付いているため削除できません。"
+            "記録を残したまま修正する場合は、この版を編集してください。"
+        ) from None
     audit.record("delete", "AssessmentVersion", version_id, summary, actor=actor)
 
 
@@ -569,10 +681,15 @@ def judge_immaterial(version: AssessmentVersion, path: str, *, reason: str, acto
     note.judged_by_id = _uid(actor)
     note.judged_at = utcnow()
     db.session.flush()
-    audit.record("update", "AssessmentVersion", version.id,
-                 f"{version.assessment.title} {version.label}: ※の項目「{change.label}」の変更は"
-                 f"リスクを相当程度変動させるものではないと判断しました。理由: {reason}",
-                 after={"path": path, "immaterial": True, "reason": reason}, actor=actor)
+    audit.record(
+        "update",
+        "AssessmentVersion",
+        version.id,
+        f"{version.assessment.title} {version.label}: ※の項目「{change.label}」の変更は"
+        f"リスクを相当程度変動させるものではないと判断しました。理由: {reason}",
+        after={"path": path, "immaterial": True, "reason": reason},
+        actor=actor,
+    )
     return note
 
 
@@ -587,10 +704,15 @@ def withdraw_immaterial(version: AssessmentVersion, path: str, *, actor) -> None
     note.judged_by_id = _uid(actor)
     note.judged_at = utcnow()
     db.session.flush()
-    audit.record("update", "AssessmentVersion", version.id,
-                 f"{version.assessment.title} {version.label}: ※の項目の変更についての判断を取り消しました。",
-                 before={"path": path, "immaterial": True, "reason": note.immaterial_reason},
-                 after={"path": path, "immaterial": False}, actor=actor)
+    audit.record(
+        "update",
+        "AssessmentVersion",
+        version.id,
+        f"{version.assessment.title} {version.label}: ※の項目の変更についての判断を取り消しました。",
+        before={"path": path, "immaterial": True, "reason": note.immaterial_reason},
+        after={"path": path, "immaterial": False},
+        actor=actor,
+    )
 
 
 def procedure_steps(version: AssessmentVersion) -> list[str]:
@@ -661,8 +783,9 @@ def _table_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in ("path", "significant", "immaterial")}
 
 
-def set_change_note(version: AssessmentVersion, path: str, *, timing: str | None, timing_note: str,
-                    actor) -> ChangeLogNote:
+def set_change_note(
+    version: AssessmentVersion, path: str, *, timing: str | None, timing_note: str, actor
+) -> ChangeLogNote:
     """Record the 提出時期 / 提出時期に係る説明 an officer wrote for one change of a draft."""
     version.check_editable()
     if timing not in (None, "", TIMING_BEFORE, TIMING_AFTER):
@@ -682,9 +805,15 @@ def set_change_note(version: AssessmentVersion, path: str, *, timing: str | None
 
 def _transition(version: AssessmentVersion, before: str, actor, summary: str) -> None:
     db.session.flush()
-    audit.record("transition", "AssessmentVersion", version.id,
-                 f"{version.assessment.title} {version.label}: {summary}",
-                 before={"status": before}, after={"status": version.status}, actor=actor)
+    audit.record(
+        "transition",
+        "AssessmentVersion",
+        version.id,
+        f"{version.assessment.title} {version.label}: {summary}",
+        before={"status": before},
+        after={"status": version.status},
+        actor=actor,
+    )
 
 
 def start_consultation(version: AssessmentVersion, *, actor) -> None:
@@ -862,13 +991,29 @@ def save_rules(rules: list[dict], *, actor) -> None:
     else:
         row.value = rules
     db.session.flush()
-    audit.record("update", "Setting", RULES_KEY, "しきい値判断の判断基準を変更しました。",
-                 before={"rules": before}, after={"rules": rules}, actor=actor)
+    audit.record(
+        "update",
+        "Setting",
+        RULES_KEY,
+        "しきい値判断の判断基準を変更しました。",
+        before={"rules": before},
+        after={"rules": rules},
+        actor=actor,
+    )
 
 
-def record_threshold(affair: Affair, *, actor, determined_on: date, target_count: int, handlers: int,
-                     serious_incident: bool, incident_on: date | None = None, incident_source: str = "",
-                     note: str = "") -> ThresholdRecord:
+def record_threshold(
+    affair: Affair,
+    *,
+    actor,
+    determined_on: date,
+    target_count: int,
+    handlers: int,
+    serious_incident: bool,
+    incident_on: date | None = None,
+    incident_source: str = "",
+    note: str = "",
+) -> ThresholdRecord:
     """Record a しきい値判断 and the assessments the rule table requires."""
     if serious_incident and (incident_on is None or not incident_source.strip()):
         raise ValidationFailed([FieldError("incident", "重大事故がある場合は、発生日と情報源を入力してください。")])
@@ -877,18 +1022,35 @@ def record_threshold(affair: Affair, *, actor, determined_on: date, target_count
     forms = list(threshold.required_forms(target_count, handlers, serious_incident, rules))
     previous = affair.latest_threshold
     rose = previous is not None and threshold.is_rise(previous.forms, forms)
-    record = ThresholdRecord(affair=affair, determined_on=determined_on, target_count=target_count,
-                             handlers=handlers, serious_incident=serious_incident,
-                             incident_on=incident_on if serious_incident else None,
-                             incident_source=incident_source.strip() if serious_incident else "",
-                             forms=forms, rule_note=str(rule.get("note", "")), rose=rose, note=note,
-                             created_by_id=_uid(actor))
+    record = ThresholdRecord(
+        affair=affair,
+        determined_on=determined_on,
+        target_count=target_count,
+        handlers=handlers,
+        serious_incident=serious_incident,
+        incident_on=incident_on if serious_incident else None,
+        incident_source=incident_source.strip() if serious_incident else "",
+        forms=forms,
+        rule_note=str(rule.get("note", "")),
+        rose=rose,
+        note=note,
+        created_by_id=_uid(actor),
+    )
     db.session.add(record)
     db.session.flush()
-    audit.record("decision", "ThresholdRecord", record.id,
-                 f"{affair.name}のしきい値判断: {threshold.describe(forms)}" + ("(判断結果が上がりました)" if rose else ""),
-                 after={"forms": forms, "target_count": target_count, "handlers": handlers,
-                        "serious_incident": serious_incident}, actor=actor)
+    audit.record(
+        "decision",
+        "ThresholdRecord",
+        record.id,
+        f"{affair.name}のしきい値判断: {threshold.describe(forms)}" + ("(判断結果が上がりました)" if rose else ""),
+        after={
+            "forms": forms,
+            "target_count": target_count,
+            "handlers": handlers,
+            "serious_incident": serious_incident,
+        },
+        actor=actor,
+    )
     return record
 
 
@@ -911,31 +1073,49 @@ def threshold_alerts(user: User | None = None) -> list[dict]:
             continue
         required = threshold.requirement_level(record.forms)
         done = any(
-            threshold.requirement_level([a.form]) >= required and any(
-                v.published_on and v.published_on >= record.determined_on for v in a.published_versions)
-            for a in affair.assessments)
+            threshold.requirement_level([a.form]) >= required
+            and any(v.published_on and v.published_on >= record.determined_on for v in a.published_versions)
+            for a in affair.assessments
+        )
         if not done:
             previous = [r for r in affair.threshold_records if r.id != record.id]
-            out.append({"affair": affair, "record": record,
-                        "before": threshold.describe(previous[-1].forms) if previous else "",
-                        "after": threshold.describe(record.forms)})
+            out.append(
+                {
+                    "affair": affair,
+                    "record": record,
+                    "before": threshold.describe(previous[-1].forms) if previous else "",
+                    "after": threshold.describe(record.forms),
+                }
+            )
     return out
 
 
 # --------------------------------------------------------------------------- 見直し, 行動計画
 
 
-def record_review(assessment: Assessment, *, actor, reviewed_on: date, result: str,
-                  version: AssessmentVersion | None = None, note: str = "") -> AnnualReview:
+def record_review(
+    assessment: Assessment,
+    *,
+    actor,
+    reviewed_on: date,
+    result: str,
+    version: AssessmentVersion | None = None,
+    note: str = "",
+) -> AnnualReview:
     """Record a 見直し; ``result`` ``new_version`` names the version it led to."""
     require_edit(actor, assessment)
     if result not in REVIEW_RESULTS:
         raise ValidationFailed([FieldError("result", "結果を選んでください。")])
     if result == "new_version" and (version is None or version.assessment_id != assessment.id):
         raise ValidationFailed([FieldError("version", "見直しの結果作成した版を選んでください。")])
-    review = AnnualReview(assessment=assessment, reviewed_on=reviewed_on, result=result,
-                          version=version if result == "new_version" else None, note=note.strip(),
-                          created_by_id=_uid(actor))
+    review = AnnualReview(
+        assessment=assessment,
+        reviewed_on=reviewed_on,
+        result=result,
+        version=version if result == "new_version" else None,
+        note=note.strip(),
+        created_by_id=_uid(actor),
+    )
     db.session.add(review)
     db.session.flush()
     return review
@@ -957,8 +1137,18 @@ def sync_actions(version: AssessmentVersion) -> None:
     for path, label in answered.items():
         action = by_path.get(path)
         if action is None:
-            db.session.add(ActionItem(assessment=assessment, path=path, label=label, version_id=version.id,
-                                      what="", owner="", status="open", still_answered=True))
+            db.session.add(
+                ActionItem(
+                    assessment=assessment,
+                    path=path,
+                    label=label,
+                    version_id=version.id,
+                    what="",
+                    owner="",
+                    status="open",
+                    still_answered=True,
+                )
+            )
         elif not action.still_answered:
             action.still_answered = True
     for path, action in by_path.items():
@@ -1033,22 +1223,60 @@ def deadlines(today: date | None = None, *, user: User | None = None) -> list[De
         missing = [FORMS[f] for f in forms if f not in have]
         for assessment in affair.assessments or [None]:
             if assessment is None:
-                rows.append(Deadline(affair, None, required, forms, None, None, None, None, None, 0, 0, None,
-                                     bool(record and record.rose), missing, today))
+                rows.append(
+                    Deadline(
+                        affair,
+                        None,
+                        required,
+                        forms,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        0,
+                        0,
+                        None,
+                        bool(record and record.rose),
+                        missing,
+                        today,
+                    )
+                )
                 continue
             current = assessment.current_version
             full = [v for v in assessment.published_versions if v.change_kind in ("initial", "significant")]
             last_full = full[-1] if full else None
-            reassessment_due = add_years(current.published_on, REASSESSMENT_YEARS) if current and current.published_on else None
+            reassessment_due = (
+                add_years(current.published_on, REASSESSMENT_YEARS) if current and current.published_on else None
+            )
             last_review = assessment.reviews[-1] if assessment.reviews else None
-            anchors = [d for d in (current.published_on if current else None,
-                                   last_review.reviewed_on if last_review else None) if d]
+            anchors = [
+                d
+                for d in (current.published_on if current else None, last_review.reviewed_on if last_review else None)
+                if d
+            ]
             review_due = add_years(max(anchors), 1) if anchors else None
             open_actions = [a for a in assessment.actions if a.is_open]
             overdue_actions = [a for a in open_actions if a.due_on and a.due_on < today]
-            rows.append(Deadline(affair, assessment, required, forms, current, last_full, reassessment_due,
-                                 review_due, last_review, len(open_actions), len(overdue_actions),
-                                 assessment.open_version, bool(record and record.rose), missing, today))
+            rows.append(
+                Deadline(
+                    affair,
+                    assessment,
+                    required,
+                    forms,
+                    current,
+                    last_full,
+                    reassessment_due,
+                    review_due,
+                    last_review,
+                    len(open_actions),
+                    len(overdue_actions),
+                    assessment.open_version,
+                    bool(record and record.rose),
+                    missing,
+                    today,
+                )
+            )
     return rows
 
 
@@ -1093,11 +1321,16 @@ def declared_basis(affair_code: str) -> Declaration | None:
         provision = [n for n in basis.get("provision_items") or [] if isinstance(n, int)]
         inquiry_items = [n for n in basis.get("inquiry_items") or [] if isinstance(n, int)]
         return Declaration(
-            affair_code=affair.code, assessment_id=assessment.id, version_id=version.id,
-            version_number=version.number, published=version.status == "published",
+            affair_code=affair.code,
+            assessment_id=assessment.id,
+            version_id=version.id,
+            version_number=version.number,
+            published=version.status == "published",
             implemented=str(network.get("implemented") or ""),
-            provision_items=frozenset(provision), inquires=basis.get("inquiry") == "行う",
-            inquiry_items=frozenset(inquiry_items))
+            provision_items=frozenset(provision),
+            inquires=basis.get("inquiry") == "行う",
+            inquiry_items=frozenset(inquiry_items),
+        )
     return None
 
 

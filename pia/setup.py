@@ -1,4 +1,5 @@
 """Wiring of the assessment part: CLI group, dashboard panel, demo step, API routes, Jinja globals."""
+
 from __future__ import annotations
 
 
@@ -28,8 +29,9 @@ def _can_read_version(version) -> bool:
 
     from pia import services
 
-    return bool(version is not None and current_user.is_authenticated
-                and services.can_read_version(current_user, version))
+    return bool(
+        version is not None and current_user.is_authenticated and services.can_read_version(current_user, version)
+    )
 
 
 def deadlines_panel(user):

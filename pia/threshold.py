@@ -115,9 +115,7 @@ def matching_rule(
     if target_count < 0 or handlers < 0:
         raise RuleError("対象人数と取扱者数は0以上で指定してください")
     for rule in rules:
-        if _in_range(rule, target_count) and _condition_holds(
-            rule.get("when"), handlers, serious_incident
-        ):
+        if _in_range(rule, target_count) and _condition_holds(rule.get("when"), handlers, serious_incident):
             return rule
     raise RuleError(f"対象人数{target_count}人に当てはまる判断基準がありません")
 

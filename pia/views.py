@@ -3,6 +3,7 @@
 Views are thin: load (404), check the role and the department, call a service or a model
 method, commit once, flash, redirect.
 """
+
 from __future__ import annotations
 
 import json
@@ -94,9 +95,15 @@ def _pia_head():
 
 
 def _context(**kwargs):
-    return dict(VERSION_STATES=VERSION_STATES, CHANGE_KINDS=CHANGE_KINDS, FORMS=FORMS,
-                can_edit=lambda a: services.can_edit(current_user, a), entry_indices=entry_indices,
-                is_officer=services.is_officer(current_user), **kwargs)
+    return dict(
+        VERSION_STATES=VERSION_STATES,
+        CHANGE_KINDS=CHANGE_KINDS,
+        FORMS=FORMS,
+        can_edit=lambda a: services.can_edit(current_user, a),
+        entry_indices=entry_indices,
+        is_officer=services.is_officer(current_user),
+        **kwargs,
+    )
 
 
 def entry_indices(values: dict, name: str) -> list[int]:
@@ -105,7 +112,7 @@ def entry_indices(values: dict, name: str) -> list[int]:
     found = set()
     for key in values:
         if key.startswith(start):
-            head = key[len(start):].split("-", 1)[0]
+            head = key[len(start) :].split("-", 1)[0]
             if head.isdigit():
                 found.add(int(head))
     return sorted(found)
@@ -153,12 +160,24 @@ def assessments():
     if department_id:
         stmt = stmt.where(Affair.department_id == department_id)
     items = [a for a in db.session.execute(stmt).scalars() if services.can_see_assessment(current_user, a)]
-    departments = db.session.execute(
-        db.select(Department).where(Department.id.in_(db.select(Affair.department_id))).order_by(Department.sort_order)
-    ).scalars().all()
-    return render_template("pia/assessments.html", **_context(
-        items=items, departments=departments, department_id=department_id,
-        visible=lambda a: services.visible_versions(current_user, a)))
+    departments = (
+        db.session.execute(
+            db.select(Department)
+            .where(Department.id.in_(db.select(Affair.department_id)))
+            .order_by(Department.sort_order)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "pia/assessments.html",
+        **_context(
+            items=items,
+            departments=departments,
+            department_id=department_id,
+            visible=lambda a: services.visible_versions(current_user, a),
+        ),
+    )
 
 
 @bp.route("/assessments/new", methods=["GET", "POST"])
@@ -167,7 +186,9 @@ def new_assessment():
     """Create an assessment (and, when needed, its 事務)."""
     form = NewAssessmentForm()
     affairs = db.session.execute(db.select(Affair).order_by(Affair.id)).scalars().all()
-    form.affair_id.choices = [(0, "(新しい事務を登録する)")] + [(a.id, f"{a.name}({a.department.name})") for a in affairs]
+    form.affair_id.choices = [(0, "(新しい事務を登録する)")] + [
+        (a.id, f"{a.name}({a.department.name})") for a in affairs
+    ]
     departments = db.session.execute(db.select(Department).order_by(Department.sort_order)).scalars().all()
     form.department_id.choices = [(d.id, d.name) for d in departments]
     if form.validate_on_submit():
@@ -177,13 +198,20 @@ def new_assessment():
             if db.session.execute(db.select(Affair).filter_by(code=form.affair_code.data)).scalar_one_or_none():
                 form.affair_code.errors.append("このコードの事務は既にあります。")
                 return render_template("pia/assessment_new.html", form=form), 400
-            affair = services.create_affair(code=form.affair_code.data, name=form.affair_name.data.strip(),
-                                            department=db.session.get(Department, form.department_id.data),
-                                            actor=current_user)
+            affair = services.create_affair(
+                code=form.affair_code.data,
+                name=form.affair_name.data.strip(),
+                department=db.session.get(Department, form.department_id.data),
+                actor=current_user,
+            )
         try:
-            assessment = services.create_assessment(affair, form=form.form.data, actor=current_user,
-                                                    title=form.title.data.strip() or None,
-                                                    number=form.number.data.strip() or None)
+            assessment = services.create_assessment(
+                affair,
+                form=form.form.data,
+                actor=current_user,
+                title=form.title.data.strip() or None,
+                number=form.number.data.strip() or None,
+            )
         except ValueError as exc:
             form.form.errors.append(str(exc))
             return render_template("pia/assessment_new.html", form=form), 400
@@ -204,9 +232,12 @@ def new_affair():
         if db.session.execute(db.select(Affair).filter_by(code=form.code.data)).scalar_one_or_none():
             form.code.errors.append("このコードの事務は既にあります。")
         else:
-            affair = services.create_affair(code=form.code.data, name=form.name.data.strip(),
-                                            department=db.session.get(Department, form.department_id.data),
-                                            actor=current_user)
+            affair = services.create_affair(
+                code=form.code.data,
+                name=form.name.data.strip(),
+                department=db.session.get(Department, form.department_id.data),
+                actor=current_user,
+            )
             db.session.commit()
             flash("事務を登録しました。次に、しきい値判断を行って必要な評価書を確かめます。", "success")
             return redirect(url_for(".affair_threshold", affair_id=affair.id))
@@ -249,13 +280,22 @@ def assessment(assessment_id):
     review_form.version_id.choices = [(0, "—")] + [(v.id, v.label) for v in item.versions]
     review_form.reviewed_on.data = review_form.reviewed_on.data or today_jst()
     deadline = next((d for d in services.deadlines(user=current_user) if d.assessment is item), None)
-    return render_template("pia/assessment.html", **_context(
-        assessment=item, versions=versions, open_version=open_version,
-        open_visible=open_version is not None and services.can_read_version(current_user, open_version),
-        editable=services.can_edit(current_user, item), review_form=review_form, deadline=deadline,
-        internals=services.sees_internals(current_user, item.affair),
-        assessment_extras=ASSESSMENT_EXTRAS, version=item.current_version or (versions[-1] if versions else None),
-        today=today_jst()))
+    return render_template(
+        "pia/assessment.html",
+        **_context(
+            assessment=item,
+            versions=versions,
+            open_version=open_version,
+            open_visible=open_version is not None and services.can_read_version(current_user, open_version),
+            editable=services.can_edit(current_user, item),
+            review_form=review_form,
+            deadline=deadline,
+            internals=services.sees_internals(current_user, item.affair),
+            assessment_extras=ASSESSMENT_EXTRAS,
+            version=item.current_version or (versions[-1] if versions else None),
+            today=today_jst(),
+        ),
+    )
 
 
 @bp.post("/assessments/<int:assessment_id>/versions")
@@ -281,8 +321,9 @@ def restore_version(version_id):
     past = _version_or_404(version_id)
     _editable_or_403(past.assessment)
     try:
-        version = services.start_draft(past.assessment, actor=current_user, base_version=past,
-                                       note=f"{past.label}を復元")
+        version = services.start_draft(
+            past.assessment, actor=current_user, base_version=past, note=f"{past.label}を復元"
+        )
     except (InvalidTransition, services.ValidationFailed) as exc:
         flash(str(exc), "error")
         return redirect(url_for(".version", version_id=past.id))
@@ -326,20 +367,36 @@ def version(version_id):
     notes = {n.path: n for n in item.change_notes}
     significant_rows = [row for row in change_rows if row["significant"]]
     previous = services.previous_published(item)
-    return render_template("pia/version.html", **_context(
-        version=item, assessment=item.assessment, schema=schema, sections=sections, completion=completion,
-        steps=steps, problems=problems, kind=kind, change_rows=change_rows, notes=notes, previous=previous,
-        significant_rows=significant_rows,
-        workflow_steps=workflow.steps(item), next_action=workflow.next_action(item, current_user),
-        may_check=services.is_officer(current_user) or (
-            current_user.has_role("editor") and services.in_department(current_user, item.assessment)),
-        missing=services.missing_required(item) if not item.frozen else [],
-        editable=item.editable and services.can_edit(current_user, item.assessment),
-        date_form=DateActionForm(formdata=None, on=today_jst()), timing_choices=(TIMING_BEFORE, TIMING_AFTER),
-        step_labels={"consultation": "住民等からの意見聴取", "review": "第三者点検"},
-        assessment_extras=ASSESSMENT_EXTRAS,
-        section_edit_url=(lambda key: url_for(".edit_section", version_id=item.id, section_key=key))
-        if item.editable and services.can_edit(current_user, item.assessment) else None))
+    return render_template(
+        "pia/version.html",
+        **_context(
+            version=item,
+            assessment=item.assessment,
+            schema=schema,
+            sections=sections,
+            completion=completion,
+            steps=steps,
+            problems=problems,
+            kind=kind,
+            change_rows=change_rows,
+            notes=notes,
+            previous=previous,
+            significant_rows=significant_rows,
+            workflow_steps=workflow.steps(item),
+            next_action=workflow.next_action(item, current_user),
+            may_check=services.is_officer(current_user)
+            or (current_user.has_role("editor") and services.in_department(current_user, item.assessment)),
+            missing=services.missing_required(item) if not item.frozen else [],
+            editable=item.editable and services.can_edit(current_user, item.assessment),
+            date_form=DateActionForm(formdata=None, on=today_jst()),
+            timing_choices=(TIMING_BEFORE, TIMING_AFTER),
+            step_labels={"consultation": "住民等からの意見聴取", "review": "第三者点検"},
+            assessment_extras=ASSESSMENT_EXTRAS,
+            section_edit_url=(lambda key: url_for(".edit_section", version_id=item.id, section_key=key))
+            if item.editable and services.can_edit(current_user, item.assessment)
+            else None,
+        ),
+    )
 
 
 @bp.route("/versions/<int:version_id>/sections/<section_key>", methods=["GET", "POST"])
@@ -368,8 +425,9 @@ def edit_section(version_id, section_key):
         else:
             data = inventory_services.link_entries(item, section_key, data, actor=current_user)
             try:
-                services.update_section(item, section_key, data, actor=current_user,
-                                        expected_revision=int(form.revision.data))
+                services.update_section(
+                    item, section_key, data, actor=current_user, expected_revision=int(form.revision.data)
+                )
             except services.Conflict as conflict:
                 db.session.rollback()
                 return _conflict_page(item, schema, section, conflict, posted), 409
@@ -389,10 +447,22 @@ def edit_section(version_id, section_key):
         _preselect_ledger_records(section, item.document.get(section_key) or {}, values)
         revision = str(item.revision)
         form.revision.data = revision
-    return render_template("pia/section_edit.html", **_context(
-        version=item, assessment=item.assessment, schema=schema, section=section, form=form,
-        values=values, errors=errors, revision=revision, inventory_pickers=_inventory_pickers(section),
-        completion=section_completion(schema, item.document), extra_rows=1)), status
+    return render_template(
+        "pia/section_edit.html",
+        **_context(
+            version=item,
+            assessment=item.assessment,
+            schema=schema,
+            section=section,
+            form=form,
+            values=values,
+            errors=errors,
+            revision=revision,
+            inventory_pickers=_inventory_pickers(section),
+            completion=section_completion(schema, item.document),
+            extra_rows=1,
+        ),
+    ), status
 
 
 def _preselect_ledger_records(section, section_doc, values: dict[str, list[str]]) -> None:
@@ -434,12 +504,29 @@ def _conflict_page(version, schema, section, conflict: services.Conflict, posted
             from pia.diff import text_ops
 
             before_ops, after_ops = text_ops(theirs_text, mine_text)
-            items.append({"key": top.key, "label": top.label, "mine": mine_text, "theirs": theirs_text,
-                          "theirs_ops": before_ops, "mine_ops": after_ops})
+            items.append(
+                {
+                    "key": top.key,
+                    "label": top.label,
+                    "mine": mine_text,
+                    "theirs": theirs_text,
+                    "theirs_ops": before_ops,
+                    "mine_ops": after_ops,
+                }
+            )
     form = ConflictForm(formdata=None, revision=str(conflict.revision))
-    return render_template("pia/conflict.html", **_context(
-        version=version, assessment=version.assessment, section=section, items=items, posted=posted,
-        form=form, saved_by=conflict.saved_by))
+    return render_template(
+        "pia/conflict.html",
+        **_context(
+            version=version,
+            assessment=version.assessment,
+            section=section,
+            items=items,
+            posted=posted,
+            form=form,
+            saved_by=conflict.saved_by,
+        ),
+    )
 
 
 @bp.post("/versions/<int:version_id>/sections/<section_key>/resolve")
@@ -473,11 +560,22 @@ def resolve_conflict(version_id, section_key):
         db.session.rollback()
         values = _values_from_document(schema, section_key, data)
         sform = SectionForm(formdata=None, revision=str(item.revision))
-        return render_template("pia/section_edit.html", **_context(
-            version=item, assessment=item.assessment, schema=schema, section=section, form=sform,
-            values=values, errors=_errors_by_field(exc.errors), revision=str(item.revision),
-            inventory_pickers=_inventory_pickers(section), completion=section_completion(schema, item.document),
-            extra_rows=1)), 400
+        return render_template(
+            "pia/section_edit.html",
+            **_context(
+                version=item,
+                assessment=item.assessment,
+                schema=schema,
+                section=section,
+                form=sform,
+                values=values,
+                errors=_errors_by_field(exc.errors),
+                revision=str(item.revision),
+                inventory_pickers=_inventory_pickers(section),
+                completion=section_completion(schema, item.document),
+                extra_rows=1,
+            ),
+        ), 400
     db.session.commit()
     flash(f"{section.display_title}を保存しました(競合を解消しました)。", "success")
     return redirect(url_for(".version", version_id=item.id, _anchor=f"section-{section_key}"))
@@ -498,8 +596,13 @@ def save_change_notes(version_id):
             key = field_key(path)
             if f"note-{key}" not in request.form:
                 continue
-            services.set_change_note(item, path, timing=request.form.get(f"timing-{key}") or None,
-                                     timing_note=request.form.get(f"note-{key}", ""), actor=current_user)
+            services.set_change_note(
+                item,
+                path,
+                timing=request.form.get(f"timing-{key}") or None,
+                timing_note=request.form.get(f"note-{key}", ""),
+                actor=current_user,
+            )
     except (InvalidTransition, services.ValidationFailed) as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -605,9 +708,18 @@ def _checklist_page(version: AssessmentVersion, items: list[checklist.CheckItem]
     groups: dict[str, list[checklist.CheckItem]] = {}
     for entry in items:
         groups.setdefault(entry.group, []).append(entry)
-    return render_template("pia/checklist.html", **_context(
-        version=version, assessment=version.assessment, groups=groups, items=items,
-        failed=checklist.failures(items), refused=refused, edit_url=edit_url))
+    return render_template(
+        "pia/checklist.html",
+        **_context(
+            version=version,
+            assessment=version.assessment,
+            groups=groups,
+            items=items,
+            failed=checklist.failures(items),
+            refused=refused,
+            edit_url=edit_url,
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- compare
@@ -631,9 +743,20 @@ def compare(assessment_id):
     # the officers' ※ judgements belong to b's changes against the version in force before it
     judgements = services.immaterial_judgements(b) if services.previous_published(b) is a else {}
     significant = any(c.significant and c.path not in judgements for c in diff.changes)
-    return render_template("pia/compare.html", **_context(
-        assessment=item, versions=versions, a=a, b=b, diff=diff, changes=changes,
-        only_significant=only_significant, judgements=judgements, significant=significant))
+    return render_template(
+        "pia/compare.html",
+        **_context(
+            assessment=item,
+            versions=versions,
+            a=a,
+            b=b,
+            diff=diff,
+            changes=changes,
+            only_significant=only_significant,
+            judgements=judgements,
+            significant=significant,
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- 見直し, actions
@@ -654,8 +777,14 @@ def record_review(assessment_id):
         return redirect(url_for(".assessment", assessment_id=item.id, _anchor="reviews"))
     version = db.session.get(AssessmentVersion, form.version_id.data) if form.version_id.data else None
     try:
-        services.record_review(item, actor=current_user, reviewed_on=form.reviewed_on.data,
-                               result=form.result.data, version=version, note=form.note.data or "")
+        services.record_review(
+            item,
+            actor=current_user,
+            reviewed_on=form.reviewed_on.data,
+            result=form.result.data,
+            version=version,
+            note=form.note.data or "",
+        )
     except services.ValidationFailed as exc:
         flash(str(exc.errors[0].message), "error")
         return redirect(url_for(".assessment", assessment_id=item.id, _anchor="reviews"))
@@ -670,8 +799,12 @@ def actions():
     """The action plan: every item answered 課題が残されている, across the assessments of the
     departments the user sees."""
     status = request.args.get("status", "open")
-    stmt = db.select(ActionItem).join(Assessment).join(Affair).order_by(ActionItem.due_on.is_(None),
-                                                                        ActionItem.due_on, ActionItem.id)
+    stmt = (
+        db.select(ActionItem)
+        .join(Assessment)
+        .join(Affair)
+        .order_by(ActionItem.due_on.is_(None), ActionItem.due_on, ActionItem.id)
+    )
     scope = services.department_scope(current_user)
     if scope is not None:
         stmt = stmt.where(Affair.department_id.in_(scope))
@@ -680,8 +813,9 @@ def actions():
     elif status in ACTION_STATUSES:
         stmt = stmt.where(ActionItem.status == status)
     items = db.session.execute(stmt).scalars().all()
-    return render_template("pia/actions.html", **_context(items=items, status=status, today=today_jst(),
-                                                          ACTION_STATUSES=ACTION_STATUSES))
+    return render_template(
+        "pia/actions.html", **_context(items=items, status=status, today=today_jst(), ACTION_STATUSES=ACTION_STATUSES)
+    )
 
 
 @bp.route("/actions/<int:action_id>", methods=["GET", "POST"])
@@ -692,8 +826,14 @@ def edit_action(action_id):
     _editable_or_403(action.assessment)
     form = ActionForm(obj=action)
     if form.validate_on_submit():
-        services.update_action(action, actor=current_user, what=form.what.data, owner=form.owner.data,
-                               due_on=form.due_on.data, status=form.status.data)
+        services.update_action(
+            action,
+            actor=current_user,
+            what=form.what.data,
+            owner=form.owner.data,
+            due_on=form.due_on.data,
+            status=form.status.data,
+        )
         db.session.commit()
         flash("行動計画を保存しました。", "success")
         return redirect(url_for(".actions"))
@@ -711,7 +851,8 @@ def affair_threshold(affair_id):
     if not services.sees_internals(current_user, affair):
         abort(403)
     may_record = services.is_officer(current_user) or (
-        current_user.has_role("editor") and affair.department_id in current_user.department_ids)
+        current_user.has_role("editor") and affair.department_id in current_user.department_ids
+    )
     form = ThresholdForm()
     if request.method == "POST":
         if not may_record:
@@ -719,10 +860,16 @@ def affair_threshold(affair_id):
         if form.validate_on_submit():
             try:
                 record = services.record_threshold(
-                    affair, actor=current_user, determined_on=form.determined_on.data,
-                    target_count=form.target_count.data, handlers=form.handlers.data,
-                    serious_incident=form.serious_incident.data, incident_on=form.incident_on.data,
-                    incident_source=form.incident_source.data or "", note=form.note.data or "")
+                    affair,
+                    actor=current_user,
+                    determined_on=form.determined_on.data,
+                    target_count=form.target_count.data,
+                    handlers=form.handlers.data,
+                    serious_incident=form.serious_incident.data,
+                    incident_on=form.incident_on.data,
+                    incident_source=form.incident_source.data or "",
+                    note=form.note.data or "",
+                )
             except (services.ValidationFailed, threshold.RuleError) as exc:
                 form.target_count.errors = list(form.target_count.errors) + [str(exc)]
             else:
@@ -734,9 +881,17 @@ def affair_threshold(affair_id):
     elif form.determined_on.data is None:
         form.determined_on.data = today_jst()
     rules = services.threshold_rules()
-    return render_template("pia/threshold.html", **_context(
-        affair=affair, form=form, may_record=may_record, rules=rules, describe=threshold.describe,
-        level=threshold.requirement_level)), 400 if form.errors else 200
+    return render_template(
+        "pia/threshold.html",
+        **_context(
+            affair=affair,
+            form=form,
+            may_record=may_record,
+            rules=rules,
+            describe=threshold.describe,
+            level=threshold.requirement_level,
+        ),
+    ), 400 if form.errors else 200
 
 
 @bp.route("/threshold/rules", methods=["GET", "POST"])
@@ -761,9 +916,12 @@ def threshold_rules():
                 db.session.commit()
                 flash("判断基準を保存しました。", "success")
                 return redirect(url_for(".threshold_rules"))
-    return render_template("pia/threshold_rules.html", **_context(
-        rules=rules, problems=problems, form=form, defaults=threshold.DEFAULT_RULES,
-        describe=threshold.describe)), 400 if problems else 200
+    return render_template(
+        "pia/threshold_rules.html",
+        **_context(
+            rules=rules, problems=problems, form=form, defaults=threshold.DEFAULT_RULES, describe=threshold.describe
+        ),
+    ), 400 if problems else 200
 
 
 def _rules_from_form(form) -> tuple[list[dict], list[str]]:
@@ -781,9 +939,12 @@ def _rules_from_form(form) -> tuple[list[dict], list[str]]:
         if not raw_min and not raw_max and not forms and not note and not handlers and not incident:
             continue  # the blank row for adding
         try:
-            rule = {"target_min": int(raw_min.replace(",", "") or 0),
-                    "target_max": int(raw_max.replace(",", "")) if raw_max else None,
-                    "forms": forms, "note": note}
+            rule = {
+                "target_min": int(raw_min.replace(",", "") or 0),
+                "target_max": int(raw_max.replace(",", "")) if raw_max else None,
+                "forms": forms,
+                "note": note,
+            }
             when = {}
             if handlers:
                 when["handlers_at_least"] = int(handlers.replace(",", ""))
@@ -806,8 +967,14 @@ def _rules_from_form(form) -> tuple[list[dict], list[str]]:
 def deadlines():
     """Deadlines per 事務: required form, publication, re-assessment, 見直し, actions."""
     today = today_jst()
-    return render_template("pia/deadlines.html", **_context(
-        rows=services.deadlines(today, user=current_user), today=today, alerts=services.threshold_alerts(current_user)))
+    return render_template(
+        "pia/deadlines.html",
+        **_context(
+            rows=services.deadlines(today, user=current_user),
+            today=today,
+            alerts=services.threshold_alerts(current_user),
+        ),
+    )
 
 
 @bp.get("/search")
@@ -834,8 +1001,9 @@ def export_assessment(assessment_id):
     db.session.commit()
     body = json.dumps(data, ensure_ascii=False, indent=2)
     filename = f"assessment-{item.affair.code}-{item.form}.json"
-    return Response(body, mimetype="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        body, mimetype="application/json", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
 
 
 @bp.route("/assessments/import", methods=["GET", "POST"])

@@ -5,6 +5,7 @@ says whether it is done, when and by whom (from the records: the しきい値判
 the consultation and review facts of :mod:`pia.procedure`, the audit trail of the version's
 moves). :func:`next_action` names the single next action for the user looking at it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -62,8 +63,14 @@ def _user_name(user_id: int | None) -> str:
 def _moves(version: AssessmentVersion) -> dict[str, AuditEvent]:
     """The latest audit event of each move of the version, by the state it moved to."""
     events = db.session.execute(
-        sa.select(AuditEvent).where(AuditEvent.action == "transition", AuditEvent.object_type == "AssessmentVersion",
-                                    AuditEvent.object_id == str(version.id)).order_by(AuditEvent.id)).scalars()
+        sa.select(AuditEvent)
+        .where(
+            AuditEvent.action == "transition",
+            AuditEvent.object_type == "AssessmentVersion",
+            AuditEvent.object_id == str(version.id),
+        )
+        .order_by(AuditEvent.id)
+    ).scalars()
     out: dict[str, AuditEvent] = {}
     for event in events:
         status = (event.after or {}).get("status")
@@ -106,16 +113,33 @@ def steps(version: AssessmentVersion) -> list[Step]:
     else:
         from pia import threshold
 
-        out.append(Step("threshold", "しきい値判断", DONE, record.determined_on, who=_user_name(record.created_by_id),
-                        note=threshold.describe(record.forms)))
+        out.append(
+            Step(
+                "threshold",
+                "しきい値判断",
+                DONE,
+                record.determined_on,
+                who=_user_name(record.created_by_id),
+                note=threshold.describe(record.forms),
+            )
+        )
 
-    missing = [i for i in checklist.content_failures(checklist.required_items(version))] \
-        if version.status == "draft" else []
+    missing = (
+        [i for i in checklist.content_failures(checklist.required_items(version))] if version.status == "draft" else []
+    )
     created = to_jst(version.created_at).date() if version.created_at else None
     if missing:
         count = sum(len(i.problems) for i in missing)
-        out.append(Step("draft", "評価書の作成", CURRENT, created, who=_user_name(version.created_by_id),
-                        note=f"必須項目が{count}件未入力です。"))
+        out.append(
+            Step(
+                "draft",
+                "評価書の作成",
+                CURRENT,
+                created,
+                who=_user_name(version.created_by_id),
+                note=f"必須項目が{count}件未入力です。",
+            )
+        )
     else:
         out.append(Step("draft", "評価書の作成", DONE, created, who=_user_name(version.created_by_id)))
 
@@ -129,8 +153,17 @@ def steps(version: AssessmentVersion) -> list[Step]:
             state = CURRENT
         else:
             state = TODO
-        out.append(Step("consultation", "住民等からの意見聴取", state, _day(period.get("start")), _day(period.get("end")),
-                        who=started.actor_name if started else "", note=problems["consultation"] or ""))
+        out.append(
+            Step(
+                "consultation",
+                "住民等からの意見聴取",
+                state,
+                _day(period.get("start")),
+                _day(period.get("end")),
+                who=started.actor_name if started else "",
+                note=problems["consultation"] or "",
+            )
+        )
     else:
         out.append(Step("consultation", "住民等からの意見聴取", SKIPPED, note="全項目評価の手続を要しない版です。"))
 
@@ -143,14 +176,29 @@ def steps(version: AssessmentVersion) -> list[Step]:
             state = CURRENT
         else:
             state = TODO
-        out.append(Step("review", "第三者点検", state, _day(held.get("date")), who=_reviewer(version)
-                        or (sent.actor_name if sent else ""), note=problems["review"] or ""))
+        out.append(
+            Step(
+                "review",
+                "第三者点検",
+                state,
+                _day(held.get("date")),
+                who=_reviewer(version) or (sent.actor_name if sent else ""),
+                note=problems["review"] or "",
+            )
+        )
     else:
         out.append(Step("review", "第三者点検", SKIPPED, note="全項目評価の手続を要しない版です。"))
 
     if version.submitted_on:
-        out.append(Step("submit", "個人情報保護委員会への提出", DONE, version.submitted_on,
-                        who=_user_name(version.submitted_by_id)))
+        out.append(
+            Step(
+                "submit",
+                "個人情報保護委員会への提出",
+                DONE,
+                version.submitted_on,
+                who=_user_name(version.submitted_by_id),
+            )
+        )
     else:
         out.append(Step("submit", "個人情報保護委員会への提出", TODO))
     if version.published_on:
@@ -171,13 +219,23 @@ def next_action(version: AssessmentVersion, user) -> NextAction:
         return NextAction("この版は公表済みです。", hint="変更するときは、評価書のページから新しい版を作成します。")
     if affair.latest_threshold is None:
         if officer or editor:
-            return NextAction("しきい値判断を行う", "link", "pia.affair_threshold", (("affair_id", affair.id),),
-                              hint="どの評価書が必要かを、対象人数・取扱者数・重大事故の有無から判断します。")
+            return NextAction(
+                "しきい値判断を行う",
+                "link",
+                "pia.affair_threshold",
+                (("affair_id", affair.id),),
+                hint="どの評価書が必要かを、対象人数・取扱者数・重大事故の有無から判断します。",
+            )
         return NextAction("この事務のしきい値判断が行われていません。")
     if version.status == "submitted":
         if officer:
-            return NextAction("公表する", "date", transition="publish", date_label="公表日",
-                              hint="公表の前に提出前の確認をもう一度行います。")
+            return NextAction(
+                "公表する",
+                "date",
+                transition="publish",
+                date_label="公表日",
+                hint="公表の前に提出前の確認をもう一度行います。",
+            )
         return NextAction("保護評価担当が公表します。")
     required = services.procedure_steps(version)
     items = checklist.run(version)
@@ -190,36 +248,64 @@ def next_action(version: AssessmentVersion, user) -> NextAction:
             if editor:
                 first = content[0]
                 if first.key.startswith("required:") and first.path:
-                    return NextAction("評価書の記載を続ける", "link", "pia.edit_section",
-                                      (("version_id", version.id), ("section_key", first.path.split("/", 1)[0])),
-                                      hint=f"未入力の必須項目や、記載の食い違いが{len(content)}件あります。")
-                return NextAction("提出前の確認で見つかった問題を直す", "link", "pia.version_checklist",
-                                  (("version_id", version.id),), hint=f"確認項目のうち{len(content)}件に問題があります。")
+                    return NextAction(
+                        "評価書の記載を続ける",
+                        "link",
+                        "pia.edit_section",
+                        (("version_id", version.id), ("section_key", first.path.split("/", 1)[0])),
+                        hint=f"未入力の必須項目や、記載の食い違いが{len(content)}件あります。",
+                    )
+                return NextAction(
+                    "提出前の確認で見つかった問題を直す",
+                    "link",
+                    "pia.version_checklist",
+                    (("version_id", version.id),),
+                    hint=f"確認項目のうち{len(content)}件に問題があります。",
+                )
             return NextAction("事務担当課が評価書を作成しています。")
         if consultation_problem:
             if not procedure.section_vi_facts(version).get("consultation"):
                 if officer:
-                    return NextAction("意見聴取を開始する", "post", transition="consultation",
-                                      hint="評価書案を公表し、原則30日以上、住民等から意見を聴きます。")
+                    return NextAction(
+                        "意見聴取を開始する",
+                        "post",
+                        transition="consultation",
+                        hint="評価書案を公表し、原則30日以上、住民等から意見を聴きます。",
+                    )
                 return NextAction("保護評価担当が意見聴取を開始します。", hint=consultation_problem)
             return NextAction("意見聴取を終える", hint=consultation_problem)
         if "review" in required:
             if officer:
-                return NextAction("第三者点検に付す", "post", transition="review",
-                                  hint="意見を反映した評価書案を、個人情報保護審議会等の点検に付します。")
+                return NextAction(
+                    "第三者点検に付す",
+                    "post",
+                    transition="review",
+                    hint="意見を反映した評価書案を、個人情報保護審議会等の点検に付します。",
+                )
             return NextAction("保護評価担当が第三者点検に付します。")
     elif version.status == "consultation":
         if consultation_problem:
-            return NextAction("意見募集を終え、結果を記録する", hint=consultation_problem +
-                              " 意見募集が終わったら「作成中に戻す」で意見を評価書に反映します。")
+            return NextAction(
+                "意見募集を終え、結果を記録する",
+                hint=consultation_problem + " 意見募集が終わったら「作成中に戻す」で意見を評価書に反映します。",
+            )
         if officer:
-            return NextAction("作成中に戻し、意見を評価書に反映する", "post", transition="draft",
-                              hint="意見聴取を終えました。寄せられた意見を反映してから、第三者点検に付します。")
+            return NextAction(
+                "作成中に戻し、意見を評価書に反映する",
+                "post",
+                transition="draft",
+                hint="意見聴取を終えました。寄せられた意見を反映してから、第三者点検に付します。",
+            )
         return NextAction("保護評価担当が作成中に戻します。", hint="意見聴取を終えました。")
     elif version.status == "review" and review_problem:
         if officer:
-            return NextAction("第三者点検の結果を記録する", "link", "pia.review_version",
-                              (("version_id", version.id),), hint=review_problem)
+            return NextAction(
+                "第三者点検の結果を記録する",
+                "link",
+                "pia.review_version",
+                (("version_id", version.id),),
+                hint=review_problem,
+            )
         return NextAction("第三者点検の結果を待っています。", hint=review_problem)
     if version.status in ("draft", "review"):
         if failed:
@@ -227,11 +313,21 @@ def next_action(version: AssessmentVersion, user) -> NextAction:
             if version.status == "review":
                 hint += "記載を直すときは「作成中に戻す」を使います。"
             if officer or editor:
-                return NextAction("提出前の確認で見つかった問題を直す", "link", "pia.version_checklist",
-                                  (("version_id", version.id),), hint=hint)
+                return NextAction(
+                    "提出前の確認で見つかった問題を直す",
+                    "link",
+                    "pia.version_checklist",
+                    (("version_id", version.id),),
+                    hint=hint,
+                )
             return NextAction("提出前の確認で問題が見つかっています。")
         if officer:
-            return NextAction("提出済みにする", "date", transition="submit", date_label="提出日(個人情報保護委員会)",
-                              hint="提出すると、この版は変更できなくなります。")
+            return NextAction(
+                "提出済みにする",
+                "date",
+                transition="submit",
+                date_label="提出日(個人情報保護委員会)",
+                hint="提出すると、この版は変更できなくなります。",
+            )
         return NextAction("保護評価担当が個人情報保護委員会に提出します。")
     return NextAction(f"{version.status_label}です。")

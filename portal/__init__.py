@@ -4,6 +4,7 @@ The top floor of the house: it reads the domain packages (pia, consultation) and
 imports it but app.py. Its pages live in :mod:`portal.views` (blueprint ``public``, under
 ``/public``); the consultation intake form and result reports stay consultation's pages.
 """
+
 from __future__ import annotations
 
 

@@ -6,6 +6,7 @@ state 公表済み (their stored PDF/A and 変更箇所) and consultations that 
 data and anything of a version that is not published never are; every query below filters
 on the published state, and ``tests/common/test_portal.py`` checks it.
 """
+
 from __future__ import annotations
 
 import time as clock
@@ -62,9 +63,12 @@ def _published_versions():
         .join(Assessment.affair)
         .join(Affair.department)
         .where(AssessmentVersion.status == "published")
-        .options(defer(AssessmentVersion.document),
-                 contains_eager(AssessmentVersion.assessment).contains_eager(Assessment.affair)
-                 .contains_eager(Affair.department))
+        .options(
+            defer(AssessmentVersion.document),
+            contains_eager(AssessmentVersion.assessment)
+            .contains_eager(Assessment.affair)
+            .contains_eager(Affair.department),
+        )
         .order_by(Department.name, Affair.name, Assessment.form, Assessment.id, AssessmentVersion.number)
     )
 
@@ -75,8 +79,10 @@ def published_assessments() -> list[dict]:
     affairs: OrderedDict[int, dict] = OrderedDict()
     for assessment, group in groupby(versions, key=lambda v: v.assessment):
         group = list(group)
-        entry = affairs.setdefault(assessment.affair_id, {
-            "affair": assessment.affair, "department": assessment.affair.department, "assessments": []})
+        entry = affairs.setdefault(
+            assessment.affair_id,
+            {"affair": assessment.affair, "department": assessment.affair.department, "assessments": []},
+        )
         entry["assessments"].append({"assessment": assessment, "current": group[-1], "past": group[:-1][::-1]})
     return list(affairs.values())
 
@@ -87,10 +93,15 @@ def _consultations():
         from consultation.models import Consultation
     except ImportError:  # the consultation package is optional for the portal
         return []
-    rows = db.session.execute(
-        sa.select(Consultation).where(Consultation.status.in_(("open", "closed", "reported")))
-        .order_by(Consultation.start_date.desc(), Consultation.id.desc())
-    ).scalars().all()
+    rows = (
+        db.session.execute(
+            sa.select(Consultation)
+            .where(Consultation.status.in_(("open", "closed", "reported")))
+            .order_by(Consultation.start_date.desc(), Consultation.id.desc())
+        )
+        .scalars()
+        .all()
+    )
     return list(rows)
 
 
@@ -134,8 +145,14 @@ def index():
     consultations = _consultations()
     open_now = [c for c in consultations if c.status == "open" and c.start_date <= today <= c.end_date]
     past = [c for c in consultations if c not in open_now]
-    html = render_template("public/index.html", affairs=published_assessments(), open_now=open_now, past=past,
-                           consultation_url=_consultation_url, today=today)
+    html = render_template(
+        "public/index.html",
+        affairs=published_assessments(),
+        open_now=open_now,
+        past=past,
+        consultation_url=_consultation_url,
+        today=today,
+    )
     _index_cache.clear()
     _index_cache[key] = (clock.monotonic(), html)
     return _cached(make_response(html))
@@ -148,20 +165,30 @@ def assessment(assessment_id):
     from pia.models.assessment import AssessmentVersion
     from pia.models.publication import PublishedDocument
 
-    versions = db.session.execute(
-        _published_versions().where(AssessmentVersion.assessment_id == assessment_id)
-    ).scalars().unique().all()
+    versions = (
+        db.session.execute(_published_versions().where(AssessmentVersion.assessment_id == assessment_id))
+        .scalars()
+        .unique()
+        .all()
+    )
     if not versions:
         abort(404)
     stored = {
-        row.version_id: row for row in db.session.execute(
-            sa.select(PublishedDocument).where(PublishedDocument.version_id.in_([v.id for v in versions]),
-                                               PublishedDocument.kind == "assessment")
+        row.version_id: row
+        for row in db.session.execute(
+            sa.select(PublishedDocument).where(
+                PublishedDocument.version_id.in_([v.id for v in versions]), PublishedDocument.kind == "assessment"
+            )
         ).scalars()
     }
     versions = versions[::-1]
-    return _page("public/assessment.html", assessment=versions[0].assessment, current=versions[0],
-                 versions=versions, stored=stored)
+    return _page(
+        "public/assessment.html",
+        assessment=versions[0].assessment,
+        current=versions[0],
+        versions=versions,
+        stored=stored,
+    )
 
 
 @bp.get("/assessments/<int:assessment_id>/versions/<int:number>/changes")
@@ -171,8 +198,7 @@ def changes(assessment_id, number):
     from pia.pdf import change_rows
 
     version = _published_version_or_404(assessment_id, number)
-    return _page("public/changes.html", version=version, assessment=version.assessment,
-                 rows=change_rows(version))
+    return _page("public/changes.html", version=version, assessment=version.assessment, rows=change_rows(version))
 
 
 @bp.get("/assessments/<int:assessment_id>/versions/<int:number>.pdf")
@@ -198,10 +224,16 @@ def search():
     if query:
         results = pia_search.search(query, version_filter=AssessmentVersion.status == "published", limit=50)
         words = pia_search.terms(query)
-        consultations = [c for c in _consultations()
-                         if all(w in pia_search.normalise(f"{c.title}\n{c.description}") for w in words)]
-    return _page("public/search.html", query=query, results=results, consultations=consultations,
-                 consultation_url=_consultation_url)
+        consultations = [
+            c for c in _consultations() if all(w in pia_search.normalise(f"{c.title}\n{c.description}") for w in words)
+        ]
+    return _page(
+        "public/search.html",
+        query=query,
+        results=results,
+        consultations=consultations,
+        consultation_url=_consultation_url,
+    )
 
 
 # --------------------------------------------------------------------------- Atom
@@ -221,39 +253,45 @@ def feed_entries() -> list[dict]:
     for version in db.session.execute(_published_versions()).scalars().unique():
         published = version.published_on or version.created_at.date()
         a = version.assessment
-        entries.append({
-            "id": f"tag:{authority},{published.isoformat()}:assessment-version/{version.id}",
-            "title": f"{a.title}({version.label})を公表しました",
-            "updated": _moment(published),
-            "link": url_for(".assessment", assessment_id=a.id, _external=True),
-            "enclosure": url_for(".version_pdf", assessment_id=a.id, number=version.number, _external=True),
-            "summary": f"{a.affair.name}({a.affair.department.name})の{a.form_name}{version.label}。"
-                       f"公表日 {published.year}年{published.month}月{published.day}日。",
-            "category": "評価書の公表",
-        })
+        entries.append(
+            {
+                "id": f"tag:{authority},{published.isoformat()}:assessment-version/{version.id}",
+                "title": f"{a.title}({version.label})を公表しました",
+                "updated": _moment(published),
+                "link": url_for(".assessment", assessment_id=a.id, _external=True),
+                "enclosure": url_for(".version_pdf", assessment_id=a.id, number=version.number, _external=True),
+                "summary": f"{a.affair.name}({a.affair.department.name})の{a.form_name}{version.label}。"
+                f"公表日 {published.year}年{published.month}月{published.day}日。",
+                "category": "評価書の公表",
+            }
+        )
     for c in _consultations():
         show = _consultation_url("consultation_public.show", c, external=True)
         started = c.opened_at or _moment(c.start_date)
-        entries.append({
-            "id": f"tag:{authority},{c.start_date.isoformat()}:consultation/{c.id}",
-            "title": f"意見募集「{c.title}」",
-            "updated": started.astimezone(UTC),
-            "link": show or url_for(".index", _external=True),
-            "summary": f"意見の募集期間 {c.start_date.year}年{c.start_date.month}月{c.start_date.day}日～"
-                       f"{c.end_date.year}年{c.end_date.month}月{c.end_date.day}日",
-            "category": "意見募集",
-        })
+        entries.append(
+            {
+                "id": f"tag:{authority},{c.start_date.isoformat()}:consultation/{c.id}",
+                "title": f"意見募集「{c.title}」",
+                "updated": started.astimezone(UTC),
+                "link": show or url_for(".index", _external=True),
+                "summary": f"意見の募集期間 {c.start_date.year}年{c.start_date.month}月{c.start_date.day}日～"
+                f"{c.end_date.year}年{c.end_date.month}月{c.end_date.day}日",
+                "category": "意見募集",
+            }
+        )
         if c.status == "reported":
             report = _consultation_url("consultation_public.report", c, external=True)
             reported = c.reported_at or _moment(c.reported_on or c.end_date)
-            entries.append({
-                "id": f"tag:{authority},{c.start_date.isoformat()}:consultation/{c.id}/result",
-                "title": f"意見募集「{c.title}」の結果を公表しました",
-                "updated": reported.astimezone(UTC),
-                "link": report or url_for(".index", _external=True),
-                "summary": "寄せられたご意見とそれに対する考え方を公表しました。",
-                "category": "意見募集の結果",
-            })
+            entries.append(
+                {
+                    "id": f"tag:{authority},{c.start_date.isoformat()}:consultation/{c.id}/result",
+                    "title": f"意見募集「{c.title}」の結果を公表しました",
+                    "updated": reported.astimezone(UTC),
+                    "link": report or url_for(".index", _external=True),
+                    "summary": "寄せられたご意見とそれに対する考え方を公表しました。",
+                    "category": "意見募集の結果",
+                }
+            )
     entries.sort(key=lambda e: (e["updated"], e["id"]), reverse=True)
     return entries[:FEED_LIMIT]
 
@@ -267,9 +305,15 @@ def feed():
     entries = feed_entries()
     updated = entries[0]["updated"] if entries else datetime(2000, 1, 1, tzinfo=UTC)
     authority = current_app.config.get("HYOKA_FEED_AUTHORITY") or current_app.config.get("SERVER_NAME") or "hyoka.local"
-    response = make_response(render_template(
-        "public/feed.xml", entries=entries, updated=updated, body=body_name(),
-        feed_id=f"tag:{authority.split(':')[0]},2000:public-feed"))
+    response = make_response(
+        render_template(
+            "public/feed.xml",
+            entries=entries,
+            updated=updated,
+            body=body_name(),
+            feed_id=f"tag:{authority.split(':')[0]},2000:public-feed",
+        )
+    )
     response.mimetype = "application/atom+xml"
     return _cached(response)
 

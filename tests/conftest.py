@@ -5,6 +5,7 @@ Every test that uses ``app`` (or anything built on it) runs once on SQLite and, 
 ``[sqlite]`` / ``[postgresql]``). SQLite tests get a fresh copy of a database file created
 once per session; PostgreSQL tests get a per-worker database emptied before each test.
 """
+
 from __future__ import annotations
 
 import io
@@ -56,7 +57,10 @@ def _drop_stale_pg_databases() -> None:
     import psycopg
 
     with psycopg.connect(PG_URL, autocommit=True) as conn:
-        names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname ~ '^hyoka_(test|e2e|restore)_[0-9]+$'")]
+        names = [
+            r[0]
+            for r in conn.execute("SELECT datname FROM pg_database WHERE datname ~ '^hyoka_(test|e2e|restore)_[0-9]+$'")
+        ]
         for name in names:
             pid = name.rsplit("_", 1)[1]
             if not os.path.exists(f"/proc/{pid}"):
@@ -125,8 +129,12 @@ def app_config():
 
 @pytest.fixture
 def app(engine_name, request, tmp_path, app_config):
-    config = {**BASE_CONFIG, "HYOKA_UPLOAD_DIR": str(tmp_path / "uploads"),
-              "HYOKA_PDF_CACHE_DIR": str(tmp_path / "pdf-cache"), **app_config}
+    config = {
+        **BASE_CONFIG,
+        "HYOKA_UPLOAD_DIR": str(tmp_path / "uploads"),
+        "HYOKA_PDF_CACHE_DIR": str(tmp_path / "pdf-cache"),
+        **app_config,
+    }
     if engine_name == "sqlite":
         path = tmp_path / "hyoka.sqlite3"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
@@ -183,8 +191,9 @@ def make_user(app, department):
     def make(*roles, username=None, departments=(), active=True, password=TEST_PASSWORD):
         counter["n"] += 1
         username = username or f"{'-'.join(roles) or 'nobody'}{counter['n']}"
-        user = User(username=username, display_name=f"テスト {username}", active=active,
-                    password_hash=hash_password(password))
+        user = User(
+            username=username, display_name=f"テスト {username}", active=active, password_hash=hash_password(password)
+        )
         user.set_roles(roles)
         user.departments = [department(name) for name in departments]
         db.session.add(user)
@@ -223,7 +232,8 @@ def as_role(app, make_user, login):
 
 def csrf_token_from(html: str) -> str:
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', html)
+        r'value="([^"]+)"[^>]*name="csrf_token"', html
+    )
     assert match, "no CSRF token in page"
     return match.group(1)
 
@@ -272,8 +282,15 @@ def make_assessment(app, department, demo_docs):
     v1, v2 = demo_docs
     counter = {"n": 0}
 
-    def make(code=None, *, department_name="住民情報課", form="zenkoumoku", published=True, draft=False,
-             name="住民基本台帳に関する事務"):
+    def make(
+        code=None,
+        *,
+        department_name="住民情報課",
+        form="zenkoumoku",
+        published=True,
+        draft=False,
+        name="住民基本台帳に関する事務",
+    ):
         counter["n"] += 1
         dept = department(department_name)
         affair = Affair(code=code or f"affair{counter['n']}", name=name, department=dept)
@@ -281,11 +298,13 @@ def make_assessment(app, department, demo_docs):
         db.session.flush()
         if form == "zenkoumoku" and published:
             assessment = services.create_assessment(affair, form=form, actor=None, with_draft=False)
-            services.add_published_version(assessment, v1, actor=None, submitted_on=date(2025, 1, 24),
-                                           published_on=date(2025, 1, 31))
+            services.add_published_version(
+                assessment, v1, actor=None, submitted_on=date(2025, 1, 24), published_on=date(2025, 1, 31)
+            )
             if draft:
-                services.start_draft(assessment, actor=None, changes={
-                    path: value for path, value in _changes(v1, v2).items()})
+                services.start_draft(
+                    assessment, actor=None, changes={path: value for path, value in _changes(v1, v2).items()}
+                )
         else:
             assessment = services.create_assessment(affair, form=form, actor=None)
         db.session.commit()
@@ -303,10 +322,14 @@ def _changes(v1, v2):
 def steps_done(monkeypatch):
     """Register consultation and review checks; ``steps_done.problem[step]`` says what they answer."""
     state = {"consultation": "意見聴取が終わっていません。", "review": "第三者点検が終わっていません。"}
-    monkeypatch.setattr(procedure, "_CHECKS", {
-        "consultation": [lambda v: state["consultation"]],
-        "review": [lambda v: state["review"]],
-    })
+    monkeypatch.setattr(
+        procedure,
+        "_CHECKS",
+        {
+            "consultation": [lambda v: state["consultation"]],
+            "review": [lambda v: state["review"]],
+        },
+    )
 
     class Steps:
         problem = state
@@ -338,7 +361,8 @@ def make_consultation(app, version):
     def make(status="scheduled", **overrides):
         values = dict(
             title="住民基本台帳事務に関する特定個人情報保護評価書",
-            start_date=date(2025, 11, 12), end_date=date(2025, 12, 11),
+            start_date=date(2025, 11, 12),
+            end_date=date(2025, 12, 11),
             places=["住民情報課（本庁舎2階）", "市政刊行物コーナー（本庁舎2階）"],
             web_url="http://www.city.sapporo.jp/shimin/koseki/mynumber/pia.html",
             channels=["post", "hand", "fax", "email", "web"],
@@ -382,7 +406,8 @@ def feed(app, juki):
 
     def do(kind, text, filename=None, **kw):
         with audit.acting_as("test"):
-            return import_feed(kind, io.BytesIO(text.encode("utf-8")), source=f"test:{kind}",
-                               filename=filename or f"{kind}.csv", **kw)
+            return import_feed(
+                kind, io.BytesIO(text.encode("utf-8")), source=f"test:{kind}", filename=filename or f"{kind}.csv", **kw
+            )
 
     return do

@@ -9,23 +9,24 @@ Revises: adecc29cceae
 Create Date: 2026-11-22 10:55:54.655779
 
 """
+
 import sqlalchemy as sa
 from alembic import op
 
 import common.db
 
 # revision identifiers, used by Alembic.
-revision = 'a4189a7168ff'
-down_revision = 'adecc29cceae'
+revision = "a4189a7168ff"
+down_revision = "adecc29cceae"
 branch_labels = None
 depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('evidence_findings', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('cleared_at', common.db.UTCDateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("evidence_findings", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("cleared_at", common.db.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table('evidence_findings', schema=None) as batch_op:
-        batch_op.drop_column('cleared_at')
+    with op.batch_alter_table("evidence_findings", schema=None) as batch_op:
+        batch_op.drop_column("cleared_at")

@@ -49,7 +49,9 @@ def apply_changes(doc: Mapping[str, Any], changes: Iterable[Mapping[str, Any]]) 
                 *parent, (key, index) = parse_path(path)
                 if index is None:
                     raise ChangeError(f"change {number}: remove needs an entry path like a[0]")
-                container = get_value(result, "/".join(k if i is None else f"{k}[{i}]" for k, i in parent + [(key, None)]))
+                container = get_value(
+                    result, "/".join(k if i is None else f"{k}[{i}]" for k, i in parent + [(key, None)])
+                )
                 del container[index]
             else:
                 raise ChangeError(f"change {number}: unknown op {op!r}")

@@ -1,4 +1,5 @@
 """Models of the pia package: affairs and assessments, the system inventory, third-party review."""
+
 from pia.models.assessment import (  # noqa: F401
     ActionItem,
     Affair,

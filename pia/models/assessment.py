@@ -10,6 +10,7 @@ Lifecycle methods on :class:`AssessmentVersion` check the move and raise
 :class:`InvalidTransition`; :mod:`pia.services` checks roles, calls them and writes the
 audit trail.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -38,7 +39,8 @@ class Affair(db.Model):
     department: Mapped[Department] = relationship()
     assessments: Mapped[list[Assessment]] = relationship(back_populates="affair", order_by="Assessment.id")
     threshold_records: Mapped[list[ThresholdRecord]] = relationship(
-        back_populates="affair", order_by=lambda: (ThresholdRecord.determined_on, ThresholdRecord.id))
+        back_populates="affair", order_by=lambda: (ThresholdRecord.determined_on, ThresholdRecord.id)
+    )
 
     @property
     def latest_threshold(self) -> ThresholdRecord | None:
@@ -62,13 +64,19 @@ class Assessment(db.Model):
 
     affair: Mapped[Affair] = relationship(back_populates="assessments")
     versions: Mapped[list[AssessmentVersion]] = relationship(
-        back_populates="assessment", order_by="AssessmentVersion.number", cascade="all, delete-orphan",
-        foreign_keys="AssessmentVersion.assessment_id")
+        back_populates="assessment",
+        order_by="AssessmentVersion.number",
+        cascade="all, delete-orphan",
+        foreign_keys="AssessmentVersion.assessment_id",
+    )
     reviews: Mapped[list[AnnualReview]] = relationship(
-        back_populates="assessment", order_by=lambda: (AnnualReview.reviewed_on, AnnualReview.id),
-        cascade="all, delete-orphan")
+        back_populates="assessment",
+        order_by=lambda: (AnnualReview.reviewed_on, AnnualReview.id),
+        cascade="all, delete-orphan",
+    )
     actions: Mapped[list[ActionItem]] = relationship(
-        back_populates="assessment", order_by=lambda: (ActionItem.id,), cascade="all, delete-orphan")
+        back_populates="assessment", order_by=lambda: (ActionItem.id,), cascade="all, delete-orphan"
+    )
 
     @property
     def department(self) -> Department:
@@ -177,7 +185,8 @@ class AssessmentVersion(db.Model):
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
     change_notes: Mapped[list[ChangeLogNote]] = relationship(
-        back_populates="version", cascade="all, delete-orphan", order_by="ChangeLogNote.path")
+        back_populates="version", cascade="all, delete-orphan", order_by="ChangeLogNote.path"
+    )
 
     # ------------------------------------------------------------------ state
 
@@ -201,8 +210,17 @@ class AssessmentVersion(db.Model):
     def change_kind_label(self) -> str:
         return CHANGE_KINDS.get(self.change_kind or "", "")
 
-    @validates("document", "edition", "number", "assessment_id", "base_version_id", "submitted_on",
-               "revision", "change_kind", "note")
+    @validates(
+        "document",
+        "edition",
+        "number",
+        "assessment_id",
+        "base_version_id",
+        "submitted_on",
+        "revision",
+        "change_kind",
+        "note",
+    )
     def _refuse_frozen(self, key, value):
         # the ORM-side guard; the database trigger below holds even for raw SQL
         if self.status in FROZEN_STATES and self.id is not None:
@@ -217,8 +235,7 @@ class AssessmentVersion(db.Model):
 
     def _move(self, allowed_from: tuple[str, ...], to: str) -> str:
         if self.status not in allowed_from:
-            raise InvalidTransition(
-                f"{self.status_label}の版を「{VERSION_STATES[to]}」にすることはできません。")
+            raise InvalidTransition(f"{self.status_label}の版を「{VERSION_STATES[to]}」にすることはできません。")
         before = self.status
         self.status = to
         return before
@@ -284,15 +301,27 @@ def _frozen_update_condition() -> str:
     frozen = "OLD.status IN ('submitted', 'published')"
     kept = " AND ".join(
         f"NEW.{c.name} IS NOT DISTINCT FROM OLD.{c.name}"
-        for c in AssessmentVersion.__table__.columns if c.name not in PUBLISH_COLUMNS)
+        for c in AssessmentVersion.__table__.columns
+        if c.name not in PUBLISH_COLUMNS
+    )
     publishing = f"(OLD.status = 'submitted' AND NEW.status = 'published' AND {kept})"
     return f"{frozen} AND NOT {publishing}"
 
 
-guard(AssessmentVersion.__table__, "assessment_versions_frozen", when=_frozen_update_condition(),
-      operations=("UPDATE",), message="submitted and published versions cannot change")
-guard(AssessmentVersion.__table__, "assessment_versions_keep", when="OLD.status IN ('submitted', 'published')",
-      operations=("DELETE",), message="submitted and published versions cannot be deleted")
+guard(
+    AssessmentVersion.__table__,
+    "assessment_versions_frozen",
+    when=_frozen_update_condition(),
+    operations=("UPDATE",),
+    message="submitted and published versions cannot change",
+)
+guard(
+    AssessmentVersion.__table__,
+    "assessment_versions_keep",
+    when="OLD.status IN ('submitted', 'published')",
+    operations=("DELETE",),
+    message="submitted and published versions cannot be deleted",
+)
 
 
 class ChangeLogNote(db.Model):
@@ -428,6 +457,7 @@ class VersionSearchText(db.Model):
     __tablename__ = "assessment_search_texts"
 
     version_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("assessment_versions.id", ondelete="CASCADE"), primary_key=True)
+        sa.ForeignKey("assessment_versions.id", ondelete="CASCADE"), primary_key=True
+    )
     assessment_id: Mapped[int] = mapped_column(sa.ForeignKey("assessments.id", ondelete="CASCADE"), index=True)
     text: Mapped[str] = mapped_column(sa.Text, default="")

@@ -7,6 +7,7 @@ the whole state after the change (relationships included, which the audit trail 
 show). What a published assessment said about them is kept in
 :class:`InventorySnapshot`, so that later changes can be shown as 「台帳と不一致」.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -73,10 +74,26 @@ CONNECTION_KINDS = {
 #: 対象人数 (しきい値判断, 全項目評価書 I 1③)
 TARGET_COUNTS = ("1,000人未満", "1,000人以上1万人未満", "1万人以上10万人未満", "10万人以上30万人未満", "30万人以上")
 #: 対象となる本人の数 (全項目評価書 II 2②)
-PERSON_COUNTS = ("1万人未満", "1万人以上10万人未満", "10万人以上100万人未満", "100万人以上1,000万人未満", "1,000万人以上")
+PERSON_COUNTS = (
+    "1万人未満",
+    "1万人以上10万人未満",
+    "10万人以上100万人未満",
+    "100万人以上1,000万人未満",
+    "1,000万人以上",
+)
 FILE_KINDS = ("システム用ファイル", "その他の電子ファイル(表計算ファイル等)")
-RETENTION_PERIODS = ("1年未満", "1年", "2年", "3年", "4年", "5年", "6年以上10年未満", "10年以上20年未満",
-                     "20年以上", "定められていない")
+RETENTION_PERIODS = (
+    "1年未満",
+    "1年",
+    "2年",
+    "3年",
+    "4年",
+    "5年",
+    "6年以上10年未満",
+    "10年以上20年未満",
+    "20年以上",
+    "定められていない",
+)
 
 
 class System(db.Model):
@@ -113,16 +130,23 @@ class System(db.Model):
 
     owner_department: Mapped[Department | None] = relationship(foreign_keys=[owner_department_id])
     authorised_departments: Mapped[list[Department]] = relationship(
-        secondary=system_departments, order_by=Department.sort_order)
+        secondary=system_departments, order_by=Department.sort_order
+    )
     outgoing: Mapped[list[Connection]] = relationship(
-        foreign_keys="Connection.source_id", back_populates="source", cascade="all, delete-orphan",
-        order_by="Connection.position")
+        foreign_keys="Connection.source_id",
+        back_populates="source",
+        cascade="all, delete-orphan",
+        order_by="Connection.position",
+    )
     incoming: Mapped[list[Connection]] = relationship(
-        foreign_keys="Connection.target_id", back_populates="target", order_by="Connection.id")
+        foreign_keys="Connection.target_id", back_populates="target", order_by="Connection.id"
+    )
     pi_files: Mapped[list[PiFile]] = relationship(
-        secondary=pi_file_systems, back_populates="systems", order_by="PiFile.position")
+        secondary=pi_file_systems, back_populates="systems", order_by="PiFile.position"
+    )
     revisions: Mapped[list[SystemRevision]] = relationship(
-        back_populates="system", order_by="SystemRevision.revision.desc()", cascade="all, delete-orphan")
+        back_populates="system", order_by="SystemRevision.revision.desc()", cascade="all, delete-orphan"
+    )
     #: the 事務 whose assessments must name this system (台帳と一致 by identity)
     affairs: Mapped[list[Affair]] = relationship(secondary=affair_systems, order_by="Affair.id")
 
@@ -225,9 +249,11 @@ class PiFile(db.Model):
 
     owner_department: Mapped[Department | None] = relationship()
     systems: Mapped[list[System]] = relationship(
-        secondary=pi_file_systems, back_populates="pi_files", order_by=System.code)
+        secondary=pi_file_systems, back_populates="pi_files", order_by=System.code
+    )
     revisions: Mapped[list[PiFileRevision]] = relationship(
-        back_populates="pi_file", order_by="PiFileRevision.revision.desc()", cascade="all, delete-orphan")
+        back_populates="pi_file", order_by="PiFileRevision.revision.desc()", cascade="all, delete-orphan"
+    )
     #: the 事務 whose assessments must name this file
     affairs: Mapped[list[Affair]] = relationship(secondary=affair_pi_files, order_by="Affair.id")
 
@@ -277,8 +303,7 @@ class InventoryLink(db.Model):
     __table_args__ = (sa.UniqueConstraint("version_id", "kind", "object_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    version_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("assessment_versions.id", ondelete="CASCADE"), index=True)
+    version_id: Mapped[int] = mapped_column(sa.ForeignKey("assessment_versions.id", ondelete="CASCADE"), index=True)
     #: ``system`` | ``pi_file``
     kind: Mapped[str] = mapped_column(sa.String(20))
     object_id: Mapped[int]
@@ -299,8 +324,7 @@ class InventorySnapshot(db.Model):
     __table_args__ = (sa.UniqueConstraint("version_id", "kind", "object_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    version_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("assessment_versions.id", ondelete="CASCADE"), index=True)
+    version_id: Mapped[int] = mapped_column(sa.ForeignKey("assessment_versions.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(sa.String(20))
     object_id: Mapped[int] = mapped_column(index=True)
     #: code and name at publication, kept for display if the entry is later removed
@@ -312,9 +336,21 @@ class InventorySnapshot(db.Model):
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-guard(SystemRevision.__table__, "system_revisions_immutable", operations=("UPDATE",),
-      message="system history cannot change")
-guard(PiFileRevision.__table__, "pi_file_revisions_immutable", operations=("UPDATE",),
-      message="file history cannot change")
-guard(InventorySnapshot.__table__, "inventory_snapshots_immutable", operations=("UPDATE",),
-      message="inventory snapshots cannot change")
+guard(
+    SystemRevision.__table__,
+    "system_revisions_immutable",
+    operations=("UPDATE",),
+    message="system history cannot change",
+)
+guard(
+    PiFileRevision.__table__,
+    "pi_file_revisions_immutable",
+    operations=("UPDATE",),
+    message="file history cannot change",
+)
+guard(
+    InventorySnapshot.__table__,
+    "inventory_snapshots_immutable",
+    operations=("UPDATE",),
+    message="inventory snapshots cannot change",
+)

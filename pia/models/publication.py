@@ -4,6 +4,7 @@ A published version never changes, so its PDF is rendered once (PDF/A), kept her
 its SHA-256, and served as stored (the hash is the ETag). Rows are never updated (model
 and database trigger); a row may be deleted by maintenance to have it rendered again.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -45,5 +46,9 @@ def _refuse_update(_mapper, _connection, target):
     raise ValueError("a published document is never changed")
 
 
-guard(PublishedDocument.__table__, "published_documents_frozen", operations=("UPDATE",),
-      message="published documents cannot change")
+guard(
+    PublishedDocument.__table__,
+    "published_documents_frozen",
+    operations=("UPDATE",),
+    message="published documents cannot change",
+)

@@ -1,5 +1,6 @@
 """The third-party review (第三者点検): reviewer bodies, review sessions per assessment
 version, the findings (指摘事項) on items of the document and the body's responses."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -61,8 +62,12 @@ class ReviewRound(db.Model):
     created_by: Mapped[User | None] = relationship()
 
 
-guard(ReviewRound.__table__, "review_rounds_immutable", operations=("UPDATE",),
-      message="the text put before a third-party review cannot change")
+guard(
+    ReviewRound.__table__,
+    "review_rounds_immutable",
+    operations=("UPDATE",),
+    message="the text put before a third-party review cannot change",
+)
 
 
 class ReviewSession(db.Model):

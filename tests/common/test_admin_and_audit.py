@@ -12,14 +12,23 @@ from common.models import AuditEvent, User
 def test_admin_creates_user_with_roles_and_departments(app, as_role, department):
     dept = department("市民税課")
     c = as_role("admin")
-    response = c.post("/admin/users/new", data={
-        "username": "zei-tanto", "display_name": "税務 担当", "roles": ["editor"],
-        "departments": [str(dept.id)], "active": "y", "password": "Zeimu-pass-2025"})
+    response = c.post(
+        "/admin/users/new",
+        data={
+            "username": "zei-tanto",
+            "display_name": "税務 担当",
+            "roles": ["editor"],
+            "departments": [str(dept.id)],
+            "active": "y",
+            "password": "Zeimu-pass-2025",
+        },
+    )
     assert response.status_code == 302
     user = db.session.execute(db.select(User).filter_by(username="zei-tanto")).scalar_one()
     assert user.roles == {"editor"} and [d.name for d in user.departments] == ["市民税課"]
-    created = db.session.execute(db.select(AuditEvent).filter_by(object_type="User", action="create",
-                                                                  object_id=str(user.id))).scalar_one()
+    created = db.session.execute(
+        db.select(AuditEvent).filter_by(object_type="User", action="create", object_id=str(user.id))
+    ).scalar_one()
     assert created.after["username"] == "zei-tanto"
     assert "password_hash" not in created.after
     assert created.actor_name.endswith(f"({c.user.username})")
@@ -27,8 +36,10 @@ def test_admin_creates_user_with_roles_and_departments(app, as_role, department)
 
 def test_rejected_user_form_keeps_what_was_typed(app, as_role):
     c = as_role("admin")
-    response = c.post("/admin/users/new", data={
-        "username": "bad name!", "display_name": "入力 保持", "roles": ["editor"], "password": "x"})
+    response = c.post(
+        "/admin/users/new",
+        data={"username": "bad name!", "display_name": "入力 保持", "roles": ["editor"], "password": "x"},
+    )
     assert response.status_code == 200
     assert 'value="入力 保持"' in response.text and 'value="bad name!"' in response.text
     assert "半角英数字" in response.text
@@ -38,21 +49,31 @@ def test_rejected_user_form_keeps_what_was_typed(app, as_role):
 def test_admin_disables_user_and_change_is_audited(app, as_role, make_user):
     target = make_user("auditor")
     c = as_role("admin")
-    response = c.post(f"/admin/users/{target.id}", data={
-        "username": target.username, "display_name": target.display_name, "roles": ["auditor"]})
+    response = c.post(
+        f"/admin/users/{target.id}",
+        data={"username": target.username, "display_name": target.display_name, "roles": ["auditor"]},
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(User, target.id).active is False
-    update = db.session.execute(db.select(AuditEvent).filter_by(object_type="User", action="update",
-                                                                 object_id=str(target.id))
-                                .order_by(AuditEvent.id)).scalars().first()
+    update = (
+        db.session.execute(
+            db.select(AuditEvent)
+            .filter_by(object_type="User", action="update", object_id=str(target.id))
+            .order_by(AuditEvent.id)
+        )
+        .scalars()
+        .first()
+    )
     assert update.before == {"active": True} and update.after == {"active": False}
 
 
 def test_admin_cannot_remove_own_admin_role(app, as_role):
     c = as_role("admin")
-    response = c.post(f"/admin/users/{c.user.id}", data={
-        "username": c.user.username, "display_name": "x", "roles": ["officer"], "active": "y"})
+    response = c.post(
+        f"/admin/users/{c.user.id}",
+        data={"username": c.user.username, "display_name": "x", "roles": ["officer"], "active": "y"},
+    )
     assert response.status_code == 200 and "自分自身" in response.text
 
 
@@ -89,8 +110,7 @@ def test_tokens_are_stored_hashed_and_revocable(app, as_role):
     from common.models import ApiToken
 
     c = as_role("admin")
-    page = c.post("/admin/tokens", data={"name": "住基連携", "system_code": "juki",
-                                         "feeds": ["access", "grants"]})
+    page = c.post("/admin/tokens", data={"name": "住基連携", "system_code": "juki", "feeds": ["access", "grants"]})
     token = db.session.execute(db.select(ApiToken)).scalar_one()
     assert token.system_code == "JUKI"
     import re

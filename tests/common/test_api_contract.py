@@ -1,5 +1,6 @@
 """The JSON API keeps its contract: schemathesis generates requests from /api/v1/openapi.json
 and checks that no response is a server error and every response matches the spec."""
+
 from __future__ import annotations
 
 import pytest
@@ -44,9 +45,11 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 def test_api_contract(case, api_setup):
     token = api_setup["feed"] if case.path.startswith("/api/v1/feeds") else api_setup["user"]
     case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CONTRACT_CHECKS)

@@ -95,9 +95,13 @@ def test_change_password(app, client, make_user, login):
     login(user)
     weak = client.post("/account/password", data={"current": TEST_PASSWORD, "new": "short", "confirm": "short"})
     assert "10文字以上" in weak.text
-    wrong = client.post("/account/password", data={"current": "nope", "new": "Another-pass-42", "confirm": "Another-pass-42"})
+    wrong = client.post(
+        "/account/password", data={"current": "nope", "new": "Another-pass-42", "confirm": "Another-pass-42"}
+    )
     assert "現在のパスワードが正しくありません" in wrong.text
-    ok = client.post("/account/password", data={"current": TEST_PASSWORD, "new": "Another-pass-42", "confirm": "Another-pass-42"})
+    ok = client.post(
+        "/account/password", data={"current": TEST_PASSWORD, "new": "Another-pass-42", "confirm": "Another-pass-42"}
+    )
     assert ok.status_code == 302
     client.post("/logout")
     assert client.post("/login", data={"username": user.username, "password": TEST_PASSWORD}).status_code == 200
@@ -122,8 +126,13 @@ def test_security_headers(app, client):
 
 def test_no_hsts_without_secure_cookies(app):
     """Strict-Transport-Security only where the cookies are secure (behind TLS)."""
-    plain = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-                        "SESSION_COOKIE_SECURE": False})
+    plain = create_app(
+        {
+            **BASE_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "SESSION_COOKIE_SECURE": False,
+        }
+    )
     response = plain.test_client().get("/login")
     with plain.app_context():
         db.engine.dispose()

@@ -4,6 +4,7 @@ An anonymous visitor's session (a CSRF token, a receipt number) holds no identif
 browser; checking it would empty it of the login keys and delete a remember cookie on every
 response that reads ``current_user`` (a Set-Cookie for nothing).
 """
+
 from __future__ import annotations
 
 from tests.conftest import TEST_PASSWORD
@@ -15,8 +16,9 @@ def _cookies_set(response) -> list[str]:
 
 def _sign_in_from_browser_a(client, make_user):
     user = make_user("officer")
-    client.post("/login", data={"username": user.username, "password": TEST_PASSWORD},
-                headers={"User-Agent": "browser-a"})
+    client.post(
+        "/login", data={"username": user.username, "password": TEST_PASSWORD}, headers={"User-Agent": "browser-a"}
+    )
 
 
 def test_anonymous_session_is_left_as_it_is(app, client):

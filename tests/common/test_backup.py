@@ -1,4 +1,5 @@
 """Backups: scripts/backup.sh and scripts/restore.sh round-trip a PostgreSQL database."""
+
 from __future__ import annotations
 
 import shutil

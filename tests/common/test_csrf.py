@@ -1,4 +1,5 @@
 """Every form POST without a valid CSRF token is refused."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,8 +23,7 @@ def test_login_without_token_is_refused(app, client, make_user):
 def test_login_with_token_succeeds(app, client, make_user):
     user = make_user("officer")
     token = csrf_token_from(client.get("/login").text)
-    response = client.post("/login", data={"username": user.username, "password": TEST_PASSWORD,
-                                           "csrf_token": token})
+    response = client.post("/login", data={"username": user.username, "password": TEST_PASSWORD, "csrf_token": token})
     assert response.status_code == 302
 
 

@@ -22,14 +22,8 @@ def test_dates_of_004():
 
 
 def test_range_as_004_writes_it():
-    assert (
-        wareki_range(date(2025, 11, 12), date(2025, 12, 11))
-        == "令和7年11月12日（水）～令和7年12月11日（木）"
-    )
-    assert (
-        wareki_range(date(2025, 11, 12), date(2025, 12, 11), weekday=False)
-        == "令和7年11月12日～令和7年12月11日"
-    )
+    assert wareki_range(date(2025, 11, 12), date(2025, 12, 11)) == "令和7年11月12日（水）～令和7年12月11日（木）"
+    assert wareki_range(date(2025, 11, 12), date(2025, 12, 11), weekday=False) == "令和7年11月12日～令和7年12月11日"
 
 
 def test_short_range_as_004_annex_header():

@@ -5,6 +5,7 @@ neither imports the other) < ``portal`` < ``app``. Every module of these package
 :mod:`ast`; imports inside functions count as well (they run too, only later), relative imports
 are resolved. Like ``test_route_roles.py`` this needs no app: it reads the source.
 """
+
 from __future__ import annotations
 
 import ast
@@ -41,8 +42,10 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> list[tuple[str,
             else:
                 base_name = node.module or ""
             # ``from pia import pdf`` imports the module pia.pdf; ``from pia.pdf import render`` pia.pdf
-            targets = [f"{base_name}.{alias.name}" if f"{base_name}.{alias.name}" in modules else base_name
-                       for alias in node.names]
+            targets = [
+                f"{base_name}.{alias.name}" if f"{base_name}.{alias.name}" in modules else base_name
+                for alias in node.names
+            ]
         else:
             continue
         for target in targets:
@@ -123,8 +126,12 @@ def cycles(graph) -> list[list[str]]:
 
 def _cycle_edges(graph, component: list[str]) -> list[str]:
     members = set(component)
-    return [f"{source} -> {target} (line {line})"
-            for source in component for target, line in graph[source] if target in members]
+    return [
+        f"{source} -> {target} (line {line})"
+        for source in component
+        for target, line in graph[source]
+        if target in members
+    ]
 
 
 def test_every_import_points_down():
@@ -140,9 +147,13 @@ def test_no_modules_import_each_other_in_a_circle():
 
 def test_the_walk_sees_imports_inside_functions_and_relative_ones(tmp_path):
     """The checker itself: an upward import inside a function, a relative import and a cycle."""
-    modules = {"common": tmp_path / "common" / "__init__.py", "common.a": tmp_path / "common" / "a.py",
-               "common.b": tmp_path / "common" / "b.py", "pia": tmp_path / "pia" / "__init__.py",
-               "pia.x": tmp_path / "pia" / "x.py"}
+    modules = {
+        "common": tmp_path / "common" / "__init__.py",
+        "common.a": tmp_path / "common" / "a.py",
+        "common.b": tmp_path / "common" / "b.py",
+        "pia": tmp_path / "pia" / "__init__.py",
+        "pia.x": tmp_path / "pia" / "x.py",
+    }
     for path in modules.values():
         path.parent.mkdir(exist_ok=True)
     modules["common"].write_text("")

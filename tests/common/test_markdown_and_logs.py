@@ -7,7 +7,9 @@ from common.markdown import render_markdown
 
 
 def test_markdown_is_sanitised():
-    html = str(render_markdown("**重要** <script>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror=alert(1)>"))
+    html = str(
+        render_markdown("**重要** <script>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror=alert(1)>")
+    )
     assert "<strong>重要</strong>" in html
     assert "<script" not in html and "<img" not in html and 'href="javascript' not in html
     assert "&lt;script&gt;" in html  # shown as text, not dropped silently

@@ -228,7 +228,7 @@ def test_masking_never_crashes_and_hits_are_ordered_and_disjoint(text):
     previous_end = 0
     for hit in result.hits:
         assert previous_end <= hit.start < hit.end <= len(text)
-        assert text[hit.start:hit.end] == hit.text
+        assert text[hit.start : hit.end] == hit.text
         assert hit.kind in LABELS
         previous_end = hit.end
     assert find_my_numbers(result.text) == []

@@ -1,4 +1,5 @@
 """The one 個人番号 detector: every shape people write, generated; and what it must leave alone."""
+
 from __future__ import annotations
 
 import json
@@ -45,7 +46,7 @@ def test_every_shape_is_found(digits, sep1, sep2, wide, before, after):
         written = written.translate(FULLWIDTH)
     text = before + written + after
     spans = find_my_numbers(text)
-    assert spans and text[spans[0][0]:spans[0][1]] == written
+    assert spans and text[spans[0][0] : spans[0][1]] == written
     assert contains_my_number(text)
 
 
@@ -77,6 +78,14 @@ def test_overlapping_windows_do_not_hide_a_number():
 
 
 def test_what_is_left_alone():
-    for text in ("", "2025-12-03 10:11:12", INVALID, "1234-5678-901", "電話 011-211-2111",
-                 "u0095", "12345678901823", "令和8年12月3日"):
+    for text in (
+        "",
+        "2025-12-03 10:11:12",
+        INVALID,
+        "1234-5678-901",
+        "電話 011-211-2111",
+        "u0095",
+        "12345678901823",
+        "令和8年12月3日",
+    ):
         assert find_my_numbers(text) == [], text

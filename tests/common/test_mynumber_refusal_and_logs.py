@@ -1,6 +1,7 @@
 """Where a 個人番号 must never go: text fields that need none refuse it (one validator on
 every form), the audit trail masks every value of every row, and the access logs of
 gunicorn and of the development server redact it in every shape a URL can carry it."""
+
 from __future__ import annotations
 
 import importlib
@@ -31,15 +32,24 @@ ROOT = Path(__file__).resolve().parents[2]
 NUMBER = "570291311807"
 #: a path segment or query value holding NUMBER, as a client may send it
 URL_SHAPES = [
-    "5702-9131-1807", "5702%209131%201807", "5702%09%099131%0A1807", "5702%E3%83%BB9131%E3%83%BB1807",
-    "5702%E2%88%929131%E2%88%921807", "5702.9131.1807", "5702%252D9131%252D1807",
+    "5702-9131-1807",
+    "5702%209131%201807",
+    "5702%09%099131%0A1807",
+    "5702%E3%83%BB9131%E3%83%BB1807",
+    "5702%E2%88%929131%E2%88%921807",
+    "5702.9131.1807",
+    "5702%252D9131%252D1807",
     "%EF%BC%95%EF%BC%97%EF%BC%90%EF%BC%92%E3%80%809131%E3%80%801807",
 ]
 
 #: text fields that are published free text: masked when stored, not refused
 MASKED_FIELDS = {
-    ("PublicOpinionForm", "body"), ("PaperSubmissionForm", "body"), ("OpinionForm", "summary"),
-    ("OpinionForm", "reply"), ("OpinionForm", "topic"), ("SplitForm", "text"),
+    ("PublicOpinionForm", "body"),
+    ("PaperSubmissionForm", "body"),
+    ("OpinionForm", "summary"),
+    ("OpinionForm", "reply"),
+    ("OpinionForm", "topic"),
+    ("SplitForm", "text"),
     ("PublicOpinionForm", "website"),  # the honeypot: a filled one is refused as a whole
     ("LoginForm", "username"),  # not stored; the audit trail masks what is typed (test below)
 }
@@ -80,8 +90,15 @@ def test_every_text_field_refuses_a_my_number_or_is_published_text_that_is_maske
 def test_user_form_refuses_a_number_in_the_login_name_and_keeps_the_rest(app, as_role, count_rows):
     admin = as_role("admin")
     before = count_rows(User)
-    response = admin.post("/admin/users/new", data={
-        "username": "5702.9131.1807", "display_name": "入力 保持", "roles": ["auditor"], "password": "Kensa-pass-2025"})
+    response = admin.post(
+        "/admin/users/new",
+        data={
+            "username": "5702.9131.1807",
+            "display_name": "入力 保持",
+            "roles": ["auditor"],
+            "password": "Kensa-pass-2025",
+        },
+    )
     assert response.status_code == 200
     assert REFUSED in response.text and 'value="入力 保持"' in response.text
     assert count_rows(User) == before
@@ -101,8 +118,9 @@ def test_login_with_a_number_as_user_id_leaves_no_number_in_the_audit_trail(app,
 
 def test_every_value_of_an_audit_row_is_masked_also_on_the_bulk_path(app, make_user):
     user = make_user("officer")
-    audit.record("login_failed", "User", "5702 9131 1807", "試行", actor="5702-9131-1807",
-                 after={"typed": ["5702\n9131\n1807"]})
+    audit.record(
+        "login_failed", "User", "5702 9131 1807", "試行", actor="5702-9131-1807", after={"typed": ["5702\n9131\n1807"]}
+    )
     db.session.commit()
     # a note written by the flush that inserts its object goes in with one INSERT, beside the ORM
     user2 = User(username="audit-bulk", display_name="監査 一括", password_hash="x")
@@ -160,16 +178,47 @@ def test_development_server_log_redacts_every_shape(app, caplog):
 def test_gunicorn_access_log_redacts_every_shape(tmp_path):
     port = _free_port()
     access = tmp_path / "access.log"
-    env = {**os.environ, "HYOKA_DATABASE_URL": f"sqlite:///{tmp_path / 'hyoka.sqlite3'}",
-           "HYOKA_SECRET_KEY": "x" * 32, "HYOKA_ENV": "development", "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    env = {
+        **os.environ,
+        "HYOKA_DATABASE_URL": f"sqlite:///{tmp_path / 'hyoka.sqlite3'}",
+        "HYOKA_SECRET_KEY": "x" * 32,
+        "HYOKA_ENV": "development",
+        "PYTHONPATH": str(ROOT),
+    }
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "1", "--threads", "1",
-         "--bind", f"127.0.0.1:{port}", "--access-logfile", str(access), "--error-logfile", str(tmp_path / "error.log"),
-         # the raw request line, the decoded path, the query string and the Referer: more than the default
-         "--access-logformat", '%(h)s "%(r)s" %(U)s ?%(q)s %(s)s "%(f)s"', "app:create_app()"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "--workers",
+            "1",
+            "--threads",
+            "1",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--access-logfile",
+            str(access),
+            "--error-logfile",
+            str(tmp_path / "error.log"),
+            # the raw request line, the decoded path, the query string and the Referer: more than the default
+            "--access-logformat",
+            '%(h)s "%(r)s" %(U)s ?%(q)s %(s)s "%(f)s"',
+            "app:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -181,8 +230,9 @@ def test_gunicorn_access_log_redacts_every_shape(tmp_path):
                 assert time.monotonic() < deadline, "gunicorn did not start"
                 time.sleep(0.2)
         for shape in URL_SHAPES:
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/public/x/{shape}?q={shape}",
-                                             headers={"Referer": f"http://example.jp/{shape}"})
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/public/x/{shape}?q={shape}", headers={"Referer": f"http://example.jp/{shape}"}
+            )
             try:
                 urllib.request.urlopen(request, timeout=20).read()
             except urllib.error.HTTPError as error:
@@ -210,9 +260,14 @@ def test_records_of_any_logger_are_redacted_for_handlers_added_later(app, caplog
     assert "[個人番号を伏せました]" in caplog.text and not find_my_numbers(caplog.text)
 
 
-@pytest.mark.parametrize("text", ["GET /static/app.css HTTP/1.1 200 1234 0.001234",
-                                  "GET /public/search?q=%E4%BD%8F%E6%B0%91 HTTP/1.1",
-                                  "received 123456789012 (check digit wrong)"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "GET /static/app.css HTTP/1.1 200 1234 0.001234",
+        "GET /public/search?q=%E4%BD%8F%E6%B0%91 HTTP/1.1",
+        "received 123456789012 (check digit wrong)",
+    ],
+)
 def test_log_redaction_leaves_other_text_alone(text):
     from common.logs import redact
 

@@ -1,5 +1,6 @@
 """Public PDFs: rendered once per content, one render per key at a time, a bounded number
 of renders, and a 503 with Retry-After instead of a queue."""
+
 from __future__ import annotations
 
 import threading
@@ -119,7 +120,11 @@ def test_more_renders_than_allowed_are_refused_with_503_and_retry_after(app, cli
 
 
 def test_the_key_names_kind_id_content_and_layout(app):
-    keys = {pdf_cache.cache_key(("draft", 1), "a"), pdf_cache.cache_key(("draft", 2), "a"),
-            pdf_cache.cache_key(("report", 1), "a"), pdf_cache.cache_key(("draft", 1), "b")}
+    keys = {
+        pdf_cache.cache_key(("draft", 1), "a"),
+        pdf_cache.cache_key(("draft", 2), "a"),
+        pdf_cache.cache_key(("report", 1), "a"),
+        pdf_cache.cache_key(("draft", 1), "b"),
+    }
     assert len(keys) == 4
     assert pdf_cache.cache_key(("draft", 1), "a") == pdf_cache.cache_key(["draft", 1], "a")

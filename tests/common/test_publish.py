@@ -1,4 +1,5 @@
 """common.publish: HTML → PDF with a fetcher that loads nothing but data: and static files."""
+
 from __future__ import annotations
 
 import http.server
@@ -23,8 +24,10 @@ POPPLER = all(shutil.which(tool) for tool in ("pdftotext", "pdffonts", "pdfinfo"
 needs_poppler = pytest.mark.skipif(not POPPLER, reason="poppler-utils not installed")
 
 #: a 1×1 PNG
-PNG_DATA = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8"
-            "z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
+PNG_DATA = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8"
+    "z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
 
 
 def page(body: str, head: str = "") -> str:
@@ -34,8 +37,9 @@ def page(body: str, head: str = "") -> str:
 def tool(name: str, pdf: bytes, tmp_path: Path, *args: str) -> str:
     path = tmp_path / "out.pdf"
     path.write_bytes(pdf)
-    return subprocess.run([name, *args, str(path), *(["-"] if name == "pdftotext" else [])],
-                          check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        [name, *args, str(path), *(["-"] if name == "pdftotext" else [])], check=True, capture_output=True, text=True
+    ).stdout
 
 
 class CountingHandler(http.server.BaseHTTPRequestHandler):
@@ -65,8 +69,10 @@ def http_server():
 
 def test_remote_urls_are_never_fetched(http_server):
     fetcher = SafeURLFetcher()
-    html = page(f'<p>外部参照</p><img src="{http_server}/image.png" alt="">',
-                head=f'<link rel="stylesheet" href="{http_server}/style.css">')
+    html = page(
+        f'<p>外部参照</p><img src="{http_server}/image.png" alt="">',
+        head=f'<link rel="stylesheet" href="{http_server}/style.css">',
+    )
     pdf = render_pdf(html, fetcher=fetcher)
     assert pdf.startswith(b"%PDF")
     assert CountingHandler.hits == []
@@ -85,27 +91,32 @@ def test_file_urls_are_never_read(tmp_path):
     image = tmp_path / "secret.png"
     image.write_bytes(b"not really a png")
     fetcher = SafeURLFetcher()
-    html = page(f'<p>ローカルファイル</p><img src="{image.as_uri()}" alt=""><img src="/etc/passwd" alt="">',
-                head=f'<link rel="stylesheet" href="{secret.as_uri()}">')
+    html = page(
+        f'<p>ローカルファイル</p><img src="{image.as_uri()}" alt=""><img src="/etc/passwd" alt="">',
+        head=f'<link rel="stylesheet" href="{secret.as_uri()}">',
+    )
     render_pdf(html, fetcher=fetcher)
     assert image.as_uri() in fetcher.refused
     assert secret.as_uri() in fetcher.refused
     assert f"{INTERNAL_ROOT}etc/passwd" in fetcher.refused
 
 
-@pytest.mark.parametrize("url", [
-    "file:///etc/passwd",
-    "http://example.com/x.css",
-    "https://example.com/static/css/pdf.css",
-    "ftp://example.com/x.css",
-    f"{INTERNAL_ROOT}static/../common/publish.py",
-    f"{INTERNAL_ROOT}static/%2e%2e/app.py",
-    f"{INTERNAL_ROOT}static/css/../../pyproject.toml",
-    f"{INTERNAL_ROOT}static/css/nothing-here.css",
-    f"{INTERNAL_ROOT}common/publish.py",
-    f"{INTERNAL_ROOT}static/css/pdf.css?x=1",
-    "http://hyoka.internal/static/css/pdf.css",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "http://example.com/x.css",
+        "https://example.com/static/css/pdf.css",
+        "ftp://example.com/x.css",
+        f"{INTERNAL_ROOT}static/../common/publish.py",
+        f"{INTERNAL_ROOT}static/%2e%2e/app.py",
+        f"{INTERNAL_ROOT}static/css/../../pyproject.toml",
+        f"{INTERNAL_ROOT}static/css/nothing-here.css",
+        f"{INTERNAL_ROOT}common/publish.py",
+        f"{INTERNAL_ROOT}static/css/pdf.css?x=1",
+        "http://hyoka.internal/static/css/pdf.css",
+    ],
+)
 def test_fetcher_refuses(url):
     with pytest.raises(RefusedURL):
         SafeURLFetcher().fetch(url)
@@ -124,8 +135,9 @@ def test_fetcher_serves_static_files_and_data_urls():
 
 def test_static_and_data_resources_are_used():
     fetcher = SafeURLFetcher()
-    html = page(f'<p>画像</p><img src="{PNG_DATA}" alt="">',
-                head='<link rel="stylesheet" href="/static/css/hyoka.css">')
+    html = page(
+        f'<p>画像</p><img src="{PNG_DATA}" alt="">', head='<link rel="stylesheet" href="/static/css/hyoka.css">'
+    )
     render_pdf(html, fetcher=fetcher)
     assert fetcher.refused == []
 
@@ -133,12 +145,19 @@ def test_static_and_data_resources_are_used():
 @needs_poppler
 def test_japanese_text_fonts_metadata_and_page_numbers(tmp_path):
     body = "".join(f'<p class="x">第{n}段落 特定個人情報保護評価書 住民基本台帳に関する事務</p>' for n in range(1, 4))
-    html = page(f'<h1>評価書名 ①事務の名称</h1>{body}<div class="next">二頁目の本文（明朝）</div>',
-                head="<style>.next { break-before: page } h1 { font-family: IPAexGothic }</style>")
-    result = render(html, metadata={
-        "title": "住民基本台帳に関する事務 全項目評価書", "author": "札幌市長",
-        "subject": "特定個人情報保護評価書(全項目評価書)", "keywords": ["特定個人情報保護評価", "住基"],
-    })
+    html = page(
+        f'<h1>評価書名 ①事務の名称</h1>{body}<div class="next">二頁目の本文（明朝）</div>',
+        head="<style>.next { break-before: page } h1 { font-family: IPAexGothic }</style>",
+    )
+    result = render(
+        html,
+        metadata={
+            "title": "住民基本台帳に関する事務 全項目評価書",
+            "author": "札幌市長",
+            "subject": "特定個人情報保護評価書(全項目評価書)",
+            "keywords": ["特定個人情報保護評価", "住基"],
+        },
+    )
     assert result.pages == 2
     text = tool("pdftotext", result.pdf, tmp_path, "-layout")
     assert "評価書名 ①事務の名称" in text

@@ -4,6 +4,7 @@ A new route that is neither ``@requires(...)``, ``@api_requires(...)`` nor ``@pu
 fails ``test_every_endpoint_declares_its_owner``; the other tests then check refusal for
 anonymous users and for every role that does not own the route.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -35,9 +36,15 @@ def _rules(app):
 
 
 def test_every_endpoint_declares_its_owner(app):
-    missing = [rule.endpoint for rule, view, _ in _rules(app)
-               if not (getattr(view, "hyoka_public", False) or getattr(view, "hyoka_roles", None)
-                       or getattr(view, "hyoka_feed", False))]
+    missing = [
+        rule.endpoint
+        for rule, view, _ in _rules(app)
+        if not (
+            getattr(view, "hyoka_public", False)
+            or getattr(view, "hyoka_roles", None)
+            or getattr(view, "hyoka_feed", False)
+        )
+    ]
     assert not missing, f"endpoints without an owner role: {sorted(set(missing))}"
 
 

@@ -104,7 +104,7 @@ def test_size_limit_is_inclusive():
         (".htaccess", "htaccess"),
         ("意見\x00書\n.pdf", "意見書.pdf"),
         ("invoice\u202efdp.exe", "invoicefdp.exe"),
-        ("a<b>c:d|e?f*g\".pdf", "a_b_c_d_e_f_g_.pdf"),
+        ('a<b>c:d|e?f*g".pdf', "a_b_c_d_e_f_g_.pdf"),
         ("CON.pdf", "_CON.pdf"),
         ("意見書.pdf. ", "意見書.pdf"),
         ("", "file"),

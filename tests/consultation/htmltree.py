@@ -1,4 +1,5 @@
 """A tiny HTML tree for tests (the standard library only): find elements, read their text."""
+
 from __future__ import annotations
 
 from html.parser import HTMLParser

@@ -1,4 +1,5 @@
 """Staff intake: 郵送/持参/FAX with a scan, and 電子メール from .eml and mbox files."""
+
 from __future__ import annotations
 
 import io
@@ -25,9 +26,14 @@ def officer(as_role):
     return as_role("officer", departments=["住民情報課"])
 
 
-def _mail(subject="評価書案への意見", body="クラウド化について意見します。\n情報の管理場所を教えてください。",
-          sender=("市民 花子", "hanako@example.jp"), when=datetime(2025, 11, 20, 1, 30, tzinfo=UTC),
-          attachment=None, msgid=None) -> bytes:
+def _mail(
+    subject="評価書案への意見",
+    body="クラウド化について意見します。\n情報の管理場所を教えてください。",
+    sender=("市民 花子", "hanako@example.jp"),
+    when=datetime(2025, 11, 20, 1, 30, tzinfo=UTC),
+    attachment=None,
+    msgid=None,
+) -> bytes:
     msg = EmailMessage()
     msg["From"] = f"{sender[0]} <{sender[1]}>"
     msg["To"] = "juminjoho@example.lg.jp"
@@ -36,19 +42,30 @@ def _mail(subject="評価書案への意見", body="クラウド化について�
     msg["Message-ID"] = msgid or make_msgid(domain="example.jp")
     msg.set_content(body)
     if attachment:
-        msg.add_attachment(attachment[1], maintype=attachment[2].split("/")[0], subtype=attachment[2].split("/")[1],
-                           filename=attachment[0])
+        msg.add_attachment(
+            attachment[1],
+            maintype=attachment[2].split("/")[0],
+            subtype=attachment[2].split("/")[1],
+            filename=attachment[0],
+        )
     return msg.as_bytes()
 
 
 @pytest.mark.parametrize("channel", ["post", "hand", "fax"])
 def test_paper_submission_with_scan(app, officer, make_consultation, channel, count_rows):
     c = make_consultation(status="open")
-    response = officer.post(f"/consultations/{c.id}/submissions/new", data={
-        "channel": channel, "received_on": "2025-11-20", "submitter_kind": "organisation",
-        "name": "市民団体", "body": "意見1です。\n\n意見2です。",
-        "scan": (io.BytesIO(PDF_BYTES), "スキャン.pdf"),
-    }, content_type="multipart/form-data")
+    response = officer.post(
+        f"/consultations/{c.id}/submissions/new",
+        data={
+            "channel": channel,
+            "received_on": "2025-11-20",
+            "submitter_kind": "organisation",
+            "name": "市民団体",
+            "body": "意見1です。\n\n意見2です。",
+            "scan": (io.BytesIO(PDF_BYTES), "スキャン.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302, response.text[:2000]
     sub = db.session.execute(db.select(Submission)).scalar_one()
     assert (sub.channel, sub.received_on, sub.submitter_kind) == (channel, date(2025, 11, 20), "organisation")
@@ -62,23 +79,41 @@ def test_paper_submission_with_scan(app, officer, make_consultation, channel, co
 
 def test_image_scan_is_accepted(app, officer, make_consultation):
     c = make_consultation(status="open")
-    response = officer.post(f"/consultations/{c.id}/submissions/new", data={
-        "channel": "fax", "received_on": "2025-11-21", "submitter_kind": "individual",
-        "scan": (io.BytesIO(PNG_BYTES), "fax.png")}, content_type="multipart/form-data")
+    response = officer.post(
+        f"/consultations/{c.id}/submissions/new",
+        data={
+            "channel": "fax",
+            "received_on": "2025-11-21",
+            "submitter_kind": "individual",
+            "scan": (io.BytesIO(PNG_BYTES), "fax.png"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302
     assert db.session.execute(db.select(SubmissionFile)).scalar_one().content_type == "image/png"
 
 
-@pytest.mark.parametrize("name,data,message", [
-    ("偽物.pdf", b"just text pretending to be a PDF", "PDFではありません"),
-    ("doc.docx", b"PK\x03\x04 word file", "形式"),
-    ("big.pdf", b"%PDF-1.4\n" + b"0" * 20_000, "大きすぎます"),
-])
+@pytest.mark.parametrize(
+    "name,data,message",
+    [
+        ("偽物.pdf", b"just text pretending to be a PDF", "PDFではありません"),
+        ("doc.docx", b"PK\x03\x04 word file", "形式"),
+        ("big.pdf", b"%PDF-1.4\n" + b"0" * 20_000, "大きすぎます"),
+    ],
+)
 def test_bad_scans_are_refused(app, officer, make_consultation, count_rows, name, data, message):
     c = make_consultation(status="open")
-    response = officer.post(f"/consultations/{c.id}/submissions/new", data={
-        "channel": "post", "received_on": "2025-11-20", "submitter_kind": "individual", "body": "本文は残る",
-        "scan": (io.BytesIO(data), name)}, content_type="multipart/form-data")
+    response = officer.post(
+        f"/consultations/{c.id}/submissions/new",
+        data={
+            "channel": "post",
+            "received_on": "2025-11-20",
+            "submitter_kind": "individual",
+            "body": "本文は残る",
+            "scan": (io.BytesIO(data), name),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 200
     assert message in response.text
     assert "本文は残る" in response.text
@@ -88,8 +123,11 @@ def test_bad_scans_are_refused(app, officer, make_consultation, count_rows, name
 def test_eml_import_parses_and_refuses_the_same_message_twice(app, officer, make_consultation, count_rows):
     c = make_consultation(status="open")
     eml = _mail(attachment=("添付.pdf", PDF_BYTES, "application/pdf"))
-    response = officer.post(f"/consultations/{c.id}/mail", data={"files": [(io.BytesIO(eml), "意見.eml")]},
-                            content_type="multipart/form-data")
+    response = officer.post(
+        f"/consultations/{c.id}/mail",
+        data={"files": [(io.BytesIO(eml), "意見.eml")]},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 200 and "1件を取り込みました" in response.text
     sub = db.session.execute(db.select(Submission)).scalar_one()
     assert sub.channel == "email"
@@ -97,8 +135,11 @@ def test_eml_import_parses_and_refuses_the_same_message_twice(app, officer, make
     assert sub.received_on == date(2025, 11, 20)
     assert "クラウド化" in sub.body
     assert [f.filename for f in sub.files] == ["添付.pdf"]
-    again = officer.post(f"/consultations/{c.id}/mail", data={"files": [(io.BytesIO(eml), "意見(2).eml")]},
-                         content_type="multipart/form-data")
+    again = officer.post(
+        f"/consultations/{c.id}/mail",
+        data={"files": [(io.BytesIO(eml), "意見(2).eml")]},
+        content_type="multipart/form-data",
+    )
     assert "0件を取り込みました" in again.text and "重複" in again.text
     assert count_rows(Submission) == 1
 
@@ -109,8 +150,10 @@ def test_mbox_import_reports_duplicates_inside_it(app, make_consultation, count_
     c = make_consultation(status="open")
     first = _mail(msgid="<a1@example.jp>")
     second = _mail(subject="別の意見", body="同一の評価書について別の意見です。", msgid="<a2@example.jp>")
-    mbox = b"".join(b"From hanako@example.jp Thu Nov 20 10:30:00 2025\n" + m.replace(b"\r\n", b"\n") + b"\n"
-                    for m in (first, second, first))
+    mbox = b"".join(
+        b"From hanako@example.jp Thu Nov 20 10:30:00 2025\n" + m.replace(b"\r\n", b"\n") + b"\n"
+        for m in (first, second, first)
+    )
     result = services.import_mail(c, [("box.mbox", mbox)], actor="test")
     assert len(result.created) == 2
     assert len(result.duplicates) == 1
@@ -133,9 +176,13 @@ def test_message_id_with_a_my_number_like_run_is_still_recognised(app, make_cons
 def test_malformed_mail_imports_nothing(app, officer, make_consultation, count_rows):
     c = make_consultation(status="open")
     good = _mail()
-    response = officer.post(f"/consultations/{c.id}/mail", data={"files": [
-        (io.BytesIO(good), "good.eml"), (io.BytesIO(b"\x00\x01 this is not a mail at all"), "bad.eml")]},
-        content_type="multipart/form-data")
+    response = officer.post(
+        f"/consultations/{c.id}/mail",
+        data={
+            "files": [(io.BytesIO(good), "good.eml"), (io.BytesIO(b"\x00\x01 this is not a mail at all"), "bad.eml")]
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 200
     assert "取り込めませんでした" in response.text and "bad.eml" in response.text
     assert count_rows(Submission) == 0
@@ -201,7 +248,8 @@ def test_simultaneous_submissions_get_distinct_numbers(app, make_consultation):
     for worker in workers:
         worker.join(timeout=60)
     assert errors == []
-    rows = db.session.execute(db.select(Opinion.position, Opinion.number)
-                              .where(Opinion.consultation_id == consultation_id)).all()
+    rows = db.session.execute(
+        db.select(Opinion.position, Opinion.number).where(Opinion.consultation_id == consultation_id)
+    ).all()
     assert sorted(position for position, _ in rows) == list(range(1, threads + 1))
     assert sorted(number for _, number in rows) == list(range(1, threads + 1))

@@ -1,4 +1,5 @@
 """The period rule (原則30日以上) and the state machine."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -10,13 +11,16 @@ from common.models import AuditEvent
 from consultation.models import InvalidTransition, period_problem
 
 
-@pytest.mark.parametrize("start,end,reason,ok", [
-    (date(2025, 11, 12), date(2025, 12, 11), "", True),   # 004: exactly 30 days, both ends counted
-    (date(2025, 11, 12), date(2025, 12, 10), "", False),  # 29 days without a reason
-    (date(2025, 11, 12), date(2025, 12, 10), "災害対応のため緊急に実施する必要がある。", True),
-    (date(2025, 11, 12), date(2025, 11, 12), "   ", False),  # blank reason is no reason
-    (date(2025, 12, 11), date(2025, 11, 12), "理由", False),  # end before start
-])
+@pytest.mark.parametrize(
+    "start,end,reason,ok",
+    [
+        (date(2025, 11, 12), date(2025, 12, 11), "", True),  # 004: exactly 30 days, both ends counted
+        (date(2025, 11, 12), date(2025, 12, 10), "", False),  # 29 days without a reason
+        (date(2025, 11, 12), date(2025, 12, 10), "災害対応のため緊急に実施する必要がある。", True),
+        (date(2025, 11, 12), date(2025, 11, 12), "   ", False),  # blank reason is no reason
+        (date(2025, 12, 11), date(2025, 11, 12), "理由", False),  # end before start
+    ],
+)
 def test_period_rule(start, end, reason, ok):
     assert (period_problem(start, end, reason) is None) is ok
 
@@ -25,10 +29,17 @@ def test_short_period_is_refused_without_reason(app, version):
     from consultation import services
 
     with pytest.raises(ValueError, match="特段の理由"):
-        services.create_consultation(version, actor="test", title="t", start_date=date(2025, 11, 1),
-                                     end_date=date(2025, 11, 20))
-    c = services.create_consultation(version, actor="test", title="t", start_date=date(2025, 11, 1),
-                                     end_date=date(2025, 11, 20), shortened_reason="法改正の施行日が迫っているため")
+        services.create_consultation(
+            version, actor="test", title="t", start_date=date(2025, 11, 1), end_date=date(2025, 11, 20)
+        )
+    c = services.create_consultation(
+        version,
+        actor="test",
+        title="t",
+        start_date=date(2025, 11, 1),
+        end_date=date(2025, 11, 20),
+        shortened_reason="法改正の施行日が迫っているため",
+    )
     assert c.is_shortened and c.period_days == 20
 
 
@@ -51,8 +62,11 @@ def test_state_machine_moves_and_refusals(app, make_consultation):
     with pytest.raises(InvalidTransition):
         c.transition("open")
     db.session.commit()
-    events = db.session.execute(db.select(AuditEvent).filter_by(action="transition", object_type="consultation")
-                                ).scalars().all()
+    events = (
+        db.session.execute(db.select(AuditEvent).filter_by(action="transition", object_type="consultation"))
+        .scalars()
+        .all()
+    )
     assert [e.after["status"] for e in events] == ["open", "closed", "open", "closed", "reported"]
 
 
@@ -73,7 +87,9 @@ def test_procedure_check_and_section_vi(app, make_consultation, version):
 
     assert "行われていません" in step_problem("consultation", version)
     c = make_consultation(status="open")  # its period (2025) is over
-    assert step_problem("consultation", version) == "意見募集の結果（寄せられたご意見と市の考え方）が公表されていません。"
+    assert (
+        step_problem("consultation", version) == "意見募集の結果（寄せられたご意見と市の考え方）が公表されていません。"
+    )
     c.close(actor="test")
     assert not c.closed_early
     services.mark_reviewed(c, actor="test")
@@ -98,8 +114,12 @@ def test_section_vi_of_the_document_is_filled(app, make_consultation, version):
 
     version.document = empty_document(load_schema("zenkoumoku", "2024"))
     db.session.commit()
-    c = make_consultation(status="open", start_date=date(2025, 11, 12), end_date=date(2025, 11, 30),
-                          shortened_reason="システム更改の日程に間に合わせるため")
+    c = make_consultation(
+        status="open",
+        start_date=date(2025, 11, 12),
+        end_date=date(2025, 11, 30),
+        shortened_reason="システム更改の日程に間に合わせるため",
+    )
     from consultation import services
 
     sub = services.add_paper_submission(c, actor="test", channel="post", received_on=date(2025, 11, 20), body="意見")

@@ -1,6 +1,7 @@
 """個人番号 in every shape the detector knows, through every consultation path: web opinions
 and the published report (HTML and PDF text), HTML-only mail, senders, attachment names
 and contents, the refusing fields of the forms, and hostile MIME structures."""
+
 from __future__ import annotations
 
 import io
@@ -38,8 +39,7 @@ SHAPES = {
 
 def shaped(number: str, shape: str) -> str:
     wide = number.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
-    return SHAPES[shape].format(a=number[:4], b=number[4:8], c=number[8:],
-                                A=wide[:4], B=wide[4:8], C=wide[8:])
+    return SHAPES[shape].format(a=number[:4], b=number[4:8], c=number[8:], A=wide[:4], B=wide[4:8], C=wide[8:])
 
 
 def _no_number(text: str) -> bool:
@@ -61,13 +61,24 @@ def officer(as_role):
 @pytest.fixture
 def open_consultation(make_consultation):
     today = today_jst()
-    return make_consultation(status="open", start_date=today - timedelta(days=5), end_date=today + timedelta(days=25),
-                             form_fields={"name": "optional", "address": "optional", "contact": "optional"})
+    return make_consultation(
+        status="open",
+        start_date=today - timedelta(days=5),
+        end_date=today + timedelta(days=25),
+        form_fields={"name": "optional", "address": "optional", "contact": "optional"},
+    )
 
 
 def _web(client, consultation, **values):
-    data = {"body": "意見です。", "name": "", "address": "", "contact": "", "submitter_kind": "individual",
-            "consent": "y", "website": ""}
+    data = {
+        "body": "意見です。",
+        "name": "",
+        "address": "",
+        "contact": "",
+        "submitter_kind": "individual",
+        "consent": "y",
+        "website": "",
+    }
     data.update(values)
     return client.post(f"/public/consultations/{consultation.id}", data=data)
 
@@ -75,8 +86,7 @@ def _web(client, consultation, **values):
 def test_web_opinions_in_every_shape_are_masked_in_the_report_html_and_pdf(app, client, officer, open_consultation):
     shapes = list(SHAPES)
     for n, shape in enumerate(shapes):
-        response = _web(app.test_client(), open_consultation,
-                        body=f"意見です。{shaped(NUMBERS[n % 3], shape)} 以上")
+        response = _web(app.test_client(), open_consultation, body=f"意見です。{shaped(NUMBERS[n % 3], shape)} 以上")
         assert response.status_code == 303, shape
     for sub in db.session.execute(db.select(Submission)).scalars():
         assert _no_number(sub.body) and "［個人番号］" in sub.body and "受付時に" in sub.note
@@ -104,8 +114,13 @@ def test_report_masks_an_opinion_edited_after_intake(app, client, make_consultat
     """The officer's edits are masked when stored, and the report masks what it prints."""
     c = make_consultation(status="closed")
     sub = services.add_paper_submission(c, actor="test", channel="post", received_on=date(2025, 11, 20), body="意見")
-    services.update_opinion(sub.opinions[0], actor="test", summary=f"番号 {shaped(NUMBERS[0], 'tabs')} の件",
-                            reply=f"回答 {shaped(NUMBERS[1], 'two spaces')}", topic=shaped(NUMBERS[2], "middle dot"))
+    services.update_opinion(
+        sub.opinions[0],
+        actor="test",
+        summary=f"番号 {shaped(NUMBERS[0], 'tabs')} の件",
+        reply=f"回答 {shaped(NUMBERS[1], 'two spaces')}",
+        topic=shaped(NUMBERS[2], "middle dot"),
+    )
     db.session.commit()
     opinion = db.session.get(Opinion, sub.opinions[0].id)
     assert all(_no_number(t) for t in (opinion.summary, opinion.reply, opinion.topic))
@@ -133,9 +148,13 @@ def test_html_only_mail_with_the_number_in_table_cells_is_masked(app, officer, m
     eml = _html_only_mail(
         "<html><body><p>意見を送ります。</p><table><tr><th>個人番号</th>"
         f"<td>{a}</td>\n<td> {b} </td><td>{d}</td></tr></table>"
-        f"<div>{NUMBERS[0][:4]}&nbsp;{NUMBERS[0][4:8]}<br>{NUMBERS[0][8:]}</div></body></html>")
-    response = officer.post(f"/consultations/{c.id}/mail", data={"files": [(io.BytesIO(eml), "意見.eml")]},
-                            content_type="multipart/form-data")
+        f"<div>{NUMBERS[0][:4]}&nbsp;{NUMBERS[0][4:8]}<br>{NUMBERS[0][8:]}</div></body></html>"
+    )
+    response = officer.post(
+        f"/consultations/{c.id}/mail",
+        data={"files": [(io.BytesIO(eml), "意見.eml")]},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 200 and "1件を取り込みました" in response.text
     sub = db.session.execute(db.select(Submission)).scalar_one()
     assert "意見を送ります" in sub.body
@@ -157,10 +176,14 @@ def test_sender_attachment_names_and_contents_are_masked_or_flagged(app, client,
     eml = _html_only_mail(
         "<p>添付のとおり意見を提出します。</p>",
         sender=f'"山田 {NUMBERS[2][:4]} {NUMBERS[2][4:8]} {NUMBERS[2][8:]}" <{NUMBERS[1]}@example.jp>',
-        attachments=[(f"意見書{shaped(NUMBERS[1], 'full-width hyphen')}.pdf", plain_pdf, "application/pdf"),
-                     ("意見書2.pdf", secret_pdf, "application/pdf")])
-    response = officer.post(f"/consultations/{c.id}/mail", data={"files": [(io.BytesIO(eml), "a.eml")]},
-                            content_type="multipart/form-data")
+        attachments=[
+            (f"意見書{shaped(NUMBERS[1], 'full-width hyphen')}.pdf", plain_pdf, "application/pdf"),
+            ("意見書2.pdf", secret_pdf, "application/pdf"),
+        ],
+    )
+    response = officer.post(
+        f"/consultations/{c.id}/mail", data={"files": [(io.BytesIO(eml), "a.eml")]}, content_type="multipart/form-data"
+    )
     assert response.status_code == 200 and "1件を取り込みました" in response.text
     sub = db.session.execute(db.select(Submission)).scalar_one()
     assert _no_number(sub.name) and _no_number(sub.contact) and "［個人番号］" in sub.contact
@@ -181,8 +204,14 @@ def test_sender_attachment_names_and_contents_are_masked_or_flagged(app, client,
 
 def test_paper_scan_with_a_number_in_its_text_is_flagged(app, officer, make_consultation):
     c = make_consultation(status="open")
-    sub = services.add_paper_submission(c, actor="test", channel="post", received_on=date(2025, 11, 20),
-                                        body="書面のとおり", scan=("scan.pdf", _pdf_with_text(app, shaped(NUMBERS[0], "tabs"))))
+    sub = services.add_paper_submission(
+        c,
+        actor="test",
+        channel="post",
+        received_on=date(2025, 11, 20),
+        body="書面のとおり",
+        scan=("scan.pdf", _pdf_with_text(app, shaped(NUMBERS[0], "tabs"))),
+    )
     assert "「scan.pdf」の文字に個人番号" in sub.note
 
 
@@ -190,23 +219,38 @@ def _nested(depth: int) -> bytes:
     body = b"Content-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n"
     for i in range(depth):
         b = f"b{i}".encode()
-        body = (b'Content-Type: multipart/mixed; boundary="' + b + b'"\r\n\r\n--' + b + b"\r\n" + body
-                + b"\r\n--" + b + b"--\r\n")
+        body = (
+            b'Content-Type: multipart/mixed; boundary="'
+            + b
+            + b'"\r\n\r\n--'
+            + b
+            + b"\r\n"
+            + body
+            + b"\r\n--"
+            + b
+            + b"--\r\n"
+        )
     return b"From: a@example.jp\r\nSubject: x\r\nMIME-Version: 1.0\r\n" + body
 
 
 def _many_parts(count: int) -> bytes:
     parts = b"".join(b"--p\r\nContent-Type: text/plain\r\n\r\npart\r\n" for _ in range(count))
-    return (b'From: a@example.jp\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="p"'
-            b"\r\n\r\n" + parts + b"--p--\r\n")
+    return (
+        b'From: a@example.jp\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="p"'
+        b"\r\n\r\n" + parts + b"--p--\r\n"
+    )
 
 
-@pytest.mark.parametrize("data", [_nested(3000), _nested(60), _many_parts(2000)], ids=["3000 deep", "60 deep",
-                                                                                        "2000 parts"])
+@pytest.mark.parametrize(
+    "data", [_nested(3000), _nested(60), _many_parts(2000)], ids=["3000 deep", "60 deep", "2000 parts"]
+)
 def test_hostile_mime_structure_is_refused_with_an_error(app, officer, make_consultation, count_rows, data):
     c = make_consultation(status="open")
-    response = officer.post(f"/consultations/{c.id}/mail", data={"files": [(io.BytesIO(data), "deep.eml")]},
-                            content_type="multipart/form-data")
+    response = officer.post(
+        f"/consultations/{c.id}/mail",
+        data={"files": [(io.BytesIO(data), "deep.eml")]},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 200
     assert "deep.eml" in response.text and "構造が複雑すぎる" in response.text
     assert count_rows(Submission) == 0
@@ -219,8 +263,9 @@ def test_ordinary_nesting_is_still_read(app, make_consultation):
 
 
 @pytest.mark.parametrize("field", ["name", "address", "contact"])
-def test_web_form_refuses_a_number_in_name_address_contact_and_keeps_the_rest(app, client, open_consultation,
-                                                                               count_rows, field):
+def test_web_form_refuses_a_number_in_name_address_contact_and_keeps_the_rest(
+    app, client, open_consultation, count_rows, field
+):
     values = {field: f"連絡 {shaped(NUMBERS[0], 'two spaces')}", "body": "残しておく本文"}
     if field != "name":
         values["name"] = "札幌 太郎"
@@ -234,10 +279,19 @@ def test_web_form_refuses_a_number_in_name_address_contact_and_keeps_the_rest(ap
 
 def test_paper_form_refuses_a_number_in_the_submitter_fields(app, officer, make_consultation, count_rows):
     c = make_consultation(status="open")
-    response = officer.post(f"/consultations/{c.id}/submissions/new", data={
-        "channel": "post", "received_on": "2025-11-20", "submitter_kind": "individual",
-        "name": "山田 太郎", "address": f"札幌市 {shaped(NUMBERS[1], 'line breaks')}", "contact": "",
-        "body": "書き起こした本文", "note": ""})
+    response = officer.post(
+        f"/consultations/{c.id}/submissions/new",
+        data={
+            "channel": "post",
+            "received_on": "2025-11-20",
+            "submitter_kind": "individual",
+            "name": "山田 太郎",
+            "address": f"札幌市 {shaped(NUMBERS[1], 'line breaks')}",
+            "contact": "",
+            "body": "書き起こした本文",
+            "note": "",
+        },
+    )
     assert response.status_code in (200, 400)
     assert REFUSED in response.text and "書き起こした本文" in response.text and "山田 太郎" in response.text
     assert count_rows(Submission) == 0

@@ -1,4 +1,5 @@
 """Splitting, editing, ordering and numbering opinions; form letters answered once."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -16,8 +17,9 @@ def officer(as_role):
 
 
 def _paper(c, body, kind="individual", channel="post"):
-    return services.add_paper_submission(c, actor="test", channel=channel, received_on=date(2025, 11, 20),
-                                         submitter_kind=kind, body=body)
+    return services.add_paper_submission(
+        c, actor="test", channel=channel, received_on=date(2025, 11, 20), submitter_kind=kind, body=body
+    )
 
 
 def test_split_reorder_and_number_per_category(app, officer, make_consultation):
@@ -25,8 +27,9 @@ def test_split_reorder_and_number_per_category(app, officer, make_consultation):
     sub = _paper(c, "意見A\n----\n意見B\n----\n意見C")
     db.session.commit()
     opinion = sub.opinions[0]
-    response = officer.post(f"/consultations/opinions/{opinion.id}/split",
-                            data={"text": "意見A\n----\n意見B\n-----\n意見C"})
+    response = officer.post(
+        f"/consultations/opinions/{opinion.id}/split", data={"text": "意見A\n----\n意見B\n-----\n意見C"}
+    )
     assert response.status_code == 302
     ops = services.ordered_opinions(c)
     assert [o.summary for o in ops] == ["意見A", "意見B", "意見C"]
@@ -37,9 +40,18 @@ def test_split_reorder_and_number_per_category(app, officer, make_consultation):
     assert [o.summary for o in services.ordered_opinions(c)] == ["意見A", "意見C", "意見B"]
     # put C in the second category: numbering restarts there
     c_op = next(o for o in ops if o.summary == "意見C")
-    response = officer.post(f"/consultations/opinions/{c_op.id}/edit", data={
-        "summary": "意見C（要約）", "category": "system", "topic": "【制度】", "target_path": "", "reply": "考え方C",
-        "change_version_id": "0", "change_path": ""})
+    response = officer.post(
+        f"/consultations/opinions/{c_op.id}/edit",
+        data={
+            "summary": "意見C（要約）",
+            "category": "system",
+            "topic": "【制度】",
+            "target_path": "",
+            "reply": "考え方C",
+            "change_version_id": "0",
+            "change_path": "",
+        },
+    )
     assert response.status_code == 302, response.text[:3000]
     db.session.expire_all()
     numbers = {(o.summary, o.category): o.number for o in services.ordered_opinions(c)}
@@ -65,10 +77,19 @@ def test_changed_opinion_links_the_item_of_the_next_version(app, officer, make_c
     op = sub.opinions[0]
     page = officer.get(f"/consultations/opinions/{op.id}/edit")
     assert 'value="basic/systems"' in page.text
-    response = officer.post(f"/consultations/opinions/{op.id}/edit", data={
-        "summary": op.summary, "category": "assessment", "topic": "", "target_path": "basic/systems",
-        "reply": "ご意見を踏まえ修正しました。", "changed": "y", "change_version_id": str(nxt.id),
-        "change_path": "basic/systems"})
+    response = officer.post(
+        f"/consultations/opinions/{op.id}/edit",
+        data={
+            "summary": op.summary,
+            "category": "assessment",
+            "topic": "",
+            "target_path": "basic/systems",
+            "reply": "ご意見を踏まえ修正しました。",
+            "changed": "y",
+            "change_version_id": str(nxt.id),
+            "change_path": "basic/systems",
+        },
+    )
     assert response.status_code == 302
     db.session.expire_all()
     op = db.session.get(Opinion, op.id)
@@ -83,10 +104,14 @@ def test_form_letters_grouped_answered_once_counts_stay_correct(app, make_consul
     from consultation.report import build_report
 
     c = make_consultation(status="open")
-    subs = [_paper(c, FORM_LETTER),
-            _paper(c, FORM_LETTER + "よろしくお願いします。"),
-            _paper(c, "マイナンバー制度に反対します。個人情報の一元管理につながるおそれがあり、評価書案の再検討を求めます!"),
-            _paper(c, "窓口の待ち時間を短くしてください。", channel="fax")]
+    subs = [
+        _paper(c, FORM_LETTER),
+        _paper(c, FORM_LETTER + "よろしくお願いします。"),
+        _paper(
+            c, "マイナンバー制度に反対します。個人情報の一元管理につながるおそれがあり、評価書案の再検討を求めます!"
+        ),
+        _paper(c, "窓口の待ち時間を短くしてください。", channel="fax"),
+    ]
     groups = services.group_form_letters(c, actor="test", threshold=0.8)
     assert len(groups) == 1
     group = groups[0]
@@ -96,7 +121,9 @@ def test_form_letters_grouped_answered_once_counts_stay_correct(app, make_consul
     assert sims[group.representative_id] == 1.0
     assert all(0.8 <= s <= 1.0 for s in sims.values())
     rep = group.representative
-    services.update_opinion(rep.opinions[0], actor="test", reply="本評価書案の内容に関するご意見ではないため…", topic="制度")
+    services.update_opinion(
+        rep.opinions[0], actor="test", reply="本評価書案の内容に関するご意見ではないため…", topic="制度"
+    )
     made = services.answer_group(group, actor="test")
     assert made == 2
     db.session.commit()

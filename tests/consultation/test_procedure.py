@@ -1,6 +1,7 @@
 """The 意見聴取 step of a version (issue #13): done only by a consultation held on that
 version, after its period (or closed early with a reason), with every reply and the result
 published; section VI from the record; the workflow refuses to move on before."""
+
 from __future__ import annotations
 
 import copy
@@ -23,8 +24,15 @@ REASON = "制度改正の施行日が迫り、評価書の提出を急ぐ必要�
 
 def _consult(version, *, start, end, status="scheduled", **values):
     c = services.create_consultation(
-        version, actor="test", title="住民基本台帳事務に関する特定個人情報保護評価書", start_date=start,
-        end_date=end, channels=["post", "web"], places=["住民情報課"], **values)
+        version,
+        actor="test",
+        title="住民基本台帳事務に関する特定個人情報保護評価書",
+        start_date=start,
+        end_date=end,
+        channels=["post", "web"],
+        places=["住民情報課"],
+        **values,
+    )
     if status != "scheduled":
         c.transition("open", actor="test", today=start)
         c.opened_at = datetime.combine(start, time(9), tzinfo=JST)  # opened on its start date
@@ -43,8 +51,9 @@ def _review_done(version):
 
     body = ReviewBody(name="札幌市個人情報保護審議会")
     db.session.add(body)
-    db.session.add(ReviewSession(version=version, body=body, held_on=today_jst(), method="審議会で審議",
-                                 result="妥当である。"))
+    db.session.add(
+        ReviewSession(version=version, body=body, held_on=today_jst(), method="審議会で審議", result="妥当である。")
+    )
     db.session.commit()
 
 
@@ -61,7 +70,8 @@ def significant_draft(make_assessment):
 
 
 def test_closing_on_the_first_day_needs_a_reason_and_the_step_waits_for_replies_and_report(
-        app, significant_draft, make_user):
+    app, significant_draft, make_user
+):
     """A 30-day consultation closed on its first day: refused without a reason; with one, the
     step is still not done, the version cannot be submitted or published that day."""
     officer = make_user("officer")
@@ -79,8 +89,10 @@ def test_closing_on_the_first_day_needs_a_reason_and_the_step_waits_for_replies_
     assert c.status == "closed" and c.closed_early and c.early_close_reason == REASON
 
     problem = procedure.step_problem("consultation", significant_draft)
-    assert problem == ("市の考え方が入力されていない意見が1件あります。"
-                       "意見募集の結果（寄せられたご意見と市の考え方）が公表されていません。")
+    assert problem == (
+        "市の考え方が入力されていない意見が1件あります。"
+        "意見募集の結果（寄せられたご意見と市の考え方）が公表されていません。"
+    )
     with pytest.raises(VersionRefused, match="公表されていません"):
         pia_services.start_review(significant_draft, actor=officer)
     _review_done(significant_draft)
@@ -111,8 +123,13 @@ def test_closing_on_the_first_day_needs_a_reason_and_the_step_waits_for_replies_
     assert report.period == wareki_range(today, today)
     assert REASON in report.closed_early_note and "締め切りました" in report.closed_early_note
     # every state change is in the audit trail, the early close with its reason
-    events = db.session.execute(db.select(AuditEvent).filter_by(
-        action="transition", object_type="consultation", object_id=str(c.id))).scalars().all()
+    events = (
+        db.session.execute(
+            db.select(AuditEvent).filter_by(action="transition", object_type="consultation", object_id=str(c.id))
+        )
+        .scalars()
+        .all()
+    )
     assert [e.after["status"] for e in events] == ["open", "closed", "reported"]
     assert events[0].after["draft_sha256"] == c.draft_sha256
     assert events[1].after["early_close_reason"] == REASON
@@ -138,8 +155,7 @@ def test_a_scheduled_consultation_does_not_count(app, significant_draft):
 def test_closed_early_without_reason_is_named(app, significant_draft):
     """A consultation closed early before reasons were asked for (as the migration marks them)."""
     today = today_jst()
-    c = _consult(significant_draft, start=today - timedelta(days=10), end=today + timedelta(days=19),
-                 status="open")
+    c = _consult(significant_draft, start=today - timedelta(days=10), end=today + timedelta(days=19), status="open")
     c.transition("closed", actor="test", reason="x")
     c.early_close_reason = ""
     db.session.commit()
@@ -158,8 +174,7 @@ def test_the_minimum_period_is_configurable(app, significant_draft):
 
 def test_closing_after_the_period_needs_no_reason(app, significant_draft):
     today = today_jst()
-    c = _consult(significant_draft, start=today - timedelta(days=40), end=today - timedelta(days=1),
-                 status="open")
+    c = _consult(significant_draft, start=today - timedelta(days=40), end=today - timedelta(days=1), status="open")
     services.close_consultation(c, actor="test")
     _publish_result(c)
     assert not c.closed_early
@@ -312,14 +327,22 @@ def test_a_consultation_opened_late_counts_from_its_opening(app, significant_dra
     date, a 30-day period is 20 days, which needs a 特段の理由, and VI 2 gives the real start."""
     today = today_jst()
     c = services.create_consultation(
-        significant_draft, actor="test", title="遅れて開始した意見募集", start_date=today - timedelta(days=10),
-        end_date=today + timedelta(days=19), channels=["post"], places=["住民情報課"])
+        significant_draft,
+        actor="test",
+        title="遅れて開始した意見募集",
+        start_date=today - timedelta(days=10),
+        end_date=today + timedelta(days=19),
+        channels=["post"],
+        places=["住民情報課"],
+    )
     c.transition("open", actor="test")
     c.close(actor="test", today=today + timedelta(days=20))
     services.mark_reviewed(c, actor="test")
     services.publish_result(c, actor="test", on=today + timedelta(days=21))
     db.session.commit()
     problems = services.procedure_problems(c, today=today + timedelta(days=21))
-    assert problems == [f"意見募集「遅れて開始した意見募集」は{fmt_date(today)}に開始されたため、募集期間が20日間で"
-                        "30日に満たないのに、期間を短縮する特段の理由が記録されていません。"]
+    assert problems == [
+        f"意見募集「遅れて開始した意見募集」は{fmt_date(today)}に開始されたため、募集期間が20日間で"
+        "30日に満たないのに、期間を短縮する特段の理由が記録されていません。"
+    ]
     assert procedure.section_vi_facts(significant_draft)["consultation"]["period"]["start"] == today

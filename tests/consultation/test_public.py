@@ -1,4 +1,5 @@
 """The public page and web form: accessibility, receipt, closed period, honeypot, rate limit, size."""
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,12 @@ from tests.consultation.htmltree import parse, squash
 
 @pytest.fixture
 def app_config():
-    return {"CONSULTATION_RATE_LIMIT": 3, "CONSULTATION_RATE_WINDOW": 600,
-            "CONSULTATION_MAX_POST_BYTES": 20_000, "CONSULTATION_MAX_OPINION_CHARS": 2000}
+    return {
+        "CONSULTATION_RATE_LIMIT": 3,
+        "CONSULTATION_RATE_WINDOW": 600,
+        "CONSULTATION_MAX_POST_BYTES": 20_000,
+        "CONSULTATION_MAX_OPINION_CHARS": 2000,
+    }
 
 
 @pytest.fixture
@@ -25,8 +30,14 @@ def open_consultation(make_consultation):
 
 
 def _valid(**extra):
-    data = {"body": "評価書案のリスク対策について意見を述べます。", "name": "札幌 太郎", "address": "",
-            "submitter_kind": "individual", "consent": "y", "website": ""}
+    data = {
+        "body": "評価書案のリスク対策について意見を述べます。",
+        "name": "札幌 太郎",
+        "address": "",
+        "submitter_kind": "individual",
+        "consent": "y",
+        "website": "",
+    }
     data.update(extra)
     return data
 
@@ -76,8 +87,9 @@ def test_receipt_numbers_differ(app, client, open_consultation):
 
 
 def test_missing_required_field_shows_linked_error_summary_and_keeps_input(app, client, open_consultation, count_rows):
-    response = client.post(f"/public/consultations/{open_consultation.id}",
-                           data=_valid(name="", body="残しておく本文", consent=""))
+    response = client.post(
+        f"/public/consultations/{open_consultation.id}", data=_valid(name="", body="残しておく本文", consent="")
+    )
     assert response.status_code == 200
     tree = parse(response.text)
     summary = tree.find(id="error-summary")
@@ -224,8 +236,10 @@ def test_web_opinion_with_a_my_number_is_stored_masked_everywhere(app, client, o
     from common.models import AuditEvent
     from consultation.models import Opinion
 
-    response = client.post(f"/public/consultations/{open_consultation.id}",
-                           data=_valid(body="私の個人番号は1234-5678-9018です。記載例を示してください。"))
+    response = client.post(
+        f"/public/consultations/{open_consultation.id}",
+        data=_valid(body="私の個人番号は1234-5678-9018です。記載例を示してください。"),
+    )
     assert response.status_code == 303
     sub = db.session.execute(db.select(Submission)).scalar_one()
     assert sub.body == "私の個人番号は［個人番号］です。記載例を示してください。"
@@ -242,13 +256,21 @@ def test_web_submission_leaves_its_audit_trail(app, client, open_consultation):
     client.post(f"/public/consultations/{open_consultation.id}", data=_valid())
     sub = db.session.execute(db.select(Submission)).scalar_one()
     opinion = db.session.execute(db.select(Opinion)).scalar_one()
-    rows = db.session.execute(
-        db.select(AuditEvent).where(AuditEvent.object_type.in_(["Submission", "Opinion", "consultation_submission"]))
-        .order_by(AuditEvent.id)).scalars().all()
+    rows = (
+        db.session.execute(
+            db.select(AuditEvent)
+            .where(AuditEvent.object_type.in_(["Submission", "Opinion", "consultation_submission"]))
+            .order_by(AuditEvent.id)
+        )
+        .scalars()
+        .all()
+    )
     by_type = {r.object_type: r for r in rows}
     assert sorted((r.action, r.object_type, r.object_id) for r in rows) == [
-        ("create", "Opinion", str(opinion.id)), ("create", "Submission", str(sub.id)),
-        ("create", "consultation_submission", str(sub.id))]
+        ("create", "Opinion", str(opinion.id)),
+        ("create", "Submission", str(sub.id)),
+        ("create", "consultation_submission", str(sub.id)),
+    ]
     assert by_type["Submission"].after["body"] == sub.body
     assert by_type["Opinion"].after["summary"] == opinion.summary
     assert by_type["consultation_submission"].actor_name == "public"

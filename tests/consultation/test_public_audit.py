@@ -1,4 +1,5 @@
 """The audit trail of a web submission goes in with the submission, in one INSERT."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -24,8 +25,11 @@ def _submission(consultation, body="意見です。", **extra) -> Submission:
 
 
 def _trail(object_type):
-    return db.session.execute(db.select(AuditEvent).filter_by(object_type=object_type)
-                              .order_by(AuditEvent.id)).scalars().all()
+    return (
+        db.session.execute(db.select(AuditEvent).filter_by(object_type=object_type).order_by(AuditEvent.id))
+        .scalars()
+        .all()
+    )
 
 
 def test_rows_of_a_flush_go_in_one_insert(app, open_consultation):
@@ -37,8 +41,9 @@ def test_rows_of_a_flush_go_in_one_insert(app, open_consultation):
 
     submission = _submission(open_consultation)
     db.session.add(submission)
-    audit.record_with_flush(submission, "create", "consultation_submission", lambda s: f"受付番号 {s.receipt_number}",
-                            actor="public")
+    audit.record_with_flush(
+        submission, "create", "consultation_submission", lambda s: f"受付番号 {s.receipt_number}", actor="public"
+    )
     sa.event.listen(db.engine, "before_cursor_execute", count)
     try:
         db.session.flush()

@@ -1,4 +1,5 @@
 """The public web form is protected by CSRF like every other form."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -59,8 +60,7 @@ def test_cached_form_gives_every_visitor_a_token_of_their_own(app, fresh_g, make
 
 
 @pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True, "HYOKA_PORTAL_CACHE_SECONDS": 60}])
-def test_a_consultation_closed_meanwhile_refuses_posts_from_a_cached_form(app, fresh_g, make_consultation,
-                                                                         count_rows):
+def test_a_consultation_closed_meanwhile_refuses_posts_from_a_cached_form(app, fresh_g, make_consultation, count_rows):
     from common.db import db
 
     today = today_jst()

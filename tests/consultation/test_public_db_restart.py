@@ -4,6 +4,7 @@ Pooled connections are not pinged on every checkout (a round trip each); one tha
 longer than HYOKA_DB_PING_AFTER_IDLE_SECONDS is, and a dead one makes the pool replace all
 of its connections (app.py, ``_ping_idle_connections``).
 """
+
 from __future__ import annotations
 
 import time
@@ -31,8 +32,13 @@ def open_consultation(make_consultation):
 
 
 def _opinion(n: int) -> dict:
-    return {"body": f"再起動後の意見 {n}", "name": "札幌 太郎", "submitter_kind": "individual", "consent": "y",
-            "website": ""}
+    return {
+        "body": f"再起動後の意見 {n}",
+        "name": "札幌 太郎",
+        "submitter_kind": "individual",
+        "consent": "y",
+        "website": "",
+    }
 
 
 def _drop_every_connection() -> None:
@@ -41,8 +47,10 @@ def _drop_every_connection() -> None:
 
     url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture
@@ -63,8 +71,9 @@ def test_idle_connections_are_pinged_and_replaced(app, client, open_consultation
 
 
 @pytest.mark.parametrize("app_config", [{"HYOKA_DB_PING_AFTER_IDLE_SECONDS": 3600}])
-def test_a_dead_connection_in_use_a_moment_ago_fails_one_request_only(app, client, open_consultation,
-                                                                       postgresql_only, count_rows):
+def test_a_dead_connection_in_use_a_moment_ago_fails_one_request_only(
+    app, client, open_consultation, postgresql_only, count_rows
+):
     """Within the idle limit a connection is trusted: the request that meets a dead one
     fails, and SQLAlchemy replaces every connection of the pool for the next."""
     url = f"/public/consultations/{open_consultation.id}"

@@ -1,4 +1,5 @@
 """Masking before publication, the result report's structure (004), PDF, CLI and the demo."""
+
 from __future__ import annotations
 
 import shutil
@@ -67,8 +68,13 @@ def test_valid_my_number_is_masked_and_blocks_publication_until_reviewed(app, of
 
 def test_my_number_masked_at_intake_but_invalid_check_digit_kept(app, make_consultation):
     c = make_consultation(status="open")
-    sub = services.add_paper_submission(c, actor="test", channel="post", received_on=date(2025, 11, 20),
-                                        body=f"番号 {VALID_MY_NUMBER} と {INVALID_MY_NUMBER}")
+    sub = services.add_paper_submission(
+        c,
+        actor="test",
+        channel="post",
+        received_on=date(2025, 11, 20),
+        body=f"番号 {VALID_MY_NUMBER} と {INVALID_MY_NUMBER}",
+    )
     db.session.commit()
     db.session.expire_all()
     assert VALID_MY_NUMBER not in sub.body and INVALID_MY_NUMBER in sub.body
@@ -77,9 +83,16 @@ def test_my_number_masked_at_intake_but_invalid_check_digit_kept(app, make_consu
 
 def test_names_never_published(app, client, make_consultation):
     c = make_consultation(status="closed")
-    sub = services.add_paper_submission(c, actor="test", channel="post", received_on=date(2025, 11, 20),
-                                        name="秘密 太郎", address="札幌市中央区北1条西2丁目", contact="himitsu@example.jp",
-                                        body="制度について意見します。")
+    sub = services.add_paper_submission(
+        c,
+        actor="test",
+        channel="post",
+        received_on=date(2025, 11, 20),
+        name="秘密 太郎",
+        address="札幌市中央区北1条西2丁目",
+        contact="himitsu@example.jp",
+        body="制度について意見します。",
+    )
     services.update_opinion(sub.opinions[0], actor="test", reply="承ります。")
     services.mark_reviewed(c, actor="test")
     services.publish_result(c, actor="test")
@@ -127,19 +140,34 @@ def test_report_html_has_the_structure_of_004(app, client, demo_consultation):
     assert response.status_code == 200
     tree = parse(response.text)
     article = tree.find("article", class_="pc-report")
-    assert squash(article.find("h1").text()) == \
-        "住民基本台帳事務に関する特定個人情報保護評価書について 寄せられたご意見と本市の考え方"
+    assert (
+        squash(article.find("h1").text())
+        == "住民基本台帳事務に関する特定個人情報保護評価書について 寄せられたご意見と本市の考え方"
+    )
     assert _sections(article) == [
-        "1 意見の募集期間", "2 公表場所", "3 意見の受付方法", "4 意見数等",
-        "5 ご意見の概要とそれに対する札幌市の考え方", "ご意見の概要とそれに対する札幌市の考え方"]
+        "1 意見の募集期間",
+        "2 公表場所",
+        "3 意見の受付方法",
+        "4 意見数等",
+        "5 ご意見の概要とそれに対する札幌市の考え方",
+        "ご意見の概要とそれに対する札幌市の考え方",
+    ]
     text = squash(article.text())
     assert "令和7年11月12日（水）～令和7年12月11日（木）" in text
     subsections = [squash(h.text()) for h in article.find_all("h3")]
-    assert subsections[:5] == ["(1) 市役所等での配布", "(2) 札幌市公式ホームページによる公開",
-                               "(1) 提出者数", "(2) 意見の受付方法別内訳", "(3) 意見総数"]
+    assert subsections[:5] == [
+        "(1) 市役所等での配布",
+        "(2) 札幌市公式ホームページによる公開",
+        "(1) 提出者数",
+        "(2) 意見の受付方法別内訳",
+        "(3) 意見総数",
+    ]
     places = [squash(p.text()) for p in article.find_all("p", class_="pc-report__place")]
-    assert places == ["ア デジタル戦略推進局スマートシティ推進部住民情報課（本庁舎2階）",
-                      "イ 市政刊行物コーナー（本庁舎2階）", "ウ 各区役所総務企画課（広聴係）"]
+    assert places == [
+        "ア デジタル戦略推進局スマートシティ推進部住民情報課（本庁舎2階）",
+        "イ 市政刊行物コーナー（本庁舎2階）",
+        "ウ 各区役所総務企画課（広聴係）",
+    ]
     assert "http://www.city.sapporo.jp/shimin/koseki/mynumber/pia.html" in text
     assert "郵送、持参、FAX、電子メール" in text
     assert squash(article.find("p", class_="pc-report__submitters").text()) == "1 団体"
@@ -151,12 +179,20 @@ def test_report_html_has_the_structure_of_004(app, client, demo_consultation):
     assert squash(article.find("p", class_="pc-report__annex-period").text()) == "(令和7年11月12日～12月11日実施)"
     categories = article.find_all("section", class_="pc-report__category")
     assert [squash(s.find("h3").text()) for s in categories] == [
-        "1 住民基本台帳事務に関する特定個人情報保護評価に対するご意見", "2 制度全体に関するご意見"]
+        "1 住民基本台帳事務に関する特定個人情報保護評価に対するご意見",
+        "2 制度全体に関するご意見",
+    ]
     opinions = categories[0].find("table")
-    assert [squash(th.text()) for th in opinions.find("thead").find_all("th")] == ["No.", "寄せられたご意見", "札幌市の考え方"]
+    assert [squash(th.text()) for th in opinions.find("thead").find_all("th")] == [
+        "No.",
+        "寄せられたご意見",
+        "札幌市の考え方",
+    ]
     body_rows = opinions.find("tbody").find_all("tr")
     assert [squash(r.find("td").text()) for r in body_rows] == [str(n) for n in range(1, 11)]
-    topics = {i + 1: squash(p.text()) for i, r in enumerate(body_rows) for p in r.find_all("p", class_="pc-report__topic")}
+    topics = {
+        i + 1: squash(p.text()) for i, r in enumerate(body_rows) for p in r.find_all("p", class_="pc-report__topic")
+    }
     assert topics == {1: "【システム総論】", 6: "【クラウド化について】"}
     first = squash(body_rows[0].text())
     assert "アクセス権のある職員による個人情報不正閲覧事件" in first and "操作権限を各区戸籍住民課職員に限定" in first
@@ -227,12 +263,22 @@ def test_pdf_renders_no_remote_or_file_url(app, demo_consultation, monkeypatch):
 
 def test_staff_pages_render(app, officer, demo_consultation):
     c = demo_consultation
-    for url in ("/consultations/", f"/consultations/{c.id}", f"/consultations/{c.id}/opinions",
-                f"/consultations/{c.id}/groups", f"/consultations/{c.id}/review", f"/consultations/{c.id}/report",
-                f"/consultations/submissions/{c.submissions[0].id}", f"/consultations/opinions/{c.opinions[0].id}/edit",
-                f"/consultations/opinions/{c.opinions[0].id}/split", f"/consultations/{c.id}/mail",
-                f"/consultations/{c.id}/submissions/new", "/consultations/new", f"/consultations/{c.id}/edit",
-                f"/public/consultations/{c.id}"):
+    for url in (
+        "/consultations/",
+        f"/consultations/{c.id}",
+        f"/consultations/{c.id}/opinions",
+        f"/consultations/{c.id}/groups",
+        f"/consultations/{c.id}/review",
+        f"/consultations/{c.id}/report",
+        f"/consultations/submissions/{c.submissions[0].id}",
+        f"/consultations/opinions/{c.opinions[0].id}/edit",
+        f"/consultations/opinions/{c.opinions[0].id}/split",
+        f"/consultations/{c.id}/mail",
+        f"/consultations/{c.id}/submissions/new",
+        "/consultations/new",
+        f"/consultations/{c.id}/edit",
+        f"/public/consultations/{c.id}",
+    ):
         response = officer.get(url, follow_redirects=True)
         assert response.status_code == 200, url
 

@@ -4,6 +4,7 @@ The live server runs the app with the full demo data, once per engine and worker
 failure, pytest-playwright keeps a screenshot (``--screenshot only-on-failure``) and this
 module keeps the page's HTML, both under ``test-results/``.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,15 +39,26 @@ def browser_type_launch_args(browser_type_launch_args):
     return {
         **browser_type_launch_args,
         "executable_path": CHROMIUM,
-        "args": ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
     }
 
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
-    return {**browser_context_args, "locale": "ja-JP", "timezone_id": "Asia/Tokyo",
-            "viewport": {"width": 1280, "height": 900}}
+    return {
+        **browser_context_args,
+        "locale": "ja-JP",
+        "timezone_id": "Asia/Tokyo",
+        "viewport": {"width": 1280, "height": 900},
+    }
 
 
 #: base URL of each running live server -> its app (for :func:`live_app`)
@@ -62,9 +74,14 @@ def _free_port() -> int:
 @pytest.fixture(scope="session", params=["sqlite"] + (["postgresql"] if PG_URL else []))
 def live_server(request, tmp_path_factory):
     """Base URL of a running Hyoka with the demo data (one per engine)."""
-    config = {**BASE_CONFIG, "SERVER_NAME": None, "SESSION_COOKIE_SECURE": False,
-              "REMEMBER_COOKIE_SECURE": False, "WTF_CSRF_ENABLED": True,
-              "HYOKA_UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads"))}
+    config = {
+        **BASE_CONFIG,
+        "SERVER_NAME": None,
+        "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_SECURE": False,
+        "WTF_CSRF_ENABLED": True,
+        "HYOKA_UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
+    }
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("e2e") / "e2e.sqlite3"
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"

@@ -4,6 +4,7 @@ The demo's 住民基本台帳に関する事務 全項目評価書 (affair code 
 第1版 and a draft 第2版. Every journey here types unique texts, so the tests neither depend on
 each other nor on the order they run in.
 """
+
 from __future__ import annotations
 
 import re
@@ -108,7 +109,8 @@ def test_officer_compares_published_version_and_draft(page, live_server, login_a
 
     # character-level highlighting: only the changed characters are marked
     item = page.locator("section").filter(
-        has=page.get_by_role("heading", name=re.compile(r"システム1 ①システムの名称")))
+        has=page.get_by_role("heading", name=re.compile(r"システム1 ①システムの名称"))
+    )
     expect(item.get_by_role("deletion")).to_have_text("・印鑑オンライン")
     expect(item.get_by_role("insertion")).to_have_text("標準準拠システム。")
     # the highlighting is visible (the stylesheet colours del/ins), not only in the markup
@@ -192,5 +194,7 @@ def test_editor_of_another_department_cannot_open_the_draft(page, live_server, l
         response = page.goto(url)
         assert response is not None and response.status == 403
         expect(page.get_by_role("heading", level=1)).to_have_text("このページを表示する権限がありません。")
-        expect(page.get_by_text("必要な権限をお持ちでない場合は、システム管理者にお問い合わせください。")).to_be_visible()
+        expect(
+            page.get_by_text("必要な権限をお持ちでない場合は、システム管理者にお問い合わせください。")
+        ).to_be_visible()
         expect(page.get_by_text("住民記録システム(標準準拠システム")).to_have_count(0)

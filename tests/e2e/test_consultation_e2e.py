@@ -8,6 +8,7 @@ Each test creates its own consultation with a unique title, so counts in the rep
 test's own. The public form allows a few posts per address and 10 minutes (rate limit):
 the tests here send three in all.
 """
+
 from __future__ import annotations
 
 import re
@@ -92,8 +93,7 @@ def submit_opinion(page: Page, public_url: str, title: str, body: str, *, reload
     return number
 
 
-def test_resident_opinion_is_split_answered_and_reported(page, live_server, login_as, browser,
-                                                         browser_context_args):
+def test_resident_opinion_is_split_answered_and_reported(page, live_server, login_as, browser, browser_context_args):
     login_as("officer")
     title, public_url = create_open_consultation(page)
 
@@ -135,8 +135,10 @@ def test_resident_opinion_is_split_answered_and_reported(page, live_server, logi
     expect_flash(page, "意見を2件に分割しました。")
 
     # --- 市の考え方 for each opinion ----------------------------------------------------
-    replies = {first: _unique("安全管理措置は評価書III 7.に記載しています。"),
-               second: _unique("委託先の監督については評価書III 4.に追記します。")}
+    replies = {
+        first: _unique("安全管理措置は評価書III 7.に記載しています。"),
+        second: _unique("委託先の監督については評価書III 4.に追記します。"),
+    }
     for summary, reply in replies.items():
         row = page.get_by_role("row").filter(has_text=summary)
         expect(row).to_have_count(1)

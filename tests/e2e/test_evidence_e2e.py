@@ -4,6 +4,7 @@ The demo's evidence (about 100,000 access events) yields findings of every check
 journey filters them by the check 本人・家族の記録の参照 (``self_or_family``), opens one and
 records a decision with a unique reason, so it does not depend on what other tests decided.
 """
+
 from __future__ import annotations
 
 import re

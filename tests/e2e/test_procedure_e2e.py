@@ -14,6 +14,7 @@ A period that has ended cannot be waited for: the consultation is created runnin
 30 days or a reason; a start in the past is not refused), and the web form never takes an
 opinion outside the period — so the opinion comes in as a letter (郵送) the officer enters.
 """
+
 from __future__ import annotations
 
 import re
@@ -69,20 +70,28 @@ def make_draft(live_app) -> Draft:
     with live_app.app_context(), audit.acting_as("画面試験の準備"):
         department = db.session.execute(sa.select(Department).filter_by(name="住民情報課")).scalar_one()
         affair = services.create_affair(code=code, name=name, department=department, actor=None)
-        services.record_threshold(affair, actor=None, determined_on=date(2024, 12, 1), target_count=1_900_000,
-                                  handlers=3000, serious_incident=False)
-        assessment = services.create_assessment(affair, form="zenkoumoku", actor=None, with_draft=False,
-                                                title=title)
-        services.add_published_version(assessment, v1, actor=None, submitted_on=date(2025, 1, 24),
-                                       published_on=date(2025, 1, 31))
+        services.record_threshold(
+            affair,
+            actor=None,
+            determined_on=date(2024, 12, 1),
+            target_count=1_900_000,
+            handlers=3000,
+            serious_incident=False,
+        )
+        assessment = services.create_assessment(affair, form="zenkoumoku", actor=None, with_draft=False, title=title)
+        services.add_published_version(
+            assessment, v1, actor=None, submitted_on=date(2025, 1, 24), published_on=date(2025, 1, 31)
+        )
         location = "files/files[0]/storage/location"
-        draft = services.start_draft(assessment, actor=None, changes={
-            location: v2["files"]["files"][0]["storage"]["location"]})
+        draft = services.start_draft(
+            assessment, actor=None, changes={location: v2["files"]["files"][0]["storage"]["location"]}
+        )
         db.session.commit()
         assert services.change_kind(draft) == "significant"
         failed = checklist.failures(checklist.run(draft))
-        assert {item.key for item in failed} == {"step:consultation", "step:review"}, \
-            [(item.key, item.problems) for item in failed]
+        assert {item.key for item in failed} == {"step:consultation", "step:review"}, [
+            (item.key, item.problems) for item in failed
+        ]
         return Draft(code, name, title, assessment.id, draft.id)
 
 
@@ -159,8 +168,19 @@ def test_full_procedure_leads_to_publication(page, live_server, live_app, login_
 
     # the procedure in its legal order, 意見聴取 first
     steps = page.get_by_role("list", name="手続の順序").get_by_role("listitem")
-    expect(steps).to_have_text([re.compile(label) for label in (
-        "しきい値判断", "評価書の作成", "住民等からの意見聴取", "第三者点検", "個人情報保護委員会への提出", "公表")])
+    expect(steps).to_have_text(
+        [
+            re.compile(label)
+            for label in (
+                "しきい値判断",
+                "評価書の作成",
+                "住民等からの意見聴取",
+                "第三者点検",
+                "個人情報保護委員会への提出",
+                "公表",
+            )
+        ]
+    )
     expect(procedure_step(page, "しきい値判断")).to_contain_text("完了")
     expect(procedure_step(page, "評価書の作成")).to_contain_text("完了")
     start_consultation_step(page)
@@ -288,8 +308,7 @@ def test_full_procedure_leads_to_publication(page, live_server, live_app, login_
 # --------------------------------------------------------------------------- the dishonest path
 
 
-def test_closing_on_the_first_day_without_reason_leaves_nothing_to_publish(page, live_server, live_app,
-                                                                            login_as):
+def test_closing_on_the_first_day_without_reason_leaves_nothing_to_publish(page, live_server, live_app, login_as):
     draft = make_draft(live_app)
     today = _today()
     login_as("officer")
@@ -336,7 +355,8 @@ def test_closing_on_the_first_day_without_reason_leaves_nothing_to_publish(page,
     version_url = f"{live_server}/versions/{draft.version_id}"
     token = page.locator("input[name=csrf_token]").first.input_value()
     # 提出, posted from the browser as a crafted form
-    page.evaluate("""([action, token, day]) => {
+    page.evaluate(
+        """([action, token, day]) => {
         const form = document.createElement("form");
         form.method = "post";
         form.action = action;
@@ -347,14 +367,19 @@ def test_closing_on_the_first_day_without_reason_leaves_nothing_to_publish(page,
         }
         document.body.appendChild(form);
         form.submit();
-    }""", [f"{version_url}/transition/submit", token, today.isoformat()])
+    }""",
+        [f"{version_url}/transition/submit", token, today.isoformat()],
+    )
     expect(page.get_by_role("status").filter(has_text="提出")).to_contain_text(
-        "全項目評価の手続(意見聴取・第三者点検)を終えてから提出してください。")
+        "全項目評価の手続(意見聴取・第三者点検)を終えてから提出してください。"
+    )
     expect(page.get_by_role("heading", level=1)).to_contain_text("意見聴取中")
 
     # 第三者点検 and 公表, posted with the session's cookies: each refused, with the reason
-    for action, data in (("review", {"csrf_token": token}),
-                         ("publish", {"csrf_token": token, "on": today.isoformat()})):
+    for action, data in (
+        ("review", {"csrf_token": token}),
+        ("publish", {"csrf_token": token, "on": today.isoformat()}),
+    ):
         response = page.request.post(f"{version_url}/transition/{action}", form=data)
         assert response.ok, (action, response.status)  # the version page, after the redirect
         body = response.text()

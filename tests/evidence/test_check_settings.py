@@ -1,6 +1,7 @@
 """Check settings: the list for auditors, officers and administrators; the administrators'
 edit form (typed parameters, Japanese errors that keep what was typed), reset to defaults,
 and the audit trail."""
+
 from __future__ import annotations
 
 import re
@@ -29,9 +30,15 @@ def value_of(html: str, name: str) -> str:
 
 def trail(name: str) -> list[AuditEvent]:
     """The explicit audit events of a check's settings (the automatic ones have no summary)."""
-    return db.session.execute(sa.select(AuditEvent).where(
-        AuditEvent.object_type == "CheckConfig", AuditEvent.object_id == name,
-        AuditEvent.summary != "").order_by(AuditEvent.id)).scalars().all()
+    return (
+        db.session.execute(
+            sa.select(AuditEvent)
+            .where(AuditEvent.object_type == "CheckConfig", AuditEvent.object_id == name, AuditEvent.summary != "")
+            .order_by(AuditEvent.id)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def defaults_of(name: str) -> dict:
@@ -53,14 +60,19 @@ def affairs(app, department):
     from pia.models import Affair
 
     dept = department("住民情報課")
-    db.session.add_all([Affair(code="juki", name="住民基本台帳に関する事務", department=dept),
-                        Affair(code="kojin-juminzei", name="個人住民税に関する事務", department=dept)])
+    db.session.add_all(
+        [
+            Affair(code="juki", name="住民基本台帳に関する事務", department=dept),
+            Affair(code="kojin-juminzei", name="個人住民税に関する事務", department=dept),
+        ]
+    )
     db.session.commit()
 
 
 # ---------------------------------------------------------------------------
 # The list
 # ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("role", ["admin", "auditor", "officer"])
 def test_list_shows_every_check_with_its_settings(as_role, role):
@@ -94,9 +106,14 @@ def test_admin_dashboard_leads_to_the_settings(admin):
 # Saving
 # ---------------------------------------------------------------------------
 
+
 def test_form_shows_the_current_settings(admin, juki):
-    save_settings("after_hours", enabled=True, severity="medium",
-                  params={"start": "08:30", "end": "17:15", "systems": {"JUKI": {"start": "07:00"}}})
+    save_settings(
+        "after_hours",
+        enabled=True,
+        severity="medium",
+        params={"start": "08:30", "end": "17:15", "systems": {"JUKI": {"start": "07:00"}}},
+    )
     db.session.commit()
     page = admin.get(f"{URL}/after_hours").text
     assert "業務時間" in page and "システムごとの業務時間" in page
@@ -109,46 +126,77 @@ def test_form_shows_the_current_settings(admin, juki):
 def test_saving_changes_what_settings_for_returns(admin):
     r = admin.post(f"{URL}/bulk_access", data={"severity": "high", "subjects": "３，０００"})
     assert r.status_code == 302 and r.headers["Location"].endswith(URL)
-    assert as_dict(settings_for("bulk_access")) == {
-        "enabled": False, "severity": "high", "params": {"subjects": 3000}}
+    assert as_dict(settings_for("bulk_access")) == {"enabled": False, "severity": "high", "params": {"subjects": 3000}}
     assert "点検「大量参照」の設定を保存しました" in admin.get(URL).text
 
     r = admin.post(f"{URL}/stale_grant", data={"enabled": "y", "severity": "medium", "days": "30"})
     assert r.status_code == 302
-    assert as_dict(settings_for("stale_grant")) == {
-        "enabled": True, "severity": "medium", "params": {"days": 30}}
+    assert as_dict(settings_for("stale_grant")) == {"enabled": True, "severity": "medium", "params": {"days": 30}}
     # only what differs from the defaults is stored
     row = db.session.get(CheckConfig, "stale_grant")
     assert row.severity is None and row.params == {"days": 30}
 
 
 def test_saving_hours_and_per_system_hours(admin, juki):
-    r = admin.post(f"{URL}/after_hours", data={
-        "enabled": "y", "severity": "low", "start": "８：３０", "end": "17:15",
-        "systems-0-system": "JUKI", "systems-0-start": "7:00", "systems-0-end": "",
-        "systems-1-system": "", "systems-1-start": "", "systems-1-end": ""})
+    r = admin.post(
+        f"{URL}/after_hours",
+        data={
+            "enabled": "y",
+            "severity": "low",
+            "start": "８：３０",
+            "end": "17:15",
+            "systems-0-system": "JUKI",
+            "systems-0-start": "7:00",
+            "systems-0-end": "",
+            "systems-1-system": "",
+            "systems-1-start": "",
+            "systems-1-end": "",
+        },
+    )
     assert r.status_code == 302, errors(r.text)
     assert settings_for("after_hours").params == {
-        "start": "08:30", "end": "17:15", "systems": {"JUKI": {"start": "07:00"}}}
+        "start": "08:30",
+        "end": "17:15",
+        "systems": {"JUKI": {"start": "07:00"}},
+    }
 
     # emptying the row removes the override
-    r = admin.post(f"{URL}/after_hours", data={
-        "enabled": "y", "severity": "low", "start": "08:30", "end": "17:15",
-        "systems-0-system": "", "systems-0-start": "", "systems-0-end": ""})
+    r = admin.post(
+        f"{URL}/after_hours",
+        data={
+            "enabled": "y",
+            "severity": "low",
+            "start": "08:30",
+            "end": "17:15",
+            "systems-0-system": "",
+            "systems-0-start": "",
+            "systems-0-end": "",
+        },
+    )
     assert r.status_code == 302, errors(r.text)
     assert settings_for("after_hours").params["systems"] == {}
 
 
 @pytest.mark.parametrize("name", ["provision_outside_basis", "inquiry_declared_none"])
 def test_saving_the_info_item_mapping(admin, affairs, name):
-    r = admin.post(f"{URL}/{name}", data={
-        "enabled": "y", "severity": "high",
-        "info_item_affairs-0-info_item": "住民票関係情報", "info_item_affairs-0-affair": "juki",
-        "info_item_affairs-1-info_item": " 地方税関係情報 ", "info_item_affairs-1-affair": "kojin-juminzei",
-        "info_item_affairs-2-info_item": "", "info_item_affairs-2-affair": ""})
+    r = admin.post(
+        f"{URL}/{name}",
+        data={
+            "enabled": "y",
+            "severity": "high",
+            "info_item_affairs-0-info_item": "住民票関係情報",
+            "info_item_affairs-0-affair": "juki",
+            "info_item_affairs-1-info_item": " 地方税関係情報 ",
+            "info_item_affairs-1-affair": "kojin-juminzei",
+            "info_item_affairs-2-info_item": "",
+            "info_item_affairs-2-affair": "",
+        },
+    )
     assert r.status_code == 302, errors(r.text)
     assert settings_for(name).params["info_item_affairs"] == {
-        "住民票関係情報": "juki", "地方税関係情報": "kojin-juminzei"}
+        "住民票関係情報": "juki",
+        "地方税関係情報": "kojin-juminzei",
+    }
     page = admin.get(URL).text
     assert "地方税関係情報 → kojin-juminzei" in page
 
@@ -175,14 +223,18 @@ def test_every_change_goes_to_the_audit_trail(admin):
 # Bad input
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("typed, message", [
-    ("", "入力してください。"),
-    ("十四", "数字(整数)で入力してください。"),
-    ("-3", "数字(整数)で入力してください。"),
-    ("1.5", "数字(整数)で入力してください。"),
-    ("0", "1から365までの整数(日)で入力してください。"),
-    ("366", "1から365までの整数(日)で入力してください。"),
-])
+
+@pytest.mark.parametrize(
+    "typed, message",
+    [
+        ("", "入力してください。"),
+        ("十四", "数字(整数)で入力してください。"),
+        ("-3", "数字(整数)で入力してください。"),
+        ("1.5", "数字(整数)で入力してください。"),
+        ("0", "1から365までの整数(日)で入力してください。"),
+        ("366", "1から365までの整数(日)で入力してください。"),
+    ],
+)
 def test_bad_numbers_are_refused_and_kept(admin, typed, message):
     r = admin.post(f"{URL}/stale_grant", data={"severity": "low", "days": typed})
     assert r.status_code == 400
@@ -195,9 +247,10 @@ def test_bad_numbers_are_refused_and_kept(admin, typed, message):
     assert as_dict(settings_for("stale_grant")) == defaults_of("stale_grant")
 
 
-@pytest.mark.parametrize("name, field, limit", [
-    ("dormant_grant", "days", "1,095"), ("bulk_access", "subjects", "100,000"),
-    ("denied_spike", "denied", "10,000")])
+@pytest.mark.parametrize(
+    "name, field, limit",
+    [("dormant_grant", "days", "1,095"), ("bulk_access", "subjects", "100,000"), ("denied_spike", "denied", "10,000")],
+)
 def test_numbers_have_upper_bounds(admin, name, field, limit):
     r = admin.post(f"{URL}/{name}", data={"enabled": "y", "severity": "low", field: "123456789018"})
     assert r.status_code == 400 and any("までの整数" in e and limit in e for e in errors(r.text))
@@ -236,8 +289,15 @@ def test_bad_system_rows_are_refused_and_kept(admin, juki):
         ({"systems-0-system": "JUKI"}, "開始・終了の少なくとも一方を入力してください。"),
         # an own start after the common end
         ({"systems-0-system": "JUKI", "systems-0-start": "20:00"}, "終了は開始より後の時刻にしてください。"),
-        ({"systems-0-system": "JUKI", "systems-0-start": "07:00",
-          "systems-1-system": "JUKI", "systems-1-end": "20:00"}, "同じシステムが複数の行にあります。"),
+        (
+            {
+                "systems-0-system": "JUKI",
+                "systems-0-start": "07:00",
+                "systems-1-system": "JUKI",
+                "systems-1-end": "20:00",
+            },
+            "同じシステムが複数の行にあります。",
+        ),
     ]
     for rows, message in cases:
         r = admin.post(f"{URL}/after_hours", data={**base, **rows})
@@ -252,19 +312,35 @@ def test_bad_system_rows_are_refused_and_kept(admin, juki):
 def test_bad_mapping_rows_are_refused_and_kept(admin, affairs):
     base = {"enabled": "y", "severity": "high"}
     cases = [
-        ({"info_item_affairs-0-info_item": "住民票関係情報", "info_item_affairs-0-affair": "nosuch"},
-         "登録されていない事務です。"),
-        ({"info_item_affairs-0-info_item": "住民票関係情報", "info_item_affairs-0-affair": ""},
-         "事務を選んでください。"),
-        ({"info_item_affairs-0-info_item": "", "info_item_affairs-0-affair": "juki"},
-         "情報項目の名称を入力してください。"),
-        ({"info_item_affairs-0-info_item": "住" * 101, "info_item_affairs-0-affair": "juki"},
-         "100文字以内で入力してください。"),
-        ({"info_item_affairs-0-info_item": "番号 1234-5678-9018", "info_item_affairs-0-affair": "juki"},
-         "個人番号のような12桁の数字は入力できません。"),
-        ({"info_item_affairs-0-info_item": "住民票関係情報", "info_item_affairs-0-affair": "juki",
-          "info_item_affairs-1-info_item": "住民票関係情報", "info_item_affairs-1-affair": "kojin-juminzei"},
-         "同じ情報項目が複数の行にあります。"),
+        (
+            {"info_item_affairs-0-info_item": "住民票関係情報", "info_item_affairs-0-affair": "nosuch"},
+            "登録されていない事務です。",
+        ),
+        (
+            {"info_item_affairs-0-info_item": "住民票関係情報", "info_item_affairs-0-affair": ""},
+            "事務を選んでください。",
+        ),
+        (
+            {"info_item_affairs-0-info_item": "", "info_item_affairs-0-affair": "juki"},
+            "情報項目の名称を入力してください。",
+        ),
+        (
+            {"info_item_affairs-0-info_item": "住" * 101, "info_item_affairs-0-affair": "juki"},
+            "100文字以内で入力してください。",
+        ),
+        (
+            {"info_item_affairs-0-info_item": "番号 1234-5678-9018", "info_item_affairs-0-affair": "juki"},
+            "個人番号のような12桁の数字は入力できません。",
+        ),
+        (
+            {
+                "info_item_affairs-0-info_item": "住民票関係情報",
+                "info_item_affairs-0-affair": "juki",
+                "info_item_affairs-1-info_item": "住民票関係情報",
+                "info_item_affairs-1-affair": "kojin-juminzei",
+            },
+            "同じ情報項目が複数の行にあります。",
+        ),
     ]
     for rows, message in cases:
         r = admin.post(f"{URL}/provision_outside_basis", data={**base, **rows})
@@ -276,22 +352,26 @@ def test_bad_mapping_rows_are_refused_and_kept(admin, affairs):
 
 
 def test_typed_markup_is_shown_as_text(admin):
-    r = admin.post(f"{URL}/inquiry_declared_none", data={
-        "enabled": "y", "severity": "high",
-        "info_item_affairs-0-info_item": '"><script>alert(1)</script>', "info_item_affairs-0-affair": ""})
+    r = admin.post(
+        f"{URL}/inquiry_declared_none",
+        data={
+            "enabled": "y",
+            "severity": "high",
+            "info_item_affairs-0-info_item": '"><script>alert(1)</script>',
+            "info_item_affairs-0-affair": "",
+        },
+    )
     assert r.status_code == 400
     assert "<script>alert(1)" not in r.text and "&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
 
 
 def test_an_old_row_that_left_the_inventory_can_be_kept_or_removed(admin, juki):
-    save_settings("after_hours", enabled=True, severity=None,
-                  params={"systems": {"OLDSYS": {"start": "09:00"}}})
+    save_settings("after_hours", enabled=True, severity=None, params={"systems": {"OLDSYS": {"start": "09:00"}}})
     db.session.commit()
     page = admin.get(f"{URL}/after_hours").text
     assert "OLDSYS(システム台帳にありません)" in page
     base = {"enabled": "y", "severity": "low", "start": "08:00", "end": "19:00"}
-    r = admin.post(f"{URL}/after_hours", data={**base, "systems-0-system": "OLDSYS",
-                                                "systems-0-start": "09:30"})
+    r = admin.post(f"{URL}/after_hours", data={**base, "systems-0-system": "OLDSYS", "systems-0-start": "09:30"})
     assert r.status_code == 302, errors(r.text)
     assert settings_for("after_hours").params["systems"] == {"OLDSYS": {"start": "09:30"}}
     r = admin.post(f"{URL}/after_hours", data={**base, "systems-0-system": ""})
@@ -301,8 +381,9 @@ def test_an_old_row_that_left_the_inventory_can_be_kept_or_removed(admin, juki):
 def test_malformed_stored_settings_still_open(admin, juki):
     """Settings written by hand (CLI, an old version) that the form does not understand."""
     save_settings("after_hours", enabled=True, severity=None, params={"systems": "JUKI"})
-    save_settings("inquiry_declared_none", enabled=True, severity=None,
-                  params={"info_item_affairs": ["住民票関係情報"]})
+    save_settings(
+        "inquiry_declared_none", enabled=True, severity=None, params={"info_item_affairs": ["住民票関係情報"]}
+    )
     db.session.commit()
     assert admin.get(URL).status_code == 200
     assert admin.get(f"{URL}/after_hours").status_code == 200
@@ -318,10 +399,19 @@ def test_unknown_check_is_not_found(admin):
 # Reset
 # ---------------------------------------------------------------------------
 
+
 def test_reset_restores_the_defaults(admin, juki):
-    r = admin.post(f"{URL}/after_hours", data={
-        "severity": "high", "start": "09:00", "end": "17:00",
-        "systems-0-system": "JUKI", "systems-0-start": "07:00", "systems-0-end": "22:00"})
+    r = admin.post(
+        f"{URL}/after_hours",
+        data={
+            "severity": "high",
+            "start": "09:00",
+            "end": "17:00",
+            "systems-0-system": "JUKI",
+            "systems-0-start": "07:00",
+            "systems-0-end": "22:00",
+        },
+    )
     assert r.status_code == 302
     changed = as_dict(settings_for("after_hours"))
     assert changed["enabled"] is False and changed["severity"] == "high"
@@ -345,6 +435,7 @@ def test_reset_restores_the_defaults(admin, juki):
 # Who may change
 # ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("role", ["auditor", "officer", "editor", "reviewer"])
 def test_other_roles_cannot_change(as_role, role):
     c = as_role(role, departments=["住民情報課"])
@@ -355,8 +446,7 @@ def test_other_roles_cannot_change(as_role, role):
     db.session.commit()
     assert c.post(f"{URL}/denied_spike/reset").status_code == 403
     assert settings_for("bulk_access").params == {"subjects": 200}
-    assert as_dict(settings_for("denied_spike")) == {
-        "enabled": False, "severity": "high", "params": {"denied": 3}}
+    assert as_dict(settings_for("denied_spike")) == {"enabled": False, "severity": "high", "params": {"denied": 3}}
     assert trail("bulk_access") == [] and trail("denied_spike") == []
 
 

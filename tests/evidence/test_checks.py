@@ -1,4 +1,5 @@
 """The checks find every planted violation of the demo quarter, and nothing else."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,10 @@ def demo_feeds(app, juki, department, tmp_path, monkeypatch):
     depts = [department(name) for name in demo_gen.AUTHORISED_DEPARTMENTS]
     juki.authorised_departments = depts
     db.session.commit()
-    monkeypatch.setattr("evidence.checks.declared_basis", lambda code: FakeDeclaration(
-        demo_gen.DECLARED_TABLE_ITEMS, False) if code == "juki" else None)
+    monkeypatch.setattr(
+        "evidence.checks.declared_basis",
+        lambda code: FakeDeclaration(demo_gen.DECLARED_TABLE_ITEMS, False) if code == "juki" else None,
+    )
     paths = demo_gen.write_feeds(tmp_path, events=20_000)
     for kind in ("assignments", "grants", "relations", "provisions", "access"):
         assert import_path(kind, paths[kind], source=f"test:{kind}").stored
@@ -77,15 +80,17 @@ def test_every_planted_violation_is_found_and_nothing_else(demo_feeds):
 
 def test_explanations_are_written_from_the_facts(demo_feeds):
     run_checks(QUARTER)
-    found = {(f["check"], f["event_id"] or f["record_id"] or f["user_id"]): f
-             for f in stored_findings(QUARTER)}
-    night = found[("after_hours", next(p["event_ids"][0] for p in demo_gen.planted()
-                                       if p["check"] == "after_hours" and p["why"] == "night"))]
+    found = {(f["check"], f["event_id"] or f["record_id"] or f["user_id"]): f for f in stored_findings(QUARTER)}
+    night = found[
+        (
+            "after_hours",
+            next(p["event_ids"][0] for p in demo_gen.planted() if p["check"] == "after_hours" and p["why"] == "night"),
+        )
+    ]
     assert night["explanation"] == (
-        "利用者 u0005 は 2025年4月8日 22:10 に JUKI で「照会」を行いました。"
-        "業務時間(08:00〜19:00)外の操作です。")
-    holiday = next(f for (c, _k), f in found.items()
-                   if c == "after_hours" and f["user_id"] == "u0031")
+        "利用者 u0005 は 2025年4月8日 22:10 に JUKI で「照会」を行いました。業務時間(08:00〜19:00)外の操作です。"
+    )
+    holiday = next(f for (c, _k), f in found.items() if c == "after_hours" and f["user_id"] == "u0031")
     assert "閉庁日(土日・祝日・年末年始)の操作です" in holiday["explanation"]
     family = next(f for (c, _k), f in found.items() if c == "self_or_family" and f["user_id"] == "u0060")
     assert family["details"]["relation"] == "household"
@@ -107,19 +112,21 @@ def test_event_findings_read_their_events_facts_the_same_way_everywhere(demo_fee
     from evidence.models import AccessEvent, Finding
 
     run_checks(QUARTER)
-    listed = {f["id"]: f for f in stored_findings(QUARTER)
-              if CHECKS[f["check"]].key_kind == "event"}
-    assert {f["check"] for f in listed.values()} == {
-        "no_grant", "after_transfer", "self_or_family", "after_hours"}
+    listed = {f["id"]: f for f in stored_findings(QUARTER) if CHECKS[f["check"]].key_kind == "event"}
+    assert {f["check"] for f in listed.values()} == {"no_grant", "after_transfer", "self_or_family", "after_hours"}
     db.session.expire_all()
     for finding in db.session.scalars(db.select(Finding).where(Finding.id.in_(listed))):
-        event = db.session.scalars(db.select(AccessEvent).where(
-            AccessEvent.system == finding.system, AccessEvent.event_id == finding.event_id)).one()
+        event = db.session.scalars(
+            db.select(AccessEvent).where(AccessEvent.system == finding.system, AccessEvent.event_id == finding.event_id)
+        ).one()
         item = listed[finding.id]
         assert finding.explanation == item["explanation"]
         assert finding.facts == item["details"]
         assert (item["details"]["action"], item["details"]["subject_id"], item["details"]["result"]) == (
-            event.action, event.subject_id, event.result)
+            event.action,
+            event.subject_id,
+            event.result,
+        )
 
 
 def test_rerun_keeps_findings_and_triage(demo_feeds, make_user):
@@ -163,8 +170,11 @@ def test_a_late_grant_clears_the_findings_it_disproves_and_keeps_the_triage(demo
     open_before = open_counts()["no_grant"]
 
     late = tmp_path / "late_grants.csv"
-    late.write_text("user_id,system,role,granted_at,revoked_at,granted_by\n"
-                    f"{user},JUKI,照会,{QUARTER.start.isoformat()},,情報政策課\n", encoding="utf-8")
+    late.write_text(
+        "user_id,system,role,granted_at,revoked_at,granted_by\n"
+        f"{user},JUKI,照会,{QUARTER.start.isoformat()},,情報政策課\n",
+        encoding="utf-8",
+    )
     assert import_path("grants", late, source="test:late").stored
     run = run_checks(QUARTER)
     db.session.commit()
@@ -188,8 +198,7 @@ def test_a_late_grant_clears_the_findings_it_disproves_and_keeps_the_triage(demo
 
 
 def test_a_finding_cleared_by_changed_settings_comes_back_with_its_id(demo_feeds):
-    night = next(p["event_ids"][0] for p in demo_gen.planted()
-                 if p["check"] == "after_hours" and p["why"] == "night")
+    night = next(p["event_ids"][0] for p in demo_gen.planted() if p["check"] == "after_hours" and p["why"] == "night")
 
     def night_finding(**kw):
         return next(f for f in stored_findings(QUARTER, **kw) if f["event_id"] == night)
@@ -221,8 +230,12 @@ def test_parameters_are_data(demo_feeds):
 
 
 def test_after_hours_uses_per_system_hours(demo_feeds):
-    save_settings("after_hours", enabled=True, severity=None,
-                  params={"start": "08:00", "end": "19:00", "systems": {"JUKI": {"start": "09:00"}}})
+    save_settings(
+        "after_hours",
+        enabled=True,
+        severity=None,
+        params={"start": "08:00", "end": "19:00", "systems": {"JUKI": {"start": "09:00"}}},
+    )
     first_day = Period(demo_gen.QUARTER_START, demo_gen.QUARTER_START)
     run_checks(first_day, only=["after_hours"])
     found = stored_findings(first_day)
@@ -238,8 +251,9 @@ def demo_gen_tz():
 
 
 def test_check_command_prints_json(app, demo_feeds):
-    result = app.test_cli_runner().invoke(args=["evidence", "check", "--from", "2025-04-01",
-                                               "--to", "2025-06-30", "--format", "json"])
+    result = app.test_cli_runner().invoke(
+        args=["evidence", "check", "--from", "2025-04-01", "--to", "2025-06-30", "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     by_check = {}
@@ -261,7 +275,7 @@ def test_check_command_text_table_is_aligned_on_a_terminal(app, demo_feeds):
     assert len(lines) == 1 + len(CHECKS)
 
     def column_of(line, text):
-        head = line[:line.index(text)]
+        head = line[: line.index(text)]
         return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in head)
 
     # every title starts, and every count ends, in the same terminal column as the header's
@@ -269,6 +283,7 @@ def test_check_command_text_table_is_aligned_on_a_terminal(app, demo_feeds):
     assert {column_of(line, CHECKS[line.split()[0]].title) for line in lines[1:]} == {title_at}
     found_end = column_of(lines[0], "検出") + 4
     assert {column_of(line, " 件") + 3 for line in lines[1:]} == {found_end}
+
 
 def test_items_exist_in_the_schema():
     from pia.schema import load_schema
@@ -299,12 +314,33 @@ def test_every_check_has_its_own_sentence():
 
     from evidence.explain import explain
 
-    facts = {"action": "view", "relation": "self", "subject_id": "S1", "closed": True, "left_on": "2026-04-01",
-             "revoked_at": None, "as_of": None, "roles": ["照会"], "days": 14, "last_use": None, "subjects": 300,
-             "denied": 12, "limit": 10, "counterpart": "A市", "info_item": "住民票関係情報", "table_item": 1,
-             "affair": "住民基本台帳"}
+    facts = {
+        "action": "view",
+        "relation": "self",
+        "subject_id": "S1",
+        "closed": True,
+        "left_on": "2026-04-01",
+        "revoked_at": None,
+        "as_of": None,
+        "roles": ["照会"],
+        "days": 14,
+        "last_use": None,
+        "subjects": 300,
+        "denied": 12,
+        "limit": 10,
+        "counterpart": "A市",
+        "info_item": "住民票関係情報",
+        "table_item": 1,
+        "affair": "住民基本台帳",
+    }
     for name in CHECKS:
-        finding = SimpleNamespace(check=name, user_id="U1", system="juki", record_id=1, day=date(2026, 5, 1),
-                                  occurred_at=datetime(2026, 5, 1, 1, 0, tzinfo=UTC))
+        finding = SimpleNamespace(
+            check=name,
+            user_id="U1",
+            system="juki",
+            record_id=1,
+            day=date(2026, 5, 1),
+            occurred_at=datetime(2026, 5, 1, 1, 0, tzinfo=UTC),
+        )
         sentence = explain(finding, facts)
         assert sentence != name and sentence.endswith("。"), name

@@ -5,6 +5,7 @@ few users over three weeks that straddle a national holiday and weekends. Each e
 check is computed again here, one event at a time, straight from the definitions, and the
 stored findings must be exactly those events.
 """
+
 from __future__ import annotations
 
 import random
@@ -52,12 +53,20 @@ def world(seed: int) -> dict:
     subjects = [f"S{u}" for u in USERS] + [f"T{n}" for n in range(10)]
     for n in range(400):
         day = _day(rng.randrange(DAYS))
-        at = datetime.combine(day, time(rng.choice((6, 7, 8, 9, 12, 17, 18, 19, 22)),
-                                        rng.randrange(60), rng.randrange(60)), JST)
-        events.append((f"e{n}", at, rng.choice(USERS), rng.choice(("view", "print", "update")),
-                       rng.choice(subjects), "denied" if rng.random() < 0.1 else "success"))
-    return {"grants": grants, "assignments": assignments, "relations": relations,
-            "events": events}
+        at = datetime.combine(
+            day, time(rng.choice((6, 7, 8, 9, 12, 17, 18, 19, 22)), rng.randrange(60), rng.randrange(60)), JST
+        )
+        events.append(
+            (
+                f"e{n}",
+                at,
+                rng.choice(USERS),
+                rng.choice(("view", "print", "update")),
+                rng.choice(subjects),
+                "denied" if rng.random() < 0.1 else "success",
+            )
+        )
+    return {"grants": grants, "assignments": assignments, "relations": relations, "events": events}
 
 
 def _within(day, start, end):
@@ -66,8 +75,7 @@ def _within(day, start, end):
 
 def expected(w: dict) -> dict[str, set[str]]:
     closed = set(closed_days(_day(0), _day(DAYS)))
-    out = {"no_grant": set(), "after_transfer": set(), "after_hours": set(),
-           "self_or_family": set()}
+    out = {"no_grant": set(), "after_transfer": set(), "after_hours": set(), "self_or_family": set()}
     related = {(u, s) for u, s, _r in w["relations"]}
     for event_id, at, user, _action, subject, result in w["events"]:
         day = at.date()
@@ -78,8 +86,7 @@ def expected(w: dict) -> dict[str, set[str]]:
         if result != "success":
             continue
         granted = any(u == user and _within(day, s, e) for u, s, e in w["grants"])
-        placed = any(u == user and dept in AUTHORISED and _within(day, s, e)
-                     for u, dept, s, e in w["assignments"])
+        placed = any(u == user and dept in AUTHORISED and _within(day, s, e) for u, dept, s, e in w["assignments"])
         if not granted:
             out["no_grant"].add(event_id)
         elif not placed:
@@ -88,8 +95,7 @@ def expected(w: dict) -> dict[str, set[str]]:
 
 
 def _csv(header: str, rows) -> str:
-    return header + "\n" + "".join(",".join("" if v is None else str(v) for v in r) + "\n"
-                                   for r in rows)
+    return header + "\n" + "".join(",".join("" if v is None else str(v) for v in r) + "\n" for r in rows)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -97,16 +103,25 @@ def test_event_checks_match_the_definitions(feed, juki, department, seed):
     juki.authorised_departments = [department(name) for name in AUTHORISED]
     db.session.commit()
     w = world(seed)
-    assert feed("grants", _csv("user_id,system,role,granted_at,revoked_at",
-                               [(u, "JUKI", f"照会{i}", s, e)
-                                for i, (u, s, e) in enumerate(w["grants"])])).stored
-    assert feed("assignments", _csv("user_id,department,start_date,end_date",
-                                    w["assignments"])).stored
+    assert feed(
+        "grants",
+        _csv(
+            "user_id,system,role,granted_at,revoked_at",
+            [(u, "JUKI", f"照会{i}", s, e) for i, (u, s, e) in enumerate(w["grants"])],
+        ),
+    ).stored
+    assert feed("assignments", _csv("user_id,department,start_date,end_date", w["assignments"])).stored
     if w["relations"]:
         assert feed("relations", _csv("user_id,subject_id,relation", w["relations"])).stored
-    assert feed("access", access_csv(*[
-        f"{eid},{at.isoformat()},JUKI,{user},{action},{subject},T1,{result},"
-        for eid, at, user, action, subject, result in w["events"]])).stored
+    assert feed(
+        "access",
+        access_csv(
+            *[
+                f"{eid},{at.isoformat()},JUKI,{user},{action},{subject},T1,{result},"
+                for eid, at, user, action, subject, result in w["events"]
+            ]
+        ),
+    ).stored
 
     period = Period(_day(0), _day(DAYS))
     only = ["no_grant", "after_transfer", "after_hours", "self_or_family"]

@@ -1,4 +1,5 @@
 """The demo feed generator: deterministic, valid, and with exactly the planted violations."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -11,9 +12,18 @@ from common.mynumber import is_my_number
 from evidence import demo_gen
 from evidence.feeds import FeedParser, parse_feed
 
-CHECKS = {"no_grant", "after_transfer", "stale_grant", "self_or_family", "after_hours",
-          "bulk_access", "denied_spike", "dormant_grant", "provision_outside_basis",
-          "inquiry_declared_none"}
+CHECKS = {
+    "no_grant",
+    "after_transfer",
+    "stale_grant",
+    "self_or_family",
+    "after_hours",
+    "bulk_access",
+    "denied_spike",
+    "dormant_grant",
+    "provision_outside_basis",
+    "inquiry_declared_none",
+}
 
 
 @pytest.fixture(scope="module")
@@ -92,19 +102,26 @@ def test_feeds_parse_without_errors(tmp_path):
 
 # -- reference checks: each finds exactly what was planted --------------------------------
 
+
 def active_grant(grants, user, day):
     for g in grants:
-        if g["user_id"] == user and g["granted_at"] <= day.isoformat() and (
-                not g["revoked_at"] or day.isoformat() <= g["revoked_at"]):
+        if (
+            g["user_id"] == user
+            and g["granted_at"] <= day.isoformat()
+            and (not g["revoked_at"] or day.isoformat() <= g["revoked_at"])
+        ):
             return True
     return False
 
 
 def authorised_on(assignments, user, day):
-    return any(a["user_id"] == user and a["department"] in demo_gen.AUTHORISED_DEPARTMENTS
-               and a["start_date"] <= day.isoformat()
-               and (not a["end_date"] or day.isoformat() <= a["end_date"])
-               for a in assignments)
+    return any(
+        a["user_id"] == user
+        and a["department"] in demo_gen.AUTHORISED_DEPARTMENTS
+        and a["start_date"] <= day.isoformat()
+        and (not a["end_date"] or day.isoformat() <= a["end_date"])
+        for a in assignments
+    )
 
 
 def test_no_grant_and_after_transfer(feeds, planted):
@@ -114,18 +131,24 @@ def test_no_grant_and_after_transfer(feeds, planted):
     by_user = defaultdict(list)
     for a in feeds["assignments"]:
         by_user[a["user_id"]].append(a)
-    after = {r["event_id"] for r in feeds["access"]
-             if r["user_id"] in granted
-             and active_grant(feeds["grants"], r["user_id"], jst(r).date())
-             and not authorised_on(by_user[r["user_id"]], r["user_id"], jst(r).date())}
+    after = {
+        r["event_id"]
+        for r in feeds["access"]
+        if r["user_id"] in granted
+        and active_grant(feeds["grants"], r["user_id"], jst(r).date())
+        and not authorised_on(by_user[r["user_id"]], r["user_id"], jst(r).date())
+    }
     assert after == planted_events(planted, "after_transfer")
 
 
 def test_stale_grants(feeds, planted):
     stale = set()
     for user in {a["user_id"] for a in feeds["assignments"]}:
-        spans = [a for a in feeds["assignments"]
-                 if a["user_id"] == user and a["department"] in demo_gen.AUTHORISED_DEPARTMENTS]
+        spans = [
+            a
+            for a in feeds["assignments"]
+            if a["user_id"] == user and a["department"] in demo_gen.AUTHORISED_DEPARTMENTS
+        ]
         if not spans or any(not a["end_date"] for a in spans):
             continue
         left = max(date.fromisoformat(a["end_date"]) for a in spans)
@@ -147,12 +170,11 @@ def test_self_or_family(feeds, planted):
 def test_after_hours(feeds, planted):
     def outside(row):
         t = jst(row)
-        return (t.weekday() >= 5 or t.date() in demo_gen.HOLIDAYS_2025_Q1
-                or not (8 <= t.hour < 19))
+        return t.weekday() >= 5 or t.date() in demo_gen.HOLIDAYS_2025_Q1 or not (8 <= t.hour < 19)
+
     found = {r["event_id"] for r in feeds["access"] if outside(r)}
     assert found == planted_events(planted, "after_hours")
-    assert {p["why"] for p in planted if p["check"] == "after_hours"} == {
-        "night", "early", "weekend", "holiday"}
+    assert {p["why"] for p in planted if p["check"] == "after_hours"} == {"night", "early", "weekend", "holiday"}
 
 
 def test_bulk_access_and_denied_spike(feeds, planted):
@@ -178,9 +200,10 @@ def test_dormant_grants(feeds, planted):
     for g in feeds["grants"]:
         if g["revoked_at"]:
             continue
-        since = max(date.fromisoformat(g["granted_at"]),
-                    date.fromisoformat(last_use[g["user_id"]][:10]) if g["user_id"] in last_use
-                    else date.min)
+        since = max(
+            date.fromisoformat(g["granted_at"]),
+            date.fromisoformat(last_use[g["user_id"]][:10]) if g["user_id"] in last_use else date.min,
+        )
         if end - since >= timedelta(days=90):
             dormant.add(g["user_id"])
     assert dormant == {p["user_id"] for p in planted if p["check"] == "dormant_grant"}
@@ -188,13 +211,15 @@ def test_dormant_grants(feeds, planted):
 
 def test_provisions(feeds, planted):
     declared = set(demo_gen.DECLARED_TABLE_ITEMS)
-    outside = {r["record_id"] for r in feeds["provisions"]
-               if r["direction"] == "provide" and int(r["table_item"]) not in declared}
+    outside = {
+        r["record_id"]
+        for r in feeds["provisions"]
+        if r["direction"] == "provide" and int(r["table_item"]) not in declared
+    }
     inquiries = {r["record_id"] for r in feeds["provisions"] if r["direction"] == "inquire"}
     assert outside == {p["record_id"] for p in planted if p["check"] == "provision_outside_basis"}
     assert inquiries == {p["record_id"] for p in planted if p["check"] == "inquiry_declared_none"}
-    assert all(r["info_item"] == "住民票関係情報" and r["affair"] == "juki"
-               for r in feeds["provisions"])
+    assert all(r["info_item"] == "住民票関係情報" and r["affair"] == "juki" for r in feeds["provisions"])
 
 
 def test_write_access_csv_streams_valid_rows(tmp_path):
@@ -203,5 +228,4 @@ def test_write_access_csv_streams_valid_rows(tmp_path):
         parser = FeedParser("access", known_systems={"JUKI"})
         total = sum(len(chunk) for chunk in parser.iter_chunks(fh))
     assert total == 25_000 and parser.ok
-    assert path.read_bytes() == demo_gen.write_access_csv(tmp_path / "again.csv", 25_000,
-                                                          seed=3).read_bytes()
+    assert path.read_bytes() == demo_gen.write_access_csv(tmp_path / "again.csv", 25_000, seed=3).read_bytes()

@@ -1,4 +1,5 @@
 """The three doors (CLI, HTTP API, drop folder) behave the same; a killed import leaves nothing."""
+
 from __future__ import annotations
 
 import json
@@ -15,10 +16,10 @@ from evidence.chain import verify
 from evidence.models import AccessEvent, FeedBatch
 from tests.evidence.conftest import access_csv
 
-GOOD = access_csv("e1,2025-04-01T09:00:00+09:00,JUKI,u1,view,S1,T1,,",
-                  "e2,2025-04-01T10:00:00+09:00,JUKI,u1,view,S2,T1,,")
-BAD = access_csv("e1,2025-04-01T09:00:00+09:00,JUKI,u1,view,S1,T1,,",
-                 "e2,yesterday,JUKI,u1,peek,S2,T1,,")
+GOOD = access_csv(
+    "e1,2025-04-01T09:00:00+09:00,JUKI,u1,view,S1,T1,,", "e2,2025-04-01T10:00:00+09:00,JUKI,u1,view,S2,T1,,"
+)
+BAD = access_csv("e1,2025-04-01T09:00:00+09:00,JUKI,u1,view,S1,T1,,", "e2,yesterday,JUKI,u1,peek,S2,T1,,")
 
 
 def test_cli_import_exit_status_and_errors(app, juki, tmp_path, count_rows):
@@ -49,10 +50,16 @@ def test_api_accepts_csv_and_ndjson(client, juki, count_rows):
     r = client.post("/api/v1/feeds/access", data=GOOD, headers=headers, content_type="text/csv")
     assert r.status_code == 201, r.json
     assert r.json["accepted"] == 2 and r.json["duplicate"] == 0 and r.json["stored"]
-    line = json.dumps({"event_id": "e3", "occurred_at": "2025-04-02T09:00:00+09:00",
-                       "system": "JUKI", "user_id": "u1", "action": "view"})
-    r = client.post("/api/v1/feeds/access", data=line + "\n", headers=headers,
-                    content_type="application/x-ndjson")
+    line = json.dumps(
+        {
+            "event_id": "e3",
+            "occurred_at": "2025-04-02T09:00:00+09:00",
+            "system": "JUKI",
+            "user_id": "u1",
+            "action": "view",
+        }
+    )
+    r = client.post("/api/v1/feeds/access", data=line + "\n", headers=headers, content_type="application/x-ndjson")
     assert r.status_code == 201 and r.json["accepted"] == 1
     r = client.post("/api/v1/feeds/access", data=GOOD, headers=headers, content_type="text/csv")
     assert r.json["accepted"] == 0 and r.json["duplicate"] == 2

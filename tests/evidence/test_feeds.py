@@ -1,4 +1,5 @@
 """The evidence feed parser: formats, normalisation, errors, 個人番号, streaming."""
+
 from __future__ import annotations
 
 import csv
@@ -18,32 +19,66 @@ from evidence import feeds
 from evidence.feeds import FIELDS, KINDS, MY_NUMBER_REASON, FeedParser, RowError, canonical_row, parse_feed, row_digest
 
 UTC = UTC
-MY_NUMBER = "123456789018"          # valid check digit
-NOT_MY_NUMBER = "123456789012"      # 12 digits, wrong check digit
+MY_NUMBER = "123456789018"  # valid check digit
+NOT_MY_NUMBER = "123456789012"  # 12 digits, wrong check digit
 
 SAMPLES = {
     "access": [
-        {"event_id": "E1", "occurred_at": "2025-04-01T09:15:02+09:00", "system": "JUKI",
-         "user_id": "u001", "action": "view", "subject_id": "S00000000a1", "terminal": "T-01",
-         "result": "success", "purpose": "juki"},
-        {"event_id": "", "occurred_at": "2025-04-01T23:59:59+09:00", "system": "JUKI",
-         "user_id": "u002", "action": "login", "subject_id": "", "terminal": "",
-         "result": "", "purpose": ""},
-        {"event_id": "E3", "occurred_at": "2025-04-02T00:00:00Z", "system": "JUKI",
-         "user_id": "u001", "action": "print", "subject_id": "S00000000b2", "terminal": "T-02",
-         "result": "denied", "purpose": ""},
+        {
+            "event_id": "E1",
+            "occurred_at": "2025-04-01T09:15:02+09:00",
+            "system": "JUKI",
+            "user_id": "u001",
+            "action": "view",
+            "subject_id": "S00000000a1",
+            "terminal": "T-01",
+            "result": "success",
+            "purpose": "juki",
+        },
+        {
+            "event_id": "",
+            "occurred_at": "2025-04-01T23:59:59+09:00",
+            "system": "JUKI",
+            "user_id": "u002",
+            "action": "login",
+            "subject_id": "",
+            "terminal": "",
+            "result": "",
+            "purpose": "",
+        },
+        {
+            "event_id": "E3",
+            "occurred_at": "2025-04-02T00:00:00Z",
+            "system": "JUKI",
+            "user_id": "u001",
+            "action": "print",
+            "subject_id": "S00000000b2",
+            "terminal": "T-02",
+            "result": "denied",
+            "purpose": "",
+        },
     ],
     "grants": [
-        {"user_id": "u001", "system": "JUKI", "role": "参照", "granted_at": "2025-04-01",
-         "revoked_at": "", "granted_by": "住民情報課長"},
-        {"user_id": "u002", "system": "JUKI", "role": "更新", "granted_at": "2025-04-01",
-         "revoked_at": "2025-04-01", "granted_by": ""},
+        {
+            "user_id": "u001",
+            "system": "JUKI",
+            "role": "参照",
+            "granted_at": "2025-04-01",
+            "revoked_at": "",
+            "granted_by": "住民情報課長",
+        },
+        {
+            "user_id": "u002",
+            "system": "JUKI",
+            "role": "更新",
+            "granted_at": "2025-04-01",
+            "revoked_at": "2025-04-01",
+            "granted_by": "",
+        },
     ],
     "assignments": [
-        {"user_id": "u001", "department": "中央区戸籍住民課", "start_date": "2024-04-01",
-         "end_date": ""},
-        {"user_id": "u002", "department": "北区戸籍住民課", "start_date": "2024-04-01",
-         "end_date": "2025-05-31"},
+        {"user_id": "u001", "department": "中央区戸籍住民課", "start_date": "2024-04-01", "end_date": ""},
+        {"user_id": "u002", "department": "北区戸籍住民課", "start_date": "2024-04-01", "end_date": "2025-05-31"},
     ],
     "relations": [
         {"user_id": "u001", "subject_id": "S00000000a1", "relation": "self"},
@@ -51,12 +86,28 @@ SAMPLES = {
         {"user_id": "u002", "subject_id": "S00000000a3", "relation": "relative"},
     ],
     "provisions": [
-        {"record_id": "R1", "occurred_at": "2025-04-03T10:00:00+09:00", "direction": "provide",
-         "counterpart": "札幌市", "table_item": "2", "info_item": "住民票関係情報",
-         "affair": "juki", "subject_id": "S00000000a1", "result": ""},
-        {"record_id": "R2", "occurred_at": "2025-04-03T10:00:01+09:00", "direction": "inquire",
-         "counterpart": "地方公共団体情報システム機構", "table_item": "166",
-         "info_item": "住民票関係情報", "affair": "", "subject_id": "", "result": "error"},
+        {
+            "record_id": "R1",
+            "occurred_at": "2025-04-03T10:00:00+09:00",
+            "direction": "provide",
+            "counterpart": "札幌市",
+            "table_item": "2",
+            "info_item": "住民票関係情報",
+            "affair": "juki",
+            "subject_id": "S00000000a1",
+            "result": "",
+        },
+        {
+            "record_id": "R2",
+            "occurred_at": "2025-04-03T10:00:01+09:00",
+            "direction": "inquire",
+            "counterpart": "地方公共団体情報システム機構",
+            "table_item": "166",
+            "info_item": "住民票関係情報",
+            "affair": "",
+            "subject_id": "",
+            "result": "error",
+        },
     ],
 }
 
@@ -93,6 +144,7 @@ ACCESS_HEADER = "event_id,occurred_at,system,user_id,action,subject_id,terminal,
 
 
 # -- formats ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_csv_and_jsonl_give_the_same_rows(kind):
@@ -147,11 +199,13 @@ def test_bom_is_accepted_and_hashed():
 
 
 def test_quoted_newlines_and_commas_keep_line_numbers():
-    data = (ACCESS_HEADER
-            + 'E1,2025-04-01T09:00:00+09:00,JUKI,u1,view,S1,"端末,\n二行目",success,"a ""b"""\n'
-            + 'E2,2025-04-01T09:00:01+09:00,JUKI,u1,view,S1,"x\r\ny\r\nz",,\n'
-            + "E3,2025-04-01T09:00:02+09:00,JUKI,u1,nope,S1,,,\n"
-            + "E4,2025-04-01T09:00:03+09:00,JUKI,u1,view,S1,,,\n")
+    data = (
+        ACCESS_HEADER
+        + 'E1,2025-04-01T09:00:00+09:00,JUKI,u1,view,S1,"端末,\n二行目",success,"a ""b"""\n'
+        + 'E2,2025-04-01T09:00:01+09:00,JUKI,u1,view,S1,"x\r\ny\r\nz",,\n'
+        + "E3,2025-04-01T09:00:02+09:00,JUKI,u1,nope,S1,,,\n"
+        + "E4,2025-04-01T09:00:03+09:00,JUKI,u1,view,S1,,,\n"
+    )
     result = parse("access", data)
     assert [r["event_id"] for r in result.rows] == ["E1", "E2", "E4"]
     assert [r["line"] for r in result.rows] == [2, 4, 8]
@@ -162,14 +216,16 @@ def test_quoted_newlines_and_commas_keep_line_numbers():
 
 
 def test_unknown_columns_are_kept_as_extra():
-    data = ACCESS_HEADER.rstrip("\n") + ",窓口,memo\n" + \
-        "E1,2025-04-01T09:00:00+09:00,JUKI,u1,view,S1,,,,本庁,\n"
+    data = ACCESS_HEADER.rstrip("\n") + ",窓口,memo\n" + "E1,2025-04-01T09:00:00+09:00,JUKI,u1,view,S1,,,,本庁,\n"
     result = parse("access", data)
     assert result.errors == []
     assert result.rows[0]["extra"] == {"窓口": "本庁", "memo": ""}
     assert result.extra_columns == ["窓口", "memo"]
-    jsonl = parse("access", '{"occurred_at": "2025-04-01T09:00:00+09:00", "system": "JUKI",'
-                            ' "user_id": "u1", "action": "view", "n": 3, "tags": ["a"]}\n')
+    jsonl = parse(
+        "access",
+        '{"occurred_at": "2025-04-01T09:00:00+09:00", "system": "JUKI",'
+        ' "user_id": "u1", "action": "view", "n": 3, "tags": ["a"]}\n',
+    )
     assert jsonl.rows[0]["extra"] == {"n": 3, "tags": ["a"]}
 
 
@@ -185,22 +241,72 @@ def test_optional_columns_may_be_absent():
 ERROR_CASES = [
     ("access", "E1,,JUKI,u1,view,,,,", "occurred_at", "必須項目「occurred_at」が空です"),
     ("access", "E1,2025-04-01T09:00:00+09:00,JUKI,,view,,,,", "user_id", "必須項目「user_id」が空です"),
-    ("access", "E1,2025-13-01T09:00:00+09:00,JUKI,u1,view,,,,", "occurred_at", "日時「2025-13-01T09:00:00+09:00」を読み取れません"),
+    (
+        "access",
+        "E1,2025-13-01T09:00:00+09:00,JUKI,u1,view,,,,",
+        "occurred_at",
+        "日時「2025-13-01T09:00:00+09:00」を読み取れません",
+    ),
     ("access", "E1,2025-04-01,JUKI,u1,view,,,,", "occurred_at", "日時「2025-04-01」を読み取れません"),
     ("access", "E1,2025-04-01T09:00:00+09:00,JUKI,u1,browse,,,,", "action", "「browse」は使用できない値です"),
     ("access", "E1,2025-04-01T09:00:00+09:00,JUKI,u1,view,,,failed,", "result", "「failed」は使用できない値です"),
-    ("access", "E1,2025-04-01T09:00:00+09:00,ZEIMU,u1,view,,,,", "system", "システム「ZEIMU」はシステム台帳に登録されていません"),
-    ("access", "E1,2025-04-01T09:00:00+09:00,JUKI,u1,view,,", None, "列の数がヘッダと一致しません(ヘッダ 9 列、この行 7 列)"),
+    (
+        "access",
+        "E1,2025-04-01T09:00:00+09:00,ZEIMU,u1,view,,,,",
+        "system",
+        "システム「ZEIMU」はシステム台帳に登録されていません",
+    ),
+    (
+        "access",
+        "E1,2025-04-01T09:00:00+09:00,JUKI,u1,view,,",
+        None,
+        "列の数がヘッダと一致しません(ヘッダ 9 列、この行 7 列)",
+    ),
     ("access", 'E1,2025-04-01T09:00:00+09:00,JUKI,u1,view,"S1"x,,,', None, "CSVとして読み取れません"),
     ("grants", "u1,JUKI,参照,2025/04/01,,", "granted_at", "日付「2025/04/01」を読み取れません"),
-    ("grants", "u1,JUKI,参照,2025-04-10,2025-04-09,", "revoked_at", "取消日(revoked_at)が付与日(granted_at)より前の日付です"),
-    ("assignments", "u1,北区戸籍住民課,2025-04-10,2025-04-01", "end_date", "終了日(end_date)が開始日(start_date)より前の日付です"),
+    (
+        "grants",
+        "u1,JUKI,参照,2025-04-10,2025-04-09,",
+        "revoked_at",
+        "取消日(revoked_at)が付与日(granted_at)より前の日付です",
+    ),
+    (
+        "assignments",
+        "u1,北区戸籍住民課,2025-04-10,2025-04-01",
+        "end_date",
+        "終了日(end_date)が開始日(start_date)より前の日付です",
+    ),
     ("assignments", "u1,,2025-04-10,", "department", "必須項目「department」が空です"),
-    ("relations", "u1,S1,friend", "relation", "「friend」は使用できない値です(使用できる値: self, household, relative)"),
-    ("provisions", "R1,2025-04-01T10:00:00+09:00,send,札幌市,2,住民票関係情報,,,", "direction", "「send」は使用できない値です"),
-    ("provisions", "R1,2025-04-01T10:00:00+09:00,provide,札幌市,二,住民票関係情報,,,", "table_item", "「二」は整数(項番)として読み取れません"),
-    ("provisions", "R1,2025-04-01T10:00:00+09:00,provide,札幌市,2.0,住民票関係情報,,,", "table_item", "「2.0」は整数(項番)として読み取れません"),
-    ("provisions", "R1,2025-04-01T10:00:00+09:00,provide,札幌市,2,住民票関係情報,,,lost", "result", "「lost」は使用できない値です(使用できる値: success, error)"),
+    (
+        "relations",
+        "u1,S1,friend",
+        "relation",
+        "「friend」は使用できない値です(使用できる値: self, household, relative)",
+    ),
+    (
+        "provisions",
+        "R1,2025-04-01T10:00:00+09:00,send,札幌市,2,住民票関係情報,,,",
+        "direction",
+        "「send」は使用できない値です",
+    ),
+    (
+        "provisions",
+        "R1,2025-04-01T10:00:00+09:00,provide,札幌市,二,住民票関係情報,,,",
+        "table_item",
+        "「二」は整数(項番)として読み取れません",
+    ),
+    (
+        "provisions",
+        "R1,2025-04-01T10:00:00+09:00,provide,札幌市,2.0,住民票関係情報,,,",
+        "table_item",
+        "「2.0」は整数(項番)として読み取れません",
+    ),
+    (
+        "provisions",
+        "R1,2025-04-01T10:00:00+09:00,provide,札幌市,2,住民票関係情報,,,lost",
+        "result",
+        "「lost」は使用できない値です(使用できる値: success, error)",
+    ),
 ]
 
 
@@ -249,31 +355,49 @@ def test_header_problems():
 
 
 def test_non_utf8_bytes():
-    data = ACCESS_HEADER.encode() + \
-        "E1,2025-04-01T09:00:00+09:00,JUKI,u1,view,S1,端末,,\n".encode("shift_jis") + \
-        "E2,2025-04-01T09:00:00+09:00,JUKI,u1,view,S1,端末,,\n".encode()
+    data = (
+        ACCESS_HEADER.encode()
+        + "E1,2025-04-01T09:00:00+09:00,JUKI,u1,view,S1,端末,,\n".encode("shift_jis")
+        + "E2,2025-04-01T09:00:00+09:00,JUKI,u1,view,S1,端末,,\n".encode()
+    )
     result = parse("access", data)
-    assert errors_of(result) == [(2, None, "UTF-8として読み取れないバイトが含まれています(Shift_JIS などで保存されたファイルは UTF-8 で保存し直してください)")]
+    assert errors_of(result) == [
+        (
+            2,
+            None,
+            "UTF-8として読み取れないバイトが含まれています(Shift_JIS などで保存されたファイルは UTF-8 で保存し直してください)",
+        )
+    ]
     assert [r["event_id"] for r in result.rows] == ["E2"]
     jsonl = parse("access", b'{"occurred_at": "\xff"}\n', fmt="jsonl")
-    assert errors_of(jsonl) == [(1, None, "UTF-8として読み取れないバイトが含まれています(Shift_JIS などで保存されたファイルは UTF-8 で保存し直してください)")]
+    assert errors_of(jsonl) == [
+        (
+            1,
+            None,
+            "UTF-8として読み取れないバイトが含まれています(Shift_JIS などで保存されたファイルは UTF-8 で保存し直してください)",
+        )
+    ]
 
 
 def test_malformed_json_lines():
     good = json.dumps(SAMPLES["relations"][0])
     data = "\n".join([good, "{not json", "[1, 2]", '{"user_id": {"a": 1}}', good, "NaN"]) + "\n"
     result = parse("relations", data)
-    assert [(e.line, e.field) for e in result.errors] == [
-        (2, None), (3, None), (4, "user_id"), (6, None)]
+    assert [(e.line, e.field) for e in result.errors] == [(2, None), (3, None), (4, "user_id"), (6, None)]
     assert result.errors[0].reason == "JSONとして読み取れません"
     assert len(result.rows) == 2
 
 
 def test_a_line_that_is_too_long_stops_the_parse(monkeypatch):
     monkeypatch.setattr(feeds, "MAX_LINE_CHARS", 200)
-    data = ACCESS_HEADER + "E1,2025-04-01T09:00:00+09:00,JUKI,u1,view,,,,\n" + \
-        "E2,2025-04-01T09:00:00+09:00,JUKI,u1,view,," + "x" * 500 + ",,\n" + \
-        "E3,2025-04-01T09:00:00+09:00,JUKI,u1,view,,,,\n"
+    data = (
+        ACCESS_HEADER
+        + "E1,2025-04-01T09:00:00+09:00,JUKI,u1,view,,,,\n"
+        + "E2,2025-04-01T09:00:00+09:00,JUKI,u1,view,,"
+        + "x" * 500
+        + ",,\n"
+        + "E3,2025-04-01T09:00:00+09:00,JUKI,u1,view,,,,\n"
+    )
     result = parse("access", data)
     assert [r["event_id"] for r in result.rows] == ["E1"]
     assert [(e.line, e.field) for e in result.errors] == [(3, None)]
@@ -289,6 +413,7 @@ def test_errors_beyond_the_limit_are_counted():
 
 
 # -- 個人番号 ------------------------------------------------------------------------
+
 
 def test_my_number_fixture_values():
     assert my_number_check_digit(MY_NUMBER[:11]) == int(MY_NUMBER[-1])
@@ -327,8 +452,11 @@ def test_my_number_in_json_values_is_rejected(value, caplog):
 
 
 def test_my_number_near_an_enum_is_not_echoed():
-    data = ACCESS_HEADER + f"E1,2025-04-01T09:00:00+09:00,JUKI,u1,{MY_NUMBER},,,,\n" + \
-        f"E2,2025-04-01T09:00:00+09:00,JUKI,u1,view x{MY_NUMBER},,,,\n"
+    data = (
+        ACCESS_HEADER
+        + f"E1,2025-04-01T09:00:00+09:00,JUKI,u1,{MY_NUMBER},,,,\n"
+        + f"E2,2025-04-01T09:00:00+09:00,JUKI,u1,view x{MY_NUMBER},,,,\n"
+    )
     result = parse("access", data)
     # a 個人番号 inside a longer value is found too, and reported as such (not echoed)
     assert errors_of(result) == [(2, "action", MY_NUMBER_REASON), (3, "action", MY_NUMBER_REASON)]
@@ -337,8 +465,10 @@ def test_my_number_near_an_enum_is_not_echoed():
 
 def test_my_numbers_among_other_twelve_character_values_column_by_column():
     fullwidth = MY_NUMBER.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
-    rows = [dict(SAMPLES["access"][0], event_id=f"E{i}", terminal=f"TERM-{i:07d}",
-                 subject_id=NOT_MY_NUMBER, memo="") for i in range(12)]
+    rows = [
+        dict(SAMPLES["access"][0], event_id=f"E{i}", terminal=f"TERM-{i:07d}", subject_id=NOT_MY_NUMBER, memo="")
+        for i in range(12)
+    ]
     rows[2].update(subject_id=MY_NUMBER, memo=MY_NUMBER)
     rows[5].update(user_id=fullwidth)
     rows[9].update(terminal=MY_NUMBER)
@@ -346,10 +476,12 @@ def test_my_numbers_among_other_twelve_character_values_column_by_column():
     by_column = parse("access", data)
     # a record with a missing column sends the batch the record-by-record way
     by_record = parse("access", data + "E99,2025-04-01T09:00:00+09:00\r\n")
-    assert errors_of(by_column) == [(4, "subject_id", MY_NUMBER_REASON),
-                                    (4, "memo", MY_NUMBER_REASON),
-                                    (7, "user_id", MY_NUMBER_REASON),
-                                    (11, "terminal", MY_NUMBER_REASON)]
+    assert errors_of(by_column) == [
+        (4, "subject_id", MY_NUMBER_REASON),
+        (4, "memo", MY_NUMBER_REASON),
+        (7, "user_id", MY_NUMBER_REASON),
+        (11, "terminal", MY_NUMBER_REASON),
+    ]
     assert errors_of(by_record)[:-1] == errors_of(by_column)
     assert by_column.rows == by_record.rows and len(by_column.rows) == 9
     assert by_column.rows_invalid == 3 and by_column.rows_total == 12
@@ -365,11 +497,15 @@ def test_twelve_digits_with_a_wrong_check_digit_are_accepted():
 
 # -- time, ids, digests -------------------------------------------------------------
 
+
 def test_timestamp_without_offset_is_tokyo():
-    data = ACCESS_HEADER + "E1,2025-04-01T08:30:00,JUKI,u1,view,,,,\n" + \
-        "E2,2025-04-01 08:30:00.250,JUKI,u1,view,,,,\n" + \
-        "E3,2025-03-31T23:30:00-00:00,JUKI,u1,view,,,,\n" + \
-        "E4,2025-04-01T05:00:00+05:30,JUKI,u1,view,,,,\n"
+    data = (
+        ACCESS_HEADER
+        + "E1,2025-04-01T08:30:00,JUKI,u1,view,,,,\n"
+        + "E2,2025-04-01 08:30:00.250,JUKI,u1,view,,,,\n"
+        + "E3,2025-03-31T23:30:00-00:00,JUKI,u1,view,,,,\n"
+        + "E4,2025-04-01T05:00:00+05:30,JUKI,u1,view,,,,\n"
+    )
     rows = parse("access", data).rows
     assert rows[0]["occurred_at"] == datetime(2025, 3, 31, 23, 30, tzinfo=UTC)
     assert rows[1]["occurred_at"] == datetime(2025, 3, 31, 23, 30, 0, 250000, tzinfo=UTC)
@@ -396,24 +532,34 @@ def test_row_hash_is_row_digest_and_survives_storage(kind):
     rows = parse(kind, to_csv(SAMPLES[kind])).rows
     for row in rows:
         assert row["row_hash"] == row_digest(kind, row)
-        stored = {k: (v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v)
-                  for k, v in row.items() if k not in ("line", "row_hash", "event_id_derived")}
+        stored = {
+            k: (v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v)
+            for k, v in row.items()
+            if k not in ("line", "row_hash", "event_id_derived")
+        }
         assert row_digest(kind, stored) == row["row_hash"]
     assert len({row["row_hash"] for row in rows}) == len(rows)
 
 
 def test_canonical_row_is_fixed():
     row = {"user_id": "u1", "subject_id": "S1", "relation": "self", "extra": {"b": 1, "a": "x"}}
-    assert canonical_row("relations", row) == \
-        b'relations\x1fu1\x1fS1\x1fself\x1f{"a":"x","b":1}'
+    assert canonical_row("relations", row) == b'relations\x1fu1\x1fS1\x1fself\x1f{"a":"x","b":1}'
     assert row_digest("relations", row) == hashlib.sha256(canonical_row("relations", row)).hexdigest()
     tricky = dict(row, extra={}, subject_id="a\x1fb\\")
     assert canonical_row("relations", tricky) == b"relations\x1fu1\x1fa\\u001fb\\\\\x1fself\x1f"
     assert row_digest("relations", tricky) != row_digest("relations", dict(tricky, subject_id="a"))
-    access = {"event_id": "E1", "occurred_at": datetime(2025, 4, 1, 9, 0, tzinfo=feeds.TOKYO),
-              "system": "JUKI", "user_id": "u1", "action": "view", "result": "success"}
-    assert canonical_row("access", access).decode() == \
-        "access\x1fE1\x1f2025-04-01T00:00:00+00:00\x1fJUKI\x1fu1\x1fview\x1f\x1f\x1fsuccess\x1f\x1f"
+    access = {
+        "event_id": "E1",
+        "occurred_at": datetime(2025, 4, 1, 9, 0, tzinfo=feeds.TOKYO),
+        "system": "JUKI",
+        "user_id": "u1",
+        "action": "view",
+        "result": "success",
+    }
+    assert (
+        canonical_row("access", access).decode()
+        == "access\x1fE1\x1f2025-04-01T00:00:00+00:00\x1fJUKI\x1fu1\x1fview\x1f\x1f\x1fsuccess\x1f\x1f"
+    )
 
 
 def test_batch_fast_path_equals_row_by_row_path():
@@ -428,16 +574,24 @@ def test_batch_fast_path_equals_row_by_row_path():
 @st.composite
 def stamp_texts(draw):
     """Timestamps as feeds write them, now and then with one character changed."""
-    zone = draw(st.sampled_from([None, UTC, feeds.TOKYO, timezone(timedelta(hours=-5)),
-                                 timezone(timedelta(hours=5, minutes=30))]))
-    stamp = draw(st.datetimes(min_value=datetime(1870, 1, 2), max_value=datetime(2999, 12, 30),
-                              timezones=st.just(zone) if zone else st.none()))
+    zone = draw(
+        st.sampled_from(
+            [None, UTC, feeds.TOKYO, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))]
+        )
+    )
+    stamp = draw(
+        st.datetimes(
+            min_value=datetime(1870, 1, 2),
+            max_value=datetime(2999, 12, 30),
+            timezones=st.just(zone) if zone else st.none(),
+        )
+    )
     text = stamp.isoformat(timespec=draw(st.sampled_from(["seconds", "milliseconds", "auto"])))
     if zone is UTC and draw(st.booleans()):
         text = text.replace("+00:00", "Z")
     if draw(st.booleans()):
         i = draw(st.sampled_from([10, 11, 12, 13, 14, 15, 16, 17, 18, len(text) - 1]))
-        text = text[:i] + draw(st.sampled_from("0569:+-TZ ")) + text[i + 1:]
+        text = text[:i] + draw(st.sampled_from("0569:+-TZ ")) + text[i + 1 :]
     return text
 
 
@@ -453,8 +607,7 @@ def utc_of(text: str) -> datetime | None:
 
 def assert_timestamps_mean_what_the_spec_says(stamps: list[str]) -> None:
     """In a batch (column-wise when it can) and one by one, the same UTC instants."""
-    rows = [dict(SAMPLES["access"][0], event_id=f"E{i}", occurred_at=s)
-            for i, s in enumerate(stamps)]
+    rows = [dict(SAMPLES["access"][0], event_id=f"E{i}", occurred_at=s) for i, s in enumerate(stamps)]
     data = to_csv(rows).decode()
     batch = parse("access", data)
     # a bad row sends the whole batch the row-by-row way
@@ -463,7 +616,8 @@ def assert_timestamps_mean_what_the_spec_says(stamps: list[str]) -> None:
     for result in (batch, one_by_one):
         assert [r["occurred_at"] for r in result.rows] == [e for e in expected if e]
         assert [e.line for e in result.errors if e.field == "occurred_at"] == [
-            i + 2 for i, e in enumerate(expected) if e is None]
+            i + 2 for i, e in enumerate(expected) if e is None
+        ]
     assert batch.rows == one_by_one.rows
 
 
@@ -473,16 +627,34 @@ def test_timestamps_mean_what_the_spec_says(stamps):
     assert_timestamps_mean_what_the_spec_says(stamps)
 
 
-@pytest.mark.parametrize("stamp", [
-    "2025-04-01T09:15:02+09:00", "2025-04-01T09:15:02", "2025-04-01T00:15:02Z",
-    "2025-04-01T09:15:02-05:00", "2025-04-01T09:15:02+05:30", "2025-04-01T09:15:02.5+09:00",
-    "1880-04-01T09:15:02",  # Tokyo local mean time: +09:18:59
-    "2025-04-01T09:15:60+09:00", "2025-04-01T09:60:02+09:00", "2025-04-01T24:15:02+09:00",
-    "2025-04-01T09:15:2x+09:00", "2025-04-01T09:1５:02+09:00", "2025-04-01 09:15:02+09:00",
-    "2025-04-01T09:15:02+09:0x", "2025-04-01T09-15-02+09:00", "2025-04-01",
-    "2025-04-01T09:15:02.000+09:00", "2025-04-01T00:15:02.123Z", "2025-04-01T09:15:02.050",
-    "2025-04-01T09:15:02.1234567+09:00", "2025-04-01T09:15:02.+09:00",
-    "2025-04-01T09:15:02,5+09:00", "2025-04-01T09:15:02.5x+09:00"])
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2025-04-01T09:15:02+09:00",
+        "2025-04-01T09:15:02",
+        "2025-04-01T00:15:02Z",
+        "2025-04-01T09:15:02-05:00",
+        "2025-04-01T09:15:02+05:30",
+        "2025-04-01T09:15:02.5+09:00",
+        "1880-04-01T09:15:02",  # Tokyo local mean time: +09:18:59
+        "2025-04-01T09:15:60+09:00",
+        "2025-04-01T09:60:02+09:00",
+        "2025-04-01T24:15:02+09:00",
+        "2025-04-01T09:15:2x+09:00",
+        "2025-04-01T09:1５:02+09:00",
+        "2025-04-01 09:15:02+09:00",
+        "2025-04-01T09:15:02+09:0x",
+        "2025-04-01T09-15-02+09:00",
+        "2025-04-01",
+        "2025-04-01T09:15:02.000+09:00",
+        "2025-04-01T00:15:02.123Z",
+        "2025-04-01T09:15:02.050",
+        "2025-04-01T09:15:02.1234567+09:00",
+        "2025-04-01T09:15:02.+09:00",
+        "2025-04-01T09:15:02,5+09:00",
+        "2025-04-01T09:15:02.5x+09:00",
+    ],
+)
 def test_usual_and_unusual_timestamps(stamp):
     assert_timestamps_mean_what_the_spec_says([stamp, "2025-04-01T09:15:02+09:00", stamp])
 
@@ -497,6 +669,7 @@ def test_column_wise_batches_are_the_rows():
 
 
 # -- streaming -------------------------------------------------------------------------
+
 
 class CountingStream:
     """A binary stream that refuses to be read whole and records how it was read."""
@@ -518,8 +691,10 @@ class CountingStream:
 def access_csv(n: int) -> bytes:
     lines = [ACCESS_HEADER]
     for i in range(n):
-        lines.append(f"E{i},2025-04-{1 + i % 28:02d}T{8 + i % 10:02d}:{i % 60:02d}:00+09:00,"
-                     f"JUKI,u{i % 150},view,S{i:010x},T-1,,\n")
+        lines.append(
+            f"E{i},2025-04-{1 + i % 28:02d}T{8 + i % 10:02d}:{i % 60:02d}:00+09:00,"
+            f"JUKI,u{i % 150},view,S{i:010x},T-1,,\n"
+        )
     return "".join(lines).encode()
 
 
@@ -595,9 +770,9 @@ def test_text_streams_are_refused():
 
 # -- properties ------------------------------------------------------------------------
 
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(kind=st.sampled_from(KINDS), data=st.binary(max_size=600),
-       fmt=st.sampled_from([None, "csv", "jsonl"]))
+@given(kind=st.sampled_from(KINDS), data=st.binary(max_size=600), fmt=st.sampled_from([None, "csv", "jsonl"]))
 def test_parser_never_crashes_on_arbitrary_bytes(kind, data, fmt):
     result = parse_feed(kind, io.BytesIO(data), fmt=fmt, known_systems={"JUKI"})
     assert result.sha256 == hashlib.sha256(data).hexdigest()
@@ -616,17 +791,21 @@ def test_parser_never_crashes_after_a_valid_header(kind, data):
 
 #: text a valid row may hold: no lone surrogate, no C0 control but TAB, LF and CR, no 個人番号
 FORBIDDEN_CONTROLS = "".join(chr(c) for c in range(32) if chr(c) not in "\t\n\r")
-text = st.text(st.characters(blacklist_categories=("Cs",),
-                             blacklist_characters="\ufffd" + FORBIDDEN_CONTROLS),
-               max_size=12).filter(lambda s: not contains_my_number(s))
+text = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\ufffd" + FORBIDDEN_CONTROLS), max_size=12
+).filter(lambda s: not contains_my_number(s))
 non_empty = text.filter(lambda s: s != "" and not s.isdigit())
 
 
 @st.composite
 def access_rows(draw):
-    stamp = draw(st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2099, 12, 30),
-                              timezones=st.sampled_from([UTC, feeds.TOKYO,
-                                                         timezone(timedelta(hours=-5))])))
+    stamp = draw(
+        st.datetimes(
+            min_value=datetime(2000, 1, 2),
+            max_value=datetime(2099, 12, 30),
+            timezones=st.sampled_from([UTC, feeds.TOKYO, timezone(timedelta(hours=-5))]),
+        )
+    )
     fmt_stamp = draw(st.sampled_from(["iso", "naive", "seconds"]))
     if fmt_stamp == "naive":
         occurred = stamp.astimezone(feeds.TOKYO).replace(tzinfo=None).isoformat()
@@ -637,10 +816,15 @@ def access_rows(draw):
     else:
         occurred = stamp.isoformat()
     return {
-        "event_id": draw(text), "occurred_at": occurred, "system": "JUKI",
-        "user_id": draw(non_empty), "action": draw(st.sampled_from(feeds.ACCESS_ACTIONS)),
-        "subject_id": draw(text), "terminal": draw(text),
-        "result": draw(st.sampled_from(["", "success", "denied"])), "purpose": draw(text),
+        "event_id": draw(text),
+        "occurred_at": occurred,
+        "system": "JUKI",
+        "user_id": draw(non_empty),
+        "action": draw(st.sampled_from(feeds.ACCESS_ACTIONS)),
+        "subject_id": draw(text),
+        "terminal": draw(text),
+        "result": draw(st.sampled_from(["", "success", "denied"])),
+        "purpose": draw(text),
     }, stamp
 
 
@@ -666,13 +850,24 @@ def test_a_valid_row_never_loses_or_alters_a_field(rows, extra):
 
 
 @settings(max_examples=100, deadline=None)
-@given(user=non_empty, subject=non_empty, relation=st.sampled_from(feeds.RELATIONS),
-       role=non_empty, start=st.dates(min_value=date(2000, 1, 1), max_value=date(2999, 12, 31)),
-       days=st.integers(min_value=0, max_value=3000))
+@given(
+    user=non_empty,
+    subject=non_empty,
+    relation=st.sampled_from(feeds.RELATIONS),
+    role=non_empty,
+    start=st.dates(min_value=date(2000, 1, 1), max_value=date(2999, 12, 31)),
+    days=st.integers(min_value=0, max_value=3000),
+)
 def test_valid_small_feeds_keep_their_fields(user, subject, relation, role, start, days):
     rel = {"user_id": user, "subject_id": subject, "relation": relation}
-    grant = {"user_id": user, "system": "JUKI", "role": role, "granted_at": start.isoformat(),
-             "revoked_at": (start + timedelta(days=days)).isoformat(), "granted_by": subject}
+    grant = {
+        "user_id": user,
+        "system": "JUKI",
+        "role": role,
+        "granted_at": start.isoformat(),
+        "revoked_at": (start + timedelta(days=days)).isoformat(),
+        "granted_by": subject,
+    }
     for data in (to_csv([rel]), to_jsonl([rel])):
         (row,) = parse("relations", data).rows
         assert (row["user_id"], row["subject_id"], row["relation"]) == (user, subject, relation)

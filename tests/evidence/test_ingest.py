@@ -1,4 +1,5 @@
 """Ingestion: all or nothing, nothing twice, 個人番号 never stored, the chain verifies."""
+
 from __future__ import annotations
 
 from datetime import UTC
@@ -12,9 +13,11 @@ from evidence.chain import verify
 from evidence.models import AccessDay, AccessEvent, FeedBatch, Grant
 from tests.evidence.conftest import access_csv
 
-GOOD = ("e1,2025-04-01T09:00:00+09:00,JUKI,u1,view,S1,T1,,",
-        "e2,2025-04-01T10:00:00+09:00,JUKI,u1,view,S2,T1,,",
-        "e3,2025-04-02T10:00:00+09:00,JUKI,u2,print,S3,T2,denied,")
+GOOD = (
+    "e1,2025-04-01T09:00:00+09:00,JUKI,u1,view,S1,T1,,",
+    "e2,2025-04-01T10:00:00+09:00,JUKI,u1,view,S2,T1,,",
+    "e3,2025-04-02T10:00:00+09:00,JUKI,u2,print,S3,T2,denied,",
+)
 MY_NUMBER = "123456789018"
 
 
@@ -30,8 +33,9 @@ def test_good_file_is_stored_as_one_batch(feed, count_rows):
 
 
 def test_one_bad_row_stores_nothing_and_lists_every_bad_line(feed, count_rows):
-    text = access_csv(GOOD[0], "e9,not-a-time,JUKI,u1,view,S1,,,", GOOD[1],
-                      "e10,2025-04-01T09:00:00+09:00,NOPE,u1,view,S1,,,")
+    text = access_csv(
+        GOOD[0], "e9,not-a-time,JUKI,u1,view,S1,,,", GOOD[1], "e10,2025-04-01T09:00:00+09:00,NOPE,u1,view,S1,,,"
+    )
     result = feed("access", text)
     assert not result.stored
     assert {(e.line, e.field) for e in result.errors} == {(3, "occurred_at"), (5, "system")}
@@ -80,10 +84,18 @@ def test_my_number_is_rejected_and_never_stored_or_logged(feed, count_rows, capl
 def test_jsonl_imports_the_same_as_csv(feed):
     import json
 
-    rows = [{"event_id": "j1", "occurred_at": "2025-04-01T09:00:00+09:00", "system": "JUKI",
-             "user_id": "u1", "action": "view", "subject_id": "S1", "ward": "中央"}]
-    result = feed("access", "\n".join(json.dumps(r, ensure_ascii=False) for r in rows),
-                  filename="a.jsonl")
+    rows = [
+        {
+            "event_id": "j1",
+            "occurred_at": "2025-04-01T09:00:00+09:00",
+            "system": "JUKI",
+            "user_id": "u1",
+            "action": "view",
+            "subject_id": "S1",
+            "ward": "中央",
+        }
+    ]
+    result = feed("access", "\n".join(json.dumps(r, ensure_ascii=False) for r in rows), filename="a.jsonl")
     assert result.stored and result.rows_stored == 1
     event = db.session.execute(sa.select(AccessEvent)).scalar_one()
     assert event.extra == {"ward": "中央"}
@@ -92,8 +104,11 @@ def test_jsonl_imports_the_same_as_csv(feed):
 
 def test_append_only_guard_refuses_update_and_delete(feed):
     feed("access", access_csv(*GOOD))
-    for stmt in ("UPDATE evidence_access SET user_id = 'x'", "DELETE FROM evidence_access",
-                 "DELETE FROM evidence_batches"):
+    for stmt in (
+        "UPDATE evidence_access SET user_id = 'x'",
+        "DELETE FROM evidence_access",
+        "DELETE FROM evidence_batches",
+    ):
         with pytest.raises(sa.exc.DBAPIError):
             with db.engine.begin() as conn:
                 conn.exec_driver_sql(stmt)
@@ -103,14 +118,14 @@ def planner_statistics() -> dict[str, float]:
     """Rows the planner believes each feed table holds (absent: never analysed)."""
     conn = db.session.connection()
     if conn.dialect.name == "sqlite":
-        if not conn.exec_driver_sql(
-                "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first():
+        if not conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first():
             return {}
         rows = conn.exec_driver_sql("SELECT tbl, stat FROM sqlite_stat1").all()
         return {tbl: float(stat.split()[0]) for tbl, stat in rows}
     rows = conn.exec_driver_sql(
         "SELECT relname, reltuples FROM pg_class WHERE relname IN "
-        "('evidence_access', 'evidence_access_days') AND reltuples >= 0").all()
+        "('evidence_access', 'evidence_access_days') AND reltuples >= 0"
+    ).all()
     return dict(rows)
 
 
@@ -140,12 +155,13 @@ class BrokenStream:
             raise OSError("connection reset")
         n = min(n, self.good - self.pos)
         self.pos += n
-        return self.data[self.pos - n:self.pos]
+        return self.data[self.pos - n : self.pos]
 
 
 def many_events(n: int) -> bytes:
-    return access_csv(*(f"e{i},2025-04-01T09:{i % 60:02d}:00+09:00,JUKI,u{i % 7},view,S{i},,,"
-                        for i in range(n))).encode()
+    return access_csv(
+        *(f"e{i},2025-04-01T09:{i % 60:02d}:00+09:00,JUKI,u{i % 7},view,S{i},,," for i in range(n))
+    ).encode()
 
 
 def reader_threads() -> list:
@@ -188,10 +204,12 @@ def test_a_failing_store_stops_the_import(app, juki, count_rows, monkeypatch):
 
 
 def access_days() -> list[tuple]:
-    return [(d.system, d.user_id, d.day, d.day_start, d.day_end, d.events, d.subjects, d.denied,
-             d.first_at, d.last_at)
-            for d in db.session.execute(sa.select(AccessDay).order_by(
-                AccessDay.system, AccessDay.user_id, AccessDay.day)).scalars()]
+    return [
+        (d.system, d.user_id, d.day, d.day_start, d.day_end, d.events, d.subjects, d.denied, d.first_at, d.last_at)
+        for d in db.session.execute(
+            sa.select(AccessDay).order_by(AccessDay.system, AccessDay.user_id, AccessDay.day)
+        ).scalars()
+    ]
 
 
 def day_feeds() -> list[str]:
@@ -211,12 +229,10 @@ def day_feeds() -> list[str]:
     for i in range(10):
         stamp = f"2025-04-08T{10 + i}:00:00+09:00"
         second.append((stamp, f"b{i},{stamp},JUKI,u{i % 4},view,S{i % 2},,,"))
-    return [access_csv(*(row for _, row in sorted(first))),
-            access_csv(*(row for _, row in sorted(second)))]
+    return [access_csv(*(row for _, row in sorted(first))), access_csv(*(row for _, row in sorted(second)))]
 
 
-def test_the_day_summary_counted_on_the_way_equals_the_one_counted_from_the_events(
-        feed, monkeypatch):
+def test_the_day_summary_counted_on_the_way_equals_the_one_counted_from_the_events(feed, monkeypatch):
     from evidence import ingest
     from pia.models import System
 
@@ -225,9 +241,11 @@ def test_the_day_summary_counted_on_the_way_equals_the_one_counted_from_the_even
 
     given = []
     original = ingest.refresh_access_days
-    monkeypatch.setattr(ingest, "refresh_access_days",
-                        lambda conn, id_before, days=None: (given.append(days),
-                                                            original(conn, id_before, days)))
+    monkeypatch.setattr(
+        ingest,
+        "refresh_access_days",
+        lambda conn, id_before, days=None: (given.append(days), original(conn, id_before, days)),
+    )
     for text in day_feeds():
         assert feed("access", text, chunk_rows=7).stored
     on_the_way = access_days()
@@ -243,26 +261,40 @@ def test_the_day_summary_counted_on_the_way_equals_the_one_counted_from_the_even
     assert access_days() == on_the_way
 
 
-@pytest.mark.parametrize("rows, limit", [
-    (["e1,2025-04-02T09:00:00+09:00,JUKI,u1,view,S1,,,",  # out of time order
-      "e2,2025-04-01T09:00:00+09:00,JUKI,u1,view,S2,,denied,",
-      "e3,2025-04-02T10:00:00+09:00,JUKI,u1,view,S1,,,"], None),
-    (["e2,2025-04-01T09:00:00+09:00,JUKI,u1,view,S2,,denied,",  # more open subjects than held
-      "e1,2025-04-02T09:00:00+09:00,JUKI,u1,view,S1,,,",
-      "e3,2025-04-02T10:00:00+09:00,JUKI,u1,view,S3,,,",
-      "e4,2025-04-02T11:00:00+09:00,JUKI,u1,view,S1,,,"], 1),
-])
-def test_when_the_summary_cannot_be_counted_on_the_way_it_is_counted_from_the_events(
-        feed, monkeypatch, rows, limit):
+@pytest.mark.parametrize(
+    "rows, limit",
+    [
+        (
+            [
+                "e1,2025-04-02T09:00:00+09:00,JUKI,u1,view,S1,,,",  # out of time order
+                "e2,2025-04-01T09:00:00+09:00,JUKI,u1,view,S2,,denied,",
+                "e3,2025-04-02T10:00:00+09:00,JUKI,u1,view,S1,,,",
+            ],
+            None,
+        ),
+        (
+            [
+                "e2,2025-04-01T09:00:00+09:00,JUKI,u1,view,S2,,denied,",  # more open subjects than held
+                "e1,2025-04-02T09:00:00+09:00,JUKI,u1,view,S1,,,",
+                "e3,2025-04-02T10:00:00+09:00,JUKI,u1,view,S3,,,",
+                "e4,2025-04-02T11:00:00+09:00,JUKI,u1,view,S1,,,",
+            ],
+            1,
+        ),
+    ],
+)
+def test_when_the_summary_cannot_be_counted_on_the_way_it_is_counted_from_the_events(feed, monkeypatch, rows, limit):
     from evidence import ingest
 
     if limit:
         monkeypatch.setattr(ingest.DaySummary, "MAX_OPEN_SUBJECTS", limit)
     given = []
     original = ingest.refresh_access_days
-    monkeypatch.setattr(ingest, "refresh_access_days",
-                        lambda conn, id_before, days=None: (given.append(days),
-                                                            original(conn, id_before, days)))
+    monkeypatch.setattr(
+        ingest,
+        "refresh_access_days",
+        lambda conn, id_before, days=None: (given.append(days), original(conn, id_before, days)),
+    )
     assert feed("access", access_csv(*rows), chunk_rows=2).stored
     assert given == [None]
     days = {(d[2].isoformat(), d[5], d[6], d[7]) for d in access_days()}
@@ -270,12 +302,15 @@ def test_when_the_summary_cannot_be_counted_on_the_way_it_is_counted_from_the_ev
 
 
 def test_tabs_and_line_breaks_inside_values_are_stored_as_sent(feed):
-    rows = ['e1,2025-04-01T09:00:00+09:00,JUKI,u1,view,S1,"T\t1","","line one\nline two"',
-            "e2,2025-04-01T10:00:00+09:00,JUKI,u1,view,S2,T2,,"]
+    rows = [
+        'e1,2025-04-01T09:00:00+09:00,JUKI,u1,view,S1,"T\t1","","line one\nline two"',
+        "e2,2025-04-01T10:00:00+09:00,JUKI,u1,view,S2,T2,,",
+    ]
     result = feed("access", access_csv(*rows))
     assert result.stored and result.rows_stored == 2
-    stored = db.session.execute(sa.select(AccessEvent.terminal, AccessEvent.purpose)
-                                .order_by(AccessEvent.event_id)).all()
+    stored = db.session.execute(
+        sa.select(AccessEvent.terminal, AccessEvent.purpose).order_by(AccessEvent.event_id)
+    ).all()
     assert stored == [("T\t1", "line one\nline two"), ("T2", None)]
     assert verify().ok
 
@@ -283,16 +318,19 @@ def test_tabs_and_line_breaks_inside_values_are_stored_as_sent(feed):
 def test_fractions_of_seconds_are_stored_to_the_microsecond(feed):
     from datetime import datetime
 
-    rows = ["e1,2025-04-01T09:00:00.123+09:00,JUKI,u1,view,S1,,,",
-            "e2,2025-04-01T09:00:01.000+09:00,JUKI,u1,view,S2,,,",
-            "e3,2025-04-01T00:00:02.5Z,JUKI,u1,view,S3,,,"]
+    rows = [
+        "e1,2025-04-01T09:00:00.123+09:00,JUKI,u1,view,S1,,,",
+        "e2,2025-04-01T09:00:01.000+09:00,JUKI,u1,view,S2,,,",
+        "e3,2025-04-01T00:00:02.5Z,JUKI,u1,view,S3,,,",
+    ]
     assert feed("access", access_csv(*rows)).stored
-    stored = db.session.execute(sa.select(AccessEvent.occurred_at)
-                                .order_by(AccessEvent.event_id)).scalars().all()
+    stored = db.session.execute(sa.select(AccessEvent.occurred_at).order_by(AccessEvent.event_id)).scalars().all()
     utc = UTC
-    assert stored == [datetime(2025, 4, 1, 0, 0, 0, 123000, utc),
-                      datetime(2025, 4, 1, 0, 0, 1, tzinfo=utc),
-                      datetime(2025, 4, 1, 0, 0, 2, 500000, utc)]
+    assert stored == [
+        datetime(2025, 4, 1, 0, 0, 0, 123000, utc),
+        datetime(2025, 4, 1, 0, 0, 1, tzinfo=utc),
+        datetime(2025, 4, 1, 0, 0, 2, 500000, utc),
+    ]
     (day,) = db.session.execute(sa.select(AccessDay)).scalars()
     assert (day.first_at, day.last_at) == (stored[0], stored[2])
     assert verify().ok

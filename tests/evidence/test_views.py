@@ -1,4 +1,5 @@
 """Triage pages, the dashboard and the evidence report."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,12 @@ from tests.evidence.conftest import access_csv
 @pytest.fixture
 def findings(feed):
     # u9 has no grant: both events are no_grant findings; 23:00 is after hours
-    feed("access", access_csv("e1,2025-04-01T10:00:00+09:00,JUKI,u9,view,S1,T1,,",
-                              "e2,2025-04-01T23:00:00+09:00,JUKI,u9,view,S2,T1,,"))
+    feed(
+        "access",
+        access_csv(
+            "e1,2025-04-01T10:00:00+09:00,JUKI,u9,view,S1,T1,,", "e2,2025-04-01T23:00:00+09:00,JUKI,u9,view,S2,T1,,"
+        ),
+    )
     run_checks(Period())
     db.session.commit()
     found = stored_findings(Period())
@@ -54,8 +59,9 @@ def test_decision_needs_a_reason_and_is_append_only(as_role, findings, count_row
     r = c.post(f"/evidence/findings/{fid}/decisions", data={"decision": "legitimate", "reason": ""})
     assert r.status_code == 400 and "理由を記入してください" in r.text
     assert count_rows(TriageDecision) == 0
-    r = c.post(f"/evidence/findings/{fid}/decisions",
-               data={"decision": "suspicious", "reason": "業務と関係のない照会の可能性"})
+    r = c.post(
+        f"/evidence/findings/{fid}/decisions", data={"decision": "suspicious", "reason": "業務と関係のない照会の可能性"}
+    )
     assert r.status_code == 302
     assert db.session.get(Finding, fid).decision == "suspicious"
     trail = db.session.execute(sa.select(AuditEvent).where(AuditEvent.action == "decision")).scalars().all()
@@ -77,9 +83,21 @@ def test_home_panel(as_role, findings):
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "html", "pdf"])
 def test_report_formats(app, as_role, findings, assessment, fmt, tmp_path):
-    result = app.test_cli_runner().invoke(args=[
-        "evidence", "report", str(assessment.id), "--from", "2025-04-01", "--to", "2025-04-03",
-        "--format", fmt, "--out", str(tmp_path / f"r.{fmt}")])
+    result = app.test_cli_runner().invoke(
+        args=[
+            "evidence",
+            "report",
+            str(assessment.id),
+            "--from",
+            "2025-04-01",
+            "--to",
+            "2025-04-03",
+            "--format",
+            fmt,
+            "--out",
+            str(tmp_path / f"r.{fmt}"),
+        ]
+    )
     assert result.exit_code == 0, result.output
     body = (tmp_path / f"r.{fmt}").read_bytes()
     if fmt == "json":
@@ -111,8 +129,7 @@ def test_report_url_fetcher_refuses_files_and_remote():
 def test_cleared_findings_in_the_list_the_page_and_the_report(app, as_role, findings, assessment, feed):
     """A late grant for u9 clears both no_grant findings: the list shows them as 解消 under
     their own filter, the report counts them apart and no longer lists them as open."""
-    feed("grants", "user_id,system,role,granted_at,revoked_at,granted_by\n"
-                   "u9,JUKI,照会,2025-03-01,,情報政策課\n")
+    feed("grants", "user_id,system,role,granted_at,revoked_at,granted_by\nu9,JUKI,照会,2025-03-01,,情報政策課\n")
     run = run_checks(Period())
     db.session.commit()
     assert run.cleared == {**run.cleared, "no_grant": 2}
@@ -122,14 +139,12 @@ def test_cleared_findings_in_the_list_the_page_and_the_report(app, as_role, find
     listed = client.get("/evidence/findings?state=cleared").text
     assert listed.count("権限のない操作") >= 2 and "解消" in listed
     open_list = client.get("/evidence/findings?state=open").text
-    assert f"/evidence/findings/{cleared[0]['id']}\"" not in open_list
+    assert f'/evidence/findings/{cleared[0]["id"]}"' not in open_list
     page = client.get(f"/evidence/findings/{cleared[0]['id']}").text
     assert "の点検で該当しなくなりました" in page
-    data = json.loads(client.get(
-        f"/evidence/reports/{assessment.id}?from=2025-04-01&to=2025-04-03&format=json").text)
+    data = json.loads(client.get(f"/evidence/reports/{assessment.id}?from=2025-04-01&to=2025-04-03&format=json").text)
     no_grant = next(c for c in data["checks"] if c["check"] == "no_grant")
     assert (no_grant["total"], no_grant["cleared"], no_grant["undecided"]) == (2, 2, 0)
     # with a grant but no assignment to a department authorised for JUKI, u9's accesses
     # are now after_transfer findings
-    assert sorted(x["check"] for x in data["open_findings"]) == [
-        "after_hours", "after_transfer", "after_transfer"]
+    assert sorted(x["check"] for x in data["open_findings"]) == ["after_hours", "after_transfer", "after_transfer"]

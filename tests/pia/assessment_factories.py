@@ -1,4 +1,5 @@
 """Helpers of the assessment tests (their fixtures live in tests/conftest.py)."""
+
 from __future__ import annotations
 
 import copy
@@ -8,13 +9,19 @@ from common.db import db
 from pia.models.assessment import AssessmentVersion
 
 
-def published_version(assessment, document, *, number=None, published_on=date(2025, 1, 31),
-                      change_kind="initial"):
+def published_version(assessment, document, *, number=None, published_on=date(2025, 1, 31), change_kind="initial"):
     """Insert a version as already published (history; the workflow is tested separately)."""
     number = number or (len(assessment.versions) + 1)
-    version = AssessmentVersion(assessment=assessment, number=number, edition="2024", status="published",
-                                document=copy.deepcopy(document), submitted_on=published_on,
-                                published_on=published_on, change_kind=change_kind)
+    version = AssessmentVersion(
+        assessment=assessment,
+        number=number,
+        edition="2024",
+        status="published",
+        document=copy.deepcopy(document),
+        submitted_on=published_on,
+        published_on=published_on,
+        change_kind=change_kind,
+    )
     db.session.add(version)
     db.session.flush()
     from pia import search

@@ -1,4 +1,5 @@
 """Versions: drafts change, submitted and published versions never do (model and database)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -17,14 +18,17 @@ def _raw(sql, **params):
         conn.execute(sa.text(sql), params)
 
 
-@pytest.mark.parametrize("sql", [
-    "UPDATE assessment_versions SET document = '{}' WHERE id = :id",
-    "UPDATE assessment_versions SET edition = '2099' WHERE id = :id",
-    "UPDATE assessment_versions SET status = 'draft' WHERE id = :id",
-    "UPDATE assessment_versions SET published_on = NULL, status = 'submitted' WHERE id = :id",
-    "UPDATE assessment_versions SET revision = revision + 1 WHERE id = :id",
-    "DELETE FROM assessment_versions WHERE id = :id",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE assessment_versions SET document = '{}' WHERE id = :id",
+        "UPDATE assessment_versions SET edition = '2099' WHERE id = :id",
+        "UPDATE assessment_versions SET status = 'draft' WHERE id = :id",
+        "UPDATE assessment_versions SET published_on = NULL, status = 'submitted' WHERE id = :id",
+        "UPDATE assessment_versions SET revision = revision + 1 WHERE id = :id",
+        "DELETE FROM assessment_versions WHERE id = :id",
+    ],
+)
 def test_database_refuses_changes_to_a_published_version(app, make_assessment, sql):
     assessment = make_assessment("juki")
     version_id = assessment.versions[0].id
@@ -39,8 +43,7 @@ def _submitted(make_assessment):
     """A 第2版 in 提出済み (a 評価書の修正, no procedure needed)."""
     assessment = make_assessment("juki")
     officer_like = None
-    draft = services.start_draft(assessment, actor=officer_like,
-                                 changes={"basic/other_bodies": "なし(変更)"})
+    draft = services.start_draft(assessment, actor=officer_like, changes={"basic/other_bodies": "なし(変更)"})
     db.session.commit()
     draft.submitted_on = date(2025, 6, 1)
     draft.change_kind = "correction"
@@ -52,14 +55,16 @@ def _submitted(make_assessment):
 def test_database_allows_publishing_a_submitted_version_and_nothing_else(app, make_assessment):
     draft = _submitted(make_assessment)
     with pytest.raises(sa.exc.DBAPIError):
-        _raw("UPDATE assessment_versions SET status = 'published', published_on = '2025-06-10', "
-             "document = '{}' WHERE id = :id", id=draft.id)
+        _raw(
+            "UPDATE assessment_versions SET status = 'published', published_on = '2025-06-10', "
+            "document = '{}' WHERE id = :id",
+            id=draft.id,
+        )
     with pytest.raises(sa.exc.DBAPIError):
         _raw("UPDATE assessment_versions SET submitted_on = '2025-06-02' WHERE id = :id", id=draft.id)
     with pytest.raises(sa.exc.DBAPIError):
         _raw("DELETE FROM assessment_versions WHERE id = :id", id=draft.id)
-    _raw("UPDATE assessment_versions SET status = 'published', published_on = '2025-06-10' WHERE id = :id",
-         id=draft.id)
+    _raw("UPDATE assessment_versions SET status = 'published', published_on = '2025-06-10' WHERE id = :id", id=draft.id)
     db.session.expire_all()
     version = db.session.get(AssessmentVersion, draft.id)
     assert version.status == "published" and version.published_on == date(2025, 6, 10)
@@ -99,16 +104,25 @@ def test_update_section_validates_and_counts_revisions(app, make_assessment):
     draft = assessment.versions[-1]
     revision = draft.revision
     with pytest.raises(services.ValidationFailed) as info:
-        services.update_section(draft, "basic", {"affair": {"name": "住民基本台帳に関する事務",
-                                                            "description": "x", "target_count": "たくさん"}},
-                                actor=None, expected_revision=revision)
+        services.update_section(
+            draft,
+            "basic",
+            {"affair": {"name": "住民基本台帳に関する事務", "description": "x", "target_count": "たくさん"}},
+            actor=None,
+            expected_revision=revision,
+        )
     assert any(e.path == "basic/affair/target_count" for e in info.value.errors)
     assert draft.revision == revision
     services.update_section(draft, "basic", {"other_bodies": "なし"}, actor=None, expected_revision=revision)
     assert draft.revision == revision + 1
     assert draft.document["basic"]["other_bodies"] == "なし"
-    events = db.session.execute(sa.select(AuditEvent).filter_by(object_type="AssessmentVersion",
-                                                                object_id=str(draft.id), action="update")).scalars().all()
+    events = (
+        db.session.execute(
+            sa.select(AuditEvent).filter_by(object_type="AssessmentVersion", object_id=str(draft.id), action="update")
+        )
+        .scalars()
+        .all()
+    )
     assert any("basic/other_bodies" in (e.after or {}) for e in events)
 
 
@@ -118,8 +132,7 @@ def test_stale_revision_is_a_conflict_and_nothing_is_written(app, make_assessmen
     start = draft.revision
     services.update_section(draft, "basic", {"other_bodies": "一人目の記載"}, actor=None, expected_revision=start)
     with pytest.raises(services.Conflict) as info:
-        services.update_section(draft, "basic", {"other_bodies": "二人目の記載"}, actor=None,
-                                expected_revision=start)
+        services.update_section(draft, "basic", {"other_bodies": "二人目の記載"}, actor=None, expected_revision=start)
     assert info.value.theirs["other_bodies"] == "一人目の記載"
     assert info.value.mine["other_bodies"] == "二人目の記載"
     assert draft.document["basic"]["other_bodies"] == "一人目の記載"
@@ -191,8 +204,10 @@ def test_a_star_change_judged_immaterial_takes_the_correction_path(app, make_ass
     assert response.status_code == 302
     assert services.change_kind(draft) == "significant"
     for path in paths:
-        response = officer.post(f"/versions/{draft.id}/changes/judgement",
-                                data={"path": path, "reason": "委託先の変更のみで、取り扱う情報と安全管理措置は変わらないため。"})
+        response = officer.post(
+            f"/versions/{draft.id}/changes/judgement",
+            data={"path": path, "reason": "委託先の変更のみで、取り扱う情報と安全管理措置は変わらないため。"},
+        )
         assert response.status_code == 302
     db.session.expire_all()
     draft = db.session.get(AssessmentVersion, draft.id)
@@ -201,7 +216,11 @@ def test_a_star_change_judged_immaterial_takes_the_correction_path(app, make_ass
     rows = {r["path"]: r for r in services.generated_change_rows(draft, date(2026, 1, 5))}
     assert rows[paths[0]]["timing"] == "事後"
     assert rows[paths[0]]["timing_note"] == "委託先の変更のみで、取り扱う情報と安全管理措置は変わらないため。"
-    audits = db.session.execute(sa.select(AuditEvent).where(AuditEvent.summary.contains("相当程度変動させるものではない"))).scalars().all()
+    audits = (
+        db.session.execute(sa.select(AuditEvent).where(AuditEvent.summary.contains("相当程度変動させるものではない")))
+        .scalars()
+        .all()
+    )
     assert len(audits) == len(paths)
     page = officer.get(f"/assessments/{assessment.id}/compare?a=1&b=2").get_data(as_text=True)
     assert "重要な変更に当たらないと判断されています" in page
@@ -216,7 +235,10 @@ def test_only_officers_judge_and_only_star_items(app, make_assessment, as_role, 
     draft = assessment.versions[-1]
     paths = _significant_paths(draft)
     editor = as_role("editor", departments=["住民情報課"])
-    assert editor.post(f"/versions/{draft.id}/changes/judgement", data={"path": paths[0], "reason": "理由"}).status_code == 403
+    assert (
+        editor.post(f"/versions/{draft.id}/changes/judgement", data={"path": paths[0], "reason": "理由"}).status_code
+        == 403
+    )
     db.session.expire_all()
     assert services.change_kind(db.session.get(AssessmentVersion, draft.id)) == "significant"
     correction = services.start_draft(make_assessment("juki2"), actor=None, changes={"basic/other_bodies": "-(修正)"})

@@ -1,4 +1,5 @@
 """Assessment pages: department scoping (IDOR), editing, conflicts, workflow, search, API."""
+
 from __future__ import annotations
 
 import json
@@ -76,8 +77,9 @@ def test_action_of_another_department_cannot_be_edited(juki, as_role):
     db.session.add(action)
     db.session.commit()
     c = as_role("editor", departments=["市民税課"])
-    response = c.post(f"/actions/{action.id}", data={"what": "書換え", "owner": "x", "due_on": "2026-01-01",
-                                                      "status": "done"})
+    response = c.post(
+        f"/actions/{action.id}", data={"what": "書換え", "owner": "x", "due_on": "2026-01-01", "status": "done"}
+    )
     assert response.status_code == 403
     db.session.expire_all()
     assert db.session.get(ActionItem, action.id).what == "元の内容"
@@ -86,8 +88,10 @@ def test_action_of_another_department_cannot_be_edited(juki, as_role):
 def test_own_department_editor_edits_but_does_not_run_the_workflow(juki, as_role):
     draft = _draft(juki)
     c = as_role("editor", departments=["住民情報課"])
-    response = c.post(f"/versions/{draft.id}/sections/basic",
-                      data={"revision": str(draft.revision), "other_bodies": "他の評価実施機関はない。"})
+    response = c.post(
+        f"/versions/{draft.id}/sections/basic",
+        data={"revision": str(draft.revision), "other_bodies": "他の評価実施機関はない。"},
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(AssessmentVersion, draft.id).document["basic"]["other_bodies"] == "他の評価実施機関はない。"
@@ -123,9 +127,13 @@ def test_section_form_is_generated_from_the_schema(juki, as_role):
 def test_rejected_save_keeps_what_was_typed(juki, as_role):
     draft = _draft(juki)
     c = as_role("officer")
-    form = {"revision": str(draft.revision), "affair-name": "住民基本台帳に関する事務",
-            "affair-description": "新しく書いた事務の内容", "affair-target_count": "存在しない選択肢",
-            "network-basis-provision_items": "1、2、abc"}
+    form = {
+        "revision": str(draft.revision),
+        "affair-name": "住民基本台帳に関する事務",
+        "affair-description": "新しく書いた事務の内容",
+        "affair-target_count": "存在しない選択肢",
+        "network-basis-provision_items": "1、2、abc",
+    }
     response = c.post(f"/versions/{draft.id}/sections/basic", data=form)
     assert response.status_code == 400
     assert "新しく書いた事務の内容" in response.text
@@ -155,10 +163,15 @@ def test_second_saver_gets_a_conflict_page_and_chooses(juki, as_role):
     draft = _draft(juki)
     first, second = as_role("officer"), as_role("editor", departments=["住民情報課"])
     revision = str(draft.revision)
-    assert first.post(f"/versions/{draft.id}/sections/basic",
-                      data={"revision": revision, "other_bodies": "一人目が書いた記載"}).status_code == 302
-    response = second.post(f"/versions/{draft.id}/sections/basic",
-                           data={"revision": revision, "other_bodies": "二人目が書いた記載"})
+    assert (
+        first.post(
+            f"/versions/{draft.id}/sections/basic", data={"revision": revision, "other_bodies": "一人目が書いた記載"}
+        ).status_code
+        == 302
+    )
+    response = second.post(
+        f"/versions/{draft.id}/sections/basic", data={"revision": revision, "other_bodies": "二人目が書いた記載"}
+    )
     assert response.status_code == 409
     text = re.sub(r"<[^>]+>", "", response.text)
     assert "一人目が書いた記載" in text and "二人目が書いた記載" in text
@@ -166,18 +179,24 @@ def test_second_saver_gets_a_conflict_page_and_chooses(juki, as_role):
     saved = db.session.get(AssessmentVersion, draft.id)
     assert saved.document["basic"]["other_bodies"] == "一人目が書いた記載"
     # choosing the saved text keeps it; the revision on the conflict page is the current one
-    response = second.post(f"/versions/{draft.id}/sections/basic/resolve", data={
-        "revision": str(saved.revision), "other_bodies": "二人目が書いた記載", "choose-other_bodies": "theirs"})
+    response = second.post(
+        f"/versions/{draft.id}/sections/basic/resolve",
+        data={"revision": str(saved.revision), "other_bodies": "二人目が書いた記載", "choose-other_bodies": "theirs"},
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(AssessmentVersion, draft.id).document["basic"]["other_bodies"] == "一人目が書いた記載"
     # a stale resolve is a conflict again, and choosing "mine" with the fresh revision saves it
-    stale = second.post(f"/versions/{draft.id}/sections/basic/resolve", data={
-        "revision": revision, "other_bodies": "二人目が書いた記載", "choose-other_bodies": "mine"})
+    stale = second.post(
+        f"/versions/{draft.id}/sections/basic/resolve",
+        data={"revision": revision, "other_bodies": "二人目が書いた記載", "choose-other_bodies": "mine"},
+    )
     assert stale.status_code == 409
     current = db.session.get(AssessmentVersion, draft.id).revision
-    second.post(f"/versions/{draft.id}/sections/basic/resolve", data={
-        "revision": str(current), "other_bodies": "二人目が書いた記載", "choose-other_bodies": "mine"})
+    second.post(
+        f"/versions/{draft.id}/sections/basic/resolve",
+        data={"revision": str(current), "other_bodies": "二人目が書いた記載", "choose-other_bodies": "mine"},
+    )
     db.session.expire_all()
     assert db.session.get(AssessmentVersion, draft.id).document["basic"]["other_bodies"] == "二人目が書いた記載"
 
@@ -224,15 +243,26 @@ def test_significant_change_cannot_be_submitted_before_the_procedure(juki, as_ro
         assert published == [draft.id]
     finally:
         procedure._ON_PUBLISH.remove(procedure._ON_PUBLISH[-1])
-    transitions = db.session.execute(sa.select(AuditEvent).filter_by(
-        action="transition", object_type="AssessmentVersion", object_id=str(draft.id))).scalars().all()
+    transitions = (
+        db.session.execute(
+            sa.select(AuditEvent).filter_by(
+                action="transition", object_type="AssessmentVersion", object_id=str(draft.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert [(t.before["status"], t.after["status"]) for t in transitions] == [
-        ("draft", "review"), ("review", "submitted"), ("submitted", "published")]
+        ("draft", "review"),
+        ("review", "submitted"),
+        ("submitted", "published"),
+    ]
     assert db.session.get(Assessment, juki.id).current_version.id == draft.id
 
 
-def test_correction_goes_straight_to_submission_and_keeps_the_explanation(make_assessment, as_role, steps_done,
-                                                                            inventory):
+def test_correction_goes_straight_to_submission_and_keeps_the_explanation(
+    make_assessment, as_role, steps_done, inventory
+):
     assessment = make_assessment("juki")
     draft = services.start_draft(assessment, actor=None, changes={"basic/other_bodies": "-(字句の修正)"})
     db.session.commit()
@@ -240,17 +270,30 @@ def test_correction_goes_straight_to_submission_and_keeps_the_explanation(make_a
     page = c.get(f"/versions/{draft.id}").text
     assert "評価書の修正のため" in page
     path = "basic/other_bodies"
-    c.post(f"/versions/{draft.id}/changes", data={"timing-basic_other_bodies": "事後",
-                                                   "note-basic_other_bodies": "字句の修正のため事後に提出する。"})
+    c.post(
+        f"/versions/{draft.id}/changes",
+        data={"timing-basic_other_bodies": "事後", "note-basic_other_bodies": "字句の修正のため事後に提出する。"},
+    )
     c.post(f"/versions/{draft.id}/transition/submit", data={"on": "2026-04-01"})
     c.post(f"/versions/{draft.id}/transition/publish", data={"on": "2026-04-02"})
     db.session.expire_all()
     version = db.session.get(AssessmentVersion, draft.id)
     assert version.status == "published" and version.change_kind == "correction"
     rows = version.document["changelog"]["changes"]
-    assert rows == [{"date": "2026-04-01", "item": rows[0]["item"], "before": "-", "after": "-(字句の修正)",
-                     "timing": "事後", "timing_note": "字句の修正のため事後に提出する。"}] or \
-        rows[-1]["timing_note"] == "字句の修正のため事後に提出する。"
+    assert (
+        rows
+        == [
+            {
+                "date": "2026-04-01",
+                "item": rows[0]["item"],
+                "before": "-",
+                "after": "-(字句の修正)",
+                "timing": "事後",
+                "timing_note": "字句の修正のため事後に提出する。",
+            }
+        ]
+        or rows[-1]["timing_note"] == "字句の修正のため事後に提出する。"
+    )
     assert path
 
 
@@ -267,8 +310,17 @@ def test_invalid_moves_raise_on_the_model(juki):
 
 
 def test_section_vi_shows_the_facts_of_the_consultation(juki, as_role, monkeypatch):
-    monkeypatch.setattr(procedure, "_SECTION_VI", {"consultation": lambda v: {
-        "method": "札幌市ホームページ等で評価書案を公表し意見を募集", "start": date(2025, 11, 12), "end": date(2025, 12, 11)}})
+    monkeypatch.setattr(
+        procedure,
+        "_SECTION_VI",
+        {
+            "consultation": lambda v: {
+                "method": "札幌市ホームページ等で評価書案を公表し意見を募集",
+                "start": date(2025, 11, 12),
+                "end": date(2025, 12, 11),
+            }
+        },
+    )
     page = as_role("officer").get(f"/versions/{_draft(juki).id}").text
     assert "2025-12-11" in page
 
@@ -299,12 +351,30 @@ def test_restore_button_creates_a_draft_from_a_past_version(make_assessment, as_
 def test_threshold_rise_is_recorded_and_shown(juki, as_role):
     c = as_role("officer")
     url = f"/affairs/{juki.affair.id}/threshold"
-    assert c.post(url, data={"determined_on": "2025-04-01", "target_count": "50000", "handlers": "100"}).status_code == 302
-    assert c.post(url, data={"determined_on": "2026-04-01", "target_count": "50000", "handlers": "100",
-                             "serious_incident": "y"}).status_code == 400  # incident without date and source
-    assert c.post(url, data={"determined_on": "2026-04-01", "target_count": "50000", "handlers": "100",
-                             "serious_incident": "y", "incident_on": "2026-02-01",
-                             "incident_source": "個人情報保護委員会への漏えい等報告"}).status_code == 302
+    assert (
+        c.post(url, data={"determined_on": "2025-04-01", "target_count": "50000", "handlers": "100"}).status_code == 302
+    )
+    assert (
+        c.post(
+            url,
+            data={"determined_on": "2026-04-01", "target_count": "50000", "handlers": "100", "serious_incident": "y"},
+        ).status_code
+        == 400
+    )  # incident without date and source
+    assert (
+        c.post(
+            url,
+            data={
+                "determined_on": "2026-04-01",
+                "target_count": "50000",
+                "handlers": "100",
+                "serious_incident": "y",
+                "incident_on": "2026-02-01",
+                "incident_source": "個人情報保護委員会への漏えい等報告",
+            },
+        ).status_code
+        == 302
+    )
     affair = db.session.get(Assessment, juki.id).affair
     assert [r.forms for r in affair.threshold_records] == [["kiso"], ["kiso", "juten"]]
     assert affair.threshold_records[-1].rose
@@ -316,8 +386,9 @@ def test_officer_edits_the_rule_table_and_others_cannot(app, as_role):
     officer = as_role("officer")
     form = {"rule-0-min": "0", "rule-0-max": "", "rule-0-forms": ["kiso", "zenkoumoku"], "rule-0-note": "すべて全項目"}
     assert officer.post("/threshold/rules", data=form).status_code == 302
-    assert services.threshold_rules() == [{"target_min": 0, "target_max": None, "forms": ["kiso", "zenkoumoku"],
-                                           "note": "すべて全項目"}]
+    assert services.threshold_rules() == [
+        {"target_min": 0, "target_max": None, "forms": ["kiso", "zenkoumoku"], "note": "すべて全項目"}
+    ]
     bad = {"rule-0-min": "1000", "rule-0-max": "", "rule-0-forms": ["kiso"]}
     assert officer.post("/threshold/rules", data=bad).status_code == 400  # 0..999 uncovered
     editor = as_role("editor", departments=["住民情報課"])
@@ -347,16 +418,31 @@ def test_issue_answers_become_actions_listed_across_assessments(juki, as_role):
     action = db.session.execute(sa.select(ActionItem)).scalars().one()
     assert action.path == "risks/files[0]/acquisition/risk1/sufficiency"
     assert action.label in c.get("/actions").text
-    assert c.post(f"/actions/{action.id}", data={"what": "入手時の確認手順を改める", "owner": "住民情報課長",
-                                                  "due_on": "2026-06-30", "status": "in_progress"}).status_code == 302
+    assert (
+        c.post(
+            f"/actions/{action.id}",
+            data={
+                "what": "入手時の確認手順を改める",
+                "owner": "住民情報課長",
+                "due_on": "2026-06-30",
+                "status": "in_progress",
+            },
+        ).status_code
+        == 302
+    )
     db.session.expire_all()
     assert db.session.get(ActionItem, action.id).owner == "住民情報課長"
 
 
 def test_record_review_with_its_result(juki, as_role):
     c = as_role("officer")
-    assert c.post(f"/assessments/{juki.id}/reviews", data={"reviewed_on": "2026-05-01", "result": "no_change",
-                                                            "version_id": "0", "note": "変更なし"}).status_code == 302
+    assert (
+        c.post(
+            f"/assessments/{juki.id}/reviews",
+            data={"reviewed_on": "2026-05-01", "result": "no_change", "version_id": "0", "note": "変更なし"},
+        ).status_code
+        == 302
+    )
     assert db.session.get(Assessment, juki.id).reviews[-1].result == "no_change"
 
 
@@ -378,8 +464,7 @@ def test_search_scales_to_hundreds_of_versions(juki):
     rows = [{"version_id": template.id, "assessment_id": juki.id}]
     # many more versions: reuse the real text, one version per row
     for n in range(3, 303):
-        version = AssessmentVersion(assessment_id=juki.id, number=n, edition="2024", status="draft",
-                                    document={})
+        version = AssessmentVersion(assessment_id=juki.id, number=n, edition="2024", status="draft", document={})
         db.session.add(version)
     db.session.flush()
     db.session.execute(sa.update(search.VersionSearchText).values(text=text))
@@ -400,8 +485,18 @@ def test_search_scales_to_hundreds_of_versions(juki):
 def test_export_import_round_trip(juki, as_role, app):
     from pia import exchange
 
-    db.session.add(ActionItem(assessment=juki, path="a/b", label="項目", what="対応", owner="課長",
-                              due_on=date(2026, 3, 31), status="open", version_id=juki.versions[0].id))
+    db.session.add(
+        ActionItem(
+            assessment=juki,
+            path="a/b",
+            label="項目",
+            what="対応",
+            owner="課長",
+            due_on=date(2026, 3, 31),
+            status="open",
+            version_id=juki.versions[0].id,
+        )
+    )
     db.session.commit()
     exported = json.loads(as_role("officer").get(f"/assessments/{juki.id}/export").text)
     again = exchange.import_assessment(exported, actor=None, affair_code="juki-copy")

@@ -4,6 +4,7 @@ Issue #13 items 4–8: an assessment naming systems and files that are not in th
 「台帳と一致」; nothing checked the document against itself (files of I 3 / II / 別添2 / III,
 委託しない with 委託事項, VI 2 against the consultation held); 提出 and 公表 went through anyway.
 """
+
 from __future__ import annotations
 
 import copy
@@ -38,8 +39,9 @@ def _assessment_with(document, *, code="juki", published=True, department_name="
     affair = Affair(code=code, name="住民基本台帳に関する事務", department=dept)
     db.session.add(affair)
     db.session.flush()
-    assessment = services.create_assessment(affair, form="zenkoumoku", actor=None, with_draft=not published,
-                                            document=None if published else document)
+    assessment = services.create_assessment(
+        affair, form="zenkoumoku", actor=None, with_draft=not published, document=None if published else document
+    )
     if published:
         published_version(assessment, document)
     db.session.commit()
@@ -52,29 +54,42 @@ def _assessment_with(document, *, code="juki", published=True, department_name="
 def _with_unknown_entries(v1):
     doc = copy.deepcopy(v1)
     for name in ("戸籍総合システム", "証明書コンビニ交付システム", "窓口予約システム"):
-        doc["basic"]["systems"].append({"name": name, "functions": "台帳にないシステム",
-                                        "connections": {"selected": [], "other": ""}})
+        doc["basic"]["systems"].append(
+            {"name": name, "functions": "台帳にないシステム", "connections": {"selected": [], "other": ""}}
+        )
     for name in ("戸籍ファイル", "コンビニ交付ファイル"):
         doc["basic"]["pi_files"].append({"name": name})
     return doc
 
 
 def test_names_not_in_the_ledger_are_a_mismatch_on_the_page_and_the_dashboard(
-        inventory, demo_docs, department, as_role):
+    inventory, demo_docs, department, as_role
+):
     v1, _ = demo_docs
     assessment = _assessment_with(_with_unknown_entries(v1), department=department)
     officer = as_role("officer")
     page = officer.get(f"/assessments/{assessment.id}").text
-    panel = page[page.index('id="inventory-drift"'):]
+    panel = page[page.index('id="inventory-drift"') :]
     assert "台帳と不一致" in panel and "台帳と一致</span>" not in panel
-    for name in ("戸籍総合システム", "証明書コンビニ交付システム", "窓口予約システム", "戸籍ファイル", "コンビニ交付ファイル"):
+    for name in (
+        "戸籍総合システム",
+        "証明書コンビニ交付システム",
+        "窓口予約システム",
+        "戸籍ファイル",
+        "コンビニ交付ファイル",
+    ):
         assert f"「{name}」は台帳にありません" in panel
     dashboard = officer.get("/").text
     assert "台帳と不一致の評価書はありません" not in dashboard
     assert "台帳と不一致の評価書: 1件" in dashboard and f"/assessments/{assessment.id}#inventory-drift" in dashboard
     found = inventory_services.ledger_match(assessment.current_version)
-    assert {e.name for e in found.unknown()} == {"戸籍総合システム", "証明書コンビニ交付システム", "窓口予約システム",
-                                                 "戸籍ファイル", "コンビニ交付ファイル"}
+    assert {e.name for e in found.unknown()} == {
+        "戸籍総合システム",
+        "証明書コンビニ交付システム",
+        "窓口予約システム",
+        "戸籍ファイル",
+        "コンビニ交付ファイル",
+    }
 
 
 def test_a_record_of_the_affair_missing_from_the_assessment_is_a_mismatch(inventory, demo_docs, department):
@@ -127,7 +142,9 @@ def test_picking_a_record_in_the_edit_form_links_the_entry(inventory, make_asses
     # an entry picked from the 台帳 and left without a name takes the 台帳's name and functions
     assert saved[new][LINK_KEY] == inventory["SERVICE_SEARCH"].id
     assert saved[new]["name"] == "サービス検索・電子申請機能" and saved[new]["functions"]
-    assert assessment.affair in db.session.get(type(inventory["SERVICE_SEARCH"]), inventory["SERVICE_SEARCH"].id).affairs
+    assert (
+        assessment.affair in db.session.get(type(inventory["SERVICE_SEARCH"]), inventory["SERVICE_SEARCH"].id).affairs
+    )
 
 
 # --------------------------------------------------------------------------- the document against itself
@@ -141,11 +158,17 @@ def test_files_of_i3_ii_attachment_and_iii_must_be_the_same(demo_docs, departmen
     version = _assessment_with(doc, published=False, department=department).versions[0]
     items = _failed(checklist.same_files(version))
     assert set(items) == {"files:record_items/files", "files:risks/files"}
-    assert "「送付先情報ファイル」が「(別添2) 特定個人情報ファイル」にありません。" in items["files:record_items/files"].problems
-    assert any("「送付先ファイル」は「I 3. 特定個人情報ファイル名」にありません" in p
-               for p in items["files:record_items/files"].problems)
+    assert (
+        "「送付先情報ファイル」が「(別添2) 特定個人情報ファイル」にありません。"
+        in items["files:record_items/files"].problems
+    )
+    assert any(
+        "「送付先ファイル」は「I 3. 特定個人情報ファイル名」にありません" in p
+        for p in items["files:record_items/files"].problems
+    )
     assert items["files:risks/files"].problems == (
-        "「本人確認情報ファイル」が「III 特定個人情報ファイル」にありません。",)
+        "「本人確認情報ファイル」が「III 特定個人情報ファイル」にありません。",
+    )
     assert items["files:risks/files"].path == "risks/files"
 
 
@@ -159,8 +182,10 @@ def test_entrustment_and_provision_must_agree_with_what_is_listed(demo_docs, dep
     first["provision"]["transferees"] = []  # 移転を行っている without 移転先
     version = _assessment_with(doc, published=False, department=department).versions[0]
     entrust = _failed(checklist.entrustment(version))["entrustment"]
-    assert ("「II 特定個人情報ファイル2 4. 特定個人情報ファイルの取扱いの委託 委託の有無」は「委託しない」ですが、"
-            "「II 特定個人情報ファイル2 4. 特定個人情報ファイルの取扱いの委託 委託事項」が1件記載されています。") in entrust.problems
+    assert (
+        "「II 特定個人情報ファイル2 4. 特定個人情報ファイルの取扱いの委託 委託の有無」は「委託しない」ですが、"
+        "「II 特定個人情報ファイル2 4. 特定個人情報ファイルの取扱いの委託 委託事項」が1件記載されています。"
+    ) in entrust.problems
     assert any("特定個人情報ファイル1" in p and "「委託する」ですが" in p for p in entrust.problems)
     assert entrust.path == "files/files[0]/entrustment/items"
     provision = _failed(checklist.provision(version))["provision"]
@@ -174,14 +199,17 @@ def test_section_vi_must_agree_with_the_consultation_held(inventory, demo_docs, 
     assessment = _assessment_with(copy.deepcopy(v1), department=department)
     version = assessment.current_version
     consultation = consultation_services.create_consultation(
-        version, actor="test", title="意見募集", start_date=date(2024, 11, 1), end_date=date(2024, 12, 5))
+        version, actor="test", title="意見募集", start_date=date(2024, 11, 1), end_date=date(2024, 12, 5)
+    )
     consultation.transition("open", today=date(2024, 11, 1))
     consultation.opened_at = datetime(2024, 11, 1, 9, tzinfo=UTC)
     consultation.transition("closed")
     db.session.commit()
     item = _failed(checklist.run(version))["procedure:consultation"]
-    assert item.problems == ("「VI 2. 国民・住民等からの意見の聴取 ②実施日・期間」は2024年11月13日から2024年12月12日までですが、"
-                             "実施した意見聴取の期間は2024年11月1日から2024年12月5日までです。",)
+    assert item.problems == (
+        "「VI 2. 国民・住民等からの意見の聴取 ②実施日・期間」は2024年11月13日から2024年12月12日までですが、"
+        "実施した意見聴取の期間は2024年11月1日から2024年12月5日までです。",
+    )
     assert item.path == "procedure/consultation/period/start"
 
 
@@ -225,7 +253,8 @@ def test_publish_is_refused_while_a_check_fails(inventory, make_assessment, as_r
     assert db.session.get(AssessmentVersion, draft.id).status == "submitted"
     # after submission the 台帳 says the 事務 also uses a system the version does not name
     system = inventory_services.save_system(
-        type(inventory["JUKI"])(code="KOSEKI", name="戸籍総合システム"), actor="test")
+        type(inventory["JUKI"])(code="KOSEKI", name="戸籍総合システム"), actor="test"
+    )
     inventory_services.add_to_affair(assessment.affair, [system], actor="test")
     db.session.commit()
     response = officer.post(f"/versions/{draft.id}/transition/publish", data={"on": "2026-04-02"})
@@ -238,8 +267,7 @@ def test_publish_is_refused_while_a_check_fails(inventory, make_assessment, as_r
 # --------------------------------------------------------------------------- pages and CLI
 
 
-def test_checklist_page_lists_every_check_for_officers_and_the_departments_editors(
-        inventory, make_assessment, as_role):
+def test_checklist_page_lists_every_check_for_officers_and_the_departments_editors(inventory, make_assessment, as_role):
     assessment = make_assessment("juki", draft=True)
     draft = assessment.versions[-1]
     for client in (as_role("officer"), as_role("editor", departments=["住民情報課"])):
@@ -247,8 +275,10 @@ def test_checklist_page_lists_every_check_for_officers_and_the_departments_edito
         assert page.status_code == 200
         assert "提出前の確認" in page.text and "要対応" in page.text and "確認済み" in page.text
         assert "委託の有無と委託事項が一致している" in page.text
-        assert "システム「住民記録システム(標準準拠システム。以下「既存住基システム」という。)」は台帳にありません。" \
+        assert (
+            "システム「住民記録システム(標準準拠システム。以下「既存住基システム」という。)」は台帳にありません。"
             in page.text.replace("&#34;", '"')
+        )
     assert as_role("editor", departments=["市民税課"]).get(f"/versions/{draft.id}/checklist").status_code == 403
     assert as_role("reviewer").get(f"/versions/{draft.id}/checklist").status_code == 403
 
@@ -257,29 +287,45 @@ def test_version_page_shows_the_procedure_in_order_with_one_next_action(inventor
     assessment = make_assessment("juki", draft=True)
     draft = assessment.versions[-1]
     page = as_role("officer").get(f"/versions/{draft.id}").text
-    panel = page[page.index('id="workflow-title"'):page.index("</section>", page.index('id="workflow-title"'))]
-    steps = panel[panel.index('<ol class="pia-procedure"'):panel.index("</ol>")]
-    order = [steps.index(label) for label in ("しきい値判断", "評価書の作成", "住民等からの意見聴取", "第三者点検",
-                                               "個人情報保護委員会への提出", "公表")]
+    panel = page[page.index('id="workflow-title"') : page.index("</section>", page.index('id="workflow-title"'))]
+    steps = panel[panel.index('<ol class="pia-procedure"') : panel.index("</ol>")]
+    order = [
+        steps.index(label)
+        for label in (
+            "しきい値判断",
+            "評価書の作成",
+            "住民等からの意見聴取",
+            "第三者点検",
+            "個人情報保護委員会への提出",
+            "公表",
+        )
+    ]
     assert order == sorted(order)
     assert panel.count("button--primary") == 1
     # no しきい値判断 recorded: that is the next action
     assert re.search(r'class="button button--primary" href="/affairs/\d+/threshold">しきい値判断を行う', panel)
 
 
-def test_once_the_consultation_is_done_the_next_action_is_back_to_draft(inventory, make_assessment, as_role,
-                                                                       steps_done):
+def test_once_the_consultation_is_done_the_next_action_is_back_to_draft(
+    inventory, make_assessment, as_role, steps_done
+):
     """A version in 意見聴取中 whose consultation is done was still told to 「意見募集を終え、結果を記録する」."""
     assessment = make_assessment("juki", draft=True)
     draft = assessment.versions[-1]
-    services.record_threshold(assessment.affair, actor=None, determined_on=date(2024, 12, 1), target_count=1_900_000,
-                              handlers=3000, serious_incident=False)
+    services.record_threshold(
+        assessment.affair,
+        actor=None,
+        determined_on=date(2024, 12, 1),
+        target_count=1_900_000,
+        handlers=3000,
+        serious_incident=False,
+    )
     db.session.commit()
     officer = as_role("officer")
     assert officer.post(f"/versions/{draft.id}/transition/consultation").status_code == 302
 
     def next_action(html):
-        return html[html.index('id="next-action"'):html.index("</section>", html.index('id="next-action"'))]
+        return html[html.index('id="next-action"') : html.index("</section>", html.index('id="next-action"'))]
 
     page = officer.get(f"/versions/{draft.id}").text
     assert "意見募集を終え、結果を記録する" in next_action(page)
@@ -290,8 +336,11 @@ def test_once_the_consultation_is_done_the_next_action_is_back_to_draft(inventor
     page = officer.get(f"/versions/{draft.id}").text
     action = next_action(page)
     assert "意見募集を終え" not in action
-    assert re.search(rf'action="/versions/{draft.id}/transition/draft" class="inline">\s*<input[^>]*csrf_token[^>]*>\s*'
-                     r'<button type="submit" class="button button--primary">作成中に戻し、意見を評価書に反映する', action)
+    assert re.search(
+        rf'action="/versions/{draft.id}/transition/draft" class="inline">\s*<input[^>]*csrf_token[^>]*>\s*'
+        r'<button type="submit" class="button button--primary">作成中に戻し、意見を評価書に反映する',
+        action,
+    )
     # one button for the move, not the next action and the plain 「作成中に戻す」 side by side
     assert page.count(f'action="/versions/{draft.id}/transition/draft"') == 1
     assert "作成中に戻す(修正する)" not in page
@@ -305,7 +354,10 @@ def test_cli_check_prints_each_item_and_exits_1_when_one_fails(inventory, make_a
     runner = app.test_cli_runner()
     failing = runner.invoke(args=["pia", "check", str(assessment.id)])
     assert failing.exit_code == 1, failing.output
-    assert "NG 「I 2. 特定個人情報ファイルを取り扱う事務において使用するシステム」がシステム台帳と一致している" in failing.output
+    assert (
+        "NG 「I 2. 特定個人情報ファイルを取り扱う事務において使用するシステム」がシステム台帳と一致している"
+        in failing.output
+    )
     assert "OK 委託の有無と委託事項が一致している" in failing.output
     first = runner.invoke(args=["pia", "check", str(assessment.id), "--version", "1"])
     assert first.exit_code == 1 and "NG 住民等からの意見聴取を終えている" in first.output  # no records of its procedure
@@ -315,11 +367,15 @@ def test_cli_check_prints_each_item_and_exits_1_when_one_fails(inventory, make_a
 def test_threshold_result_offers_to_create_the_required_forms(app, department, as_role):
     officer = as_role("officer")
     dept = department("住民情報課")
-    response = officer.post("/affairs/new", data={"code": "koseki", "name": "戸籍に関する事務", "department_id": dept.id})
+    response = officer.post(
+        "/affairs/new", data={"code": "koseki", "name": "戸籍に関する事務", "department_id": dept.id}
+    )
     assert response.status_code == 302 and "/threshold" in response.headers["Location"]
     affair = db.session.execute(sa.select(Affair).filter_by(code="koseki")).scalar_one()
-    officer.post(f"/affairs/{affair.id}/threshold", data={"determined_on": "2026-04-01", "target_count": "350000",
-                                                          "handlers": "100"})
+    officer.post(
+        f"/affairs/{affair.id}/threshold",
+        data={"determined_on": "2026-04-01", "target_count": "350000", "handlers": "100"},
+    )
     page = officer.get(f"/affairs/{affair.id}/threshold").text
     assert "全項目評価書を作成する" in page and "基礎項目評価書を作成する" in page
     response = officer.post(f"/affairs/{affair.id}/assessments", data={"form": "zenkoumoku"})

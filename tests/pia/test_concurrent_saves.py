@@ -1,5 +1,6 @@
 """Two people save the same section at the same moment: exactly one save wins, the other
 gets the conflict page with what they typed, and nothing is lost (compare-and-set)."""
+
 from __future__ import annotations
 
 import re
@@ -52,8 +53,13 @@ def test_simultaneous_saves_of_one_revision_one_wins_the_other_sees_the_conflict
         db.session.expire_all()
         revision = db.session.get(AssessmentVersion, draft.id).revision
         texts = [f"一人目の記載 第{round_}回", f"二人目の記載 第{round_}回"]
-        results = _post_together([(first, {"revision": str(revision), "other_bodies": texts[0]}),
-                                  (second, {"revision": str(revision), "other_bodies": texts[1]})], url)
+        results = _post_together(
+            [
+                (first, {"revision": str(revision), "other_bodies": texts[0]}),
+                (second, {"revision": str(revision), "other_bodies": texts[1]}),
+            ],
+            url,
+        )
         statuses = sorted(status for status, _ in results)
         assert statuses == [302, 409], (round_, [(s, t[:300]) for s, t in results])
         winner = next(i for i, (status, _) in enumerate(results) if status == 302)

@@ -1,4 +1,5 @@
 """The Graphviz diagram: escaping, sanitising and caching."""
+
 from __future__ import annotations
 
 import subprocess
@@ -14,8 +15,14 @@ def _system(id_, code, name, kind="city", status="active"):
 
 
 def _connect(source, target=None, label="", flows=""):
-    c = SimpleNamespace(source=source, source_id=source.id, target=target, target_id=target.id if target else None,
-                        target_label=label, flows=flows)
+    c = SimpleNamespace(
+        source=source,
+        source_id=source.id,
+        target=target,
+        target_id=target.id if target else None,
+        target_label=label,
+        flows=flows,
+    )
     source.outgoing.append(c)
     if target is not None:
         target.incoming.append(c)
@@ -34,7 +41,7 @@ def test_svg_shows_systems_connections_and_both_directions():
     _connect(b, a, flows="住基情報")
     _connect(a, label="税務システム", flows="課税")
     dot = diagram.build_dot([a, b])
-    assert "dir=\"both\"" in dot
+    assert 'dir="both"' in dot
     svg = diagram.render_svg(dot)
     assert svg.startswith("<svg") and "既存住基システム" in svg and "税務システム" in svg
 
@@ -50,15 +57,26 @@ def test_user_text_cannot_inject_markup_or_dot():
 
 
 def test_sanitise_drops_scripts_handlers_styles_and_external_links():
-    raw = (b'<?xml version="1.0"?><!-- c --><svg xmlns="http://www.w3.org/2000/svg" '
-           b'xmlns:xlink="http://www.w3.org/1999/xlink" onload="alert(1)" width="10pt" viewBox="0 0 10 10">'
-           b'<script>alert(1)</script><style>*{}</style><foreignObject><p>x</p></foreignObject>'
-           b'<g style="fill:red"><a xlink:href="https://evil.example/"><text x="1">t</text></a>'
-           b'<a xlink:href="/inventory/systems/1"><text>ok</text></a>'
-           b'<image xlink:href="file:///etc/passwd"/><polygon fill="url(#x)" points="0,0 1,1"/></g></svg>')
+    raw = (
+        b'<?xml version="1.0"?><!-- c --><svg xmlns="http://www.w3.org/2000/svg" '
+        b'xmlns:xlink="http://www.w3.org/1999/xlink" onload="alert(1)" width="10pt" viewBox="0 0 10 10">'
+        b"<script>alert(1)</script><style>*{}</style><foreignObject><p>x</p></foreignObject>"
+        b'<g style="fill:red"><a xlink:href="https://evil.example/"><text x="1">t</text></a>'
+        b'<a xlink:href="/inventory/systems/1"><text>ok</text></a>'
+        b'<image xlink:href="file:///etc/passwd"/><polygon fill="url(#x)" points="0,0 1,1"/></g></svg>'
+    )
     svg = diagram.sanitise_svg(raw)
-    for forbidden in ("onload", "<script", "<style", "foreignObject", "evil.example", "file:", "<image", "style=",
-                      "url("):
+    for forbidden in (
+        "onload",
+        "<script",
+        "<style",
+        "foreignObject",
+        "evil.example",
+        "file:",
+        "<image",
+        "style=",
+        "url(",
+    ):
         assert forbidden not in svg, forbidden
     assert 'href="/inventory/systems/1"' in svg
     assert 'width="10pt"' in svg

@@ -37,9 +37,12 @@ def test_demo_v2_is_a_significant_change(zen):
     paths = {c.path for c in diff.significant_changes}
     # the move to the ガバメントクラウド changes ※ items: 別添1 事務の内容, 保管場所, the new
     # 委託 (対象となる本人の範囲, 再委託の有無) and the risk measures of III
-    assert {"affair_detail/description", "files/files[0]/storage/location",
-            "files/files[0]/entrustment/items[1]/subcontract",
-            "risks/files[0]/storage/risk1/technical_detail"} <= paths
+    assert {
+        "affair_detail/description",
+        "files/files[0]/storage/location",
+        "files/files[0]/entrustment/items[1]/subcontract",
+        "risks/files[0]/storage/risk1/technical_detail",
+    } <= paths
     # ... while the system's own entry (①名称, ②機能, ③接続) carries no ※ on the form
     assert not paths & {"basic/systems[0]/name", "basic/systems[0]/functions", "basic/systems[0]/connections"}
     added = [c for c in diff.changes if c.path.startswith("files/files[0]/entrustment/items[1]/")]
@@ -140,8 +143,11 @@ def test_change_log_rows(zen):
     diff = diff_documents(zen, v1, zen, v2)
     rows = change_log_rows(diff, date(2027, 4, 15))
     assert len(rows) == len([c for c in diff.changes if not c.path.startswith("changelog/")])
-    location = next(r for r in rows
-                    if r["item"] == "II 特定個人情報ファイルの概要 特定個人情報ファイル1 6. 特定個人情報の保管・消去 ①保管場所")
+    location = next(
+        r
+        for r in rows
+        if r["item"] == "II 特定個人情報ファイルの概要 特定個人情報ファイル1 6. 特定個人情報の保管・消去 ①保管場所"
+    )
     assert location["date"] == "2027-04-15"
     assert location["timing"] == "事前"
     assert "重要な変更に当たる" in location["timing_note"]
@@ -157,10 +163,19 @@ def test_change_log_rows(zen):
 
 def test_documents_of_different_editions_are_matched_by_path(zen):
     raw = {
-        "form": "zenkoumoku", "edition": "2099", "title": "t",
-        "sections": [{"key": "basic", "number": "I", "title": "基本情報", "items": [
-            {"key": "other_bodies", "number": "8", "label": "他の評価実施機関", "type": "longtext"},
-        ]}],
+        "form": "zenkoumoku",
+        "edition": "2099",
+        "title": "t",
+        "sections": [
+            {
+                "key": "basic",
+                "number": "I",
+                "title": "基本情報",
+                "items": [
+                    {"key": "other_bodies", "number": "8", "label": "他の評価実施機関", "type": "longtext"},
+                ],
+            }
+        ],
     }
     newer = parse_schema(raw)
     v1, _ = load_demo_documents()
@@ -172,38 +187,77 @@ def test_documents_of_different_editions_are_matched_by_path(zen):
 
 # ------------------------------------------------------------------ properties
 
-SMALL_SCHEMA = parse_schema({
-    "form": "kiso", "edition": "test", "title": "t",
-    "sections": [
-        {"key": "a", "number": "I", "title": "基本", "items": [
-            {"key": "name", "label": "名称", "type": "text"},
-            {"key": "body", "label": "内容", "type": "longtext", "significant": True},
-            {"key": "count", "label": "人数", "type": "number"},
-            {"key": "kind", "label": "種類", "type": "choice", "choices": ["甲", "乙"]},
-            {"key": "links", "label": "接続", "type": "multichoice", "choices": ["甲", "その他"], "other": True},
-            {"key": "items", "label": "項", "type": "numberlist"},
-            {"key": "systems", "number": "2", "label": "システム", "type": "group", "item_label": "システム{n}",
-             "children": [
-                 {"key": "name", "label": "名称", "type": "text"},
-                 {"key": "rows", "label": "表", "type": "table",
-                  "columns": [{"key": "c", "label": "列", "type": "text"}]},
-             ]},
-        ]},
-    ],
-})
+SMALL_SCHEMA = parse_schema(
+    {
+        "form": "kiso",
+        "edition": "test",
+        "title": "t",
+        "sections": [
+            {
+                "key": "a",
+                "number": "I",
+                "title": "基本",
+                "items": [
+                    {"key": "name", "label": "名称", "type": "text"},
+                    {"key": "body", "label": "内容", "type": "longtext", "significant": True},
+                    {"key": "count", "label": "人数", "type": "number"},
+                    {"key": "kind", "label": "種類", "type": "choice", "choices": ["甲", "乙"]},
+                    {
+                        "key": "links",
+                        "label": "接続",
+                        "type": "multichoice",
+                        "choices": ["甲", "その他"],
+                        "other": True,
+                    },
+                    {"key": "items", "label": "項", "type": "numberlist"},
+                    {
+                        "key": "systems",
+                        "number": "2",
+                        "label": "システム",
+                        "type": "group",
+                        "item_label": "システム{n}",
+                        "children": [
+                            {"key": "name", "label": "名称", "type": "text"},
+                            {
+                                "key": "rows",
+                                "label": "表",
+                                "type": "table",
+                                "columns": [{"key": "c", "label": "列", "type": "text"}],
+                            },
+                        ],
+                    },
+                ],
+            },
+        ],
+    }
+)
 
 texts = st.text(max_size=60)
-small_docs = st.fixed_dictionaries({"a": st.fixed_dictionaries({
-    "name": texts,
-    "body": texts,
-    "count": st.one_of(st.none(), st.integers()),
-    "kind": st.sampled_from(["", "甲", "乙"]),
-    "links": st.fixed_dictionaries({"selected": st.lists(st.sampled_from(["甲", "その他"]), unique=True), "other": texts}),
-    "items": st.lists(st.integers(min_value=1, max_value=200)),
-    "systems": st.lists(st.fixed_dictionaries({
-        "name": texts, "rows": st.lists(st.fixed_dictionaries({"c": texts}), max_size=3),
-    }), max_size=3),
-})})
+small_docs = st.fixed_dictionaries(
+    {
+        "a": st.fixed_dictionaries(
+            {
+                "name": texts,
+                "body": texts,
+                "count": st.one_of(st.none(), st.integers()),
+                "kind": st.sampled_from(["", "甲", "乙"]),
+                "links": st.fixed_dictionaries(
+                    {"selected": st.lists(st.sampled_from(["甲", "その他"]), unique=True), "other": texts}
+                ),
+                "items": st.lists(st.integers(min_value=1, max_value=200)),
+                "systems": st.lists(
+                    st.fixed_dictionaries(
+                        {
+                            "name": texts,
+                            "rows": st.lists(st.fixed_dictionaries({"c": texts}), max_size=3),
+                        }
+                    ),
+                    max_size=3,
+                ),
+            }
+        )
+    }
+)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
@@ -212,7 +266,9 @@ json_values = st.recursive(
 )
 arbitrary_docs = st.dictionaries(
     st.sampled_from(["cover", "basic", "files", "risks", "changelog", "x"]),
-    st.one_of(json_values, st.dictionaries(st.sampled_from(["affair", "systems", "files", "changes", "name"]), json_values)),
+    st.one_of(
+        json_values, st.dictionaries(st.sampled_from(["affair", "systems", "files", "changes", "name"]), json_values)
+    ),
 )
 
 
@@ -265,4 +321,5 @@ def test_data_the_form_does_not_print_is_never_significant_nor_logged(zen):
     diff = diff_documents(zen, v1, zen, v1b)
     assert diff.kind == "重要な変更"  # the printed (情報提供の根拠) changed: ※ (001 line 73)
     assert [r["item"] for r in change_log_rows(diff, date(2027, 4, 1))] == [
-        "I 基本情報 6. 情報提供ネットワークシステムによる情報連携 ②法令上の根拠 情報提供の根拠"]
+        "I 基本情報 6. 情報提供ネットワークシステムによる情報連携 ②法令上の根拠 情報提供の根拠"
+    ]

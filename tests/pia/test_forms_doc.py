@@ -1,4 +1,5 @@
 """docs/forms.md lists every ※ of each form with its source; the schemas are the truth."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """The system inventory: demo data as 001 lists it, history, filling a draft, snapshot and drift."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,11 +12,24 @@ from tests.pia.assessment_factories import WARDS
 
 
 def test_demo_has_the_nine_systems_of_001_with_their_functions(inventory):
-    assert list(inventory) == ["JUKI", "JUKINET", "JUKI_MID", "MID_PF", "KIBAN_MID", "KIBAN_ATENA",
-                               "KIBAN_KOJIN", "SERVICE_SEARCH", "KIBAN_RENKEI"]
+    assert list(inventory) == [
+        "JUKI",
+        "JUKINET",
+        "JUKI_MID",
+        "MID_PF",
+        "KIBAN_MID",
+        "KIBAN_ATENA",
+        "KIBAN_KOJIN",
+        "SERVICE_SEARCH",
+        "KIBAN_RENKEI",
+    ]
     juki = inventory["JUKI"]
     assert juki.display_name == "住民記録・印鑑オンラインシステム(以下「既存住基システム」という。)"
-    assert [f["title"] for f in juki.functions][:3] == ["住民基本台帳の記載", "住民基本台帳の記載事項変更", "住民基本台帳の消除"]
+    assert [f["title"] for f in juki.functions][:3] == [
+        "住民基本台帳の記載",
+        "住民基本台帳の記載事項変更",
+        "住民基本台帳の消除",
+    ]
     assert len(inventory["MID_PF"].functions) == 10
     assert inventory["MID_PF"].name == "中間サーバ・プラットフォーム"
     assert inventory["MID_PF"].kind == "national"
@@ -27,16 +41,27 @@ def test_juki_is_authorised_for_the_ten_wards_and_juminjoho(inventory):
     assert sorted(names) == sorted([f"{w}戸籍住民課" for w in WARDS] + ["住民情報課"])
 
 
-@pytest.mark.parametrize("code, selected, other", [
-    ("JUKI", ["その他"], "住基ネット中間サーバ、システム基盤(個人基本)"),
-    ("JUKINET", ["その他"], "住基ネット中間サーバ"),
-    ("MID_PF", ["情報提供ネットワークシステム", "その他"], "システム基盤(市中間サーバ)"),
-    ("KIBAN_MID", ["その他"], "中間サーバ・プラットフォーム、システム基盤(団体内統合宛名、個人基本)、庁内各業務システム"),
-    ("KIBAN_ATENA", ["その他"], "システム基盤(市中間サーバ、個人基本、社会保障宛名、税宛名)、庁内各業務システム"),
-    ("KIBAN_KOJIN", ["その他"], "システム基盤(市中間サーバ、団体内統合宛名、社会保障宛名、税宛名)、庁内各業務システム"),
-    ("SERVICE_SEARCH", [], ""),
-    ("KIBAN_RENKEI", ["その他"], "ガバメントクラウド上の標準システム、システム基盤"),
-])
+@pytest.mark.parametrize(
+    "code, selected, other",
+    [
+        ("JUKI", ["その他"], "住基ネット中間サーバ、システム基盤(個人基本)"),
+        ("JUKINET", ["その他"], "住基ネット中間サーバ"),
+        ("MID_PF", ["情報提供ネットワークシステム", "その他"], "システム基盤(市中間サーバ)"),
+        (
+            "KIBAN_MID",
+            ["その他"],
+            "中間サーバ・プラットフォーム、システム基盤(団体内統合宛名、個人基本)、庁内各業務システム",
+        ),
+        ("KIBAN_ATENA", ["その他"], "システム基盤(市中間サーバ、個人基本、社会保障宛名、税宛名)、庁内各業務システム"),
+        (
+            "KIBAN_KOJIN",
+            ["その他"],
+            "システム基盤(市中間サーバ、団体内統合宛名、社会保障宛名、税宛名)、庁内各業務システム",
+        ),
+        ("SERVICE_SEARCH", [], ""),
+        ("KIBAN_RENKEI", ["その他"], "ガバメントクラウド上の標準システム、システム基盤"),
+    ],
+)
 def test_connections_read_as_001_lists_them(inventory, code, selected, other):
     assert services.connections_value(inventory[code]) == {"selected": selected, "other": other}
 
@@ -50,7 +75,10 @@ def test_functions_text_matches_the_demo_assessment(inventory, demo_docs):
 def test_demo_files(inventory):
     files = {f.code: f for f in db.session.execute(sa.select(PiFile)).scalars()}
     assert [f.name for f in sorted(files.values(), key=lambda f: f.position)] == [
-        "住民基本台帳ファイル", "本人確認情報ファイル", "送付先情報ファイル"]
+        "住民基本台帳ファイル",
+        "本人確認情報ファイル",
+        "送付先情報ファイル",
+    ]
     assert files["JUMIN"].target_count == "30万人以上"
     assert [s.code for s in files["JUMIN"].systems] == ["JUKI"]
     assert "個人番号" in files["HONNIN"].record_items
@@ -69,8 +97,11 @@ def test_history_records_each_change_with_relationships(inventory, department):
     services.save_system(juki, actor="test", summary="機能の追加")
     services.add_connection(juki, actor="test", kind="zeimu", target_label="税務システム", flows="住民税の課税情報")
     db.session.commit()
-    revisions = db.session.execute(
-        sa.select(SystemRevision).filter_by(system_id=juki.id).order_by(SystemRevision.revision)).scalars().all()
+    revisions = (
+        db.session.execute(sa.select(SystemRevision).filter_by(system_id=juki.id).order_by(SystemRevision.revision))
+        .scalars()
+        .all()
+    )
     assert [r.revision for r in revisions] == [1, 2, 3]
     assert [r.summary for r in revisions[1:]] == ["機能の追加", "接続の追加(税務システム)"]
     changes = services.history(list(reversed(revisions)))
@@ -97,7 +128,10 @@ def test_fill_version_writes_chosen_systems_and_keeps_authors_text(inventory, ma
     assert entry["name"] == "住民基本台帳ファイル"
     assert entry["basic"]["person_count"] == "100万人以上1,000万人未満"
     assert entry["storage"]["period"] == "20年以上"
-    assert [r["name"] for r in version.document["record_items"]["files"][0]["items"]][:2] == ["住民票コード", "個人番号"]
+    assert [r["name"] for r in version.document["record_items"]["files"][0]["items"]][:2] == [
+        "住民票コード",
+        "個人番号",
+    ]
     assert version.document["risks"]["files"][0]["name"] == "住民基本台帳ファイル"
     # the authors write a measure; choosing again keeps it and drops the system left out
     document = dict(version.document)
@@ -142,7 +176,10 @@ def test_published_version_snapshot_and_drift(inventory, make_assessment):
     draft = services.start_draft_from_drift(assessment, actor=None)
     db.session.commit()
     assert draft.status == "draft"
-    assert "8. 標準準拠システムとの連携\n連携基盤を介して連携\n※個人番号" in draft.document["basic"]["systems"][0]["functions"]
+    assert (
+        "8. 標準準拠システムとの連携\n連携基盤を介して連携\n※個人番号"
+        in draft.document["basic"]["systems"][0]["functions"]
+    )
     assert draft.document["basic"]["systems"][3]["name"] == "中間サーバ・プラットフォーム"
     # the published version still disagrees until the new one is published
     assert services.drift(assessment)

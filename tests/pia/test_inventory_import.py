@@ -1,4 +1,5 @@
 """Import of the inventory from CSV and YAML: line-level errors, nothing stored on error."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,11 +33,17 @@ def test_csv_import_creates_systems_functions_connections_files(app, depts, coun
     assert (result.systems_added, result.files_added) == (2, 1)
     zeimu = db.session.execute(sa.select(System).filter_by(code="ZEIMU")).scalar_one()
     assert zeimu.hosting == "gov_cloud"
-    assert [d.name for d in zeimu.authorised_departments] == ["市民税課", "住民情報課"] or \
-        sorted(d.name for d in zeimu.authorised_departments) == ["住民情報課", "市民税課"]
-    assert zeimu.functions == [{"title": "課税", "description": "個人住民税の賦課"}, {"title": "照会", "description": ""}]
+    assert [d.name for d in zeimu.authorised_departments] == ["市民税課", "住民情報課"] or sorted(
+        d.name for d in zeimu.authorised_departments
+    ) == ["住民情報課", "市民税課"]
+    assert zeimu.functions == [
+        {"title": "課税", "description": "個人住民税の賦課"},
+        {"title": "照会", "description": ""},
+    ]
     assert [(c.target.code if c.target else c.target_label, c.kind, c.flows) for c in zeimu.outgoing] == [
-        ("ATENA", "atena", "宛名番号"), ("庁内各業務システム", "other", "課税情報")]
+        ("ATENA", "atena", "宛名番号"),
+        ("庁内各業務システム", "other", "課税情報"),
+    ]
     pi_file = db.session.execute(sa.select(PiFile)).scalar_one()
     assert pi_file.record_items == ["個人番号", "氏名"]
     assert [s.code for s in pi_file.systems] == ["ZEIMU"]
@@ -51,9 +58,11 @@ def test_shift_jis_csv_is_read(app, depts):
 
 
 def test_bad_csv_is_rejected_with_line_numbers_and_stores_nothing(app, depts, count_rows):
-    bad = CSV_OK.replace("市のシステム,ガバメントクラウド", "市のシステム,宇宙") \
-        .replace("ATENA,,宛名システム等", "NOPE,,宛名システム等") \
+    bad = (
+        CSV_OK.replace("市のシステム,ガバメントクラウド", "市のシステム,宇宙")
+        .replace("ATENA,,宛名システム等", "NOPE,,宛名システム等")
         .replace("システム,ATENA,宛名システム", "システム,atena,宛名システム")
+    )
     with pytest.raises(ImportFailed) as info:
         import_file(bad.encode("utf-8"), "inventory.csv", actor="test")
     db.session.rollback()

@@ -1,4 +1,5 @@
 """Inventory pages: who may change what, forms keep input, the draft selection page, drift panel."""
+
 from __future__ import annotations
 
 import io
@@ -19,9 +20,22 @@ def _client(as_role, role, departments=("住民情報課",)):
     return client
 
 
-SYSTEM = {"code": "ZEIMU", "name": "市民税システム", "abbreviation": "", "kind": "city", "hosting": "onprem",
-          "status": "active", "owner_department": "0", "cloud_provider": "", "ismap": "", "ismap_number": "",
-          "description": "", "numbering": "dot", "functions": "1. 課税\n個人住民税の賦課\n\n照会", "notes": ""}
+SYSTEM = {
+    "code": "ZEIMU",
+    "name": "市民税システム",
+    "abbreviation": "",
+    "kind": "city",
+    "hosting": "onprem",
+    "status": "active",
+    "owner_department": "0",
+    "cloud_provider": "",
+    "ismap": "",
+    "ismap_number": "",
+    "description": "",
+    "numbering": "dot",
+    "functions": "1. 課税\n個人住民税の賦課\n\n照会",
+    "notes": "",
+}
 
 
 def test_officer_registers_a_system_and_sees_it_with_its_diagram(as_role):
@@ -29,7 +43,10 @@ def test_officer_registers_a_system_and_sees_it_with_its_diagram(as_role):
     response = officer.post("/inventory/systems/new", data=SYSTEM)
     assert response.status_code == 302
     system = db.session.execute(sa.select(System).filter_by(code="ZEIMU")).scalar_one()
-    assert system.functions == [{"title": "課税", "description": "個人住民税の賦課"}, {"title": "照会", "description": ""}]
+    assert system.functions == [
+        {"title": "課税", "description": "個人住民税の賦課"},
+        {"title": "照会", "description": ""},
+    ]
     assert system.revision == 1
     page = officer.get(f"/inventory/systems/{system.id}")
     assert page.status_code == 200 and "<svg" in page.text and "市民税システム" in page.text
@@ -55,8 +72,9 @@ def test_readers_cannot_change_the_inventory(as_role, role):
 def test_import_page_shows_line_errors(as_role, count_rows):
     officer = _client(as_role, "officer")
     csv = "種別,コード,名称,区分\nシステム,OK,よい,市のシステム\nシステム,BAD,,宇宙\n"
-    response = officer.post("/inventory/import", data={"file": (io.BytesIO(csv.encode()), "inv.csv")},
-                            content_type="multipart/form-data")
+    response = officer.post(
+        "/inventory/import", data={"file": (io.BytesIO(csv.encode()), "inv.csv")}, content_type="multipart/form-data"
+    )
     assert response.status_code == 400
     assert "取り込めませんでした" in response.text and "宇宙" in response.text
     assert count_rows(System) == 0
@@ -97,4 +115,6 @@ def test_assessment_page_shows_drift_and_starts_a_draft(as_role, make_assessment
     assert response.status_code == 302
     db.session.refresh(assessment)
     draft = assessment.open_version
-    assert draft is not None and draft.document["basic"]["systems"][0]["functions"].startswith("標準準拠システムに移行した。")
+    assert draft is not None and draft.document["basic"]["systems"][0]["functions"].startswith(
+        "標準準拠システムに移行した。"
+    )

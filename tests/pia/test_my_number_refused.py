@@ -1,6 +1,7 @@
 """Assessment items, the inventory (forms, CSV and YAML), the assessment import, review
 findings and minutes refuse a 個人番号 with an error on the field or line; nothing is
 masked silently by the database guard."""
+
 from __future__ import annotations
 
 import copy
@@ -22,8 +23,9 @@ def test_an_assessment_item_with_a_number_is_refused_not_masked(app, make_assess
     draft = make_assessment("juki", draft=True).versions[-1]
     revision = draft.revision
     with pytest.raises(services.ValidationFailed) as info:
-        services.update_section(draft, "basic", {"other_bodies": f"照会先 {NUMBER}"}, actor=None,
-                                expected_revision=revision)
+        services.update_section(
+            draft, "basic", {"other_bodies": f"照会先 {NUMBER}"}, actor=None, expected_revision=revision
+        )
     assert [(e.path, e.message) for e in info.value.errors] == [("basic/other_bodies", REFUSED)]
     db.session.expire_all()
     assert draft.revision == revision and NUMBER not in str(draft.document)
@@ -35,8 +37,9 @@ def test_the_section_editor_shows_the_refusal_on_the_item(app, make_assessment, 
     officer = as_role("officer")
     page = officer.get(f"/versions/{draft.id}/sections/basic")
     assert page.status_code == 200
-    response = officer.post(f"/versions/{draft.id}/sections/basic",
-                            data={"revision": str(draft.revision), "other_bodies": f"照会先 {WIDE}"})
+    response = officer.post(
+        f"/versions/{draft.id}/sections/basic", data={"revision": str(draft.revision), "other_bodies": f"照会先 {WIDE}"}
+    )
     assert response.status_code in (200, 400, 409)
     assert REFUSED in response.text
     db.session.expire_all()
@@ -57,16 +60,20 @@ def test_assessment_import_refuses_a_number_anywhere(app, make_assessment):
 @pytest.mark.parametrize("fmt", ["csv", "yaml"])
 def test_inventory_import_refuses_a_number_naming_line_and_field(app, fmt):
     if fmt == "csv":
-        text = ("種別,コード,名称,説明,機能名\n"
-                "システム,OK,よいシステム,,\n"
-                f"システム,BAD,\"住記 {NUMBER}\",説明 {WIDE},\n"
-                f"機能,BAD,,,\"照会 {NUMBER}\"\n")
+        text = (
+            "種別,コード,名称,説明,機能名\n"
+            "システム,OK,よいシステム,,\n"
+            f'システム,BAD,"住記 {NUMBER}",説明 {WIDE},\n'
+            f'機能,BAD,,,"照会 {NUMBER}"\n'
+        )
         lines = {3, 4}
     else:
-        text = ("systems:\n"
-                "  - code: OK\n    name: よいシステム\n"
-                f"  - code: BAD\n    name: \"住記 {NUMBER}\"\n    description: 説明 {WIDE}\n"
-                f"    functions:\n      - title: \"照会 {NUMBER}\"\n")
+        text = (
+            "systems:\n"
+            "  - code: OK\n    name: よいシステム\n"
+            f'  - code: BAD\n    name: "住記 {NUMBER}"\n    description: 説明 {WIDE}\n'
+            f'    functions:\n      - title: "照会 {NUMBER}"\n'
+        )
         lines = {4, 8}
     with pytest.raises(inventory_import.ImportFailed) as info:
         inventory_import.import_file(text.encode(), f"inv.{fmt}", actor=None)
@@ -87,10 +94,25 @@ def _officer(as_role):
 
 def test_inventory_form_refuses_a_number_and_keeps_the_rest(app, as_role):
     officer = _officer(as_role)
-    response = officer.post("/inventory/systems/new", data={
-        "code": "ZEIMU", "name": f"市民税システム {NUMBER}", "abbreviation": "", "kind": "city",
-        "hosting": "onprem", "status": "active", "owner_department": "0", "cloud_provider": "", "ismap": "",
-        "ismap_number": "", "description": "課税の説明", "numbering": "dot", "functions": "1. 課税", "notes": ""})
+    response = officer.post(
+        "/inventory/systems/new",
+        data={
+            "code": "ZEIMU",
+            "name": f"市民税システム {NUMBER}",
+            "abbreviation": "",
+            "kind": "city",
+            "hosting": "onprem",
+            "status": "active",
+            "owner_department": "0",
+            "cloud_provider": "",
+            "ismap": "",
+            "ismap_number": "",
+            "description": "課税の説明",
+            "numbering": "dot",
+            "functions": "1. 課税",
+            "notes": "",
+        },
+    )
     assert response.status_code == 400
     assert REFUSED in response.text and "課税の説明" in response.text
     assert db.session.execute(sa.select(sa.func.count()).select_from(System)).scalar_one() == 0

@@ -1,4 +1,5 @@
 """pia.pdf: an assessment version as the official form, stored once when published."""
+
 from __future__ import annotations
 
 import copy
@@ -29,20 +30,35 @@ def make_version(app, department):
     """``make_version(document, status="draft", form="zenkoumoku", number=1)`` → AssessmentVersion."""
     counter = {"n": 0}
 
-    def make(document, *, status="draft", form="zenkoumoku", number=1, assessment=None,
-             department_name="住民情報課", published_on=date(2025, 1, 31)):
+    def make(
+        document,
+        *,
+        status="draft",
+        form="zenkoumoku",
+        number=1,
+        assessment=None,
+        department_name="住民情報課",
+        published_on=date(2025, 1, 31),
+    ):
         counter["n"] += 1
         if assessment is None:
-            affair = Affair(code=f"a{counter['n']}", name="住民基本台帳に関する事務",
-                            department=department(department_name))
-            assessment = Assessment(affair=affair, form=form, number=str(counter["n"]),
-                                    title="住民基本台帳に関する事務 全項目評価書")
+            affair = Affair(
+                code=f"a{counter['n']}", name="住民基本台帳に関する事務", department=department(department_name)
+            )
+            assessment = Assessment(
+                affair=affair, form=form, number=str(counter["n"]), title="住民基本台帳に関する事務 全項目評価書"
+            )
             db.session.add_all([affair, assessment])
         published = status == "published"
-        version = AssessmentVersion(assessment=assessment, number=number, edition="2024", status=status,
-                                    document=copy.deepcopy(document),
-                                    submitted_on=published_on if published else None,
-                                    published_on=published_on if published else None)
+        version = AssessmentVersion(
+            assessment=assessment,
+            number=number,
+            edition="2024",
+            status=status,
+            document=copy.deepcopy(document),
+            submitted_on=published_on if published else None,
+            published_on=published_on if published else None,
+        )
         db.session.add(version)
         db.session.commit()
         return version
@@ -54,31 +70,59 @@ def make_version(app, department):
 def small_doc():
     """A short 全項目評価書 document: cover, 事務, one system, the 変更箇所 table."""
     return {
-        "cover": {"assessment_number": "7", "name": "住民基本台帳に関する事務 全項目評価書",
-                  "declaration": "札幌市は、個人のプライバシー等の権利利益の保護に取り組んでいることを宣言する。",
-                  "remarks": f"特記事項の本文 {HOSTILE}", "body_name": "札幌市長", "published_on": ""},
-        "basic": {
-            "affair": {"name": "住民基本台帳に関する事務", "description": "**事務の内容**です。\n\n<b>生のHTML</b>",
-                       "target_count": "30万人以上"},
-            "systems": [{"name": "既存住基システム", "functions": "住民票の記載",
-                         "connections": {"selected": ["住民基本台帳ネットワークシステム", "その他"],
-                                         "other": "住基ネット中間サーバ"}}],
-            "network": {"implemented": "実施する",
-                        "basis": {"provision_text": "主務省令第2条の表の1、2、3、5の項",
-                                  "provision_items": [1, 2, 3, 5], "inquiry": "行わない",
-                                  "inquiry_text": "なし"}},
+        "cover": {
+            "assessment_number": "7",
+            "name": "住民基本台帳に関する事務 全項目評価書",
+            "declaration": "札幌市は、個人のプライバシー等の権利利益の保護に取り組んでいることを宣言する。",
+            "remarks": f"特記事項の本文 {HOSTILE}",
+            "body_name": "札幌市長",
+            "published_on": "",
         },
-        "changelog": {"changes": [{"date": "2025-06-01", "item": "Ⅰ 2. システム1 ①システムの名称",
-                                   "before": "旧システム", "after": "新システム", "timing": "事後",
-                                   "timing_note": "重要な変更に当たらない変更であるため、事後に提出するもの。"}]},
+        "basic": {
+            "affair": {
+                "name": "住民基本台帳に関する事務",
+                "description": "**事務の内容**です。\n\n<b>生のHTML</b>",
+                "target_count": "30万人以上",
+            },
+            "systems": [
+                {
+                    "name": "既存住基システム",
+                    "functions": "住民票の記載",
+                    "connections": {
+                        "selected": ["住民基本台帳ネットワークシステム", "その他"],
+                        "other": "住基ネット中間サーバ",
+                    },
+                }
+            ],
+            "network": {
+                "implemented": "実施する",
+                "basis": {
+                    "provision_text": "主務省令第2条の表の1、2、3、5の項",
+                    "provision_items": [1, 2, 3, 5],
+                    "inquiry": "行わない",
+                    "inquiry_text": "なし",
+                },
+            },
+        },
+        "changelog": {
+            "changes": [
+                {
+                    "date": "2025-06-01",
+                    "item": "Ⅰ 2. システム1 ①システムの名称",
+                    "before": "旧システム",
+                    "after": "新システム",
+                    "timing": "事後",
+                    "timing_note": "重要な変更に当たらない変更であるため、事後に提出するもの。",
+                }
+            ]
+        },
     }
 
 
 def pdftext(data: bytes, tmp_path) -> str:
     path = tmp_path / "x.pdf"
     path.write_bytes(data)
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True).stdout
 
 
 # --------------------------------------------------------------------------- rows
@@ -121,8 +165,15 @@ def test_html_has_the_official_layout_and_escapes_user_text(app, make_version, s
     with app.test_request_context():
         html = render_template("pdf/assessment.html", **pdf.version_context(version, body_name="札幌市"))
     assert '<div class="watermark" aria-hidden="true">案</div>' in html
-    for label in ("評価書番号", "評価書名", "個人のプライバシー等の権利利益の保護の宣言", "特記事項",
-                  "評価実施機関名", "公表日", "項目一覧"):
+    for label in (
+        "評価書番号",
+        "評価書名",
+        "個人のプライバシー等の権利利益の保護の宣言",
+        "特記事項",
+        "評価実施機関名",
+        "公表日",
+        "項目一覧",
+    ):
         assert label in html
     assert "〈選択肢〉" in html and "[ 30万人以上 ]" in html and "1) 1,000人未満" in html
     assert "[〇] 住民基本台帳ネットワークシステム" in html
@@ -209,8 +260,9 @@ def test_drafts_are_never_stored(app, make_version, small_doc):
 
 def test_stored_pdfs_never_change(app, make_version, small_doc):
     version = make_version(small_doc, status="published")
-    db.session.add(PublishedDocument(version_id=version.id, sha256="0" * 64, size=1, pages=1,
-                                     filename="x.pdf", content=b"x"))
+    db.session.add(
+        PublishedDocument(version_id=version.id, sha256="0" * 64, size=1, pages=1, filename="x.pdf", content=b"x")
+    )
     db.session.commit()
     with pytest.raises((ValueError, sa.exc.DatabaseError)):
         db.session.execute(sa.update(PublishedDocument).values(size=2))
@@ -236,24 +288,26 @@ def test_cli_writes_the_pdf(app, make_version, small_doc, tmp_path, count_rows):
     assert out.read_bytes().startswith(b"%PDF") and "第1版" in result.output
     assert count_rows(PublishedDocument) == 1
     draft_out = tmp_path / "v2.pdf"
-    result = runner.invoke(args=["pia", "pdf", str(published.assessment_id), "--version", "2",
-                                 "--out", str(draft_out)])
+    result = runner.invoke(args=["pia", "pdf", str(published.assessment_id), "--version", "2", "--out", str(draft_out)])
     assert result.exit_code == 0, result.output
     assert "(案)" in result.output and draft_out.read_bytes().startswith(b"%PDF")
     assert count_rows(PublishedDocument) == 1
-    result = runner.invoke(args=["pia", "pdf", str(published.assessment_id), "--version", "9",
-                                 "--out", str(draft_out)])
+    result = runner.invoke(args=["pia", "pdf", str(published.assessment_id), "--version", "9", "--out", str(draft_out)])
     assert result.exit_code != 0 and "該当する版がありません" in result.output
 
 
-@pytest.mark.parametrize("role, departments, status", [
-    ("editor", ["市民税課"], 403),
-    ("reviewer", [], 403),  # reviewers read drafts only while under third-party review
-    ("editor", ["住民情報課"], 200),
-    ("officer", [], 200),
-])
-def test_staff_route_scopes_drafts_like_the_version_page(app, make_version, small_doc, as_role,
-                                                         role, departments, status):
+@pytest.mark.parametrize(
+    "role, departments, status",
+    [
+        ("editor", ["市民税課"], 403),
+        ("reviewer", [], 403),  # reviewers read drafts only while under third-party review
+        ("editor", ["住民情報課"], 200),
+        ("officer", [], 200),
+    ],
+)
+def test_staff_route_scopes_drafts_like_the_version_page(
+    app, make_version, small_doc, as_role, role, departments, status
+):
     draft = make_version(small_doc, department_name="住民情報課")
     response = as_role(role, departments=departments).get(f"/versions/{draft.id}/pdf")
     assert response.status_code == status
@@ -282,9 +336,20 @@ def test_legal_basis_of_the_network_is_one_cell_in_html_and_pdf_rows():
     for form in ("zenkoumoku", "juten", "kiso"):
         schema = load_schema(form)
         section = "related" if form == "kiso" else "basic"
-        doc = {section: {"network": {"implemented": "実施する", "basis": {
-            "provision_text": "番号法第19条第8号に基づく主務省令第2条の表の1、2の項",
-            "provision_items": [1, 2], "inquiry": "行わない", "inquiry_text": "なし", "inquiry_items": []}}}}
+        doc = {
+            section: {
+                "network": {
+                    "implemented": "実施する",
+                    "basis": {
+                        "provision_text": "番号法第19条第8号に基づく主務省令第2条の表の1、2の項",
+                        "provision_items": [1, 2],
+                        "inquiry": "行わない",
+                        "inquiry_text": "なし",
+                        "inquiry_items": [],
+                    },
+                }
+            }
+        }
         if form == "zenkoumoku":
             doc = v1
         html_rows = next(s for s in document_rows(schema, doc) if s.key == section).rows
@@ -300,10 +365,14 @@ def test_legal_basis_of_the_network_is_one_cell_in_html_and_pdf_rows():
         assert cell.text.index("(情報提供の根拠)") < cell.text.index("(情報照会の根拠)")
         if form == "zenkoumoku":  # 001's own words carry the headings: they are not repeated
             assert cell.text.count("(情報提供の根拠)") == 1 and cell.text.count("(情報照会の根拠)") == 1
-            assert "なし(住民基本台帳に関する事務において情報提供ネットワークシステムによる情報照会は行わない)" in cell.text
+            assert (
+                "なし(住民基本台帳に関する事務において情報提供ネットワークシステムによる情報照会は行わない)"
+                in cell.text
+            )
         else:
-            assert cell.text == ("(情報提供の根拠)\n番号法第19条第8号に基づく主務省令第2条の表の1、2の項\n"
-                                 "(情報照会の根拠)\nなし")
+            assert cell.text == (
+                "(情報提供の根拠)\n番号法第19条第8号に基づく主務省令第2条の表の1、2の項\n(情報照会の根拠)\nなし"
+            )
 
 
 @needs_poppler
@@ -313,8 +382,8 @@ def test_legal_basis_prints_as_one_cell_in_the_pdf(app, make_version, tmp_path):
     with app.test_request_context():
         text = pdftext(pdf.render_version(version, body="札幌市").pdf, tmp_path)
     start = text.index("②法令上の根拠")
-    part = text[start:text.index("7. 評価実施機関における担当部署", start)]
-    assert "②法令上の根拠" not in part[len("②法令上の根拠"):]  # one row, not five
+    part = text[start : text.index("7. 評価実施機関における担当部署", start)]
+    assert "②法令上の根拠" not in part[len("②法令上の根拠") :]  # one row, not five
     assert "(情報提供の根拠)" in part and "(情報照会の根拠)" in part
     assert part.count("(情報提供の根拠)") == 1 and part.count("(情報照会の根拠)") == 1
     assert "情報照会の実施" not in text and "主務省令第2条の表の項" not in text
@@ -324,8 +393,12 @@ def test_legal_basis_prints_as_one_cell_in_the_pdf(app, make_version, tmp_path):
 @needs_poppler
 def test_empty_other_is_not_printed(app, make_version, small_doc, tmp_path):
     small_doc["basic"]["systems"].append(
-        {"name": "中間サーバ", "functions": "符号の管理",
-         "connections": {"selected": ["情報提供ネットワークシステム"], "other": ""}})
+        {
+            "name": "中間サーバ",
+            "functions": "符号の管理",
+            "connections": {"selected": ["情報提供ネットワークシステム"], "other": ""},
+        }
+    )
     version = make_version(small_doc)
     with app.test_request_context():
         html = render_template("pdf/assessment.html", **pdf.version_context(version, body_name="札幌市"))

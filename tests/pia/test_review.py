@@ -1,4 +1,5 @@
 """Third-party review: the procedure check, section VI facts, reviewers' limits, minutes."""
+
 from __future__ import annotations
 
 import io
@@ -55,11 +56,14 @@ def test_check_needs_a_result_and_every_response(under_review, body):
 def test_only_a_review_of_this_version_counts(make_assessment, body):
     assessment = make_assessment(published=True, draft=True)
     published, draft = assessment.versions
-    services.save_session(ReviewSession(version_id=published.id, body=body, held_on=date(2024, 12, 1),
-                                        method="審議", result="可"), actor=None)
+    services.save_session(
+        ReviewSession(version_id=published.id, body=body, held_on=date(2024, 12, 1), method="審議", result="可"),
+        actor=None,
+    )
     assert services.review_problem(draft) is not None  # a review of the version in force does not count
-    services.save_session(ReviewSession(version_id=draft.id, body=body, held_on=date(2026, 1, 20),
-                                        method="審議", result="可"), actor=None)
+    services.save_session(
+        ReviewSession(version_id=draft.id, body=body, held_on=date(2026, 1, 20), method="審議", result="可"), actor=None
+    )
     assert services.review_problem(draft) is None
 
 
@@ -74,10 +78,13 @@ def _reviewed(make_assessment, body, *, finding_path=None, draft_changed=False):
     db.session.flush()
     procedure.entered("review", draft, None)
     draft.status = "review"
-    session = services.save_session(ReviewSession(version_id=draft.id, body=body, held_on=date(2026, 1, 20),
-                                                  method="審議", result="可"), actor=None)
+    session = services.save_session(
+        ReviewSession(version_id=draft.id, body=body, held_on=date(2026, 1, 20), method="審議", result="可"), actor=None
+    )
     if finding_path is not None:
-        finding = services.add_finding(draft, actor=None, text="記載を具体的に。", item_path=finding_path, session=session)
+        finding = services.add_finding(
+            draft, actor=None, text="記載を具体的に。", item_path=finding_path, session=session
+        )
         services.respond(finding, actor=None, response="修正した。", draft_changed=draft_changed, change_note="修正")
     draft.status = "draft"
     db.session.commit()
@@ -93,8 +100,9 @@ def test_an_edit_after_the_review_makes_it_stale(make_assessment, body):
     stale = services.staleness(draft)
     assert [c.path for c in stale.unexplained] == ["basic/other_bodies"]
     # going back to the reviewed text makes it current again
-    pia_services.update_section(draft, "basic", {"other_bodies": stale.review_round.document["basic"]["other_bodies"]},
-                                actor=None)
+    pia_services.update_section(
+        draft, "basic", {"other_bodies": stale.review_round.document["basic"]["other_bodies"]}, actor=None
+    )
     assert services.review_problem(draft) is None
 
 
@@ -154,8 +162,10 @@ def test_reviewer_reads_the_version_under_review_and_writes_findings(under_revie
     response = reviewer.get(f"/reviews/versions/{under_review.id}")
     assert response.status_code == 200
     assert "指摘事項を記録" in response.text and "住民記録・印鑑オンラインシステム" in response.text
-    response = reviewer.post(f"/reviews/versions/{under_review.id}/findings",
-                             data={"item_path": "basic/systems[0]/functions", "session": "0", "text": "具体的に。"})
+    response = reviewer.post(
+        f"/reviews/versions/{under_review.id}/findings",
+        data={"item_path": "basic/systems[0]/functions", "session": "0", "text": "具体的に。"},
+    )
     assert response.status_code == 302
     finding = db.session.execute(sa.select(ReviewFinding)).scalar_one()
     assert finding.item_label.endswith("システムの機能") and finding.author_id == reviewer.user.id
@@ -170,7 +180,9 @@ def test_reviewer_reads_the_version_under_review_and_writes_findings(under_revie
 
 def test_reviewer_cannot_read_a_draft_or_withdraw_anothers_finding(under_review, as_role):
     officer = _login(as_role, "officer")
-    officer.post(f"/reviews/versions/{under_review.id}/findings", data={"item_path": "", "session": "0", "text": "全体"})
+    officer.post(
+        f"/reviews/versions/{under_review.id}/findings", data={"item_path": "", "session": "0", "text": "全体"}
+    )
     finding = db.session.execute(sa.select(ReviewFinding)).scalar_one()
     reviewer = _login(as_role, "reviewer")
     r = reviewer.post(f"/reviews/findings/{finding.id}/delete")
@@ -178,15 +190,27 @@ def test_reviewer_cannot_read_a_draft_or_withdraw_anothers_finding(under_review,
     under_review.status = "draft"
     db.session.commit()
     assert reviewer.get(f"/reviews/versions/{under_review.id}").status_code == 403
-    assert reviewer.post(f"/reviews/versions/{under_review.id}/findings",
-                         data={"item_path": "", "session": "0", "text": "x"}).status_code == 403
+    assert (
+        reviewer.post(
+            f"/reviews/versions/{under_review.id}/findings", data={"item_path": "", "session": "0", "text": "x"}
+        ).status_code
+        == 403
+    )
 
 
 def test_officer_records_session_with_minutes_and_responds(under_review, body, as_role, app):
     officer = _login(as_role, "officer")
-    response = officer.post(f"/reviews/versions/{under_review.id}/sessions/new", data={
-        "body": str(body.id), "held_on": "2026-01-20", "method": "審議会で審議", "result": "妥当",
-        "minutes": (io.BytesIO(PDF), "../../議事録 第1回.pdf")}, content_type="multipart/form-data")
+    response = officer.post(
+        f"/reviews/versions/{under_review.id}/sessions/new",
+        data={
+            "body": str(body.id),
+            "held_on": "2026-01-20",
+            "method": "審議会で審議",
+            "result": "妥当",
+            "minutes": (io.BytesIO(PDF), "../../議事録 第1回.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302, response.text[:500]
     session = db.session.execute(sa.select(ReviewSession)).scalar_one()
     assert session.minutes_name == "議事録 第1回.pdf"
@@ -203,9 +227,15 @@ def test_officer_records_session_with_minutes_and_responds(under_review, body, a
 
     finding = services.add_finding(under_review, actor=None, text="明確に。")
     db.session.commit()
-    response = officer.post(f"/reviews/findings/{finding.id}/response", data={
-        f"f{finding.id}-response": "修正した。", f"f{finding.id}-draft_changed": "y",
-        f"f{finding.id}-change_version": "0", f"f{finding.id}-change_note": "I 2"})
+    response = officer.post(
+        f"/reviews/findings/{finding.id}/response",
+        data={
+            f"f{finding.id}-response": "修正した。",
+            f"f{finding.id}-draft_changed": "y",
+            f"f{finding.id}-change_version": "0",
+            f"f{finding.id}-change_note": "I 2",
+        },
+    )
     assert response.status_code == 302
     db.session.refresh(finding)
     assert finding.answered and finding.draft_changed and finding.change_version_id == under_review.id
@@ -214,9 +244,17 @@ def test_officer_records_session_with_minutes_and_responds(under_review, body, a
 
 def test_minutes_must_be_a_pdf(under_review, body, as_role, count_rows):
     officer = _login(as_role, "officer")
-    response = officer.post(f"/reviews/versions/{under_review.id}/sessions/new", data={
-        "body": str(body.id), "held_on": "2026-01-20", "method": "審議", "result": "",
-        "minutes": (io.BytesIO(b"\x89PNG\r\n\x1a\nxxxx"), "minutes.pdf")}, content_type="multipart/form-data")
+    response = officer.post(
+        f"/reviews/versions/{under_review.id}/sessions/new",
+        data={
+            "body": str(body.id),
+            "held_on": "2026-01-20",
+            "method": "審議",
+            "result": "",
+            "minutes": (io.BytesIO(b"\x89PNG\r\n\x1a\nxxxx"), "minutes.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 400
     assert "PDF" in response.text or "一致しません" in response.text
     assert count_rows(ReviewSession) == 0
@@ -224,4 +262,6 @@ def test_minutes_must_be_a_pdf(under_review, body, as_role, count_rows):
 
 def test_members_parse():
     assert services.parse_members("委員A（会長・学識経験者）\n委員B 弁護士\n\n") == [
-        {"name": "委員A", "title": "会長・学識経験者"}, {"name": "委員B", "title": "弁護士"}]
+        {"name": "委員A", "title": "会長・学識経験者"},
+        {"name": "委員B", "title": "弁護士"},
+    ]

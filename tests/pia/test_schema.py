@@ -73,8 +73,13 @@ def test_unknown_form_or_edition_is_refused():
         {"key": "a", "label": "x", "typo": 1},
         {"key": "a", "label": "x", "type": "text", "markdown": True},
         {"key": "a", "label": "x", "type": "text", "cell": True},
-        {"key": "a", "label": "x", "type": "fieldset", "cell": True,
-         "children": [{"key": "n", "label": "項", "type": "numberlist"}]},
+        {
+            "key": "a",
+            "label": "x",
+            "type": "fieldset",
+            "cell": True,
+            "children": [{"key": "n", "label": "項", "type": "numberlist"}],
+        },
         {"key": "a", "label": "x", "type": "text", "printed": False, "required": True},
     ],
 )
@@ -103,23 +108,41 @@ def test_zenkoumoku_has_the_sections_of_the_official_form(zen):
         ("(別添3)", "変更箇所"),
     ]
     cover = [i.label for i in zen.section("cover").items]
-    for label in ("評価書番号", "評価書名", "個人のプライバシー等の権利利益の保護の宣言", "特記事項", "評価実施機関名", "公表日"):
+    for label in (
+        "評価書番号",
+        "評価書名",
+        "個人のプライバシー等の権利利益の保護の宣言",
+        "特記事項",
+        "評価実施機関名",
+        "公表日",
+    ):
         assert label in cover
 
 
 def test_section_one_follows_reference_001(zen):
     basic = zen.section("basic")
     assert [(i.number, i.key) for i in basic.items] == [
-        ("1", "affair"), ("2", "systems"), ("3", "pi_files"), ("4", "reason"),
-        ("5", "number_use"), ("6", "network"), ("7", "department"), ("8", "other_bodies"),
+        ("1", "affair"),
+        ("2", "systems"),
+        ("3", "pi_files"),
+        ("4", "reason"),
+        ("5", "number_use"),
+        ("6", "network"),
+        ("7", "department"),
+        ("8", "other_bodies"),
     ]
     target = zen.item("basic/affair/target_count")
     assert list(target.choices) == [c["label"] for c in TARGET_COUNT_CHOICES]
     connections = zen.item("basic/systems[3]/connections")
     assert connections.type == "multichoice" and connections.other
     assert connections.choices == (
-        "情報提供ネットワークシステム", "庁内連携システム", "住民基本台帳ネットワークシステム",
-        "既存住民基本台帳システム", "宛名システム等", "税務システム", "その他",
+        "情報提供ネットワークシステム",
+        "庁内連携システム",
+        "住民基本台帳ネットワークシステム",
+        "既存住民基本台帳システム",
+        "宛名システム等",
+        "税務システム",
+        "その他",
     )
     assert zen.item("basic/network/implemented").choices == ("実施する", "実施しない", "未定")
     assert zen.item("basic/network/basis/provision_items").type == "numberlist"
@@ -165,15 +188,25 @@ def test_significant_items_follow_the_guideline(zen, path, significant):
 def test_risk_processes_have_their_official_risks(zen):
     risks = zen.item("risks/files")
     processes = {c.key: c for c in risks.children}
-    assert [processes[k].number for k in ("acquisition", "use", "entrustment", "transfer", "network", "storage")] == list("234567")
-    assert processes["transfer"].label == "特定個人情報の提供・移転(委託や情報提供ネットワークシステムを通じた提供を除く。)"
+    assert [
+        processes[k].number for k in ("acquisition", "use", "entrustment", "transfer", "network", "storage")
+    ] == list("234567")
+    assert (
+        processes["transfer"].label
+        == "特定個人情報の提供・移転(委託や情報提供ネットワークシステムを通じた提供を除く。)"
+    )
     acq = {c.key: c.label for c in processes["acquisition"].children}
     assert acq["risk1"] == "目的外の入手が行われるリスク"
     assert acq["risk2"] == "不適切な方法で入手が行われるリスク"
     risk2 = zen.item("risks/files/use/risk2")
     assert risk2.label == "権限のない者(元職員、アクセス権限のない職員等)によって不正に使用されるリスク"
     sub = [c.label for c in risk2.children]
-    for label in ("ユーザ認証の管理", "アクセス権限の発効・失効の管理", "アクセス権限の管理", "特定個人情報の使用の記録"):
+    for label in (
+        "ユーザ認証の管理",
+        "アクセス権限の発効・失効の管理",
+        "アクセス権限の管理",
+        "特定個人情報の使用の記録",
+    ):
         assert label in sub
     for schema_risk in zen.section("risks").iter_items():
         if schema_risk.type == "fieldset" and schema_risk.number.startswith("リスク"):
@@ -190,7 +223,13 @@ def test_juten_has_no_commission_approval_and_has_the_serious_incident_items():
         labels = [i.label for s in schema.sections for i in s.iter_items()]
         assert not any("承認" in label for label in labels)
         assert [i.key for i in schema.section("cover").items] == [
-            "assessment_number", "name", "declaration", "remarks", "body_name", "published_on"]
+            "assessment_number",
+            "name",
+            "declaration",
+            "remarks",
+            "body_name",
+            "published_on",
+        ]
         assert [i.key for i in schema.section("procedure").items] == ["basic_assessment", "consultation", "third_party"]
     assert zen.item("cover/ppc_approval_date") and zen.item("procedure/ppc_approval")
     storage = juten.item("risks/files/storage")
@@ -216,10 +255,20 @@ def test_legal_basis_is_one_printed_cell_with_data_kept_for_the_checks(zen):
     basis = zen.item("basic/network/basis")
     assert basis.cell and basis.significant
     printed = {c.key: c.printed for c in basis.children}
-    assert printed == {"provision_text": True, "provision_items": False, "inquiry": False,
-                       "inquiry_text": True, "inquiry_items": False}
-    assert cell_text(basis, {"provision_text": "番号法第19条第8号", "provision_items": [1], "inquiry": "行わない",
-                             "inquiry_text": ""}) == "(情報提供の根拠)\n番号法第19条第8号"
+    assert printed == {
+        "provision_text": True,
+        "provision_items": False,
+        "inquiry": False,
+        "inquiry_text": True,
+        "inquiry_items": False,
+    }
+    assert (
+        cell_text(
+            basis,
+            {"provision_text": "番号法第19条第8号", "provision_items": [1], "inquiry": "行わない", "inquiry_text": ""},
+        )
+        == "(情報提供の根拠)\n番号法第19条第8号"
+    )
     assert cell_text(basis, {"inquiry_text": "(情報照会の根拠)\nなし"}) == "(情報照会の根拠)\nなし"
     assert cell_text(basis, {"provision_text": "…の表（情報提供の根拠）:…"}) == "…の表（情報提供の根拠）:…"
     assert cell_text(basis, None) == ""
@@ -232,7 +281,12 @@ def test_kiso_threshold_items_and_changelog_columns():
     for form in FORMS:
         table = load_schema(form).item("changelog/changes")
         assert [c.label for c in table.columns] == [
-            "変更日", "項目", "変更前の記載", "変更後の記載", "提出時期", "提出時期に係る説明",
+            "変更日",
+            "項目",
+            "変更前の記載",
+            "変更後の記載",
+            "提出時期",
+            "提出時期に係る説明",
         ]
 
 
@@ -260,7 +314,11 @@ def test_demo_section_one_is_as_written_in_001(demo):
     assert basic["affair"]["target_count"] == "30万人以上"
     assert len(basic["systems"]) == 9
     assert basic["systems"][3]["connections"]["selected"] == ["情報提供ネットワークシステム", "その他"]
-    assert [f["name"] for f in basic["pi_files"]] == ["住民基本台帳ファイル", "本人確認情報ファイル", "送付先情報ファイル"]
+    assert [f["name"] for f in basic["pi_files"]] == [
+        "住民基本台帳ファイル",
+        "本人確認情報ファイル",
+        "送付先情報ファイル",
+    ]
     items = basic["network"]["basis"]["provision_items"]
     assert items[:6] == [1, 2, 3, 5, 7, 11] and items[-1] == 166 and len(items) == 60
     assert all(type(n) is int for n in items) and items == sorted(set(items))
@@ -296,7 +354,9 @@ def test_validate_reports_bad_values_in_japanese(zen, demo):
     assert messages(errors, "basic/affair/target_count") == ["選択肢にない値です"]
     assert messages(errors, "files/files[0]/entrustment/count") == ["数値で入力してください"]
     assert messages(errors, "procedure/third_party/date") == ["日付の形式が正しくありません(例: 2025-04-01)"]
-    assert messages(errors, "basic/systems[0]/connections/other") == ["「その他」を選んだ場合は、内容を入力してください"]
+    assert messages(errors, "basic/systems[0]/connections/other") == [
+        "「その他」を選んだ場合は、内容を入力してください"
+    ]
     assert messages(errors, "basic/systems[1]/connections") == ["選択肢にない値です"]
     assert messages(errors, "basic/network/basis/provision_items[1]") == ["数値で入力してください"]
     assert messages(errors, "basic/network/basis/provision_items[2]") == ["1以上の数値で入力してください"]
@@ -328,7 +388,8 @@ def test_coerce_builds_nested_groups_from_flat_fields(zen):
     assert section["affair"]["description"] == "一行目\n二行目"
     assert [s["name"] for s in section["systems"]] == ["既存住基システム", "住基ネット"]
     assert section["systems"][0]["connections"] == {
-        "selected": ["庁内連携システム", "その他"], "other": "住基ネット中間サーバ",
+        "selected": ["庁内連携システム", "その他"],
+        "other": "住基ネット中間サーバ",
     }
     assert section["network"]["basis"]["provision_items"] == [1, 2, 3, 166]
     assert section["department"] == {"name": "", "head_title": ""}
@@ -336,17 +397,25 @@ def test_coerce_builds_nested_groups_from_flat_fields(zen):
 
 
 def test_coerce_normalises_numbers_and_dates_and_keeps_bad_input_for_validation(zen):
-    section = coerce(zen, "procedure", {
-        "basic_assessment-date": "2025/10/2",
-        "third_party-date": "令和8年1月23日",
-        "consultation-period-start": "２０２５年１１月１２日",
-    })
+    section = coerce(
+        zen,
+        "procedure",
+        {
+            "basic_assessment-date": "2025/10/2",
+            "third_party-date": "令和8年1月23日",
+            "consultation-period-start": "２０２５年１１月１２日",
+        },
+    )
     assert section["basic_assessment"]["date"] == "2025-10-02"
     assert section["consultation"]["period"]["start"] == "2025-11-12"
     assert section["third_party"]["date"] == "令和8年1月23日"
     doc = {"procedure": section}
     assert messages(validate(zen, doc, sections=["procedure"]), "procedure/third_party/date")
-    files = coerce(zen, "files", {"files-0-name": "x", "files-0-entrustment-count": "１,２００", "files-1-entrustment-count": "abc"})
+    files = coerce(
+        zen,
+        "files",
+        {"files-0-name": "x", "files-0-entrustment-count": "１,２００", "files-1-entrustment-count": "abc"},
+    )
     assert files["files"][0]["entrustment"]["count"] == 1200
     assert files["files"][1]["entrustment"]["count"] == "abc"
 

@@ -1,4 +1,5 @@
 """The public portal: only published content, accessible pages, stored PDFs with ETags, Atom."""
+
 from __future__ import annotations
 
 import re
@@ -19,10 +20,19 @@ DRAFT_SECRET = "下書きだけの記載ガバメントクラウド移行計画"
 
 def doc(name: str, extra: str = "") -> dict:
     return {
-        "cover": {"assessment_number": "1", "name": name, "body_name": "札幌市長",
-                  "declaration": "個人のプライバシー等の権利利益の保護に取り組むことを宣言する。"},
-        "basic": {"affair": {"name": "住民基本台帳に関する事務", "description": f"住民票の記載{extra}",
-                             "target_count": "30万人以上"}},
+        "cover": {
+            "assessment_number": "1",
+            "name": name,
+            "body_name": "札幌市長",
+            "declaration": "個人のプライバシー等の権利利益の保護に取り組むことを宣言する。",
+        },
+        "basic": {
+            "affair": {
+                "name": "住民基本台帳に関する事務",
+                "description": f"住民票の記載{extra}",
+                "target_count": "30万人以上",
+            }
+        },
     }
 
 
@@ -36,20 +46,37 @@ def portal_data(app, department):
     db.session.add_all([juki, zei, a, b])
     versions = []
     for number, status, published_on, extra in (
-            (1, "published", date(2024, 3, 29), " 第1版の本文"),
-            (2, "published", date(2025, 1, 31), " 第2版の本文"),
-            (3, "draft", None, DRAFT_SECRET)):
-        v = AssessmentVersion(assessment=a, number=number, edition="2024", status=status,
-                              document=doc(a.title, extra), published_on=published_on,
-                              submitted_on=published_on)
+        (1, "published", date(2024, 3, 29), " 第1版の本文"),
+        (2, "published", date(2025, 1, 31), " 第2版の本文"),
+        (3, "draft", None, DRAFT_SECRET),
+    ):
+        v = AssessmentVersion(
+            assessment=a,
+            number=number,
+            edition="2024",
+            status=status,
+            document=doc(a.title, extra),
+            published_on=published_on,
+            submitted_on=published_on,
+        )
         db.session.add(v)
         versions.append(v)
-    draft_only = AssessmentVersion(assessment=b, number=1, edition="2024", status="draft",
-                                   document=doc(b.title, DRAFT_SECRET))
+    draft_only = AssessmentVersion(
+        assessment=b, number=1, edition="2024", status="draft", document=doc(b.title, DRAFT_SECRET)
+    )
     db.session.add(draft_only)
-    versions[1].document["changelog"] = {"changes": [{
-            "date": "2025-01-31", "item": "Ⅰ 1. ②事務の内容", "before": "第1版の本文", "after": "第2版の本文",
-            "timing": "事後", "timing_note": "重要な変更に当たらない変更であるため、事後に提出するもの。"}]}
+    versions[1].document["changelog"] = {
+        "changes": [
+            {
+                "date": "2025-01-31",
+                "item": "Ⅰ 1. ②事務の内容",
+                "before": "第1版の本文",
+                "after": "第2版の本文",
+                "timing": "事後",
+                "timing_note": "重要な変更に当たらない変更であるため、事後に提出するもの。",
+            }
+        ]
+    }
     db.session.commit()
     from pia import search
 
@@ -67,19 +94,34 @@ def consultations(app, portal_data):
 
     draft = portal_data["versions"][2]
     today = today_jst()
-    common = dict(places=["住民情報課"], channels=["post", "web"], consent_text="氏名等は公表しません。",
-                  form_fields={"name": "optional", "address": "optional", "contact": "hidden"})
+    common = dict(
+        places=["住民情報課"],
+        channels=["post", "web"],
+        consent_text="氏名等は公表しません。",
+        form_fields={"name": "optional", "address": "optional", "contact": "hidden"},
+    )
     open_now = services.create_consultation(
-        draft, actor="test", title="住民基本台帳事務の評価書(案)への意見募集",
-        start_date=today, end_date=today + timedelta(days=40), **common)
+        draft,
+        actor="test",
+        title="住民基本台帳事務の評価書(案)への意見募集",
+        start_date=today,
+        end_date=today + timedelta(days=40),
+        **common,
+    )
     open_now.transition("open", actor="test")
-    past = services.create_consultation(draft, actor="test", title="前回の意見募集", start_date=date(2024, 1, 10),
-                                        end_date=date(2024, 2, 9), **common)
+    past = services.create_consultation(
+        draft, actor="test", title="前回の意見募集", start_date=date(2024, 1, 10), end_date=date(2024, 2, 9), **common
+    )
     past.transition("open", actor="test", today=date(2024, 1, 10))
     past.transition("closed", actor="test")
-    scheduled = services.create_consultation(draft, actor="test", title="まだ始まらない意見募集",
-                                             start_date=today + timedelta(days=100),
-                                             end_date=today + timedelta(days=140), **common)
+    scheduled = services.create_consultation(
+        draft,
+        actor="test",
+        title="まだ始まらない意見募集",
+        start_date=today + timedelta(days=100),
+        end_date=today + timedelta(days=140),
+        **common,
+    )
     db.session.commit()
     return {"open": open_now, "past": past, "scheduled": scheduled}
 
@@ -99,7 +141,7 @@ def test_index_lists_published_assessments_by_affair(client, portal_data):
     assert "令和7年1月31日" in html  # 公表日 of the version in force
     assert "第2版" in html and "過去の版 1件" in html
     a = portal_data["assessment"]
-    assert f'/public/assessments/{a.id}/versions/2.pdf' in html
+    assert f"/public/assessments/{a.id}/versions/2.pdf" in html
     # an assessment with nothing published is not listed
     assert "個人住民税の賦課に関する事務" not in html
     assert "公開" not in response.headers.get("Set-Cookie", "")
@@ -117,8 +159,12 @@ def test_index_shows_consultations_open_now_and_past(client, consultations):
 
 def test_portal_pages_are_accessible_and_script_free(client, portal_data):
     a = portal_data["assessment"]
-    for url in ("/public/", f"/public/assessments/{a.id}", "/public/search?q=住民票",
-                f"/public/assessments/{a.id}/versions/2/changes"):
+    for url in (
+        "/public/",
+        f"/public/assessments/{a.id}",
+        "/public/search?q=住民票",
+        f"/public/assessments/{a.id}/versions/2/changes",
+    ):
         html = text_of(client.get(url))
         assert '<html lang="ja">' in html
         assert '<a class="skip-link" href="#main">本文へ移動</a>' in html and 'id="main"' in html
@@ -135,9 +181,20 @@ def test_the_index_takes_few_queries(client, portal_data, department):
     for n in range(8):  # more assessments must not mean more queries
         affair = Affair(code=f"x{n}", name=f"事務{n}", department=department("保険年金課"))
         a = Assessment(affair=affair, form="zenkoumoku", title=f"事務{n} 全項目評価書")
-        db.session.add_all([affair, a, AssessmentVersion(assessment=a, number=1, edition="2024",
-                                                         status="published", document=doc("x"),
-                                                         published_on=date(2025, 4, 1))])
+        db.session.add_all(
+            [
+                affair,
+                a,
+                AssessmentVersion(
+                    assessment=a,
+                    number=1,
+                    edition="2024",
+                    status="published",
+                    document=doc("x"),
+                    published_on=date(2025, 4, 1),
+                ),
+            ]
+        )
     db.session.commit()
     statements = []
 
@@ -164,8 +221,12 @@ def test_drafts_are_not_reachable(client, portal_data):
     assert client.get(f"/public/assessments/{b.id}/versions/1.pdf").status_code == 404
     html = text_of(client.get(f"/public/assessments/{a.id}"))
     assert "第3版" not in html and DRAFT_SECRET not in html
-    for url in ("/public/", f"/public/assessments/{a.id}", "/public/feed.atom",
-                f"/public/assessments/{a.id}/versions/2/changes"):
+    for url in (
+        "/public/",
+        f"/public/assessments/{a.id}",
+        "/public/feed.atom",
+        f"/public/assessments/{a.id}/versions/2/changes",
+    ):
         assert DRAFT_SECRET not in text_of(client.get(url))
 
 

@@ -1,5 +1,6 @@
 """A small crawler for the security suite: walks the pages a user can reach, fills every
 form with hostile text, and checks each HTML page for markup that could run script."""
+
 from __future__ import annotations
 
 from collections import deque
@@ -8,15 +9,29 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-PAYLOADS = [line for line in (Path(__file__).parent / "xss_payloads.txt").read_text(encoding="utf-8").splitlines() if line]
+PAYLOADS = [
+    line for line in (Path(__file__).parent / "xss_payloads.txt").read_text(encoding="utf-8").splitlines() if line
+]
 #: a valid 個人番号 (check digit 8) typed into free text, in the forms people write it: every
 #: separator the detector knows (two spaces, a tab, line breaks, the dashes, ・, ー, −, –, .),
 #: full-width digits, and an embedded 「個人番号:…」
 MY_NUMBER_TEXTS = [
-    "個人番号 1234-5678-9018 の件", "123456789018", "番号は１２３４５６７８９０１８です",
-    "意見です。1234  5678  9018 以上", "1234\t5678\t9018", "番号\n1234\n5678\n9018\nです", "1234\r\n5678\r\n9018",
-    "１２３４－５６７８－９０１８", "1234・5678・9018", "1234ー5678ー9018", "1234−5678−9018", "1234–5678–9018",
-    "1234.5678.9018", "1234　5678　9018", "連絡先:個人番号:1234 5678 9018", "a1234-5678-9018z",
+    "個人番号 1234-5678-9018 の件",
+    "123456789018",
+    "番号は１２３４５６７８９０１８です",
+    "意見です。1234  5678  9018 以上",
+    "1234\t5678\t9018",
+    "番号\n1234\n5678\n9018\nです",
+    "1234\r\n5678\r\n9018",
+    "１２３４－５６７８－９０１８",
+    "1234・5678・9018",
+    "1234ー5678ー9018",
+    "1234−5678−9018",
+    "1234–5678–9018",
+    "1234.5678.9018",
+    "1234　5678　9018",
+    "連絡先:個人番号:1234 5678 9018",
+    "a1234-5678-9018z",
 ]
 #: the refusal a field that needs no 個人番号 shows (common.mynumber.REFUSED)
 REFUSAL = "この欄には個人番号を入力できません"
@@ -51,7 +66,12 @@ class PageParser(HTMLParser):
                 self.problems.append(f"<{tag} {name}=…> event handler attribute")
             if name in URL_ATTRS or name == "style":
                 v = "".join(value.split()).lower()
-                if v.startswith("javascript:") or v.startswith("data:text/html") or "javascript:" in v and name == "style":
+                if (
+                    v.startswith("javascript:")
+                    or v.startswith("data:text/html")
+                    or "javascript:" in v
+                    and name == "style"
+                ):
                     self.problems.append(f"<{tag} {name}={value[:40]!r}> script URL")
         if tag in FORBIDDEN_TAGS:
             self.problems.append(f"<{tag}> element")
@@ -68,8 +88,11 @@ class PageParser(HTMLParser):
             name = attrs_d.get("name")
             if tag == "input" and name:
                 kind = attrs_d.get("type", "text").lower()
-                if kind in ("checkbox", "radio") and "checked" not in attrs_d and any(
-                        f[1] == name for f in self._form.fields):
+                if (
+                    kind in ("checkbox", "radio")
+                    and "checked" not in attrs_d
+                    and any(f[1] == name for f in self._form.fields)
+                ):
                     return
                 self._form.fields.append((kind, name, attrs_d.get("value", ""), []))
             elif tag == "select" and name:
@@ -143,8 +166,9 @@ class Tally:
     refused_forms: set[str] = field(default_factory=set)
 
 
-def crawl(client, starts, *, max_pages=150, submit_forms=False, max_forms=200, payload_offset=0,
-          tally: Tally | None = None):
+def crawl(
+    client, starts, *, max_pages=150, submit_forms=False, max_forms=200, payload_offset=0, tally: Tally | None = None
+):
     """Visit pages breadth-first from ``starts``; returns (pages seen, problems, forms submitted, errors).
 
     With ``submit_forms`` every form is posted twice: once with a payload of the corpus and

@@ -5,6 +5,7 @@ The first test substitutes bad ids into every route of the url map (every method
 second crawls the demo as every role and the public portal, and sends each page again with
 hostile query parameters.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,9 +24,29 @@ from tests.security.crawler import crawl
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 BAD_IDS = ["2147483648", "9999999999999999999999", "-1", "0"]
 #: every query parameter a page of Hyoka reads
-QUERY_PARAMETERS = ["q", "page", "department", "status", "a", "b", "significant", "format", "from", "to",
-                    "check", "system", "user", "state", "version_id", "next", "actor", "action",
-                    "object_type", "object_id", "kind"]
+QUERY_PARAMETERS = [
+    "q",
+    "page",
+    "department",
+    "status",
+    "a",
+    "b",
+    "significant",
+    "format",
+    "from",
+    "to",
+    "check",
+    "system",
+    "user",
+    "state",
+    "version_id",
+    "next",
+    "actor",
+    "action",
+    "object_type",
+    "object_id",
+    "kind",
+]
 BAD_VALUES = ["9999999999999999999999", "2147483648", "-1", "0", "9999-12-31", "x" * 5000, "１２３", "%"]
 CONTROL_VALUES = ["\x00", "a\x00b", "\x01", "\x1f", "\x7f", "a\nb"]
 
@@ -38,9 +59,11 @@ def _rules(app):
 
 def _path(rule, value: str) -> str:
     """The rule's path with every number argument ``value`` and every other argument "x"."""
+
     def sub(match):
         converter = rule._converters[match.group(2)]
         return value if isinstance(converter, NumberConverter) else "x"
+
     return re.sub(r"<(?:([a-z]+)(?:\([^)]*\))?:)?([a-z_]+)>", sub, rule.rule)
 
 
@@ -111,7 +134,8 @@ def _one_page_per_endpoint(app, urls):
 def test_hostile_query_parameters_never_end_in_5xx(demo_app):
     sessions = [("anonymous", demo_app.test_client(), ["/public/", "/login"])] + [
         (username, _client_for(demo_app, username), ["/"])
-        for username in ("officer", "editor", "reviewer", "auditor", "admin")]
+        for username in ("officer", "editor", "reviewer", "auditor", "admin")
+    ]
     errors, not_refused, endpoints = [], [], set()
     for name, client, starts in sessions:
         seen, _, _, crawl_errors = crawl(client, starts, max_pages=100)

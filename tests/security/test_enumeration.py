@@ -2,6 +2,7 @@
 and the same time for a name no user has (or a disabled user's) as for a real one. What is
 typed as the name is not kept when it holds a 個人番号.
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,6 +1,7 @@
 """Hostile evidence feeds: 個人番号 in every shape and every field, control characters, formula
 cells, empty files and tokens reaching beyond their scope. The same file gets the same answer
 through the three doors (CLI, HTTP API, drop folder), on SQLite and on PostgreSQL."""
+
 from __future__ import annotations
 
 import csv
@@ -26,8 +27,24 @@ from tests.evidence.test_feeds import SAMPLES, to_csv, to_jsonl
 
 FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 #: separators people write between the groups (and none at all)
-SEPARATORS = ["", " ", "-", "\uff0d", "\u30fb", "\u30fc", "\u2212", "\u2013", "\u2014", ".",
-              "\t", "  ", " - ", "\n", "\r\n", "\u3000"]
+SEPARATORS = [
+    "",
+    " ",
+    "-",
+    "\uff0d",
+    "\u30fb",
+    "\u30fc",
+    "\u2212",
+    "\u2013",
+    "\u2014",
+    ".",
+    "\t",
+    "  ",
+    " - ",
+    "\n",
+    "\r\n",
+    "\u3000",
+]
 #: how a 個人番号 sits in a value
 WRAPPERS = ["{}", "個人番号:{}", "個人番号 {} (本人確認済)", "x{}", "{}号", "メモ\t{}"]
 
@@ -52,8 +69,9 @@ def parse(kind, data: bytes, fmt):
     return parse_feed(kind, io.BytesIO(data), fmt=fmt, known_systems={"JUKI"})
 
 
-FIELDS_OF_EVERY_FEED = [(kind, spec.name) for kind in KINDS for spec in FIELDS[kind]] + \
-    [(kind, "memo") for kind in KINDS]
+FIELDS_OF_EVERY_FEED = [(kind, spec.name) for kind in KINDS for spec in FIELDS[kind]] + [
+    (kind, "memo") for kind in KINDS
+]
 
 
 @pytest.mark.parametrize("kind, field", FIELDS_OF_EVERY_FEED)
@@ -72,20 +90,23 @@ def test_a_my_number_in_any_shape_in_any_field_of_any_feed_rejects_its_line(kind
     assert digits not in shown and digits.translate(FULLWIDTH) not in shown and value not in shown
 
 
-@pytest.mark.parametrize("line, field", [
-    ('"subject_id": 123456789018', "subject_id"),
-    ('"subject_id": 123456789018.0', "subject_id"),
-    ('"subject_id": 123456789018e0', "subject_id"),
-    ('"subject_id": 1.23456789018e11', "subject_id"),
-    ('"subject_id": -123456789018', "subject_id"),
-    ('"memo": 123456789018.0', "memo"),
-    ('"memo": {"a": {"b": [1, 1.23456789018E+11]}}', "memo"),
-    ('"memo": {"a": "1234-5678-9018"}', "memo"),
-    ('"memo": {"1234 5678 9018": 1}', "memo"),
-    ('"memo": ["\\uff11\\uff12\\uff13\\uff14\\uff0d5678\\uff0d9018"]', "memo"),
-    ('"123456789018": "x"', None),
-    ('"1234\\u002d5678\\u002d9018": "x"', None),
-])
+@pytest.mark.parametrize(
+    "line, field",
+    [
+        ('"subject_id": 123456789018', "subject_id"),
+        ('"subject_id": 123456789018.0', "subject_id"),
+        ('"subject_id": 123456789018e0', "subject_id"),
+        ('"subject_id": 1.23456789018e11', "subject_id"),
+        ('"subject_id": -123456789018', "subject_id"),
+        ('"memo": 123456789018.0', "memo"),
+        ('"memo": {"a": {"b": [1, 1.23456789018E+11]}}', "memo"),
+        ('"memo": {"a": "1234-5678-9018"}', "memo"),
+        ('"memo": {"1234 5678 9018": 1}', "memo"),
+        ('"memo": ["\\uff11\\uff12\\uff13\\uff14\\uff0d5678\\uff0d9018"]', "memo"),
+        ('"123456789018": "x"', None),
+        ('"1234\\u002d5678\\u002d9018": "x"', None),
+    ],
+)
 def test_json_numbers_are_checked_as_sent_and_nested_values_and_keys_too(line, field):
     text = '{"user_id": "u1", "subject_id": "S1", "relation": "self", ' + line + "}\n"
     text = text.replace('"subject_id": "S1", "subject_id"', '"subject_id"')
@@ -110,8 +131,10 @@ def test_control_characters_are_refused_in_every_field(char, fmt):
             row[spec.name] = "a" + char + "b"
             data = to_csv([row]) if fmt == "csv" else to_jsonl([row])
             result = parse(kind, data, fmt)
-            assert [tuple(e) for e in result.errors] == [(1 + (fmt == "csv"), spec.name,
-                                                          CONTROL_REASON)], (kind, spec.name)
+            assert [tuple(e) for e in result.errors] == [(1 + (fmt == "csv"), spec.name, CONTROL_REASON)], (
+                kind,
+                spec.name,
+            )
             assert result.rows == []
 
 
@@ -122,15 +145,17 @@ def test_tab_and_line_breaks_are_text_but_lone_surrogates_are_not():
     result = parse("access", line.encode(), "jsonl")
     assert [tuple(e) for e in result.errors] == [(1, "terminal", SURROGATE_REASON)]
     line = json.dumps(dict(SAMPLES["access"][0], memo={"k": "\udfff"})) + "\n"
-    assert [tuple(e) for e in parse("access", line.encode(), "jsonl").errors] == [
-        (1, "memo", SURROGATE_REASON)]
+    assert [tuple(e) for e in parse("access", line.encode(), "jsonl").errors] == [(1, "memo", SURROGATE_REASON)]
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.datetimes(), st.sampled_from(["", "Z", "+09:00", "-05:00", "+00:00"]),
-       st.sampled_from(["T", " "]), st.integers(0, 6))
-def test_timestamps_in_the_usual_shape_can_hold_neither_a_my_number_nor_a_control(
-        when, offset, sep, fraction):
+@given(
+    st.datetimes(),
+    st.sampled_from(["", "Z", "+09:00", "-05:00", "+00:00"]),
+    st.sampled_from(["T", " "]),
+    st.integers(0, 6),
+)
+def test_timestamps_in_the_usual_shape_can_hold_neither_a_my_number_nor_a_control(when, offset, sep, fraction):
     """The access column path does not look into timestamps it read in the usual shape."""
     from common.mynumber import contains_my_number
 
@@ -147,20 +172,28 @@ ACCESS_HEADER = "event_id,occurred_at,system,user_id,action,subject_id,terminal,
 GOOD_ROW = "e1,2025-04-01T09:00:00+09:00,JUKI,u1,view,S1,T1,,\n"
 
 HOSTILE_FILES = {
-    "hyphens.csv": ("access", ACCESS_HEADER + GOOD_ROW
-                    + "e2,2025-04-01T09:01:00+09:00,JUKI,u1,view,1234-5678-9018,T1,,\n",
-                    [(3, "subject_id", MY_NUMBER_REASON)]),
-    "user.csv": ("access", ACCESS_HEADER + GOOD_ROW
-                 + "e2,2025-04-01T09:01:00+09:00,JUKI,u1 1234\u30fb5678\u30fb9018,view,S2,T1,,\n",
-                 [(3, "user_id", MY_NUMBER_REASON)]),
-    "nul.csv": ("access", ACCESS_HEADER + GOOD_ROW
-                + "e2,2025-04-01T09:01:00+09:00,JUKI,u1,view,S2,T\x001,,\n",
-                [(3, "terminal", CONTROL_REASON)]),
-    "float.jsonl": ("access", json.dumps({"occurred_at": "2025-04-01T09:00:00+09:00",
-                                          "system": "JUKI", "user_id": "u1", "action": "view"})
-                    + '\n{"occurred_at": "2025-04-01T09:00:00+09:00", "system": "JUKI", '
-                      '"user_id": "u2", "action": "view", "memo": {"n": 123456789018e0}}\n',
-                    [(2, "memo", MY_NUMBER_REASON)]),
+    "hyphens.csv": (
+        "access",
+        ACCESS_HEADER + GOOD_ROW + "e2,2025-04-01T09:01:00+09:00,JUKI,u1,view,1234-5678-9018,T1,,\n",
+        [(3, "subject_id", MY_NUMBER_REASON)],
+    ),
+    "user.csv": (
+        "access",
+        ACCESS_HEADER + GOOD_ROW + "e2,2025-04-01T09:01:00+09:00,JUKI,u1 1234\u30fb5678\u30fb9018,view,S2,T1,,\n",
+        [(3, "user_id", MY_NUMBER_REASON)],
+    ),
+    "nul.csv": (
+        "access",
+        ACCESS_HEADER + GOOD_ROW + "e2,2025-04-01T09:01:00+09:00,JUKI,u1,view,S2,T\x001,,\n",
+        [(3, "terminal", CONTROL_REASON)],
+    ),
+    "float.jsonl": (
+        "access",
+        json.dumps({"occurred_at": "2025-04-01T09:00:00+09:00", "system": "JUKI", "user_id": "u1", "action": "view"})
+        + '\n{"occurred_at": "2025-04-01T09:00:00+09:00", "system": "JUKI", '
+        '"user_id": "u2", "action": "view", "memo": {"n": 123456789018e0}}\n',
+        [(2, "memo", MY_NUMBER_REASON)],
+    ),
     "header-only.csv": ("access", ACCESS_HEADER, [(1, None, EMPTY_REASON)]),
     "empty.jsonl": ("relations", "\n\n", [(1, None, EMPTY_REASON)]),
 }
@@ -171,8 +204,7 @@ def _errors(items) -> list[tuple]:
 
 
 @pytest.mark.parametrize("name", HOSTILE_FILES)
-def test_the_three_doors_refuse_the_same_file_the_same_way(app, client, juki, tmp_path, name,
-                                                           count_rows):
+def test_the_three_doors_refuse_the_same_file_the_same_way(app, client, juki, tmp_path, name, count_rows):
     from evidence.watch import watch
 
     kind, text, expected = HOSTILE_FILES[name]
@@ -186,9 +218,12 @@ def test_the_three_doors_refuse_the_same_file_the_same_way(app, client, juki, tm
 
     _t, plain = issue_token("hostile", system_code="JUKI", feeds=KINDS)
     db.session.commit()
-    api = client.post(f"/api/v1/feeds/{kind}", data=path.read_bytes(),
-                      headers={"Authorization": f"Bearer {plain}"},
-                      content_type="application/x-ndjson" if name.endswith(".jsonl") else "text/csv")
+    api = client.post(
+        f"/api/v1/feeds/{kind}",
+        data=path.read_bytes(),
+        headers={"Authorization": f"Bearer {plain}"},
+        content_type="application/x-ndjson" if name.endswith(".jsonl") else "text/csv",
+    )
     assert api.status_code == 422 and not api.json["stored"]
     assert _errors(api.json["errors"]) == expected
 
@@ -232,6 +267,7 @@ def test_the_drop_folder_survives_a_failing_import(app, juki, tmp_path, monkeypa
 
 # -- tokens --------------------------------------------------------------------------------
 
+
 def _bearer(system="JUKI", feeds=None):
     _t, plain = issue_token("feed", system_code=system, feeds=feeds)
     db.session.commit()
@@ -242,7 +278,7 @@ STATE_FEEDS = {
     "assignments": "user_id,department,start_date\nu1,中央区戸籍住民課,2025-04-01\n",
     "relations": "user_id,subject_id,relation\nu1,S1,self\n",
     "provisions": "record_id,occurred_at,direction,counterpart,table_item,info_item\n"
-                  "R1,2025-04-01T09:00:00+09:00,provide,札幌市,2,住民票関係情報\n",
+    "R1,2025-04-01T09:00:00+09:00,provide,札幌市,2,住民票関係情報\n",
 }
 
 
@@ -256,19 +292,16 @@ def test_a_system_token_posts_only_its_feeds_and_only_its_system(client, juki, c
         r = client.post(f"/api/v1/feeds/{kind}", data=text, headers=default, content_type="text/csv")
         assert r.status_code == 403 and r.is_json and kind in r.json["error"], kind
     assert count_rows(FeedBatch) == 0
-    r = client.post("/api/v1/feeds/access", data=ACCESS_HEADER + GOOD_ROW, headers=default,
-                    content_type="text/csv")
+    r = client.post("/api/v1/feeds/access", data=ACCESS_HEADER + GOOD_ROW, headers=default, content_type="text/csv")
     assert r.status_code == 201
     grants = "user_id,system,role,granted_at\nu1,JUKI,参照,2025-04-01\nu1,ZEI,参照,2025-04-01\n"
     r = client.post("/api/v1/feeds/grants", data=grants, headers=default, content_type="text/csv")
     assert r.status_code == 422 and _errors(r.json["errors"])[0][:2] == (3, "system")
 
     hr = _bearer(feeds=["assignments"])
-    r = client.post("/api/v1/feeds/assignments", data=STATE_FEEDS["assignments"], headers=hr,
-                    content_type="text/csv")
+    r = client.post("/api/v1/feeds/assignments", data=STATE_FEEDS["assignments"], headers=hr, content_type="text/csv")
     assert r.status_code == 201
-    r = client.post("/api/v1/feeds/access", data=ACCESS_HEADER + GOOD_ROW, headers=hr,
-                    content_type="text/csv")
+    r = client.post("/api/v1/feeds/access", data=ACCESS_HEADER + GOOD_ROW, headers=hr, content_type="text/csv")
     assert r.status_code == 403 and "操作履歴" in r.json["error"]
 
 
@@ -288,8 +321,7 @@ def test_tokens_get_their_feeds_from_the_cli_and_the_admin_page(app, juki, as_ro
     page = c.get("/admin/tokens").text
     boxes = re.findall(r"<input[^>]*name=\"feeds\"[^>]*>", page)
     assert len(boxes) == len(KINDS)
-    assert {re.search(r'value="([^"]+)"', b).group(1) for b in boxes if "checked" in b} == {
-        "access", "grants"}
+    assert {re.search(r'value="([^"]+)"', b).group(1) for b in boxes if "checked" in b} == {"access", "grants"}
     c.post("/admin/tokens", data={"name": "人事", "system_code": "juki", "feeds": ["relations"]})
     page = c.post("/admin/tokens", data={"name": "空", "system_code": "juki"}).text
     assert "送信できるフィードを1つ以上選んでください" in page
@@ -301,8 +333,19 @@ def test_tokens_get_their_feeds_from_the_cli_and_the_admin_page(app, juki, as_ro
 
 # -- CSV written by the product -----------------------------------------------------------------
 
-FORMULAS = ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "  =1+1",
-            "\uff1d1+1", "\uff0b1", "\uff0d1", "\uff20A1"]
+FORMULAS = [
+    '=HYPERLINK("http://x")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1)",
+    "\t=1",
+    "\r=1",
+    "  =1+1",
+    "\uff1d1+1",
+    "\uff0b1",
+    "\uff0d1",
+    "\uff20A1",
+]
 
 
 def _cells(body: bytes) -> list[str]:
@@ -315,8 +358,16 @@ def test_the_evidence_report_csv_defuses_formula_cells(app, feed, juki, make_ass
     from evidence.checks import Period, run_checks
     from evidence.report import build_report, render
 
-    rows = [dict(SAMPLES["access"][0], event_id=f"e{i}", user_id=u, subject_id=f"S{i}",
-                 occurred_at=f"2025-04-01T09:{i:02d}:00+09:00") for i, u in enumerate(FORMULAS)]
+    rows = [
+        dict(
+            SAMPLES["access"][0],
+            event_id=f"e{i}",
+            user_id=u,
+            subject_id=f"S{i}",
+            occurred_at=f"2025-04-01T09:{i:02d}:00+09:00",
+        )
+        for i, u in enumerate(FORMULAS)
+    ]
     assert feed("access", to_csv(rows).decode()).stored
     run_checks(Period(None, None))
     db.session.commit()
@@ -330,14 +381,19 @@ def test_the_evidence_report_csv_defuses_formula_cells(app, feed, juki, make_ass
 
 
 def test_the_reject_file_defuses_formula_cells(app, juki, tmp_path):
-    line = json.dumps({"occurred_at": "2025-04-01T09:00:00+09:00", "system": "JUKI",
-                       "user_id": "u1", "action": "view", "=SUM(A1)": "1234-5678-9018"})
-    good = json.dumps({"occurred_at": "2025-04-01T09:00:00+09:00", "system": "JUKI",
-                       "user_id": "u2", "action": "view"})
+    line = json.dumps(
+        {
+            "occurred_at": "2025-04-01T09:00:00+09:00",
+            "system": "JUKI",
+            "user_id": "u1",
+            "action": "view",
+            "=SUM(A1)": "1234-5678-9018",
+        }
+    )
+    good = json.dumps({"occurred_at": "2025-04-01T09:00:00+09:00", "system": "JUKI", "user_id": "u2", "action": "view"})
     path = tmp_path / "access.jsonl"
     path.write_text(line + "\n" + good + "\n", encoding="utf-8")
-    out = app.test_cli_runner().invoke(args=["evidence", "import", "access", str(path),
-                                             "--skip-invalid"])
+    out = app.test_cli_runner().invoke(args=["evidence", "import", "access", str(path), "--skip-invalid"])
     assert out.exit_code == 0, out.output
     cells = _cells((tmp_path / "access.jsonl.rejected.csv").read_bytes())
     assert "'=SUM(A1)" in cells and not [c for c in cells if is_dangerous(c)]

@@ -3,6 +3,7 @@
 request may fail with a 5xx, the fields that need no 個人番号 refuse it, and no valid
 個人番号 may be stored in any column of any table or written to the log (the detector of
 common/mynumber.py decides)."""
+
 from __future__ import annotations
 
 import logging
@@ -75,8 +76,16 @@ def test_hostile_input_everywhere(demo_app, caplog):
             columns = [c for c in table.columns if not is_opaque(c)]
             for row in conn.execute(sa.select(*columns)):
                 for col, value in zip(columns, row):
-                    if value is not None and next(find_in_structure(
-                            value if isinstance(value, (str, int, float, dict, list)) else str(value)), None) is not None:
+                    if (
+                        value is not None
+                        and next(
+                            find_in_structure(
+                                value if isinstance(value, (str, int, float, dict, list)) else str(value)
+                            ),
+                            None,
+                        )
+                        is not None
+                    ):
                         found.append(f"{table.name}.{col.name}")
     assert not found, f"個人番号 stored in: {sorted(set(found))}"
     # … nor in the application log

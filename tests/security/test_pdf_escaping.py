@@ -1,4 +1,5 @@
 """Hostile text in what the body publishes as PDF comes out as text, never as markup."""
+
 from __future__ import annotations
 
 import subprocess

@@ -7,6 +7,7 @@ reviewer (第三者点検) and an anonymous visitor must get 403/404, or a page 
 draft-derived texts. Officers and 住民情報課's own editor see them (the control that the
 texts are reachable at all).
 """
+
 from __future__ import annotations
 
 import re
@@ -45,16 +46,35 @@ def other_department(make_assessment):
     juki = make_assessment("juki", draft=True)
     draft = juki.versions[-1]
     services.update_section(draft, "basic", {"other_bodies": DRAFT_TEXT}, actor=None)
-    action = ActionItem(assessment=juki, path="risks/x", label="リスク対策", version_id=draft.id,
-                        what=ACTION_TEXT, owner="住民情報課", status="open")
+    action = ActionItem(
+        assessment=juki,
+        path="risks/x",
+        label="リスク対策",
+        version_id=draft.id,
+        what=ACTION_TEXT,
+        owner="住民情報課",
+        status="open",
+    )
     db.session.add(action)
-    services.record_threshold(juki.affair, actor=None, determined_on=date(2026, 4, 1), target_count=1_900_000,
-                              handlers=600, serious_incident=False, note=THRESHOLD_TEXT)
+    services.record_threshold(
+        juki.affair,
+        actor=None,
+        determined_on=date(2026, 4, 1),
+        target_count=1_900_000,
+        handlers=600,
+        serious_incident=False,
+        note=THRESHOLD_TEXT,
+    )
     draft_only = make_assessment("juki-new", published=False, name=DRAFT_ONLY_TITLE)
     draft_only.title = DRAFT_ONLY_TITLE
     db.session.commit()
-    ids = {"assessment_id": juki.id, "version_id": draft.id, "number": draft.number,
-           "affair_id": juki.affair.id, "action_id": action.id}
+    ids = {
+        "assessment_id": juki.id,
+        "version_id": draft.id,
+        "number": draft.number,
+        "affair_id": juki.affair.id,
+        "action_id": action.id,
+    }
     return {"ids": ids, "juki": juki, "draft": draft, "draft_only": draft_only}
 
 
@@ -66,8 +86,11 @@ def _get_urls(app, ids):
             continue
         values = {}
         for arg in rule.arguments:
-            values[arg] = ids.get(arg, 1) if arg.endswith("_id") or arg == "number" else (
-                "basic" if arg == "section_key" else "x")
+            values[arg] = (
+                ids.get(arg, 1)
+                if arg.endswith("_id") or arg == "number"
+                else ("basic" if arg == "section_key" else "x")
+            )
         with app.test_request_context():
             urls.append((rule.endpoint, url_for(rule.endpoint, **values, **QUERIES.get(rule.endpoint, {}))))
     # the same pages for the assessment that has only a draft
@@ -94,11 +117,16 @@ def _text(html: str) -> str:
 
 @pytest.mark.parametrize("who", ["editor-of-another-department", "reviewer", "anonymous"])
 def test_no_route_shows_another_departments_draft_derived_data(app, other_department, as_role, who):
-    ids = dict(other_department["ids"], draft_only_assessment_id=other_department["draft_only"].id,
-               draft_only_affair_id=other_department["draft_only"].affair.id)
-    client = {"editor-of-another-department": lambda: as_role("editor", departments=["市民税課"]),
-              "reviewer": lambda: as_role("reviewer"),
-              "anonymous": app.test_client}[who]()
+    ids = dict(
+        other_department["ids"],
+        draft_only_assessment_id=other_department["draft_only"].id,
+        draft_only_affair_id=other_department["draft_only"].affair.id,
+    )
+    client = {
+        "editor-of-another-department": lambda: as_role("editor", departments=["市民税課"]),
+        "reviewer": lambda: as_role("reviewer"),
+        "anonymous": app.test_client,
+    }[who]()
     leaks, server_errors, checked = [], [], 0
     for endpoint, url in _get_urls(app, ids):
         response = client.get(url)
@@ -137,7 +165,14 @@ def test_a_reviewer_reads_the_version_under_review_and_nothing_else(app, other_d
     assert DRAFT_TEXT in reviewer.get(f"/reviews/versions/{draft.id}").text
     assert DRAFT_TEXT in reviewer.get(f"/versions/{draft.id}").text
     published = other_department["juki"].versions[0]
-    for url in (f"/versions/{published.id}", "/assessments", f"/assessments/{draft.assessment_id}",
-                "/deadlines", "/actions", f"/affairs/{other_department['ids']['affair_id']}/threshold",
-                "/search?q=住民", f"/assessments/{draft.assessment_id}/compare"):
+    for url in (
+        f"/versions/{published.id}",
+        "/assessments",
+        f"/assessments/{draft.assessment_id}",
+        "/deadlines",
+        "/actions",
+        f"/affairs/{other_department['ids']['affair_id']}/threshold",
+        "/search?q=住民",
+        f"/assessments/{draft.assessment_id}/compare",
+    ):
         assert reviewer.get(url).status_code == 403, url

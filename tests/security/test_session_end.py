@@ -2,6 +2,7 @@
 session of a user ends when the password changes, is reset by an administrator, the roles
 change or the account is disabled. The session that changed its own password stays.
 """
+
 from __future__ import annotations
 
 from common.auth import EPOCH_KEY
@@ -62,21 +63,27 @@ def test_password_change_ends_the_other_sessions_and_keeps_this_one(app, make_us
     user = make_user("officer")
     here, elsewhere = _signed_in(app, login, user), _signed_in(app, login, user)
     stolen_before = _copy(app, here)
-    response = here.post("/account/password",
-                         data={"current": TEST_PASSWORD, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    response = here.post(
+        "/account/password", data={"current": TEST_PASSWORD, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    )
     assert response.status_code == 302
-    assert here.get("/").status_code == 200          # re-issued: stays signed in
-    assert _signed_out(elsewhere)                    # the other browser is signed out
-    assert _signed_out(stolen_before)                # and so is a copy taken before the change
+    assert here.get("/").status_code == 200  # re-issued: stays signed in
+    assert _signed_out(elsewhere)  # the other browser is signed out
+    assert _signed_out(stolen_before)  # and so is a copy taken before the change
     assert [e.summary for e in _events("sessions_ended")] == ["全てのセッションを終了（パスワードの変更）"]
     assert here.post("/logout").status_code == 302
     login(user, password=NEW_PASSWORD, c=elsewhere)
 
 
 def _admin_edit(admin, user, **changes):
-    data = {"username": user.username, "display_name": user.display_name, "roles": sorted(user.roles),
-            "active": "y" if user.active else "", "password": "",
-            "departments": [str(d.id) for d in user.departments]}
+    data = {
+        "username": user.username,
+        "display_name": user.display_name,
+        "roles": sorted(user.roles),
+        "active": "y" if user.active else "",
+        "password": "",
+        "departments": [str(d.id) for d in user.departments],
+    }
     data.update(changes)
     data = {k: v for k, v in data.items() if v != ""}
     response = admin.post(f"/admin/users/{user.id}", data=data)
@@ -143,8 +150,9 @@ def test_a_session_without_its_epoch_is_refused(app, client, make_user, login, c
 
 def test_session_protection_still_ends_a_session_in_another_browser(app, client, make_user, login):
     user = make_user("officer")
-    client.post("/login", data={"username": user.username, "password": TEST_PASSWORD},
-                headers={"User-Agent": "browser-a"})
+    client.post(
+        "/login", data={"username": user.username, "password": TEST_PASSWORD}, headers={"User-Agent": "browser-a"}
+    )
     assert client.get("/", headers={"User-Agent": "browser-a"}).status_code == 200
     assert client.get("/", headers={"User-Agent": "browser-b"}).status_code == 302
     with client.session_transaction() as sess:
