@@ -10,18 +10,18 @@ officers split it into opinions (意見), each answered with the body's view (�
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from common import audit
+from common.canonical import canonical_json, sha256_text
 from common.db import JSONType, UTCDateTime, db, guard, trigger, utcnow
 from common.timeutil import fmt_date, to_jst, today_jst
+from pia.procedure import consultation_min_days
 
 #: channel key -> label, in the order of the result report (004: 郵送、持参、FAX、電子メール)
 CHANNELS = {
@@ -63,25 +63,13 @@ DEFAULT_CATEGORIES = [
     {"key": "system", "label": "制度全体に関するご意見", "heading": ""},
 ]
 
-#: the period the procedure asks for (原則30日以上), counted with both ends included; an
-#: app may set another with HYOKA_CONSULTATION_MIN_DAYS (see :func:`min_period_days`)
-MIN_PERIOD_DAYS = 30
+#: the shortest period without a 特段の理由 (pia.procedure, app config HYOKA_CONSULTATION_MIN_DAYS)
+min_period_days = consultation_min_days
 
 
-def min_period_days() -> int:
-    """The shortest period without a 特段の理由 (app config ``HYOKA_CONSULTATION_MIN_DAYS``)."""
-    if has_app_context():
-        return int(current_app.config.get("HYOKA_CONSULTATION_MIN_DAYS", MIN_PERIOD_DAYS))
-    return MIN_PERIOD_DAYS
-
-
-def snapshot_text(document) -> str:
-    """The JSON text a draft is kept as (keys sorted: the same document gives the same text)."""
-    return json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def snapshot_digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+#: the JSON text a draft is kept as, and its digest (common.canonical)
+snapshot_text = canonical_json
+snapshot_digest = sha256_text
 
 
 class InvalidTransition(Exception):

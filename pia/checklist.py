@@ -24,6 +24,7 @@ from datetime import date
 from typing import Any
 
 from common.timeutil import today_jst
+from pia import procedure
 from pia.models.assessment import AssessmentVersion, InvalidTransition
 from pia.schema import MSG_REQUIRED, FormSchema, display_label, get_value, parse_path, validate
 
@@ -51,14 +52,6 @@ _ON: contextvars.ContextVar[date | None] = contextvars.ContextVar("checklist_on"
 
 #: the section 評価実施手続 (全項目評価書 VI, 重点項目評価書 V)
 PROCEDURE_SECTION = "procedure"
-
-
-def consultation_min_days() -> int:
-    """意見聴取 原則30日以上 (app config ``HYOKA_CONSULTATION_MIN_DAYS``); a shorter period needs a
-    特段の理由 written in section VI."""
-    from flask import current_app
-
-    return int(current_app.config.get("HYOKA_CONSULTATION_MIN_DAYS", 30))
 
 
 class ChecklistFailed(InvalidTransition):
@@ -449,7 +442,6 @@ def _fact_day(facts: Mapping, *keys: str) -> date | None:
 def procedure_dates(version: AssessmentVersion) -> Iterator[CheckItem]:
     """Section VI agrees with the consultation and the review recorded, and its dates are not
     after the 提出日 / 公表日."""
-    from pia import procedure
 
     schema = _schema(version)
     if not _has(schema, "procedure/consultation/period/start"):
@@ -478,12 +470,12 @@ def procedure_dates(version: AssessmentVersion) -> Iterator[CheckItem]:
     elif (
         start
         and end
-        and (end - start).days + 1 < consultation_min_days()
+        and (end - start).days + 1 < procedure.consultation_min_days()
         and _has(schema, "procedure/consultation/shortening_reason")
         and not _text(_value(document, "procedure/consultation/shortening_reason"))
     ):
         problems.append(
-            f"意見聴取の期間が{(end - start).days + 1}日間で{consultation_min_days()}日に満たないため、"
+            f"意見聴取の期間が{(end - start).days + 1}日間で{procedure.consultation_min_days()}日に満たないため、"
             f"{quoted(schema, 'procedure/consultation/shortening_reason')}を記載してください。"
         )
         first = first or "procedure/consultation/shortening_reason"
@@ -572,7 +564,7 @@ GROUP_STEPS = "手続"
 @register
 def procedure_steps(version: AssessmentVersion) -> Iterator[CheckItem]:
     """Each step of the procedure this version needs (意見聴取, 第三者点検) is done."""
-    from pia import procedure, services
+    from pia import services
 
     steps = services.procedure_steps(version)
     if not steps:

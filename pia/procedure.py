@@ -23,6 +23,17 @@ _GATES: list[Callable] = []
 
 #: steps of the full procedure (全項目評価の場合): 意見聴取, 第三者点検
 STEPS = {"consultation": "住民等からの意見聴取", "review": "第三者点検"}
+#: 意見聴取 原則30日以上
+CONSULTATION_MIN_DAYS = 30
+
+
+def consultation_min_days() -> int:
+    """The shortest 意見聴取 period without a 特段の理由 (app config ``HYOKA_CONSULTATION_MIN_DAYS``)."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        return int(current_app.config.get("HYOKA_CONSULTATION_MIN_DAYS", CONSULTATION_MIN_DAYS))
+    return CONSULTATION_MIN_DAYS
 
 
 def register_check(step: str, func: Callable) -> None:

@@ -9,8 +9,6 @@ section VI says about it. Services flush; the request commits.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import os
 import secrets
 import unicodedata
@@ -22,6 +20,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from common import audit
+from common.canonical import document_digest
 from common.db import db, utcnow
 from common.uploads import PDF, UploadRejected, check_upload, holds_my_number
 from pia.models.assessment import AssessmentVersion
@@ -40,12 +39,6 @@ def _uid(actor):
 
 
 # --------------------------------------------------------------------------- which versions
-
-
-def document_digest(document) -> str:
-    """SHA-256 of a document's canonical JSON (sorted keys, no spaces, UTF-8)."""
-    text = json.dumps(document or {}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def sessions_for(version: AssessmentVersion) -> list[ReviewSession]:
