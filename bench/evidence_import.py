@@ -39,7 +39,7 @@ def fresh_db(url: str, with_state_feeds: bool = True) -> None:
     from common.models import Department
     from evidence import demo_gen
     from evidence.ingest import import_feed
-    from pia.models import System
+    from pia.inventory.models import System
 
     app = _app(url)
     with app.app_context():

@@ -28,8 +28,8 @@ TARGET_PAGES_PER_SECOND = 10.0
 def build(app):
     from common.db import db
     from common.models import Department
-    from pia.demo import load_demo_documents
-    from pia.models.assessment import Affair, Assessment, AssessmentVersion
+    from pia.assessments.demo_data import load_demo_documents
+    from pia.assessments.models import Affair, Assessment, AssessmentVersion
 
     v1, v2 = load_demo_documents()
     department = Department(name="住民情報課", code="bench")
@@ -51,7 +51,7 @@ def build(app):
 
 
 def measure(version, runs: int, archival: bool) -> dict:
-    from pia.pdf import render_version
+    from pia.publication.pdf import render_version
 
     render_version(version, archival=archival, body="札幌市")  # warm-up: fonts, templates, CSS
     walls, cpus, pages = [], [], 0

@@ -43,10 +43,11 @@ BUSY_MESSAGE = "PDFを作成しています。しばらくしてからもう一�
 #: what the rendered bytes depend on besides the content: hashed once per process
 FINGERPRINT_GLOBS = (
     "templates/pdf/**/*",
+    "templates/pia/publication/**/*",
     "templates/consultation/*print*.html",
     "static/css/**/*.css",
     "common/publish.py",
-    "pia/pdf.py",
+    "pia/publication/pdf.py",
     "consultation/report.py",
 )
 

@@ -34,9 +34,9 @@ def can_access(endpoint: str) -> bool:
 #: the main navigation: (label, endpoint); an entry shows only to users who may open it
 NAVIGATION = [
     ("ダッシュボード", "common.dashboard"),
-    ("評価書", "pia.assessments"),
-    ("第三者点検", "pia.reviews"),
-    ("システム台帳", "pia.inventory"),
+    ("評価書", "assessments.index"),
+    ("第三者点検", "review.index"),
+    ("システム台帳", "inventory.index"),
     ("意見募集", "consultation.index"),
     ("証跡", "evidence.dashboard"),
     ("監査ログ", "admin.audit_log"),

@@ -16,6 +16,7 @@ def init_app(app) -> None:
     from consultation.public_views import limit_post_size
     from consultation.services import consultation_for as consultation_for_version
     from consultation.views import bp
+    from pia import procedure
 
     app.register_blueprint(bp)
     app.register_blueprint(public_bp)
@@ -25,12 +26,9 @@ def init_app(app) -> None:
     app.jinja_env.globals.update(consultation_for_version=consultation_for_version, period_text=period_text)
     register_panel(app, panel)
     register_demo("consultation", load_demo, order=30)
-    try:
-        from pia.procedure import register_check, register_section_vi
-    except ImportError:  # pragma: no cover - pia is part of the application
-        return
-    register_check("consultation", hooks.check)
-    register_section_vi("consultation", hooks.section_vi)
+    procedure.register_check("consultation", hooks.check)
+    procedure.register_section_vi("consultation", hooks.section_vi)
+    procedure.register_panel("consultation/_assessment_panel.html")
 
 
 def period_text(consultation) -> str:

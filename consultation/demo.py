@@ -101,7 +101,7 @@ def _demo_version():
     """The draft of the assessment of affair ``juki`` put out for comment in 2025: its latest
     version not yet submitted (else its latest). None when the pia demo is absent."""
     try:
-        from pia.models import Affair, Assessment, AssessmentVersion
+        from pia.assessments.models import Affair, Assessment, AssessmentVersion
     except ImportError:
         return None
     affair = db.session.execute(db.select(Affair).filter_by(code="juki")).scalar_one_or_none()
@@ -122,7 +122,7 @@ def _demo_version():
 
 def _first_version():
     """第1版 of the assessment of affair ``juki`` when it is published (its 2024 consultation)."""
-    from pia.models import Affair, Assessment, AssessmentVersion
+    from pia.assessments.models import Affair, Assessment, AssessmentVersion
 
     return (
         db.session.execute(

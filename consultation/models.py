@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from common import audit
 from common.canonical import canonical_json, sha256_text
 from common.db import JSONType, UTCDateTime, db, guard, trigger, utcnow
+from common.errors import InvalidTransition
 from common.timeutil import fmt_date, to_jst, today_jst
 from pia.procedure import consultation_min_days
 
@@ -72,10 +73,6 @@ snapshot_text = canonical_json
 snapshot_digest = sha256_text
 
 
-class InvalidTransition(Exception):
-    """A move between states that the consultation does not allow."""
-
-
 class Consultation(db.Model):
     __tablename__ = "consultations"
     __audit__ = True
@@ -117,7 +114,7 @@ class Consultation(db.Model):
     #: 特段の理由 for closing before the end of the period (goes to section VI)
     early_close_reason: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     #: the draft put out for comment, as it was when the consultation opened: the JSON text
-    #: of the document as shown (:func:`pia.services.document_with_facts`); never changes
+    #: of the document as shown (:func:`pia.assessments.services.document_with_facts`); never changes
     draft_snapshot: Mapped[str | None] = mapped_column(sa.Text)
     #: SHA-256 of ``draft_snapshot`` (its UTF-8 bytes)
     draft_sha256: Mapped[str | None] = mapped_column(sa.String(64))
@@ -202,7 +199,7 @@ class Consultation(db.Model):
         """Keep the version's document as shown now (once: the first opening)."""
         if self.draft_snapshot is not None:
             return
-        from pia.services import document_with_facts
+        from pia.assessments.services import document_with_facts
 
         text = snapshot_text(document_with_facts(self.version))
         self.draft_snapshot = text

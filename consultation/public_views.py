@@ -149,10 +149,10 @@ def show(consultation_id):
     form = PublicOpinionForm(consultation=consultation)
     if request.method == "POST":
         if limited:
-            return render_template("public/consultation_limited.html", c=consultation), 429
+            return render_template("portal/consultation_limited.html", c=consultation), 429
         if not accepting:
             return render_template(
-                "public/consultation.html",
+                "portal/consultation.html",
                 c=consultation,
                 form=form,
                 accepting=False,
@@ -162,7 +162,7 @@ def show(consultation_id):
             ), 409
         if (request.form.get("website") or "").strip():
             # honeypot: a person never sees this field
-            return render_template("public/consultation_rejected.html", c=consultation), 400
+            return render_template("portal/consultation_rejected.html", c=consultation), 400
         if form.validate_on_submit():
             visible = {n: consultation.field_mode(n) != "hidden" for n in ("name", "address", "contact")}
             submission = services.submit_web(
@@ -182,7 +182,7 @@ def show(consultation_id):
             session[f"consultation_receipt_{consultation_id}"] = receipt_number
             return redirect(url_for(".receipt", consultation_id=consultation_id), code=303)
     html = render_template(
-        "public/consultation.html",
+        "portal/consultation.html",
         c=consultation,
         form=form,
         accepting=accepting,
@@ -235,7 +235,7 @@ def draft(consultation_id):
     view = services.draft_view(consultation)
     if view is None:
         abort(404)
-    return render_template("public/consultation_draft.html", c=consultation, view=view)
+    return render_template("portal/consultation_draft.html", c=consultation, view=view)
 
 
 @bp.get("/<int:consultation_id>/draft.pdf")
@@ -260,7 +260,7 @@ def receipt(consultation_id):
     number = session.get(f"consultation_receipt_{consultation.id}")
     if not number:
         return redirect(url_for(".show", consultation_id=consultation.id))
-    return render_template("public/consultation_receipt.html", c=consultation, receipt_number=number)
+    return render_template("portal/consultation_receipt.html", c=consultation, receipt_number=number)
 
 
 def _reported(consultation_id: int) -> Consultation:
@@ -275,7 +275,7 @@ def _reported(consultation_id: int) -> Consultation:
 def report(consultation_id):
     """The published result: 寄せられたご意見と市の考え方."""
     consultation = _reported(consultation_id)
-    return render_template("public/consultation_report.html", c=consultation, report=build_report(consultation))
+    return render_template("portal/consultation_report.html", c=consultation, report=build_report(consultation))
 
 
 @bp.get("/<int:consultation_id>/report.pdf")

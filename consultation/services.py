@@ -832,7 +832,7 @@ def draft_view(consultation: Consultation):
     document = consultation.snapshot_document()
     if document is None:
         return None
-    from pia.render import document_view
+    from pia.assessments.render import document_view
 
     return document_view(consultation.version, document=document)
 
@@ -842,7 +842,7 @@ def draft_pdf(consultation: Consultation) -> bytes:
     document = consultation.snapshot_document()
     if document is None:
         raise ValueError("the consultation has not opened")
-    from pia.pdf import render_version
+    from pia.publication.pdf import render_version
 
     return render_version(consultation.version, document=document).pdf
 

@@ -35,7 +35,7 @@ bp = Blueprint("consultation", __name__, url_prefix="/consultations")
 
 
 def _versions():
-    from pia.models import Assessment, AssessmentVersion
+    from pia.assessments.models import Assessment, AssessmentVersion
 
     rows = db.session.execute(
         db.select(AssessmentVersion).join(Assessment).order_by(Assessment.title, AssessmentVersion.number)
@@ -44,7 +44,7 @@ def _versions():
 
 
 def _version_label(version) -> str:
-    from pia.models.assessment import VERSION_STATES
+    from pia.assessments.models import VERSION_STATES
 
     return f"{version.assessment.title} 第{version.number}版（{VERSION_STATES.get(version.status, version.status)}）"
 
@@ -55,14 +55,14 @@ def _item_choices(version) -> list[tuple[str, str]]:
     if version is None:
         return choices
     try:
-        from pia.schema import _walk_schema, display_label, load_schema
+        from pia.schema import display_label, load_schema, walk_schema
 
         schema = load_schema(version.assessment.form, version.edition)
     except Exception:  # schema missing or pia not ready: no item list, still usable
         return choices
     for section in schema.sections:
         choices.append((section.key, section.display_title))
-        for item, path in _walk_schema(section.items, section.key):
+        for item, path in walk_schema(section.items, section.key):
             depth = path.count("/")
             choices.append((path, "　" * depth + display_label(item.number, item.label)))
     return choices

@@ -209,9 +209,9 @@ def save_settings(name: str, *, enabled: bool, severity: str | None, params: dic
 
 
 def declared_basis(affair_code: str):
-    """What the assessment of ``affair_code`` declares (``pia.services.declared_basis``)."""
+    """What the assessment of ``affair_code`` declares (``pia.assessments.services.declared_basis``)."""
     try:
-        from pia import services
+        from pia.assessments import services
     except ImportError:
         return None
     func = getattr(services, "declared_basis", None)
@@ -330,8 +330,8 @@ def authorised_departments() -> dict[str, set[str]]:
     """System code -> the departments (by name and by code, as feeds may write either) the
     inventory authorises to use it."""
     from common.models import Department
-    from pia.models import System
-    from pia.models import system_departments as sd
+    from pia.inventory.models import System
+    from pia.inventory.models import system_departments as sd
 
     dept, sys_ = Department.__table__, System.__table__
     out: dict[str, set[str]] = {}

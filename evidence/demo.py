@@ -19,7 +19,7 @@ def load_demo(options) -> str | None:
     from evidence import demo_gen
     from evidence.checks import Period, run_checks
     from evidence.ingest import import_path
-    from pia.models import System
+    from pia.inventory.models import System
 
     if db.session.execute(sa.select(FeedBatch.id).where(FeedBatch.source.like("demo:%")).limit(1)).first():
         return "証跡のデモデータは読み込み済みです"

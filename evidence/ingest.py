@@ -109,7 +109,7 @@ class CountingStream:
 
 def known_systems() -> set[str]:
     """Codes of the systems in the inventory (rows for other systems are rejected)."""
-    from pia.models import System
+    from pia.inventory.models import System
 
     return set(db.session.execute(sa.select(System.code)).scalars())
 

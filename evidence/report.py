@@ -36,8 +36,7 @@ class ReportError(LookupError):
 
 def report_systems(assessment) -> list[str]:
     """Systems the assessment describes (inventory links), else every system with access logs."""
-    from pia.models import System
-    from pia.models.inventory import InventoryLink
+    from pia.inventory.models import InventoryLink, System
 
     version_ids = [v.id for v in assessment.versions]
     codes = []
@@ -60,7 +59,7 @@ def report_systems(assessment) -> list[str]:
 
 def build_report(assessment_id: int, start: date, end: date) -> dict:
     """The report as plain data (what every format renders)."""
-    from pia.models import Assessment
+    from pia.assessments.models import Assessment
 
     assessment = db.session.get(Assessment, assessment_id)
     if assessment is None:

@@ -135,7 +135,7 @@ def finding_context(finding: Finding, *, window_minutes: int = 60, limit: int = 
 
 def feed_status(days: int = 14) -> dict:
     """Last batch per system and kind, and the days without access logs (gaps)."""
-    from pia.models import System
+    from pia.inventory.models import System
 
     today = today_jst()
     start = today - timedelta(days=days - 1)

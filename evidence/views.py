@@ -173,7 +173,7 @@ def check_settings():
 
 
 def _system_choices() -> list[tuple[str, str]]:
-    from pia.models import System
+    from pia.inventory.models import System
 
     return [
         (code, f"{code}({name})")
@@ -182,7 +182,7 @@ def _system_choices() -> list[tuple[str, str]]:
 
 
 def _affair_choices() -> list[tuple[str, str]]:
-    from pia.models import Affair
+    from pia.assessments.models import Affair
 
     return [
         (code, f"{code}({name})")
@@ -276,7 +276,7 @@ def reset_check(name):
 @requires("auditor", "officer")
 def reports():
     """Choose an assessment and a period for the evidence report."""
-    from pia.models import Assessment
+    from pia.assessments.models import Assessment
 
     assessments = db.session.execute(sa.select(Assessment).order_by(Assessment.id)).scalars().all()
     return render_template("evidence/reports.html", assessments=assessments)

@@ -1,24 +1,25 @@
-"""Assessments (評価書), しきい値判断, the system inventory and the third-party review."""
+"""特定個人情報保護評価: the assessments and the parts that feed them.
+
+- :mod:`pia.assessments`: 事務, 評価書 and their versions, しきい値判断, 見直し (annual_review),
+  the change table, the checklist and the procedure's next step;
+- :mod:`pia.inventory`: the システム台帳;
+- :mod:`pia.review`: 第三者点検;
+- :mod:`pia.publication`: the PDF and what is stored on publishing.
+
+The modules at this level are shared and pure: the form schemas (:mod:`pia.schema`), the
+diff of two documents (:mod:`pia.diff`), the しきい値判断 rules (:mod:`pia.threshold`) and
+the hooks the parts register (:mod:`pia.procedure`). Layers: this level <- assessments <-
+inventory, review <- publication (``tests/common/test_layers.py``).
+"""
 
 from __future__ import annotations
 
+#: initialised in this order (publication's publish hook runs after the inventory's)
+PARTS = ("assessments", "inventory", "review", "publication")
+
 
 def init_app(app) -> None:
-    import pia.models  # noqa: F401  (register the tables)
-    from pia import inventory_setup, inventory_views, review_views, setup, views  # noqa: F401  (they add their routes to pia.blueprint.bp)
-    from pia.blueprint import bp
+    import importlib
 
-    app.register_blueprint(bp)
-    setup.init_app(app)
-    inventory_setup.init_app(app)
-    _pdfs(app)
-
-
-def _pdfs(app) -> None:
-    """The staff PDF route, ``flask pia pdf`` and the PDF/A stored on publishing (after the
-    inventory's snapshot hook, which the PDF shows)."""
-    from pia import pdf, pdf_cli, procedure  # noqa: F401  (pdf_cli adds `flask pia pdf`)
-    from pia.pdf_views import bp as pdf_bp
-
-    app.register_blueprint(pdf_bp)
-    procedure.register_on_publish(pdf.store_on_publish)
+    for part in PARTS:
+        importlib.import_module(f"pia.{part}").init_app(app)

@@ -202,7 +202,7 @@ class FormSchema:
         """(path, item) of the groups the inventory fills (``system`` or ``pi_file``)."""
         out = []
         for section in self.sections:
-            for item, path in _walk_schema(section.items, section.key):
+            for item, path in walk_schema(section.items, section.key):
                 if item.inventory == kind:
                     out.append((path, item))
         return out
@@ -411,11 +411,11 @@ def _parse_item(raw: Mapping[str, Any], inherited: bool, where: str) -> Item:
     )
 
 
-def _walk_schema(items: Iterable[Item], prefix: str) -> Iterator[tuple[Item, str]]:
+def walk_schema(items: Iterable[Item], prefix: str) -> Iterator[tuple[Item, str]]:
     for item in items:
         path = f"{prefix}/{item.key}"
         yield item, path
-        yield from _walk_schema(item.subitems, path)
+        yield from walk_schema(item.subitems, path)
 
 
 # --------------------------------------------------------------------------- paths
@@ -950,3 +950,22 @@ def _flatten_item(
             head = [display_label(item.number, item.label), f"{index + 1}行目"]
         for sub in item.subitems:
             _flatten_item(sub, row.get(sub.key), f"{path}[{index}]", labels + head, out, printed)
+
+
+# --------------------------------------------------------------------------- names of systems and files
+
+
+def normalise_name(text: str) -> str:
+    """Names compared loosely: NFKC, no spaces, no 長音 (サーバ = サーバー), and without
+    the definition 「以下「…」という。」 at the end of a parenthesis."""
+    text = unicodedata.normalize("NFKC", text or "")
+    text = re.sub(r"\(以下「[^」]*」という。?\)", "", text)
+    # 「(標準準拠システム。以下「…」という。)」: the remark stays, the definition goes
+    text = re.sub(r"。?以下「[^」]*」という。?\)", ")", text)
+    return re.sub(r"[\sー-]", "", text)
+
+
+def ledger_group(schema: FormSchema, kind: str) -> tuple[str, Item] | None:
+    """The group that lists the version's systems (``I 2``) or files (``I 3``)."""
+    groups = list(schema.inventory_items(kind))
+    return groups[0] if groups else None

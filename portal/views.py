@@ -55,7 +55,7 @@ def _page(template: str, **context):
 def _published_versions():
     """Published versions with their assessment, affair and department, documents deferred."""
     from common.models import Department
-    from pia.models.assessment import Affair, Assessment, AssessmentVersion
+    from pia.assessments.models import Affair, Assessment, AssessmentVersion
 
     return (
         sa.select(AssessmentVersion)
@@ -113,7 +113,7 @@ def _consultation_url(endpoint: str, consultation, external: bool = False) -> st
 
 
 def _published_version_or_404(assessment_id: int, number: int):
-    from pia.models.assessment import AssessmentVersion
+    from pia.assessments.models import AssessmentVersion
 
     version = db.session.execute(
         sa.select(AssessmentVersion).filter_by(assessment_id=assessment_id, number=number, status="published")
@@ -146,7 +146,7 @@ def index():
     open_now = [c for c in consultations if c.status == "open" and c.start_date <= today <= c.end_date]
     past = [c for c in consultations if c not in open_now]
     html = render_template(
-        "public/index.html",
+        "portal/index.html",
         affairs=published_assessments(),
         open_now=open_now,
         past=past,
@@ -162,8 +162,8 @@ def index():
 @public
 def assessment(assessment_id):
     """One assessment: the version in force and the earlier published versions."""
-    from pia.models.assessment import AssessmentVersion
-    from pia.models.publication import PublishedDocument
+    from pia.assessments.models import AssessmentVersion
+    from pia.publication.models import PublishedDocument
 
     versions = (
         db.session.execute(_published_versions().where(AssessmentVersion.assessment_id == assessment_id))
@@ -183,7 +183,7 @@ def assessment(assessment_id):
     }
     versions = versions[::-1]
     return _page(
-        "public/assessment.html",
+        "portal/assessment.html",
         assessment=versions[0].assessment,
         current=versions[0],
         versions=versions,
@@ -195,17 +195,17 @@ def assessment(assessment_id):
 @public
 def changes(assessment_id, number):
     """変更箇所 of a published version."""
-    from pia.pdf import change_rows
+    from pia.publication.pdf import change_rows
 
     version = _published_version_or_404(assessment_id, number)
-    return _page("public/changes.html", version=version, assessment=version.assessment, rows=change_rows(version))
+    return _page("portal/changes.html", version=version, assessment=version.assessment, rows=change_rows(version))
 
 
 @bp.get("/assessments/<int:assessment_id>/versions/<int:number>.pdf")
 @public
 def version_pdf(assessment_id, number):
     """The PDF of a published version (stored once; ETag = SHA-256)."""
-    from pia.pdf_views import send_stored_pdf
+    from pia.publication.views import send_stored_pdf
 
     version = _published_version_or_404(assessment_id, number)
     return send_stored_pdf(version)
@@ -215,8 +215,8 @@ def version_pdf(assessment_id, number):
 @public
 def search():
     """Search published assessments and consultations (Japanese: substring match)."""
-    from pia import search as pia_search
-    from pia.models.assessment import AssessmentVersion
+    from pia.assessments import search as pia_search
+    from pia.assessments.models import AssessmentVersion
 
     query = (request.args.get("q") or "").strip()[:MAX_QUERY_LENGTH]
     results = []
@@ -228,7 +228,7 @@ def search():
             c for c in _consultations() if all(w in pia_search.normalise(f"{c.title}\n{c.description}") for w in words)
         ]
     return _page(
-        "public/search.html",
+        "portal/search.html",
         query=query,
         results=results,
         consultations=consultations,
@@ -307,7 +307,7 @@ def feed():
     authority = current_app.config.get("HYOKA_FEED_AUTHORITY") or current_app.config.get("SERVER_NAME") or "hyoka.local"
     response = make_response(
         render_template(
-            "public/feed.xml",
+            "portal/feed.xml",
             entries=entries,
             updated=updated,
             body=body_name(),

@@ -22,9 +22,10 @@ from app import create_app, database_url
 from common.db import db
 from common.models import Department, User
 from common.timeutil import JST
-from pia import procedure, services
-from pia.demo import load_demo_documents
-from pia.models.assessment import Affair
+from pia import procedure
+from pia.assessments import services
+from pia.assessments.demo_data import load_demo_documents
+from pia.assessments.models import Affair
 from tests.pia.assessment_factories import WARDS
 
 PG_URL = os.environ.get("HYOKA_TEST_POSTGRES_URL")
@@ -256,9 +257,9 @@ def inventory(app, department):
     """The demo システム台帳 (001's nine systems and three files): code -> System."""
     import sqlalchemy as sa
 
-    from pia.inventory_import import import_file
-    from pia.inventory_setup import DEMO_FILE
-    from pia.models.inventory import System
+    from pia.inventory.demo import DEMO_FILE
+    from pia.inventory.importer import import_file
+    from pia.inventory.models import System
 
     for ward in WARDS:
         department(f"{ward}戸籍住民課")
@@ -343,7 +344,7 @@ def steps_done(monkeypatch):
 @pytest.fixture
 def version(app, department):
     """A draft version of a 全項目評価書 for affair ``juki``."""
-    from pia.models import Affair, Assessment, AssessmentVersion
+    from pia.assessments.models import Affair, Assessment, AssessmentVersion
 
     affair = Affair(code="juki", name="住民基本台帳に関する事務", department=department("住民情報課"))
     assessment = Assessment(affair=affair, form="zenkoumoku", title="住民基本台帳に関する事務 全項目評価書")
@@ -389,7 +390,7 @@ def make_consultation(app, version):
 @pytest.fixture
 def juki(app, department):
     """System JUKI, usable by 中央区戸籍住民課."""
-    from pia.models import System
+    from pia.inventory.models import System
 
     system = System(code="JUKI", name="既存住基システム")
     system.authorised_departments = [department("中央区戸籍住民課")]

@@ -1,9 +1,14 @@
 """The house's layers: imports only point down, and no modules import each other in a circle.
 
-Layers, from the ground floor up: ``common`` < ``pia`` < ``consultation``, ``evidence`` (siblings:
-neither imports the other) < ``portal`` < ``app``. Every module of these packages is parsed with
-:mod:`ast`; imports inside functions count as well (they run too, only later), relative imports
-are resolved. Like ``test_route_roles.py`` this needs no app: it reads the source.
+Layers, from the ground floor up: ``common`` < ``pia``'s shared modules (schema, diff, threshold,
+procedure) < ``pia.assessments`` < ``pia.inventory``, ``pia.review`` (siblings: neither imports the
+other) < ``pia.publication`` < ``pia`` itself (its ``init_app`` puts the parts together) <
+``consultation``, ``evidence`` (siblings) < ``portal`` < ``app``. Every module of these packages is
+parsed with :mod:`ast`; imports inside functions count as well (they run too, only later), relative
+imports are resolved. Like ``test_route_roles.py`` this needs no app: it reads the source.
+
+Across parts, a module uses only public names: no ``from pia.assessments.services import _apply``
+and no ``services._schema(...)`` on a module of another part.
 """
 
 from __future__ import annotations
@@ -13,11 +18,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("common", "pia", "consultation", "evidence", "portal")
-LAYERS = {"common": 0, "pia": 1, "consultation": 2, "evidence": 2, "portal": 3, "app": 4}
+#: part -> floor; a module belongs to the longest part its name starts with ("pia.schema" -> "pia.*")
+LAYERS = {
+    "common": 0,
+    "pia.*": 1,
+    "pia.assessments": 2,
+    "pia.inventory": 3,
+    "pia.review": 3,
+    "pia.publication": 4,
+    "pia": 5,
+    "consultation": 6,
+    "evidence": 6,
+    "portal": 7,
+    "app": 8,
+}
 
 
 def _modules() -> dict[str, Path]:
-    """{"pia.models.assessment": path, "pia": path/__init__.py, "app": app.py, ...}"""
+    """{"pia.assessments.models": path, "pia": path/__init__.py, "app": app.py, ...}"""
     found = {"app": ROOT / "app.py"}
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
@@ -41,7 +59,7 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> list[tuple[str,
                 base_name = ".".join(base + ([node.module] if node.module else []))
             else:
                 base_name = node.module or ""
-            # ``from pia import pdf`` imports the module pia.pdf; ``from pia.pdf import render`` pia.pdf
+            # ``from pia import schema`` imports the module pia.schema; ``from pia.schema import flatten`` pia.schema
             targets = [
                 f"{base_name}.{alias.name}" if f"{base_name}.{alias.name}" in modules else base_name
                 for alias in node.names
@@ -49,7 +67,7 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> list[tuple[str,
         else:
             continue
         for target in targets:
-            # ``import pia.models.assessment`` names that module; an unknown tail names its package
+            # ``import pia.assessments.models`` names that module; an unknown tail names its package
             while target and target not in modules:
                 target = target.rpartition(".")[0]
             if target and target != name and (target, node.lineno) not in found:
@@ -63,8 +81,17 @@ def _graph() -> dict[str, list[tuple[str, int]]]:
 
 
 def _layer(module: str) -> tuple[str, int]:
-    top = module.split(".")[0]
-    return top, LAYERS[top]
+    """(part, floor) of a module."""
+    if module in LAYERS:
+        return module, LAYERS[module]
+    parts = module.split(".")
+    for size in range(len(parts) - 1, 0, -1):
+        prefix = ".".join(parts[:size])
+        if f"{prefix}.*" in LAYERS:
+            return f"{prefix}.*", LAYERS[f"{prefix}.*"]
+        if prefix in LAYERS:
+            return prefix, LAYERS[prefix]
+    raise KeyError(module)
 
 
 def upward_imports(graph) -> list[str]:
@@ -137,6 +164,49 @@ def _cycle_edges(graph, component: list[str]) -> list[str]:
 def test_every_import_points_down():
     violations = upward_imports(_graph())
     assert not violations, "imports that point up or sideways:\n" + "\n".join(violations)
+
+
+def private_uses(modules: dict[str, Path]) -> list[str]:
+    """Private names (``_name``) of another part, imported or read as a module attribute."""
+    found = []
+    for name, path in modules.items():
+        part = _layer(name)[0]
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        aliases: dict[str, str] = {}
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(
+                        package.split(".")[: len(package.split(".")) - (node.level - 1)] + ([base] if base else [])
+                    )
+                for alias in node.names:
+                    full = f"{base}.{alias.name}"
+                    if full in modules:
+                        aliases[alias.asname or alias.name] = full
+                    elif base in modules and alias.name.startswith("_") and _layer(base)[0] != part:
+                        found.append(f"{name} imports {base}.{alias.name} (line {node.lineno})")
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname and alias.name in modules:
+                        aliases[alias.asname] = alias.name
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+                and _layer(aliases[node.value.id])[0] != part
+            ):
+                found.append(f"{name} uses {aliases[node.value.id]}.{node.attr} (line {node.lineno})")
+    return found
+
+
+def test_parts_use_only_each_others_public_names():
+    found = private_uses(_modules())
+    assert not found, "private names used across parts:\n" + "\n".join(found)
 
 
 def test_no_modules_import_each_other_in_a_circle():

@@ -127,7 +127,7 @@ def test_existing_review_sessions_get_the_text_they_reviewed(empty_app):
         linked = conn.execute(
             sa.text("SELECT round_id FROM review_sessions WHERE id = :id"), {"id": session}
         ).scalar_one()
-    from pia.review_services import document_digest
+    from pia.review.services import document_digest
 
     assert [(r.version_id, bool(r.reconstructed), r.document_sha256) for r in rounds] == [
         (version, True, document_digest(document))

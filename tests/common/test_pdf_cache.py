@@ -23,7 +23,7 @@ def open_consultation(make_consultation):
 @pytest.fixture
 def counted_renders(monkeypatch):
     """Count the real renders of the assessment PDF (the renderer still runs)."""
-    from pia import pdf
+    from pia.publication import pdf
 
     calls = []
     real = pdf.render_version
@@ -45,7 +45,7 @@ def test_the_draft_pdf_is_rendered_once_per_text(app, client, open_consultation,
     assert client.get(url, headers={"If-None-Match": first.headers["ETag"].strip('"')}).status_code == 304
     # the public draft is the text put out when the consultation opened: a later edit of the
     # version changes neither the PDF nor its cache entry
-    from pia import services
+    from pia.assessments import services
 
     services.update_section(open_consultation.version, "basic", {"other_bodies": "変更した記載"}, actor=None)
     db.session.commit()
@@ -128,3 +128,11 @@ def test_the_key_names_kind_id_content_and_layout(app):
     }
     assert len(keys) == 4
     assert pdf_cache.cache_key(("draft", 1), "a") == pdf_cache.cache_key(["draft", 1], "a")
+
+
+def test_every_layout_source_of_the_fingerprint_exists():
+    """A moved template or module must not drop out of the cache key silently."""
+    from common.pdf_cache import _ROOT, FINGERPRINT_GLOBS
+
+    empty = [pattern for pattern in FINGERPRINT_GLOBS if not any(p.is_file() for p in _ROOT.glob(pattern))]
+    assert not empty, f"patterns that match no file: {empty}"

@@ -82,7 +82,7 @@ def test_accepts_only_when_open_and_within_period(app, make_consultation):
 
 def test_procedure_check_and_section_vi(app, make_consultation, version):
     from consultation import services
-    from pia.models import AssessmentVersion
+    from pia.assessments.models import AssessmentVersion
     from pia.procedure import section_vi_facts, step_problem
 
     assert "行われていません" in step_problem("consultation", version)
@@ -109,8 +109,8 @@ def test_procedure_check_and_section_vi(app, make_consultation, version):
 
 
 def test_section_vi_of_the_document_is_filled(app, make_consultation, version):
+    from pia.assessments.services import document_with_facts
     from pia.schema import empty_document, load_schema
-    from pia.services import document_with_facts
 
     version.document = empty_document(load_schema("zenkoumoku", "2024"))
     db.session.commit()

@@ -67,7 +67,7 @@ def test_split_needs_two_parts(app, make_consultation):
 
 
 def test_changed_opinion_links_the_item_of_the_next_version(app, officer, make_consultation, version):
-    from pia.models import AssessmentVersion
+    from pia.assessments.models import AssessmentVersion
 
     c = make_consultation(status="closed")
     sub = _paper(c, "システムの記載を詳しくしてください。")

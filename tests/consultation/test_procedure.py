@@ -16,8 +16,8 @@ from common.timeutil import JST, fmt_date, today_jst
 from consultation import services
 from consultation.models import Consultation, InvalidTransition
 from pia import procedure
-from pia import services as pia_services
-from pia.models.assessment import InvalidTransition as VersionRefused
+from pia.assessments import services as pia_services
+from pia.assessments.models import InvalidTransition as VersionRefused
 
 REASON = "制度改正の施行日が迫り、評価書の提出を急ぐ必要があるため"
 
@@ -47,7 +47,7 @@ def _publish_result(c):
 
 
 def _review_done(version):
-    from pia.models.review import ReviewBody, ReviewSession
+    from pia.review.models import ReviewBody, ReviewSession
 
     body = ReviewBody(name="札幌市個人情報保護審議会")
     db.session.add(body)

@@ -59,8 +59,8 @@ def make_draft(live_app) -> Draft:
     from common import audit
     from common.db import db
     from common.models import Department
-    from pia import checklist, services
-    from pia.demo import load_demo_documents
+    from pia.assessments import checklist, services
+    from pia.assessments.demo_data import load_demo_documents
 
     tag = uuid.uuid4().hex[:8]
     code = f"e2e{tag}"
@@ -97,7 +97,7 @@ def make_draft(live_app) -> Draft:
 
 def version_status(live_app, draft: Draft) -> str:
     from common.db import db
-    from pia.models.assessment import AssessmentVersion
+    from pia.assessments.models import AssessmentVersion
 
     with live_app.app_context():
         return db.session.get(AssessmentVersion, draft.version_id).status

@@ -57,7 +57,7 @@ def admin(as_role):
 
 @pytest.fixture
 def affairs(app, department):
-    from pia.models import Affair
+    from pia.assessments.models import Affair
 
     dept = department("住民情報課")
     db.session.add_all(

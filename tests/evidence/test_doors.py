@@ -67,7 +67,7 @@ def test_api_accepts_csv_and_ndjson(client, juki, count_rows):
 
 
 def test_api_rejects_bad_rows_and_other_systems(client, juki, count_rows):
-    from pia.models import System
+    from pia.inventory.models import System
 
     db.session.add(System(code="ZEI", name="税務システム"))
     db.session.commit()

@@ -234,7 +234,7 @@ def day_feeds() -> list[str]:
 
 def test_the_day_summary_counted_on_the_way_equals_the_one_counted_from_the_events(feed, monkeypatch):
     from evidence import ingest
-    from pia.models import System
+    from pia.inventory.models import System
 
     db.session.add(System(code="ZEI", name="税務システム"))
     db.session.commit()

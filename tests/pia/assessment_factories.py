@@ -6,7 +6,7 @@ import copy
 from datetime import date
 
 from common.db import db
-from pia.models.assessment import AssessmentVersion
+from pia.assessments.models import AssessmentVersion
 
 
 def published_version(assessment, document, *, number=None, published_on=date(2025, 1, 31), change_kind="initial"):
@@ -24,7 +24,7 @@ def published_version(assessment, document, *, number=None, published_on=date(20
     )
     db.session.add(version)
     db.session.flush()
-    from pia import search
+    from pia.assessments import search
 
     search.index_version(version)
     return version

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from common.db import db
 from common.models import AuditEvent
-from pia import services
-from pia.models.assessment import AssessmentVersion, FrozenVersion, InvalidTransition
+from pia.assessments import services
+from pia.assessments.models import AssessmentVersion, FrozenVersion, InvalidTransition
 
 
 def _raw(sql, **params):

@@ -12,8 +12,9 @@ import sqlalchemy as sa
 
 from common.db import db
 from common.models import AuditEvent
-from pia import procedure, search, services
-from pia.models.assessment import ActionItem, Assessment, AssessmentVersion
+from pia import procedure
+from pia.assessments import search, services
+from pia.assessments.models import ActionItem, Assessment, AssessmentVersion
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +56,7 @@ def test_other_departments_editor_cannot_read_or_change_a_draft(juki, as_role):
         (f"/versions/{draft.id}/delete", {}),
         (f"/versions/{published.id}/restore", {}),
         (f"/assessments/{juki.id}/versions", {}),
-        (f"/assessments/{juki.id}/reviews", {"reviewed_on": "2026-01-01", "result": "no_change"}),
+        (f"/assessments/{juki.id}/annual-reviews", {"reviewed_on": "2026-01-01", "result": "no_change"}),
         (f"/versions/{draft.id}/transition/submit", {"on": "2026-01-01"}),
     ]:
         assert c.post(url, data=data).status_code == 403, url
@@ -207,7 +208,7 @@ def test_second_saver_gets_a_conflict_page_and_chooses(juki, as_role):
 def test_significant_change_cannot_be_submitted_before_the_procedure(juki, as_role, steps_done, inventory):
     draft = _draft(juki)
     # the 台帳 knows the system the draft moves to (else 提出 is refused: 台帳と不一致)
-    from pia import inventory_services
+    from pia.inventory import services as inventory_services
 
     inventory["JUKI"].name = "住民記録システム(標準準拠システム)"
     inventory_services.save_system(inventory["JUKI"], actor="test")
@@ -298,7 +299,7 @@ def test_correction_goes_straight_to_submission_and_keeps_the_explanation(
 
 
 def test_invalid_moves_raise_on_the_model(juki):
-    from pia.models.assessment import InvalidTransition
+    from pia.assessments.models import InvalidTransition
 
     draft = _draft(juki)
     with pytest.raises(InvalidTransition):
@@ -434,16 +435,16 @@ def test_issue_answers_become_actions_listed_across_assessments(juki, as_role):
     assert db.session.get(ActionItem, action.id).owner == "住民情報課長"
 
 
-def test_record_review_with_its_result(juki, as_role):
+def test_record_annual_review_with_its_result(juki, as_role):
     c = as_role("officer")
     assert (
         c.post(
-            f"/assessments/{juki.id}/reviews",
+            f"/assessments/{juki.id}/annual-reviews",
             data={"reviewed_on": "2026-05-01", "result": "no_change", "version_id": "0", "note": "変更なし"},
         ).status_code
         == 302
     )
-    assert db.session.get(Assessment, juki.id).reviews[-1].result == "no_change"
+    assert db.session.get(Assessment, juki.id).annual_reviews[-1].result == "no_change"
 
 
 # --------------------------------------------------------------------------- search
@@ -483,7 +484,7 @@ def test_search_scales_to_hundreds_of_versions(juki):
 
 
 def test_export_import_round_trip(juki, as_role, app):
-    from pia import exchange
+    from pia.assessments import exchange
 
     db.session.add(
         ActionItem(
@@ -530,7 +531,7 @@ def test_api_lists_and_reads_assessments(juki, as_role, app):
 def test_dashboard_panel_lists_deadlines(juki, make_user, app):
     from flask import render_template
 
-    from pia.setup import deadlines_panel
+    from pia.assessments import deadlines_panel
 
     officer = make_user("officer")
     template, context = deadlines_panel(officer)

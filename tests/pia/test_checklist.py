@@ -15,8 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from common.db import db
-from pia import checklist, inventory_services, services
-from pia.models.assessment import Affair, AssessmentVersion
+from pia.assessments import checklist, services
+from pia.assessments.models import Affair, AssessmentVersion
+from pia.inventory import services as inventory_services
 from pia.schema import LINK_KEY
 from tests.pia.assessment_factories import published_version
 

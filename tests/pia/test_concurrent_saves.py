@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from common.db import db
-from pia.models.assessment import AssessmentVersion
+from pia.assessments.models import AssessmentVersion
 
 ROUNDS = 20
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pia import diagram
+from pia.inventory import diagram
 
 
 def _system(id_, code, name, kind="city", status="active"):

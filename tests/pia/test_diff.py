@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pia.demo import apply_changes, load_demo_documents
+from pia.assessments.demo_data import apply_changes, load_demo_documents
 from pia.diff import change_log_rows, diff_documents, text_ops
 from pia.schema import load_schema, parse_schema
 

@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from common.db import db
-from pia import inventory_services as services
-from pia.models.inventory import InventorySnapshot, PiFile, SystemRevision
+from pia.inventory import services
+from pia.inventory.models import InventorySnapshot, PiFile, SystemRevision
 from tests.pia.assessment_factories import WARDS
 
 
@@ -137,7 +137,7 @@ def test_fill_version_writes_chosen_systems_and_keeps_authors_text(inventory, ma
     document = dict(version.document)
     risks = dict(document["risks"])
     risks["files"][0]["use"]["risk3"]["measures"] = "研修を行う。"
-    from pia import services as pia_services
+    from pia.assessments import services as pia_services
 
     pia_services.update_section(version, "risks", risks, actor=None)
     services.fill_version(version, systems=[inventory["JUKINET"]], files=files[:1], actor=None)

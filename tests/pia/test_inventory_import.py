@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from common.db import db
-from pia.inventory_import import ImportFailed, export_yaml, import_file
-from pia.models.inventory import PiFile, System
+from pia.inventory.importer import ImportFailed, export_yaml, import_file
+from pia.inventory.models import PiFile, System
 
 CSV_OK = """種別,コード,名称,区分,設置場所,状態,所管課,利用を認める所属,機能名,説明,接続先コード,接続先名称,接続の種類,連携する情報,保有するシステム,記録項目,対象人数
 システム,ZEIMU,市民税システム,市のシステム,ガバメントクラウド,稼働中,市民税課,市民税課|住民情報課,,,,,,,,,

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from flask import g
 
 from common.db import db
-from pia import inventory_services as services
-from pia.models.inventory import System
+from pia.inventory import services
+from pia.inventory.models import System
 
 
 def _client(as_role, role, departments=("住民情報課",)):

@@ -12,8 +12,9 @@ from flask import g
 
 from common.db import db
 from common.mynumber import REFUSED
-from pia import inventory_import, services
-from pia.models.inventory import System
+from pia.assessments import services
+from pia.inventory import importer as inventory_import
+from pia.inventory.models import System
 
 NUMBER = "5371  6430\t7917"  # two spaces and a tab between the groups
 WIDE = "５３７１－６４３０－７９１７"
@@ -47,7 +48,7 @@ def test_the_section_editor_shows_the_refusal_on_the_item(app, make_assessment, 
 
 
 def test_assessment_import_refuses_a_number_anywhere(app, make_assessment):
-    from pia import exchange
+    from pia.assessments import exchange
 
     exported = exchange.export_assessment(make_assessment("juki"))
     data = copy.deepcopy(exported)
@@ -123,8 +124,8 @@ def test_review_minutes_with_a_number_in_their_text_are_refused(app, make_assess
 
     from common.publish import render_pdf
     from common.uploads import UploadRejected
-    from pia import review_services
-    from pia.models.review import ReviewBody, ReviewSession
+    from pia.review import services as review_services
+    from pia.review.models import ReviewBody, ReviewSession
 
     version = make_assessment("juki").versions[0]
     body = ReviewBody(name="審議会", kind="council", members=[])

@@ -1,4 +1,4 @@
-"""pia.pdf: an assessment version as the official form, stored once when published."""
+"""pia.publication.pdf: an assessment version as the official form, stored once when published."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from flask import render_template
 
 from common.db import db
-from pia import pdf
-from pia.demo import load_demo_documents
-from pia.models.assessment import Affair, Assessment, AssessmentVersion
-from pia.models.publication import PublishedDocument
+from pia.assessments.demo_data import load_demo_documents
+from pia.assessments.models import Affair, Assessment, AssessmentVersion
+from pia.publication import pdf
+from pia.publication.models import PublishedDocument
 from pia.schema import load_schema
 
 needs_poppler = pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils not installed")
@@ -163,7 +163,7 @@ def test_empty_groups_are_shown_as_such():
 def test_html_has_the_official_layout_and_escapes_user_text(app, make_version, small_doc):
     version = make_version(small_doc)
     with app.test_request_context():
-        html = render_template("pdf/assessment.html", **pdf.version_context(version, body_name="札幌市"))
+        html = render_template("pia/publication/assessment.html", **pdf.version_context(version, body_name="札幌市"))
     assert '<div class="watermark" aria-hidden="true">案</div>' in html
     for label in (
         "評価書番号",
@@ -191,7 +191,7 @@ def test_html_has_the_official_layout_and_escapes_user_text(app, make_version, s
 def test_published_html_has_no_watermark_and_shows_the_publication_date(app, make_version, small_doc):
     version = make_version(small_doc, status="published", published_on=date(2026, 2, 16))
     with app.test_request_context():
-        html = render_template("pdf/assessment.html", **pdf.version_context(version, body_name="札幌市"))
+        html = render_template("pia/publication/assessment.html", **pdf.version_context(version, body_name="札幌市"))
     assert "watermark" not in html
     assert "令和8年2月16日" in html
     assert "旧システム" in html and "新システム" in html  # 変更箇所 as published
@@ -330,7 +330,7 @@ def _basis_rows(rows, label="②法令上の根拠"):
 def test_legal_basis_of_the_network_is_one_cell_in_html_and_pdf_rows():
     """001 line 76: 「②法令上の根拠」 is ONE cell holding (情報提供の根拠) and (情報照会の根拠);
     the 項 numbers and 情報照会の実施 are data for the provision checks, not printed."""
-    from pia.render import document_rows
+    from pia.assessments.render import document_rows
 
     v1, _ = load_demo_documents()
     for form in ("zenkoumoku", "juten", "kiso"):
@@ -401,7 +401,7 @@ def test_empty_other_is_not_printed(app, make_version, small_doc, tmp_path):
     )
     version = make_version(small_doc)
     with app.test_request_context():
-        html = render_template("pdf/assessment.html", **pdf.version_context(version, body_name="札幌市"))
+        html = render_template("pia/publication/assessment.html", **pdf.version_context(version, body_name="札幌市"))
         text = pdftext(pdf.render_version(version, body="札幌市").pdf, tmp_path)
     assert "[〇] その他 (住基ネット中間サーバ)" in html  # a text: printed in its parentheses
     assert "[　] その他</td>" in html  # no text: no empty parentheses

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from common.db import db
 from pia import procedure
-from pia import review_services as services
-from pia.models.review import ReviewBody, ReviewFinding, ReviewSession
+from pia.review import services
+from pia.review.models import ReviewBody, ReviewFinding, ReviewSession
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -69,7 +69,7 @@ def test_only_a_review_of_this_version_counts(make_assessment, body):
 
 def _reviewed(make_assessment, body, *, finding_path=None, draft_changed=False):
     """A 第2版 draft put to review through the workflow, reviewed, and back in 作成中."""
-    from pia import services as pia_services
+    from pia.assessments import services as pia_services
 
     assessment = make_assessment(published=True, draft=True)
     draft = assessment.versions[-1]
@@ -121,7 +121,7 @@ def test_a_finding_answered_without_a_change_does_not_cover_an_edit(make_assessm
 
 
 def test_a_stale_review_blocks_submission_and_the_page_shows_the_diff(make_assessment, body, as_role):
-    from pia.models.assessment import InvalidTransition
+    from pia.assessments.models import InvalidTransition
 
     pia_services, draft = _reviewed(make_assessment, body)
     pia_services.update_section(draft, "basic", {"other_bodies": "点検後の無断修正"}, actor=None)
@@ -138,7 +138,7 @@ def test_a_stale_review_blocks_submission_and_the_page_shows_the_diff(make_asses
 
 
 def test_the_review_round_cannot_be_rewritten_in_the_database(make_assessment, body):
-    from pia.models.review import ReviewRound
+    from pia.review.models import ReviewRound
 
     _pia_services, draft = _reviewed(make_assessment, body)
     review_round = db.session.execute(sa.select(ReviewRound)).scalars().one()

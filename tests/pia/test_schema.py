@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from pia.demo import load_demo_documents
+from pia.assessments.demo_data import load_demo_documents
 from pia.schema import (
     FORMS,
     FieldError,

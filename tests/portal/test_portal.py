@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from common.db import db
-from pia.models.assessment import Affair, Assessment, AssessmentVersion
-from pia.models.publication import PublishedDocument
+from pia.assessments.models import Affair, Assessment, AssessmentVersion
+from pia.publication.models import PublishedDocument
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 #: a word only the draft contains (must never be findable or shown)
@@ -78,7 +78,7 @@ def portal_data(app, department):
         ]
     }
     db.session.commit()
-    from pia import search
+    from pia.assessments import search
 
     for v in versions + [draft_only]:
         search.index_version(v)

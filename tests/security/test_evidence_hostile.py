@@ -283,7 +283,7 @@ STATE_FEEDS = {
 
 
 def test_a_system_token_posts_only_its_feeds_and_only_its_system(client, juki, count_rows):
-    from pia.models import System
+    from pia.inventory.models import System
 
     db.session.add(System(code="ZEI", name="税務システム"))
     db.session.commit()

@@ -17,8 +17,8 @@ import pytest
 from flask import url_for
 
 from common.db import db
-from pia import services
-from pia.models.assessment import ActionItem
+from pia.assessments import services
+from pia.assessments.models import ActionItem
 
 DRAFT_TEXT = "下書きにだけある記載甲乙丙"
 ACTION_TEXT = "下書きから生まれた行動計画丁戊"
@@ -28,7 +28,11 @@ SECRETS = (DRAFT_TEXT, ACTION_TEXT, THRESHOLD_TEXT, DRAFT_ONLY_TITLE)
 #: a search for part of the draft's text (the page repeats the query, not the whole text)
 SEARCH = "記載甲乙丙"
 #: query strings that widen a list to everything it can show
-QUERIES = {"pia.actions": {"status": "all"}, "pia.search_page": {"q": SEARCH}, "public.search": {"q": SEARCH}}
+QUERIES = {
+    "assessments.actions": {"status": "all"},
+    "assessments.search_page": {"q": SEARCH},
+    "public.search": {"q": SEARCH},
+}
 
 
 @pytest.fixture(autouse=True)
@@ -94,8 +98,8 @@ def _get_urls(app, ids):
         with app.test_request_context():
             urls.append((rule.endpoint, url_for(rule.endpoint, **values, **QUERIES.get(rule.endpoint, {}))))
     # the same pages for the assessment that has only a draft
-    for endpoint in ("pia.assessment", "pia.compare", "pia.affair_threshold"):
-        key = "affair_id" if endpoint == "pia.affair_threshold" else "assessment_id"
+    for endpoint in ("assessments.assessment", "assessments.compare", "assessments.affair_threshold"):
+        key = "affair_id" if endpoint == "assessments.affair_threshold" else "assessment_id"
         with app.test_request_context():
             urls.append((endpoint, url_for(endpoint, **{key: ids[f"draft_only_{key}"]})))
     return urls
