@@ -14,12 +14,10 @@ inventory, review <- publication (``tests/common/test_layers.py``).
 
 from __future__ import annotations
 
-#: initialised in this order (publication's publish hook runs after the inventory's)
-PARTS = ("assessments", "inventory", "review", "publication")
-
 
 def init_app(app) -> None:
-    import importlib
+    from pia import assessments, inventory, publication, review
 
-    for part in PARTS:
-        importlib.import_module(f"pia.{part}").init_app(app)
+    # in this order: the publication's publish hook runs after the inventory's snapshot
+    for part in (assessments, inventory, review, publication):
+        part.init_app(app)

@@ -26,7 +26,9 @@ from pia import procedure
 from pia.assessments import services
 from pia.assessments.demo_data import load_demo_documents
 from pia.assessments.models import Affair
-from tests.pia.assessment_factories import WARDS
+
+#: the ten wards of the demo city (each has a 戸籍住民課 that uses the 住基 systems)
+WARDS = ["中央区", "北区", "東区", "白石区", "厚別区", "豊平区", "清田区", "南区", "西区", "手稲区"]
 
 PG_URL = os.environ.get("HYOKA_TEST_POSTGRES_URL")
 ENGINES = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -412,3 +414,32 @@ def feed(app, juki):
             )
 
     return do
+
+
+@pytest.fixture
+def published_version(app):
+    """``published_version(assessment, document, number=None, published_on=..., change_kind=...)``
+    inserts a version as already published (history; the workflow is tested separately)."""
+    import copy
+    from datetime import date
+
+    from pia.assessments import search
+    from pia.assessments.models import AssessmentVersion
+
+    def make(assessment, document, *, number=None, published_on=date(2025, 1, 31), change_kind="initial"):
+        version = AssessmentVersion(
+            assessment=assessment,
+            number=number or (len(assessment.versions) + 1),
+            edition="2024",
+            status="published",
+            document=copy.deepcopy(document),
+            submitted_on=published_on,
+            published_on=published_on,
+            change_kind=change_kind,
+        )
+        db.session.add(version)
+        db.session.flush()
+        search.index_version(version)
+        return version
+
+    return make

@@ -19,7 +19,6 @@ from pia.assessments import checklist, services
 from pia.assessments.models import Affair, AssessmentVersion
 from pia.inventory import services as inventory_services
 from pia.schema import LINK_KEY
-from tests.pia.assessment_factories import published_version
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +34,14 @@ def _failed(items):
     return {i.key: i for i in items if not i.ok}
 
 
-def _assessment_with(document, *, code="juki", published=True, department_name="住民情報課", department=None):
+@pytest.fixture
+def assessment_with(department, published_version):
+    """``assessment_with(document, published=True)``: an assessment of 事務 juki holding ``document``
+    as its published version (or as its draft)."""
+    return lambda document, **kw: _assessment_with(document, department=department, publish=published_version, **kw)
+
+
+def _assessment_with(document, *, code="juki", published=True, department_name="住民情報課", department, publish):
     dept = department(department_name)
     affair = Affair(code=code, name="住民基本台帳に関する事務", department=dept)
     db.session.add(affair)
@@ -44,7 +50,7 @@ def _assessment_with(document, *, code="juki", published=True, department_name="
         affair, form="zenkoumoku", actor=None, with_draft=not published, document=None if published else document
     )
     if published:
-        published_version(assessment, document)
+        publish(assessment, document)
     db.session.commit()
     return assessment
 
@@ -64,10 +70,10 @@ def _with_unknown_entries(v1):
 
 
 def test_names_not_in_the_ledger_are_a_mismatch_on_the_page_and_the_dashboard(
-    inventory, demo_docs, department, as_role
+    inventory, demo_docs, department, as_role, assessment_with
 ):
     v1, _ = demo_docs
-    assessment = _assessment_with(_with_unknown_entries(v1), department=department)
+    assessment = assessment_with(_with_unknown_entries(v1))
     officer = as_role("officer")
     page = officer.get(f"/assessments/{assessment.id}").text
     panel = page[page.index('id="inventory-drift"') :]
@@ -93,11 +99,13 @@ def test_names_not_in_the_ledger_are_a_mismatch_on_the_page_and_the_dashboard(
     }
 
 
-def test_a_record_of_the_affair_missing_from_the_assessment_is_a_mismatch(inventory, demo_docs, department):
+def test_a_record_of_the_affair_missing_from_the_assessment_is_a_mismatch(
+    inventory, demo_docs, department, assessment_with
+):
     v1, _ = demo_docs
     doc = copy.deepcopy(v1)
     del doc["basic"]["systems"][1]  # 住基ネット
-    assessment = _assessment_with(doc, department=department)
+    assessment = assessment_with(doc)
     assert inventory_services.ledger_match(assessment.current_version).ok
     inventory_services.add_to_affair(assessment.affair, [inventory["JUKINET"]], actor="test")
     db.session.commit()
@@ -108,12 +116,12 @@ def test_a_record_of_the_affair_missing_from_the_assessment_is_a_mismatch(invent
     assert inventory["JUKINET"].revisions[0].summary == "事務の追加(住民基本台帳に関する事務)"
 
 
-def test_an_entry_linked_by_identity_stays_linked_when_renamed(inventory, demo_docs, department):
+def test_an_entry_linked_by_identity_stays_linked_when_renamed(inventory, demo_docs, department, assessment_with):
     v1, _ = demo_docs
     doc = copy.deepcopy(v1)
     doc["basic"]["systems"][1][LINK_KEY] = inventory["JUKINET"].id
     doc["basic"]["systems"][1]["name"] = "住民基本台帳ネットワーク"
-    assessment = _assessment_with(doc, published=False, department=department)
+    assessment = assessment_with(doc, published=False)
     found = inventory_services.ledger_match(assessment.versions[0])
     entry = next(e for e in found.entries if e.path == "basic/systems[1]")
     assert entry.obj is inventory["JUKINET"] and entry.by == "link"
@@ -151,12 +159,12 @@ def test_picking_a_record_in_the_edit_form_links_the_entry(inventory, make_asses
 # --------------------------------------------------------------------------- the document against itself
 
 
-def test_files_of_i3_ii_attachment_and_iii_must_be_the_same(demo_docs, department):
+def test_files_of_i3_ii_attachment_and_iii_must_be_the_same(demo_docs, department, assessment_with):
     v1, _ = demo_docs
     doc = copy.deepcopy(v1)
     doc["record_items"]["files"][2]["name"] = "送付先ファイル"
     del doc["risks"]["files"][1]
-    version = _assessment_with(doc, published=False, department=department).versions[0]
+    version = assessment_with(doc, published=False).versions[0]
     items = _failed(checklist.same_files(version))
     assert set(items) == {"files:record_items/files", "files:risks/files"}
     assert (
@@ -173,7 +181,7 @@ def test_files_of_i3_ii_attachment_and_iii_must_be_the_same(demo_docs, departmen
     assert items["files:risks/files"].path == "risks/files"
 
 
-def test_entrustment_and_provision_must_agree_with_what_is_listed(demo_docs, department):
+def test_entrustment_and_provision_must_agree_with_what_is_listed(demo_docs, department, assessment_with):
     v1, _ = demo_docs
     doc = copy.deepcopy(v1)
     first = doc["files"]["files"][0]
@@ -181,7 +189,7 @@ def test_entrustment_and_provision_must_agree_with_what_is_listed(demo_docs, dep
     second["entrustment"]["items"] = copy.deepcopy(first["entrustment"]["items"])  # 委託しない with 委託事項
     first["entrustment"]["items"] = []  # 委託する without
     first["provision"]["transferees"] = []  # 移転を行っている without 移転先
-    version = _assessment_with(doc, published=False, department=department).versions[0]
+    version = assessment_with(doc, published=False).versions[0]
     entrust = _failed(checklist.entrustment(version))["entrustment"]
     assert (
         "「II 特定個人情報ファイル2 4. 特定個人情報ファイルの取扱いの委託 委託の有無」は「委託しない」ですが、"
@@ -193,11 +201,11 @@ def test_entrustment_and_provision_must_agree_with_what_is_listed(demo_docs, dep
     assert any("「移転を行っている」を選んでいますが" in p and "移転先" in p for p in provision.problems)
 
 
-def test_section_vi_must_agree_with_the_consultation_held(inventory, demo_docs, department):
+def test_section_vi_must_agree_with_the_consultation_held(inventory, demo_docs, department, assessment_with):
     from consultation import services as consultation_services
 
     v1, _ = demo_docs
-    assessment = _assessment_with(copy.deepcopy(v1), department=department)
+    assessment = assessment_with(copy.deepcopy(v1))
     version = assessment.current_version
     consultation = consultation_services.create_consultation(
         version, actor="test", title="意見募集", start_date=date(2024, 11, 1), end_date=date(2024, 12, 5)
@@ -226,9 +234,11 @@ def test_section_vi_dates_after_the_submission_day_fail(inventory, make_assessme
 # --------------------------------------------------------------------------- 提出 and 公表 refused
 
 
-def test_submit_is_refused_with_the_list_while_a_check_fails(inventory, demo_docs, department, as_role):
+def test_submit_is_refused_with_the_list_while_a_check_fails(
+    inventory, demo_docs, department, as_role, assessment_with
+):
     v1, _ = demo_docs
-    base = _assessment_with(copy.deepcopy(v1), department=department)
+    base = assessment_with(copy.deepcopy(v1))
     draft = services.start_draft(base, actor=None, changes={"files/files[0]/entrustment/count": 5})
     db.session.commit()
     officer = as_role("officer")

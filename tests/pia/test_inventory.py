@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from common.db import db
 from pia.inventory import services
 from pia.inventory.models import InventorySnapshot, PiFile, SystemRevision
-from tests.pia.assessment_factories import WARDS
+from tests.conftest import WARDS
 
 
 def test_demo_has_the_nine_systems_of_001_with_their_functions(inventory):
