@@ -142,19 +142,9 @@ class Rendered:
     pages: int
 
 
-def render_pdf(
-    html: str,
-    *,
-    base_url: str | None = None,
-    stylesheets: Iterable[str] = DEFAULT_STYLESHEETS,
-    metadata: Mapping[str, object] | None = None,
-    pdf_variant: str | None = None,
-    fetcher: URLFetcher | None = None,
-) -> bytes:
-    """Render ``html`` to PDF bytes (see :func:`render` for the parameters)."""
-    return render(
-        html, base_url=base_url, stylesheets=stylesheets, metadata=metadata, pdf_variant=pdf_variant, fetcher=fetcher
-    ).pdf
+def render_pdf(html: str, **options) -> bytes:
+    """Render ``html`` to PDF bytes (the keyword options of :func:`render`)."""
+    return render(html, **options).pdf
 
 
 def render(

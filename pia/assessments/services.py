@@ -259,22 +259,7 @@ def create_assessment(
         audit.record("create", "Assessment", assessment.id, f"{assessment.title}を作成しました。", actor=actor)
         return assessment
     doc = copy.deepcopy(dict(document)) if document is not None else _prefilled(schema, assessment)
-    version = AssessmentVersion(
-        assessment=assessment,
-        number=1,
-        edition=schema.edition,
-        status="draft",
-        document=doc,
-        created_by_id=_uid(actor),
-        updated_at=utcnow(),
-        updated_by_id=_uid(actor),
-    )
-    db.session.add(version)
-    db.session.flush()
-    from pia.assessments import search
-
-    search.index_version(version)
-    sync_actions(version)
+    _add_draft(assessment, number=1, edition=schema.edition, document=doc, actor=actor)
     audit.record("create", "Assessment", assessment.id, f"{assessment.title}を作成しました。", actor=actor)
     return assessment
 
@@ -309,12 +294,7 @@ def add_published_version(
         published_by_id=_uid(actor),
         status="published",
     )
-    db.session.add(version)
-    db.session.flush()
-    from pia.assessments import search
-
-    search.index_version(version)
-    sync_actions(version)
+    _add_version(version)
     audit.record(
         "import",
         "AssessmentVersion",
@@ -385,7 +365,7 @@ def start_draft(
 
     :param base_version: the version to start from (default: the current published version,
         else the latest version); a past version here restores it as a new draft.
-    :param changes: applied to the copy: a list of ``pia.demo.apply_changes`` operations
+    :param changes: applied to the copy: a list of ``pia.assessments.demo_data.apply_changes`` operations
         (``{"op": "set", "path": ..., "value": ...}``) or a mapping ``{path: value}``.
     :raises InvalidTransition: when a version is already being worked on.
     """
@@ -407,24 +387,9 @@ def start_draft(
     if errors:
         raise ValidationFailed(errors)
     number = (assessment.versions[-1].number + 1) if assessment.versions else 1
-    version = AssessmentVersion(
-        assessment=assessment,
-        number=number,
-        edition=schema.edition,
-        status="draft",
-        document=document,
-        base_version=base,
-        note=note,
-        created_by_id=_uid(actor),
-        updated_at=utcnow(),
-        updated_by_id=_uid(actor),
+    version = _add_draft(
+        assessment, number=number, edition=schema.edition, document=document, actor=actor, base_version=base, note=note
     )
-    db.session.add(version)
-    db.session.flush()
-    from pia.assessments import search
-
-    search.index_version(version)
-    sync_actions(version)
     summary = f"{assessment.title} {version.label}を" + (
         f"{base.label}から復元して作成しました。"
         if restored and base
@@ -454,6 +419,36 @@ def with_changes(document: dict, changes) -> dict:
     from pia.assessments.demo_data import apply_changes
 
     return apply_changes(document, list(changes))
+
+
+def _add_draft(
+    assessment: Assessment, *, number: int, edition: str, document: dict, actor, **fields
+) -> AssessmentVersion:
+    """Add a draft version of ``assessment``."""
+    return _add_version(
+        AssessmentVersion(
+            assessment=assessment,
+            number=number,
+            edition=edition,
+            status="draft",
+            document=document,
+            created_by_id=_uid(actor),
+            updated_at=utcnow(),
+            updated_by_id=_uid(actor),
+            **fields,
+        )
+    )
+
+
+def _add_version(version: AssessmentVersion) -> AssessmentVersion:
+    """Store a new version, index it for search and bring its action plan items in step."""
+    from pia.assessments import search
+
+    db.session.add(version)
+    db.session.flush()
+    search.index_version(version)
+    sync_actions(version)
+    return version
 
 
 def update_section(

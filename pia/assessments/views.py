@@ -292,20 +292,30 @@ def assessment(assessment_id):
     )
 
 
+def _start_draft(assessment: Assessment, back: str, done: str, **options):
+    """Start a draft; on refusal go ``back`` with the reason, else to the draft saying ``done``."""
+    try:
+        version = services.start_draft(assessment, actor=current_user, **options)
+    except (InvalidTransition, services.ValidationFailed) as exc:
+        flash(str(exc), "error")
+        return redirect(back)
+    db.session.commit()
+    flash(done.format(label=version.label), "success")
+    return redirect(url_for("assessments.version", version_id=version.id))
+
+
 @bp.post("/assessments/<int:assessment_id>/versions")
 @requires(*EDITORS)
 def create_version(assessment_id):
     """Start a new draft from the current version."""
     item = _get_or_404(Assessment, assessment_id)
     _editable_or_403(item)
-    try:
-        version = services.start_draft(item, actor=current_user, note=request.form.get("note", "").strip())
-    except (InvalidTransition, services.ValidationFailed) as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("assessments.assessment", assessment_id=item.id))
-    db.session.commit()
-    flash(f"{version.label}(作成中)を作成しました。", "success")
-    return redirect(url_for("assessments.version", version_id=version.id))
+    return _start_draft(
+        item,
+        url_for("assessments.assessment", assessment_id=item.id),
+        "{label}(作成中)を作成しました。",
+        note=request.form.get("note", "").strip(),
+    )
 
 
 @bp.post("/versions/<int:version_id>/restore")
@@ -314,16 +324,13 @@ def restore_version(version_id):
     """Start a new draft from a past version."""
     past = _version_or_404(version_id)
     _editable_or_403(past.assessment)
-    try:
-        version = services.start_draft(
-            past.assessment, actor=current_user, base_version=past, note=f"{past.label}を復元"
-        )
-    except (InvalidTransition, services.ValidationFailed) as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("assessments.version", version_id=past.id))
-    db.session.commit()
-    flash(f"{past.label}の内容で{version.label}(作成中)を作成しました。", "success")
-    return redirect(url_for("assessments.version", version_id=version.id))
+    return _start_draft(
+        past.assessment,
+        url_for("assessments.version", version_id=past.id),
+        f"{past.label}の内容で{{label}}(作成中)を作成しました。",
+        base_version=past,
+        note=f"{past.label}を復元",
+    )
 
 
 @bp.post("/versions/<int:version_id>/delete")

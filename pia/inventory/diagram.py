@@ -170,6 +170,16 @@ def build_dot(systems: Iterable, *, focus=None, link=None, flows: bool | None = 
             )
         return key
 
+    def add_edge(source: str, target: str, flows: str) -> None:
+        """One edge per pair of nodes; a pair connected both ways gets arrows at both ends."""
+        edge = edges.setdefault(
+            tuple(sorted((source, target))), {"from": source, "to": target, "labels": [], "both": False}
+        )
+        if edge["from"] != source:
+            edge["both"] = True
+        if flows:
+            edge["labels"].append(flows)
+
     for system in systems:
         system_node(system)
     wanted = systems
@@ -189,25 +199,12 @@ def build_dot(systems: Iterable, *, focus=None, link=None, flows: bool | None = 
                 if focus is not None and system.id != focus.id:
                     continue  # the neighbours' outside parties would crowd the picture
                 target = outside_node(connection.target_label)
-            source = system_node(system)
-            pair = tuple(sorted((source, target)))
-            edge = edges.setdefault(pair, {"from": source, "to": target, "labels": [], "both": False})
-            if edge["from"] != source:
-                edge["both"] = True
-            if connection.flows:
-                edge["labels"].append(connection.flows)
+            add_edge(system_node(system), target, connection.flows)
     if focus is not None:
         for connection in focus.incoming:
             if connection.source_id in ids:
                 continue
-            source = system_node(connection.source)
-            target = system_node(focus)
-            pair = tuple(sorted((source, target)))
-            edge = edges.setdefault(pair, {"from": source, "to": target, "labels": [], "both": False})
-            if edge["from"] != source:
-                edge["both"] = True
-            if connection.flows:
-                edge["labels"].append(connection.flows)
+            add_edge(system_node(connection.source), system_node(focus), connection.flows)
     lines = [
         "digraph inventory {",
         f"  graph [{_attrs(rankdir='LR', fontname=FONT, fontsize='12', nodesep='0.3', ranksep='0.6', bgcolor='transparent', pad='0.2')}];",

@@ -41,37 +41,30 @@ from pia.inventory.models import (
 MAX_BYTES = 2 * 1024 * 1024
 CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
 
-#: CSV header: English key or Japanese heading
+#: CSV header: English key or Japanese heading (the headings of the 台帳's fields are its history labels)
 CSV_COLUMNS = {
     "record": "種別",
-    "code": "コード",
-    "name": "名称",
-    "abbreviation": "略称",
-    "kind": "区分",
-    "hosting": "設置場所",
-    "status": "状態",
-    "owner_department": "所管課",
-    "departments": "利用を認める所属",
-    "cloud_provider": "クラウド事業者",
-    "ismap": "ISMAP",
-    "ismap_number": "ISMAP登録番号",
+    **{
+        key: services.STATE_LABELS[key]
+        for key in (
+            "code name abbreviation kind hosting status owner_department departments cloud_provider ismap ismap_number"
+        ).split()
+    },
+    # a system's own description (the history label 「機能の説明」 is for a function's)
     "description": "説明",
-    "numbering": "番号の形式",
-    "notes": "備考",
+    **{key: services.STATE_LABELS[key] for key in ("numbering", "notes")},
     "title": "機能名",
     "to": "接続先コード",
     "label": "接続先名称",
     "connection_kind": "接続の種類",
     "flows": "連携する情報",
-    "file_kind": "ファイルの種類",
-    "systems": "保有するシステム",
-    "record_items": "記録項目",
-    "person_scope": "対象となる本人の範囲",
-    "target_count": "対象人数",
-    "person_count": "対象となる本人の数",
-    "retention_period": "保管期間",
-    "retention_note": "保管期間の妥当性",
-    "deletion_method": "消去方法",
+    **{
+        key: services.STATE_LABELS[key]
+        for key in (
+            "file_kind systems record_items person_scope target_count person_count retention_period retention_note "
+            "deletion_method"
+        ).split()
+    },
 }
 RECORDS = {"system": "システム", "function": "機能", "connection": "接続", "file": "ファイル"}
 NUMBERING_LABELS = {"dot": "1.", "space": "1", "bullet": "・"}
@@ -339,6 +332,14 @@ def parse_csv(text: str) -> tuple[Parsed, list[LineError]]:
         return Parsed(), errors
     parsed = Parsed()
     systems: dict[str, SystemRecord] = {}
+
+    def owner_of(line: int, noun: str) -> SystemRecord | None:
+        """The system a function or connection row belongs to: the row of ``code`` above it."""
+        owner = systems.get(code)
+        if owner is None:
+            errors.append(LineError(line, f"{noun}の行より前に、システム {code or '(コードなし)'} の行が必要です。"))
+        return owner
+
     try:
         for row in reader:
             line = reader.line_num
@@ -368,11 +369,8 @@ def parse_csv(text: str) -> tuple[Parsed, list[LineError]]:
                 extra = set(filled) - {"title", "description"}
                 if extra:
                     errors.append(LineError(line, f"機能の行には使えない列に値があります: {_names(extra)}"))
-                owner = systems.get(code)
+                owner = owner_of(line, "機能")
                 if owner is None:
-                    errors.append(
-                        LineError(line, f"機能の行より前に、システム {code or '(コードなし)'} の行が必要です。")
-                    )
                     continue
                 owner.functions.append(
                     {"title": cells.get("title", ""), "description": cells.get("description", ""), "line": line}
@@ -381,11 +379,8 @@ def parse_csv(text: str) -> tuple[Parsed, list[LineError]]:
                 extra = set(filled) - {"to", "label", "connection_kind", "flows"}
                 if extra:
                     errors.append(LineError(line, f"接続の行には使えない列に値があります: {_names(extra)}"))
-                owner = systems.get(code)
+                owner = owner_of(line, "接続")
                 if owner is None:
-                    errors.append(
-                        LineError(line, f"接続の行より前に、システム {code or '(コードなし)'} の行が必要です。")
-                    )
                     continue
                 owner.connections.append(
                     {
