@@ -400,17 +400,22 @@ def version(version_id):
     )
 
 
-@bp.route("/versions/<int:version_id>/sections/<section_key>", methods=["GET", "POST"])
-@requires(*EDITORS)
-def edit_section(version_id, section_key):
-    """Edit one section of a draft (fields generated from the schema)."""
+def _section_to_edit(version_id: int, section_key: str):
+    """(version, schema, section) for an editor of the assessment; 404 for an unknown section."""
     item = _version_or_404(version_id)
     _editable_or_403(item.assessment)
     schema = load_schema(item.assessment.form, item.edition)
     try:
-        section = schema.section(section_key)
+        return item, schema, schema.section(section_key)
     except KeyError:
         abort(404)
+
+
+@bp.route("/versions/<int:version_id>/sections/<section_key>", methods=["GET", "POST"])
+@requires(*EDITORS)
+def edit_section(version_id, section_key):
+    """Edit one section of a draft (fields generated from the schema)."""
+    item, schema, section = _section_to_edit(version_id, section_key)
     if not item.editable:
         flash(f"{item.status_label}の版は編集できません。", "error")
         return redirect(url_for("assessments.version", version_id=item.id))
@@ -511,13 +516,7 @@ def _conflict_page(version, schema, section, conflict: services.Conflict, posted
 @requires(*EDITORS)
 def resolve_conflict(version_id, section_key):
     """Save the user's choice between their text and the saved one, item by item."""
-    item = _version_or_404(version_id)
-    _editable_or_403(item.assessment)
-    schema = load_schema(item.assessment.form, item.edition)
-    try:
-        section = schema.section(section_key)
-    except KeyError:
-        abort(404)
+    item, schema, section = _section_to_edit(version_id, section_key)
     form = ConflictForm()
     if not form.validate() or not (form.revision.data or "").isdigit():
         abort(400)
