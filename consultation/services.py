@@ -828,7 +828,7 @@ def channel_choices(consultation: Consultation | None = None):
 
 def draft_view(consultation: Consultation):
     """The sections of the draft as put out for comment (from the kept snapshot), for
-    ``templates/pia/_document.html``; None before the consultation opened."""
+    ``templates/pia/assessments/_document.html``; None before the consultation opened."""
     document = consultation.snapshot_document()
     if document is None:
         return None

@@ -4,7 +4,7 @@ Only what the body has published is reachable from here: assessment versions in 
 state 公表済み (their stored PDF/A and 変更箇所) and consultations that are open or done
 (the intake form and result reports are the consultation package's pages). Drafts, staff
 data and anything of a version that is not published never are; every query below filters
-on the published state, and ``tests/common/test_portal.py`` checks it.
+on the published state, and ``tests/portal/test_portal.py`` checks it.
 """
 
 from __future__ import annotations

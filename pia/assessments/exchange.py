@@ -2,7 +2,7 @@
 
 The export is self-contained (the 事務 and its department by code, users by user ID) so it
 can move between installations; ``import_assessment(export_assessment(a))`` on another
-database gives an assessment whose export is identical (tests/pia/test_assessment_exchange.py).
+database gives an assessment whose export is identical (tests/pia/assessments/test_assessment_views.py, test_export_import_round_trip).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Forms of the assessment pages (Flask-WTF: CSRF on every form).
 
-The section editor's fields are generated from the schema (``templates/pia/_fields.html``)
+The section editor's fields are generated from the schema (``templates/pia/assessments/_fields.html``)
 and turned into a document by :func:`pia.schema.coerce`; :class:`SectionForm` carries the
 CSRF token and the revision the user started from.
 """

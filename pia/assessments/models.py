@@ -448,7 +448,7 @@ class VersionSearchText(db.Model):
     """The searchable text of a version (NFKC, lower case), for LIKE / ILIKE in any language.
 
     Japanese has no spaces, so word indexes do not help; a substring scan over one text per
-    version is fast enough for thousands of versions (see tests/pia/test_search.py).
+    version is fast enough for thousands of versions (see test_search_scales_to_hundreds_of_versions in tests/pia/assessments/test_assessment_views.py).
     """
 
     __tablename__ = "assessment_search_texts"

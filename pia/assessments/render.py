@@ -1,6 +1,6 @@
 """A version's document as readers see it: sections of rows with labels, values and ※ marks.
 
-:func:`document_view` is shared by the HTML pages (``templates/pia/_document.html``), the
+:func:`document_view` is shared by the HTML pages (``templates/pia/assessments/_document.html``), the
 consultation package (the draft shown to residents) and the PDF: the logic of what is
 shown where lives here, the templates only lay it out.
 """

@@ -255,7 +255,7 @@ def test_a_scheduled_consultation_has_no_public_pages(app, client, significant_d
 
 
 def _pdftext(data: bytes, tmp_path) -> str:
-    from tests.pia.test_pdf import pdftext
+    from tests.pia.publication.test_pdf import pdftext
 
     return pdftext(data, tmp_path)
 
