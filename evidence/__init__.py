@@ -2,8 +2,8 @@
 assessments' declarations, triage, evidence reports and the dashboard.
 
 ``init_app(app)`` registers the tables, the views (``evidence.dashboard`` …), the feed
-API (``POST /api/v1/feeds/<kind>``), the ``flask evidence`` commands, the dashboard panel
-and the demo step.
+API (``POST /api/v1/feeds/<kind>``), the ``flask evidence`` commands, the dashboard panel,
+the demo step and the evidence log's settings (:func:`evidence.transparency.init_config`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ def init_app(app) -> None:
     import evidence.models  # noqa: F401  (register the tables)
     from common.demo import register_demo
     from common.views import register_panel
-    from evidence import demo, views
+    from evidence import demo, transparency, views
     from evidence.cli import cli
 
+    transparency.init_config(app)
     app.register_blueprint(views.bp)
     app.cli.add_command(cli)
     register_panel(app, views.dashboard_panel)

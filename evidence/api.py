@@ -7,6 +7,7 @@ from flask import g, jsonify, request
 from common.api import bp, document
 from common.auth import api_error, api_requires
 from common.models import FEED_KINDS
+from evidence import transparency
 from evidence.feeds import KINDS
 from evidence.ingest import import_feed
 
@@ -44,6 +45,7 @@ def post_feed(kind):
         system_code=token.system_code,
         actor=f"api:{token.name}",
     )
+    transparency.after_import(result)
     body = result.as_dict()
     return jsonify(body), (201 if result.stored else 422)
 

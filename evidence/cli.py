@@ -1,4 +1,4 @@
-"""``flask evidence ...``: import, watch, verify, check, report, token."""
+"""``flask evidence ...``: import, watch, verify, checkpoint, key, check, report, token."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 
 from common import audit
 from common.db import db, utcnow
+from evidence import transparency
 from evidence.feeds import KINDS
 
 cli = AppGroup("evidence", help="証跡フィードの取込・検証・点検・報告")
@@ -54,6 +55,7 @@ def import_command(kind, file, skip_invalid):
     """Import a feed file (CSV or JSON Lines) as one batch."""
     with audit.acting_as("cli"):
         result = _import_with_progress(kind, file, source=f"cli:{file.name}", skip_invalid=skip_invalid)
+    transparency.after_import(result, echo=click.echo)
     if not result.stored:
         click.echo(
             f"取り込みませんでした: {file.name}(不備 {result.errors_total} 件。ファイル全体を保存していません)",
@@ -86,21 +88,83 @@ def watch_command(directory, once, interval):
 
 
 @cli.command("verify")
-def verify_command():
-    """Recompute the hash chain from the stored rows; non-zero exit when anything changed."""
+@click.option(
+    "--against",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="別に保管しているチェックポイントのファイル(現在のログがそれを引き継いでいるかを証明する)",
+)
+@click.option(
+    "--key", "key_text", help="公開鍵(名前+鍵ID+Base64、またはそれを書いたファイル。省略時はこのシステムの鍵)"
+)
+def verify_command(against, key_text):
+    """Recompute the hash chain from the stored rows and check the log against every stored
+    checkpoint (and the one given with --against); non-zero exit when anything changed."""
     from evidence.chain import verify
+    from evidence.note import NoteError
 
+    try:
+        key = transparency.parse_key(key_text) if key_text else None
+        note = transparency.read_note_file(against) if against else None
+    except (NoteError, OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"公開鍵またはチェックポイントのファイルを読めません: {exc}") from exc
     report = verify()
-    if report.ok:
-        click.echo(
-            f"検証しました: バッチ {report.batches} 件、行 {report.rows} 件。"
-            f"改変・削除は見つかりません。先頭ハッシュ {report.head}"
-        )
-        return
+    logged = transparency.verify_log(note, key)
     for problem in report.problems:
         where = f"バッチ {problem.batch_id}" if problem.batch_id is not None else "日別集計"
         click.echo(f"NG {where}: {problem.message}", err=True)
-    sys.exit(2)
+    for message in logged.problems:
+        click.echo(f"NG チェックポイント: {message}", err=True)
+    if not (report.ok and logged.ok):
+        sys.exit(2)
+    click.echo(
+        f"検証しました: バッチ {report.batches} 件、行 {report.rows} 件。"
+        f"改変・削除は見つかりません。先頭ハッシュ {report.head}"
+    )
+    if logged.latest is not None:
+        click.echo(
+            f"保存されているチェックポイント {logged.stored_checked} 件のすべてを、現在のログ(バッチ {logged.size} 件)が"
+            f"引き継いでいることを確認しました(最新: {transparency.checkpoint_label(logged.latest)})。"
+        )
+    else:
+        click.echo("保存されているチェックポイントはまだありません(flask --app app evidence checkpoint で作成します)。")
+    if logged.against is not None:
+        click.echo(
+            f"指定された{transparency.checkpoint_label(logged.against)}から現在のログ(バッチ {logged.size} 件)"
+            f"までの一貫性を証明しました。その時点までのバッチは削除も改変もされていません。"
+        )
+
+
+@cli.command("checkpoint")
+@click.option(
+    "--accept-inconsistent",
+    is_flag=True,
+    help="以前のチェックポイントと整合しなくても署名する(バックアップから戻した後など。矛盾は誰にでも検証で見えます)",
+)
+def checkpoint_command(accept_inconsistent):
+    """Sign a checkpoint of the evidence log now (run it daily, e.g. from cron)."""
+    try:
+        row = transparency.make_checkpoint(accept_inconsistent=accept_inconsistent)
+    except (transparency.LogKeyError, transparency.CheckpointRefused) as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"チェックポイント {row.id} に署名しました: バッチ {row.tree_size} 件、ルートハッシュ {row.root_hash}")
+    click.echo(row.note, nl=False)
+    path = transparency.write_copy(row)
+    if path is not None:
+        click.echo(f"写しを {path} に書き出しました。")
+
+
+@cli.command("key")
+def key_command():
+    """Print the evidence log's public key and its fingerprint (the key is made on first use)."""
+    try:
+        key = transparency.load_signer(create=True).verifier
+    except transparency.LogKeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"公開鍵: {key.encode()}")
+    click.echo(f"指紋(SHA-256): {key.fingerprint}")
+    click.echo(f"署名鍵のファイル: {transparency.key_path()}(所有者だけが読める設定で保管し、バックアップしてください)")
 
 
 @cli.command("check")

@@ -16,7 +16,7 @@ DEMO_KINDS = ("assignments", "grants", "relations", "provisions", "access")
 
 def load_demo(options) -> str | None:
     """Import demo_gen's feeds (about 100k events) and run the checks. Idempotent."""
-    from evidence import demo_gen
+    from evidence import demo_gen, transparency
     from evidence.checks import Period, run_checks
     from evidence.ingest import import_path
     from pia.inventory.models import System
@@ -39,4 +39,5 @@ def load_demo(options) -> str | None:
             stored += result.rows_stored
     run = run_checks(Period(demo_gen.QUARTER_START, demo_gen.QUARTER_END))
     db.session.commit()
+    transparency.after_import(result)  # one checkpoint over the demo's batches
     return f"証跡フィード {stored:,} 件を取り込み、点検で {run.found:,} 件を検出しました"

@@ -203,6 +203,31 @@ class AccessDay(db.Model):
     last_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class LogCheckpoint(db.Model):
+    """A signed checkpoint of the evidence log: the Merkle tree over the sealed batches (in id
+    order) at ``tree_size`` batches, signed with the log key (see :mod:`evidence.transparency`).
+
+    The database keeps a copy for the portal and for ``verify``; what proves anything is the
+    copies others keep (the portal publishes every checkpoint, and a configured directory may
+    receive each one). Append-only.
+    """
+
+    __tablename__ = "evidence_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tree_size: Mapped[int]
+    #: the Merkle tree's root hash (hex)
+    root_hash: Mapped[str] = mapped_column(sa.String(64))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    #: the signed note as published (C2SP tlog-checkpoint)
+    note: Mapped[str] = mapped_column(sa.Text)
+    #: SHA-256 fingerprint of the public key that signed it
+    key_fingerprint: Mapped[str] = mapped_column(sa.String(80))
+
+
+guard(LogCheckpoint.__table__, "evidence_checkpoints_append_only", message="checkpoints are append-only")
+
+
 class CheckConfig(db.Model):
     """Parameters of one check as an administrator set them (defaults live in ``checks``)."""
 

@@ -80,7 +80,7 @@ class VerifierKey:
 
     @classmethod
     def parse(cls, text: str) -> VerifierKey:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)
         if len(parts) != 3:
             raise NoteError("公開鍵は「名前+鍵ID+Base64」の形式で指定してください")
         name, hex_id, material = parts
@@ -115,7 +115,7 @@ class Signer:
 
     @classmethod
     def parse(cls, text: str) -> Signer:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 4)
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
             raise NoteError("署名鍵のファイルの形式が正しくありません")
         name, hex_id, material = parts[2:]

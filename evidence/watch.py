@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from common.db import db
+from evidence import transparency
 from evidence.feeds import KINDS
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ def process(path: Path, root: Path, echo=print) -> dict:
             }
             dest_dir = root / "rejected"
         else:
+            transparency.after_import(result, echo=echo)
             report = {"file": path.name, **result.as_dict()}
             dest_dir = root / ("done" if result.stored else "rejected")
     dest_dir.mkdir(exist_ok=True)

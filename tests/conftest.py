@@ -136,6 +136,7 @@ def app(engine_name, request, tmp_path, app_config):
         **BASE_CONFIG,
         "HYOKA_UPLOAD_DIR": str(tmp_path / "uploads"),
         "HYOKA_PDF_CACHE_DIR": str(tmp_path / "pdf-cache"),
+        "HYOKA_EVIDENCE_LOG_KEY": str(tmp_path / "evidence-log.key"),
         **app_config,
     }
     if engine_name == "sqlite":

@@ -187,7 +187,7 @@ def _b64(text: str) -> bytes:
 
 class Key:
     def __init__(self, text: str):
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)
         if len(parts) != 3:
             raise Failure("公開鍵は「名前+鍵ID+Base64」の形式で指定してください")
         self.name, hex_id, material = parts

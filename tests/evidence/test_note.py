@@ -99,3 +99,15 @@ def test_malformed_keys_are_refused():
     for text in ("", "name+00000000", "na me+00000000+AAAA", C2SP_KEY.replace("530d903a", "530d903b")):
         with pytest.raises(NoteError):
             VerifierKey.parse(text)
+
+
+def test_keys_whose_base64_holds_a_plus_sign_round_trip():
+    for _ in range(500):
+        signer = Signer.generate("log.example/plus")
+        if "+" in signer.verifier.encode().split("+", 2)[2] and "+" in signer.encode().split("+", 4)[4]:
+            break
+    else:  # pragma: no cover - (63/64)^2 per try
+        pytest.fail("no key with a + in its base64 in 500 tries")
+    assert VerifierKey.parse(signer.verifier.encode()) == signer.verifier
+    assert Signer.parse(signer.encode()).verifier == signer.verifier
+    assert STANDALONE.Key(signer.verifier.encode()).public == signer.verifier.public
