@@ -5,6 +5,11 @@ per check with their triage state, the open findings, and a manifest: the SHA-25
 chain hash of every batch the report rests on and ``report_sha256`` — the SHA-256 of the
 report's content (the canonical JSON of everything but that field), which the audit trail
 records on every export.
+
+The manifest also carries the latest signed checkpoint of the evidence log and, for every batch,
+its leaf (the batch record the log's Merkle tree binds), its position and its inclusion proof in
+that checkpoint's tree (:func:`evidence.transparency.inclusion_proofs`):
+``tools/verify_evidence_report.py`` checks a JSON report with the public key alone.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from flask import render_template
 
 from common import csvsafe
 from common.db import db, utcnow
+from evidence import transparency
 from evidence.checks import CHECKS, day_start_utc
 from evidence.models import DECISIONS, AccessDay, FeedBatch, Finding
 
@@ -120,6 +126,7 @@ def build_report(assessment_id: int, start: date, end: date) -> dict:
         )
         .order_by(b.c.id)
     ).all()
+    log = transparency.inclusion_proofs([r._mapping for r in batches])
     data = {
         "title": "証跡報告書",
         "assessment": {
@@ -163,9 +170,11 @@ def build_report(assessment_id: int, start: date, end: date) -> dict:
                     "rows": r.rows_stored,
                     "sha256": r.raw_sha256,
                     "chain_hash": r.chain_hash,
+                    **log["batches"][r.id],
                 }
                 for r in batches
-            ]
+            ],
+            "checkpoint": log["checkpoint"],
         },
     }
     data["manifest"]["report_sha256"] = content_sha256(data)

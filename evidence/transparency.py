@@ -463,6 +463,8 @@ def inclusion_proofs(batches) -> dict:
             "tree_size": latest.tree_size,
             "root_hash": latest.root_hash,
             "signed_at": latest.signed_at.isoformat(),
+            "signed": when_label(latest.signed_at),
             "key_fingerprint": latest.key_fingerprint,
+            "covers_all": all(e["inclusion_proof"] is not None for e in entries.values()),
         }
     return {"checkpoint": checkpoint, "batches": entries}
