@@ -1,4 +1,5 @@
-"""The public portal (no login): published assessments, consultations, search, Atom feed.
+"""The public portal (no login): published assessments, consultations, search, Atom feed, and
+the evidence log's signed checkpoints (HTML, Atom, each note as text, consistency proofs).
 
 Only what the body has published is reachable from here: assessment versions in the
 state 公表済み (their stored PDF/A and 変更箇所) and consultations that are open or done
@@ -234,6 +235,123 @@ def search():
         consultations=consultations,
         consultation_url=_consultation_url,
     )
+
+
+# --------------------------------------------------------------------------- the evidence log's checkpoints
+
+CHECKPOINT_PAGE_SIZE = 50
+
+
+def _checkpoint_or_404(checkpoint_id: int):
+    from evidence.models import LogCheckpoint
+
+    return db.get_or_404(LogCheckpoint, checkpoint_id)
+
+
+@bp.get("/checkpoints")
+@public
+def checkpoints():
+    """The evidence log's signed checkpoints, newest first, with the public key to check them."""
+    from common.params import page_number
+    from evidence import transparency
+    from evidence.models import LogCheckpoint
+
+    page = request.args.get("page", 1, type=page_number)
+    total = db.session.execute(sa.select(sa.func.count()).select_from(LogCheckpoint)).scalar_one()
+    rows = (
+        db.session.execute(
+            sa.select(LogCheckpoint)
+            .order_by(LogCheckpoint.id.desc())
+            .limit(CHECKPOINT_PAGE_SIZE)
+            .offset((page - 1) * CHECKPOINT_PAGE_SIZE)
+        )
+        .scalars()
+        .all()
+    )
+    return _page(
+        "portal/checkpoints.html",
+        rows=rows,
+        total=total,
+        page=page,
+        page_size=CHECKPOINT_PAGE_SIZE,
+        key=transparency.public_key(),
+        when=transparency.when_label,
+    )
+
+
+def _text(body: str, max_age: int = PAGE_MAX_AGE):
+    response = make_response(body)
+    response.mimetype = "text/plain"
+    response.charset = "utf-8"
+    return _cached(response, max_age)
+
+
+@bp.get("/checkpoints/<int:checkpoint_id>.txt")
+@public
+def checkpoint_note(checkpoint_id):
+    """One checkpoint as its signed note (C2SP tlog-checkpoint), to keep a copy of."""
+    return _text(_checkpoint_or_404(checkpoint_id).note, max_age=86400)
+
+
+@bp.get("/checkpoints/key.txt")
+@public
+def checkpoint_key():
+    """The log's public key (C2SP verifier key), for ``--key`` of the verifiers."""
+    from evidence import transparency
+
+    key = transparency.public_key()
+    if key is None:
+        abort(404)
+    return _text(key.encode() + "\n")
+
+
+@bp.get("/checkpoints/consistency")
+@public
+def checkpoint_consistency():
+    """A consistency proof from ``?from=N`` batches to the latest checkpoint (JSON), for
+    ``tools/verify_evidence_report.py consistency``."""
+    from flask import jsonify
+
+    from evidence import transparency
+
+    old_size = request.args.get("from", type=int)
+    if old_size is None:
+        response = jsonify({"error": "お持ちのチェックポイントのバッチ数を ?from= で指定してください。"})
+        response.status_code = 400
+        return response
+    try:
+        body = transparency.consistency_from(old_size)
+    except transparency.ProofUnavailable as exc:
+        response = jsonify({"error": str(exc)})
+        response.status_code = 404
+        return response
+    return _cached(jsonify(body), 60)
+
+
+@bp.get("/checkpoints.atom")
+@public
+def checkpoints_feed():
+    """Atom feed of the evidence log's checkpoints (each entry carries the signed note)."""
+    from common.templating import body_name
+    from evidence.models import LogCheckpoint
+
+    rows = (
+        db.session.execute(sa.select(LogCheckpoint).order_by(LogCheckpoint.id.desc()).limit(FEED_LIMIT)).scalars().all()
+    )
+    authority = current_app.config.get("HYOKA_FEED_AUTHORITY") or current_app.config.get("SERVER_NAME") or "hyoka.local"
+    host = authority.split(":")[0]
+    response = make_response(
+        render_template(
+            "portal/checkpoints.xml",
+            rows=rows,
+            updated=rows[0].signed_at if rows else datetime(2000, 1, 1, tzinfo=UTC),
+            body=body_name(),
+            feed_id=f"tag:{host},2000:evidence-checkpoints",
+            host=host,
+        )
+    )
+    response.mimetype = "application/atom+xml"
+    return _cached(response, 60)
 
 
 # --------------------------------------------------------------------------- Atom
