@@ -6,6 +6,7 @@ published examples: C2SP signed-note's example verifier key and note (c2sp.org/s
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +112,15 @@ def test_keys_whose_base64_holds_a_plus_sign_round_trip():
     assert VerifierKey.parse(signer.verifier.encode()) == signer.verifier
     assert Signer.parse(signer.encode()).verifier == signer.verifier
     assert STANDALONE.Key(signer.verifier.encode()).public == signer.verifier.public
+
+
+README_KEY = "city.example.lg.jp/hyoka-evidence+da2f98a7+AangfOFPhT1ujloShMzNPGRkd31ulzpc8SfSZ3bW+hTK"
+
+
+def test_the_readme_example_verifies():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```\ncity.example.lg.jp/hyoka-evidence\n1234\n") + 4
+    note = readme[start : readme.index("```", start)]
+    key = VerifierKey.parse(README_KEY)
+    assert open_checkpoint(note, key).size == 1234
+    assert key.fingerprint in readme and README_KEY in readme
