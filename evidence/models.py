@@ -228,6 +228,22 @@ class LogCheckpoint(db.Model):
 guard(LogCheckpoint.__table__, "evidence_checkpoints_append_only", message="checkpoints are append-only")
 
 
+class LogLeaf(db.Model):
+    """Derived: a sealed batch's leaf hash as the evidence log first signed it, so that signing
+    and proving need not recompute every leaf. ``flask evidence verify`` recomputes every leaf
+    from its batch and names each batch whose record no longer gives the hash kept here.
+    Append-only; no foreign key (a deleted batch leaves its leaf behind, as evidence)."""
+
+    __tablename__ = "evidence_log_leaves"
+
+    batch_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    #: SHA-256(0x00 || canonical JSON of the batch record), hex
+    leaf_hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+guard(LogLeaf.__table__, "evidence_log_leaves_append_only", message="log leaves are append-only")
+
+
 class CheckConfig(db.Model):
     """Parameters of one check as an administrator set them (defaults live in ``checks``)."""
 

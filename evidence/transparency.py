@@ -8,7 +8,9 @@ state leaves the database:
 * **Leaves.** Batch ``i`` (the ``i``-th sealed batch in id order, which is the order the
   chain seals them in) is the leaf ``canonical_json(leaf_record(batch))``: every recorded field
   of the batch, its rows' digest and chain hash included. The tree is RFC 9162's
-  (:mod:`evidence.merkle`).
+  (:mod:`evidence.merkle`). Each leaf's hash is kept once it is first signed
+  (``evidence_log_leaves``), so that signing and proofs read hashes instead of recomputing
+  every leaf; ``verify`` recomputes them all and names the batches that differ or are gone.
 * **Checkpoints.** :func:`make_checkpoint` signs the tree size and root hash, with the time, as a
   C2SP checkpoint (:mod:`evidence.note`) with the log's Ed25519 key. The private key lives in a
   file outside the database (``HYOKA_EVIDENCE_LOG_KEY``, default ``instance/evidence-log.key``,
@@ -42,7 +44,7 @@ from common.db import db, utcnow
 from common.jpdate import wareki
 from common.timeutil import to_jst
 from evidence import merkle
-from evidence.models import FeedBatch, LogCheckpoint
+from evidence.models import FeedBatch, LogCheckpoint, LogLeaf
 from evidence.note import Checkpoint, NoteError, Signer, VerifierKey, open_checkpoint
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,8 @@ LEAF_FIELDS = (
     "last_at",
 )
 KEY_FILE = "evidence-log.key"
+#: batches named one by one in a problem (the rest are counted)
+MAX_NAMED = 20
 DEFAULT_LOG_NAME = "hyoka-evidence"
 
 
@@ -183,6 +187,10 @@ class Log:
 
     batch_ids: list[int]
     tree: merkle.Tree
+    #: batch ids whose kept leaf (``evidence_log_leaves``) differs from their record's (recomputed logs only)
+    changed: list[int] = field(default_factory=list)
+    #: batch ids with a kept leaf but no sealed batch any more (recomputed logs only)
+    deleted: list[int] = field(default_factory=list)
     _index: dict[int, int] = field(default_factory=dict, repr=False)
 
     @property
@@ -195,16 +203,49 @@ class Log:
         return self._index.get(batch_id)
 
 
-def current_log() -> Log:
-    """Read every sealed batch (id order) and build the tree over their leaves."""
+def _record_leaves(batch_ids) -> dict[int, bytes]:
+    """{batch id: leaf hash} computed from the batches' records."""
     b = FeedBatch.__table__
     cols = [b.c[name] for name in LEAF_FIELDS]
-    ids, hashes = [], []
-    for row in db.session.execute(sa.select(*cols).where(b.c.chain_hash.is_not(None)).order_by(b.c.id)):
-        mapping = row._mapping
-        ids.append(mapping["id"])
-        hashes.append(merkle.leaf_hash(leaf_bytes(leaf_record(mapping))))
-    return Log(ids, merkle.Tree(hashes))
+    query = sa.select(*cols).where(b.c.chain_hash.is_not(None))
+    if batch_ids is not None:
+        query = query.where(b.c.id.in_(sa.bindparam("ids", expanding=True)))
+    leaves = {}
+    chunks = [None] if batch_ids is None else [batch_ids[i : i + 1000] for i in range(0, len(batch_ids), 1000)]
+    for chunk in chunks:
+        params = {} if chunk is None else {"ids": chunk}
+        for row in db.session.execute(query, params):
+            mapping = row._mapping
+            leaves[mapping["id"]] = merkle.leaf_hash(leaf_bytes(leaf_record(mapping)))
+    return leaves
+
+
+def current_log(*, recompute: bool = False, keep_new: bool = False) -> Log:
+    """The tree over the sealed batches (id order). Leaves come from ``evidence_log_leaves`` where
+    kept, else from the batch records (``keep_new`` stores those: signing does). ``recompute``
+    computes every leaf from its record and lists in ``changed`` the batches whose kept leaf differs."""
+    b, kept_table = FeedBatch.__table__, LogLeaf.__table__
+    rows = db.session.execute(
+        sa.select(b.c.id, kept_table.c.leaf_hash)
+        .select_from(b.outerjoin(kept_table, kept_table.c.batch_id == b.c.id))
+        .where(b.c.chain_hash.is_not(None))
+        .order_by(b.c.id)
+    ).all()
+    ids = [bid for bid, _h in rows]
+    kept = {bid: bytes.fromhex(h) for bid, h in rows if h is not None}
+    if recompute:
+        leaves = _record_leaves(None)
+        changed = [bid for bid in ids if bid in kept and kept[bid] != leaves[bid]]
+        log = Log(ids, merkle.Tree([leaves[bid] for bid in ids]), changed)
+        present = set(ids)
+        log.deleted = sorted(
+            bid for bid in db.session.execute(sa.select(kept_table.c.batch_id)).scalars() if bid not in present
+        )
+        return log
+    new = _record_leaves([bid for bid in ids if bid not in kept]) if len(kept) < len(ids) else {}
+    if keep_new and new:
+        db.session.execute(sa.insert(kept_table), [{"batch_id": bid, "leaf_hash": h.hex()} for bid, h in new.items()])
+    return Log(ids, merkle.Tree([kept.get(bid) or new[bid] for bid in ids]))
 
 
 # --------------------------------------------------------------------------- checking a checkpoint
@@ -269,8 +310,15 @@ def verify_log(against: str | None = None, key: VerifierKey | None = None) -> Lo
     """Check every stored checkpoint (its signature, its row, and that the log extends it) and,
     given ``against`` (a signed note someone kept), that one too, with ``key`` or the log's own."""
     report = LogReport()
-    current = current_log()
+    current = current_log(recompute=True)
     report.size = current.size
+    if current.changed:
+        report.problems.append(
+            f"ログに記録した後にバッチの記録が変更されています: バッチ {_named(current.changed)}"
+            f"(記録した時点の値と、現在の記録から計算した値が一致しません)。"
+        )
+    if current.deleted:
+        report.problems.append(f"ログに記録したバッチが削除されています: バッチ {_named(current.deleted)}。")
     if key is None:
         try:
             key = load_signer().verifier
@@ -304,6 +352,11 @@ def verify_log(against: str | None = None, key: VerifierKey | None = None) -> Lo
             if problem:
                 report.problems.append(f"指定された{problem}")
     return report
+
+
+def _named(batch_ids: list[int]) -> str:
+    more = f" ほか {len(batch_ids) - MAX_NAMED} 件" if len(batch_ids) > MAX_NAMED else ""
+    return ", ".join(str(bid) for bid in batch_ids[:MAX_NAMED]) + more
 
 
 def _stored_count() -> int:
@@ -344,7 +397,7 @@ def make_checkpoint(*, now: datetime | None = None, accept_inconsistent: bool = 
     """
     signer = load_signer(create=True)
     key = signer.verifier
-    current = current_log()
+    current = current_log(keep_new=True)
     if not accept_inconsistent:
         for label, note in _kept_copies():
             try:

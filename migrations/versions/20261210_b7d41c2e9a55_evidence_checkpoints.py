@@ -1,8 +1,9 @@
-"""evidence_checkpoints: signed checkpoints of the evidence log (append-only)
+"""evidence_checkpoints and evidence_log_leaves: the evidence log's signed checkpoints and leaves
 
 The Merkle tree over the sealed evidence batches is signed after imports and on demand
 (``flask evidence checkpoint``); the database keeps each signed note for the portal and for
-``flask evidence verify``. Rows never change: a trigger refuses UPDATE and DELETE.
+``flask evidence verify``, and each batch's leaf hash as first signed (derived; ``verify``
+recomputes and compares). Rows never change: triggers refuse UPDATE and DELETE.
 
 Revision ID: b7d41c2e9a55
 Revises: 5e7c1a9d2b40
@@ -23,6 +24,7 @@ branch_labels = None
 depends_on = None
 
 GUARD = "evidence_checkpoints_append_only"
+LEAVES_GUARD = "evidence_log_leaves_append_only"
 
 
 def upgrade():
@@ -42,9 +44,21 @@ def upgrade():
         op.get_bind().dialect.name
     ]:
         op.execute(stmt)
+    op.create_table(
+        "evidence_log_leaves",
+        sa.Column("batch_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("leaf_hash", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("batch_id", name=op.f("pk_evidence_log_leaves")),
+    )
+    for stmt in guard_sql("evidence_log_leaves", LEAVES_GUARD, message="log leaves are append-only")[
+        op.get_bind().dialect.name
+    ]:
+        op.execute(stmt)
 
 
 def downgrade():
+    drop_guard_sql(op.get_bind(), "evidence_log_leaves", LEAVES_GUARD)
+    op.drop_table("evidence_log_leaves")
     drop_guard_sql(op.get_bind(), "evidence_checkpoints", GUARD)
     with op.batch_alter_table("evidence_checkpoints", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_evidence_checkpoints_signed_at"))

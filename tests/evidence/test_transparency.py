@@ -69,6 +69,7 @@ def _tamper(*statements):
             ("evidence_batches", "evidence_batches_kept"),
             ("audit_events", "audit_events_append_only"),
             ("evidence_checkpoints", "evidence_checkpoints_append_only"),
+            ("evidence_log_leaves", "evidence_log_leaves_append_only"),
         ):
             drop_guard_sql(conn, table, name)
         if conn.dialect.name == "sqlite":
@@ -142,6 +143,7 @@ def test_deleting_the_newest_batch_passes_the_chain_but_not_a_kept_checkpoint(ru
         f"DELETE FROM evidence_batches WHERE id = {newest}",
         f"DELETE FROM audit_events WHERE object_type = 'evidence_batch' AND object_id = '{newest}'",
         "DELETE FROM evidence_checkpoints WHERE tree_size = 3",
+        f"DELETE FROM evidence_log_leaves WHERE batch_id = {newest}",
     )
     alone = _verify(runner)
     assert alone.exit_code == 0, alone.output  # what the database holds is consistent
@@ -196,6 +198,7 @@ def test_a_consistent_rewrite_of_every_hash_fails_against_the_checkpoint(runner,
     _tamper(
         f"UPDATE evidence_access SET terminal = 'T9' WHERE event_id = '{DAYS[0]}-e1'",
         "DELETE FROM evidence_checkpoints",
+        "DELETE FROM evidence_log_leaves",
         "DELETE FROM audit_events WHERE object_type = 'evidence_batch'",
     )
     _rewrite_chain()
@@ -204,6 +207,20 @@ def test_a_consistent_rewrite_of_every_hash_fails_against_the_checkpoint(runner,
     against = _verify(runner, "--against", str(kept))
     assert against.exit_code == 2
     assert "署名されたときの内容と一致しません" in against.output and "履歴の書き換え" in against.output
+
+
+def test_verify_names_batches_changed_or_deleted_after_they_were_logged(runner, imported):
+    """The kept leaves name what the checkpoints alone only show as a rewritten history."""
+    ids = imported()
+    _tamper(
+        f"UPDATE evidence_batches SET source = 'cli:other.csv' WHERE id = {ids[0]}",
+        f"DELETE FROM evidence_access WHERE batch_id = {ids[2]}",
+        f"DELETE FROM evidence_batches WHERE id = {ids[2]}",
+    )
+    result = _verify(runner)
+    assert result.exit_code == 2
+    assert f"ログに記録した後にバッチの記録が変更されています: バッチ {ids[0]}(" in result.output
+    assert f"ログに記録したバッチが削除されています: バッチ {ids[2]}。" in result.output
 
 
 def test_a_checkpoint_signed_by_another_key_fails(app, runner, imported, tmp_path):

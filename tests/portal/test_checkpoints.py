@@ -91,6 +91,7 @@ def test_a_person_with_a_kept_checkpoint_sees_the_deletion(client, signed, tmp_p
             ("evidence_access", "evidence_access_append_only"),
             ("evidence_batches", "evidence_batches_kept"),
             ("evidence_checkpoints", "evidence_checkpoints_append_only"),
+            ("evidence_log_leaves", "evidence_log_leaves_append_only"),
         ):
             drop_guard_sql(conn, table, name)
         if conn.dialect.name == "sqlite":
