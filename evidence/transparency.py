@@ -140,7 +140,10 @@ def load_signer(*, create: bool = False) -> Signer:
         )
     signer = Signer.generate(log_name())
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it a moment ago: use that one
+        return load_signer()
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(signer.encode() + "\n")
     log.warning("evidence log: created the signing key %s (%s)", path, signer.verifier.fingerprint)

@@ -81,6 +81,7 @@ def live_server(request, tmp_path_factory):
         "REMEMBER_COOKIE_SECURE": False,
         "WTF_CSRF_ENABLED": True,
         "HYOKA_UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
+        "HYOKA_EVIDENCE_LOG_KEY": str(tmp_path_factory.mktemp("log-key") / "evidence-log.key"),
     }
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("e2e") / "e2e.sqlite3"
