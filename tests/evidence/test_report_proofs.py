@@ -21,7 +21,7 @@ TOOL = ROOT / "tools" / "verify_evidence_report.py"
 
 @pytest.fixture
 def assessment(app, department):
-    from pia.models import Affair, Assessment
+    from pia.assessments.models import Affair, Assessment
 
     affair = Affair(code="juki", name="住民基本台帳に関する事務", department=department("住民情報課"))
     a = Assessment(affair=affair, form="zenkoumoku", title="住民基本台帳に関する事務 全項目評価書")
