@@ -280,7 +280,8 @@ def test_full_procedure_leads_to_publication(page, live_server, live_app, login_
     expect(procedure_step(page, "個人情報保護委員会への提出")).to_contain_text("完了")
 
     actions.get_by_label("公表日").fill(today.isoformat())
-    actions.get_by_role("button", name="公表する").click()
+    # publishing renders and stores the PDF/A (a few seconds; minutes on a loaded machine)
+    actions.get_by_role("button", name="公表する").click(timeout=180_000)
     expect_flash(page, "公表済みにしました。")
     expect(page.get_by_role("heading", level=1)).to_contain_text("公表済み")
     expect(procedure_step(page, "公表")).to_contain_text("完了")
