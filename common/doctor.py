@@ -93,6 +93,13 @@ def check_migrations() -> Result:
     except sa.exc.SQLAlchemyError:
         return Result(problems=["データベースに接続できないため、マイグレーションを確認できません。"])
     if not current:
+        if sa.inspect(db.engine).has_table("users"):
+            return Result(
+                problems=[
+                    "データベースにマイグレーションの記録(alembic_version)がありません。"
+                    "マイグレーション以外の方法で作成されたデータベースです。"
+                ]
+            )
         return Result(
             problems=["データベースにテーブルが作成されていません。flask --app app db upgrade を実行してください。"]
         )

@@ -15,6 +15,7 @@ certificates; Flask-Mailman's own SMTP backend would accept any certificate.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -182,6 +183,18 @@ class SMTPBackend(EmailBackend):
     @cached_property
     def ssl_context(self):
         return ssl.create_default_context(cafile=self.ca_file)
+
+    def open(self):
+        """Open the connection; one that fails half-way (STARTTLS refused, a wrong password)
+        is closed, not left to the garbage collector."""
+        try:
+            return super().open()
+        except BaseException:
+            if self.connection is not None:
+                with contextlib.suppress(Exception):
+                    self.connection.close()
+                self.connection = None
+            raise
 
 
 def connection() -> SMTPBackend:
