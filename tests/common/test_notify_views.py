@@ -7,7 +7,6 @@ import re
 
 import pytest
 
-from common.auth import ALL_ROLES
 from common.db import db
 
 URL = "/account/notifications"
@@ -19,11 +18,6 @@ def _boxes(page: str) -> dict[str, bool]:
         match.group(2): "checked" in match.group(1) + match.group(3)
         for match in re.finditer(r'<input([^>]*)name="kinds" type="checkbox" value="([^"]+)"([^>]*)>', page)
     }
-
-
-def test_every_staff_role_owns_the_page(app):
-    view = app.view_functions["notifications.preferences"]
-    assert view.hyoka_roles == frozenset(ALL_ROLES)
 
 
 def test_the_page_is_linked_from_every_page_of_a_signed_in_person(app, as_role):
@@ -118,3 +112,17 @@ class TestWithServer:
 
     def test_with_a_mail_server_the_page_does_not_say_so(self, app, as_role):
         assert "メールは送信されません" not in as_role("officer").get(URL).text
+
+
+def test_an_administrator_sets_a_users_address_from_the_command_line(app, make_user):
+    runner = app.test_cli_runner()
+    user = make_user("officer")
+    result = runner.invoke(args=["users", "email", user.username, "sato@city.example.lg.jp"])
+    assert result.exit_code == 0 and "sato@city.example.lg.jp" in result.output
+    db.session.refresh(user)
+    assert user.email == "sato@city.example.lg.jp"
+    bad = runner.invoke(args=["users", "email", user.username, "sato"])
+    assert bad.exit_code == 1 and "メールアドレスの形式ではありません" in bad.output
+    assert runner.invoke(args=["users", "email", user.username]).exit_code == 0
+    db.session.refresh(user)
+    assert user.email is None
