@@ -24,7 +24,7 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -282,9 +282,8 @@ def send_pending(today: date) -> SendReport:
         return report
     try:
         for user, rows, how in outgoing:
-            composed = _compose(user, rows, how, labels)
             try:
-                backend.send_messages([composed.message])
+                backend.send_messages([_compose(user, rows, how, labels).message])
             except Exception as error:
                 log.warning("mail to user %s refused: %s", user.id, error)
                 _release(rows, mail.smtp_error_text(error))
@@ -367,12 +366,3 @@ def init_app(app) -> None:
         "HYOKA_NOTIFY_DIGEST_HOUR", int(os.environ.get("HYOKA_NOTIFY_DIGEST_HOUR") or DEFAULT_DIGEST_HOUR)
     )
     register_job(app, "notifications", "通知メール", run, order=90)
-
-
-def days_until(day: date, today: date) -> int:
-    return (day - today).days
-
-
-def within(day: date | None, today: date, days: int) -> bool:
-    """``day`` is from ``today`` to ``days`` days later."""
-    return day is not None and today <= day <= today + timedelta(days=days)
