@@ -156,3 +156,77 @@ def test_a_package_adds_its_check_and_a_check_that_breaks_is_a_problem(app, runn
     assert "[OK] ディレクトリ: 接続できます。" in result.output
     assert "[問題] 壊れた確認: 確認中にエラーが発生しました(OSError: no route)。" in result.output
     assert result.exit_code == 1
+
+
+def _self_signed(tmp_path):
+    """A certificate for 127.0.0.1 signed by itself, and its key: (cert path, key path)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "庁内メールサーバー")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "smtp.crt", tmp_path / "smtp.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+class TestStartTLS:
+    """STARTTLS verifies the server's certificate: one nobody vouches for is refused, and is
+    accepted once its authority is given (HYOKA_SMTP_CA_FILE)."""
+
+    @pytest.fixture
+    def tls_server(self, tmp_path):
+        import ssl
+
+        from aiosmtpd.controller import Controller
+
+        from tests.conftest import SMTPInbox
+
+        cert, key = _self_signed(tmp_path)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        inbox = SMTPInbox()
+        inbox.port = free_port()
+        inbox.cert = cert
+        controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port, tls_context=context)
+        controller.start()
+        try:
+            yield inbox
+        finally:
+            controller.stop()
+
+    @pytest.fixture
+    def app_config(self, tls_server):
+        return {**tls_server.config, "HYOKA_SMTP_TLS": "starttls"}
+
+    def test_an_unknown_certificate_is_refused_and_its_authority_accepted(self, app, runner, migrated, tls_server):
+        migrated()
+        result = runner.invoke(args=["doctor"])
+        assert result.exit_code == 1
+        [line] = _lines(result, "メール")
+        assert "の証明書を検証できません" in line and "HYOKA_SMTP_CA_FILE" in line
+        app.extensions["hyoka_mail"].ca_file = str(tls_server.cert)
+        result = runner.invoke(args=["doctor"])
+        [line] = _lines(result, "メール")
+        assert line.startswith(f"[OK] メール: 127.0.0.1:{tls_server.port}(STARTTLS)に接続できます"), line
