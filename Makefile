@@ -7,12 +7,12 @@ export FLASK_APP := app
 
 .PHONY: run test test-fast lint venv deps test-deps sysdeps sysdeps-test bench clean
 
-run: sysdeps deps  ## install everything, migrate, load the demo, start on http://127.0.0.1:$(PORT)
+run: sysdeps deps  ## install everything, migrate, load the demo, start on http://127.0.0.1:$(PORT) with `flask tick` every minute
 	$(BIN)/flask db upgrade
 	HYOKA_ENV=development $(BIN)/flask demo load
 	@$(BIN)/flask demo accounts
 	@echo "Hyoka: http://127.0.0.1:$(PORT)/  (公開ページ: http://127.0.0.1:$(PORT)/public/)"
-	HYOKA_ENV=development $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+	HYOKA_ENV=development HYOKA_BASE_URL=$${HYOKA_BASE_URL:-http://127.0.0.1:$(PORT)} scripts/run_with_tick.sh $(BIN) run --host 127.0.0.1 --port $(PORT)
 
 test: sysdeps-test test-deps  ## install test dependencies and run the whole suite (SQLite, and PostgreSQL when HYOKA_TEST_POSTGRES_URL is set)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)

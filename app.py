@@ -145,16 +145,21 @@ def create_app(config: dict | None = None) -> Flask:
     pdf_cache.init_app(app)
 
     import portal
-    from common import admin_views, auth_views, templating, views
+    from common import admin_views, auth_views, doctor, mail, notify, notify_views, schedule, templating, views
     from common.api import bp as api_bp
     from common.cli import demo_cli, users_cli
 
     app.register_blueprint(views.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(admin_views.bp)
+    app.register_blueprint(notify_views.bp)
     templating.init_app(app)
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    mail.init_app(app)
+    schedule.init_app(app)  # flask tick: the packages add their jobs
+    notify.init_app(app)  # the notification kinds come from the packages
+    doctor.init_app(app)  # flask doctor: the packages add their checks
 
     for name in DOMAIN_PACKAGES:
         module = importlib.import_module(name)

@@ -60,6 +60,28 @@ def list_users():
         click.echo(f"{user.username}\t{user.display_name}\t{','.join(sorted(user.roles))}{state}")
 
 
+@users_cli.command("email")
+@click.argument("username")
+@click.argument("address", required=False, default="")
+def set_email(username, address):
+    """Set the address a user's notifications go to (none: no mail)."""
+    from common.mail import is_address
+    from common.mynumber import REFUSED, contains_my_number
+
+    user = db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none()
+    if user is None:
+        raise click.ClickException(f"ユーザーID {username} は存在しません。")
+    address = address.strip()
+    if contains_my_number(address):
+        raise click.ClickException(REFUSED)
+    if address and not is_address(address):
+        raise click.ClickException(f"「{address}」はメールアドレスの形式ではありません。")
+    with audit.acting_as("cli"):
+        user.email = address or None
+        db.session.commit()
+    click.echo(f"{username} の通知先を{address or 'なし'}にしました。")
+
+
 @demo_cli.command("load")
 @click.option("--no-evidence", is_flag=True, help="証跡フィードを読み込まない")
 def load_demo(no_evidence):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -64,6 +64,12 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: where notifications go (none: no mail)
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    #: ``immediate``: each notification when it is due; ``digest``: one mail a day (NOTIFY_MODES)
+    notify_mode: Mapped[str] = mapped_column(sa.String(10), default="immediate", server_default="immediate")
+    #: the kinds of notification the user turned off (common.notify), None: none
+    notify_off: Mapped[list | None] = mapped_column(JSONType)
 
     role_rows: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     departments: Mapped[list[Department]] = relationship(
@@ -95,6 +101,9 @@ class User(UserMixin, db.Model):
 
     def __repr__(self):
         return f"<User {self.username}>"
+
+
+NOTIFY_MODES = {"immediate": "その都度受け取る", "digest": "1日1回まとめて受け取る"}
 
 
 class Setting(db.Model):
@@ -194,6 +203,44 @@ class AuditEvent(db.Model):
     before: Mapped[dict | None] = mapped_column(JSONType)
     after: Mapped[dict | None] = mapped_column(JSONType)
     ip: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class Notification(db.Model):
+    """A notification for one person, kept once (``dedupe_key``), mailed once (common.notify)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: the kind's name (common.notify.Kind)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    #: the event's key and the person: the same event never gives a person a second notification
+    dedupe_key: Mapped[str] = mapped_column(sa.String(300), unique=True)
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    #: the text, paragraphs separated by blank lines
+    body: Mapped[str] = mapped_column(sa.Text)
+    #: the page it is about (absolute URL)
+    link: Mapped[str] = mapped_column(sa.String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: when it was handed to the SMTP server (or set aside, see ``outcome``); None while pending
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    #: ``immediate``, ``digest``, ``combined`` (several at once in one mail), ``off`` (the kind
+    #: was turned off before it went), ``no_address``, ``failed`` (gave up after MAX_ATTEMPTS)
+    outcome: Mapped[str] = mapped_column(sa.String(20), default="", server_default="")
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_error: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+
+    user: Mapped[User] = relationship()
+
+
+class ScheduledRun(db.Model):
+    """A job of ``flask tick`` done for a day (a daily job runs once a day)."""
+
+    __tablename__ = "scheduled_runs"
+
+    job: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 guard(AuditEvent.__table__, "audit_events_append_only", message="audit trail is append-only")

@@ -7,8 +7,11 @@ from __future__ import annotations
 def init_app(app) -> None:
     import consultation.models  # noqa: F401  (register the tables)
     from common.demo import register_demo
+    from common.notify import register_kind
+    from common.schedule import register_job
     from common.views import register_panel
     from consultation import procedure as hooks
+    from consultation import schedule
     from consultation.cli import cli
     from consultation.demo import load_demo
     from consultation.panel import panel
@@ -29,6 +32,9 @@ def init_app(app) -> None:
     procedure.register_check("consultation", hooks.check)
     procedure.register_section_vi("consultation", hooks.section_vi)
     procedure.register_panel("consultation/_assessment_panel.html")
+    register_job(app, "consultation_periods", "意見募集の開始・締切", schedule.open_and_close, order=10)
+    for kind in schedule.KINDS:
+        register_kind(app, kind)
 
 
 def period_text(consultation) -> str:

@@ -3,7 +3,8 @@ assessments' declarations, triage, evidence reports and the dashboard.
 
 ``init_app(app)`` registers the tables, the views (``evidence.dashboard`` …), the feed
 API (``POST /api/v1/feeds/<kind>``), the ``flask evidence`` commands, the dashboard panel,
-the demo step and the evidence log's settings (:func:`evidence.transparency.init_config`).
+the demo step, the evidence log's settings (:func:`evidence.transparency.init_config`), and
+what ``flask tick`` and ``flask doctor`` do for the evidence (:mod:`evidence.schedule`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,21 @@ def init_app(app) -> None:
     import evidence.api  # noqa: F401  (adds its route to the API blueprint)
     import evidence.models  # noqa: F401  (register the tables)
     from common.demo import register_demo
+    from common.doctor import register_check
+    from common.notify import register_kind
+    from common.schedule import register_job
     from common.views import register_panel
-    from evidence import demo, transparency, views
+    from evidence import demo, schedule, transparency, views
     from evidence.cli import cli
 
     transparency.init_config(app)
+    schedule.init_config(app)
     app.register_blueprint(views.bp)
     app.cli.add_command(cli)
     register_panel(app, views.dashboard_panel)
     register_demo("evidence", demo.load_demo, order=40, evidence=True)
+    register_job(app, "evidence_checkpoint", "証跡ログのチェックポイント", schedule.daily_checkpoint, order=20)
+    register_job(app, "evidence_checks", "証跡の点検", schedule.daily_checks, order=30)
+    for kind in schedule.KINDS:
+        register_kind(app, kind)
+    register_check(app, "evidence_log_key", "証跡ログの署名鍵", schedule.check_log_key, order=60)

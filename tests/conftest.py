@@ -137,6 +137,7 @@ def app(engine_name, request, tmp_path, app_config):
         "HYOKA_UPLOAD_DIR": str(tmp_path / "uploads"),
         "HYOKA_PDF_CACHE_DIR": str(tmp_path / "pdf-cache"),
         "HYOKA_EVIDENCE_LOG_KEY": str(tmp_path / "evidence-log.key"),
+        "HYOKA_TICK_LOCK": str(tmp_path / "tick.lock"),
         **app_config,
     }
     if engine_name == "sqlite":
@@ -444,3 +445,77 @@ def published_version(app):
         return version
 
     return make
+
+
+# --------------------------------------------------------------------------- mail
+
+
+class SMTPInbox:
+    """What a real SMTP server (aiosmtpd, started by the test) received; ``refuse`` lists
+    recipient addresses it answers 550."""
+
+    def __init__(self):
+        self.messages = []
+        self.refuse: set[str] = set()
+        self.port = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes, policy
+
+        message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        message.envelope_to = list(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 OK"
+
+    def to(self, address: str) -> list:
+        return [m for m in self.messages if address in m.envelope_to]
+
+    @property
+    def config(self) -> dict:
+        """App settings that send mail to this server."""
+        return {
+            "HYOKA_SMTP_HOST": "127.0.0.1",
+            "HYOKA_SMTP_PORT": str(self.port),
+            "HYOKA_SMTP_TLS": "none",
+            "HYOKA_SMTP_SENDER": "hyoka@city.example.lg.jp",
+            "HYOKA_BASE_URL": "https://hyoka.city.example.lg.jp/pia",
+            "HYOKA_SMTP_TIMEOUT": "5",
+        }
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on 127.0.0.1 for the test; yields its :class:`SMTPInbox`
+    (``smtp_server.config`` points the app at it)."""
+    from aiosmtpd.controller import Controller
+
+    inbox = SMTPInbox()
+    inbox.port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller.start()
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+def mail_text(message) -> str:
+    return message.get_body(("plain",)).get_content()
+
+
+def mail_html(message) -> str:
+    return message.get_body(("html",)).get_content()

@@ -12,11 +12,13 @@ from __future__ import annotations
 def init_app(app) -> None:
     import pia.assessments.models  # noqa: F401  (register the tables)
     from common.demo import register_demo
+    from common.notify import register_kind
     from common.views import register_panel
     from pia import procedure
     from pia.assessments import (
         api,  # noqa: F401  (adds the /api/v1/assessments routes)
         checklist,
+        notices,
         views,
     )
     from pia.assessments.cli import cli
@@ -28,6 +30,8 @@ def init_app(app) -> None:
     procedure.register_gate(checklist.require_passing)  # submitting and publishing wait for the checklist
     register_panel(app, deadlines_panel)
     register_demo("pia-assessments", load_demo, order=10)
+    for kind in notices.KINDS:
+        register_kind(app, kind)
     app.jinja_env.globals.setdefault("pia_document_view", document_view)
     app.jinja_env.globals["pia_can_read_version"] = _can_read_version
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 def init_app(app) -> None:
     import pia.review.models  # noqa: F401  (register the tables)
     from common.demo import register_demo
+    from common.notify import register_kind
     from common.views import register_panel
     from pia import procedure
-    from pia.review import demo, services, views
+    from pia.review import demo, notices, services, views
 
     app.register_blueprint(views.bp)
     procedure.register_check("review", services.review_problem)
@@ -25,3 +26,5 @@ def init_app(app) -> None:
     app.jinja_env.globals.update(views.template_helpers())
     register_demo("review", demo.load_demo, order=18)
     register_panel(app, views.dashboard_panel)
+    for kind in notices.KINDS:
+        register_kind(app, kind)

@@ -13,6 +13,8 @@ from werkzeug.routing.converters import NumberConverter
 from common.models import ROLES
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
+#: the pages of one's own account: every staff role owns them
+ACCOUNT_PAGES = ("auth.change_password", "auth.logout", "notifications.preferences")
 
 
 def _dummy_url(app, rule):
@@ -46,6 +48,11 @@ def test_every_endpoint_declares_its_owner(app):
         )
     ]
     assert not missing, f"endpoints without an owner role: {sorted(set(missing))}"
+
+
+def test_every_staff_role_owns_the_account_pages(app):
+    for endpoint in ACCOUNT_PAGES:
+        assert app.view_functions[endpoint].hyoka_roles == frozenset(ROLES), endpoint
 
 
 def test_anonymous_is_refused_everywhere_but_public_routes(app, client):
