@@ -145,7 +145,18 @@ def create_app(config: dict | None = None) -> Flask:
     pdf_cache.init_app(app)
 
     import portal
-    from common import admin_views, auth_views, doctor, mail, notify, notify_views, schedule, templating, views
+    from common import (
+        admin_views,
+        auth_views,
+        directory,
+        doctor,
+        mail,
+        notify,
+        notify_views,
+        schedule,
+        templating,
+        views,
+    )
     from common.api import bp as api_bp
     from common.cli import demo_cli, users_cli
 
@@ -160,6 +171,7 @@ def create_app(config: dict | None = None) -> Flask:
     schedule.init_app(app)  # flask tick: the packages add their jobs
     notify.init_app(app)  # the notification kinds come from the packages
     doctor.init_app(app)  # flask doctor: the packages add their checks
+    directory.init_app(app)  # sign-in through the 庁内 directory (LDAP), off by default
 
     for name in DOMAIN_PACKAGES:
         module = importlib.import_module(name)

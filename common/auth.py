@@ -24,9 +24,9 @@ from flask_login.config import SESSION_KEYS
 from flask_login.signals import session_protected
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from common import audit
+from common import audit, directory
 from common.db import db, dialect_insert, utcnow
-from common.models import DEFAULT_TOKEN_FEEDS, FEED_KINDS, ROLES, ApiToken, LoginAttempt, User
+from common.models import DEFAULT_TOKEN_FEEDS, FEED_KINDS, ROLES, ApiToken, Department, LoginAttempt, User
 from common.mynumber import contains_my_number
 
 
@@ -160,13 +160,23 @@ LOGIN_ATTEMPT_RETENTION = timedelta(days=1)
 _dummy_hashes: dict[str, str] = {}
 
 
+#: the password hash of a directory account: no password ever matches it
+DIRECTORY_PASSWORD = "!directory"
+
+
 @dataclass
 class SignIn:
     """The outcome of :func:`authenticate`: the user when name and password are right;
-    ``locked`` when the name is locked (the same for every name, known or not)."""
+    ``locked`` when the name is locked (the same for every name, known or not);
+    ``unavailable`` when the directory could not be asked; ``no_roles`` when the directory
+    vouched for the user but none of their groups gives a role here; ``local_refused`` when a
+    local account other than an administrator's is not to be used (HYOKA_LDAP_LOCAL_LOGIN)."""
 
     user: User | None
     locked: bool = False
+    unavailable: bool = False
+    no_roles: bool = False
+    local_refused: bool = False
 
 
 def login_name_key(name: str) -> str:
@@ -191,21 +201,31 @@ def authenticate(name: str, password: str) -> SignIn:
     Every name is treated alike, whether a user has it or not: the same lockout after
     ``HYOKA_LOGIN_MAX_FAILURES`` failures, and one password hash checked (a dummy one when
     there is no enabled user), so neither the answer nor its time tells which names exist.
+
+    With directory sign-in on (common.directory), a name no local account has is checked
+    against the directory; the account is created at the first sign-in and its roles and
+    departments follow its groups at each one (:func:`_sync_directory_user`).
     """
     key = login_name_key(name)
     now = utcnow()
-    user = db.session.execute(db.select(User).filter_by(username=name.strip())).scalar_one_or_none()
+    ldap = directory.settings()
+    user = _find_user(name, ldap.enabled)
     locked_until = db.session.execute(
         db.select(LoginAttempt.locked_until).where(LoginAttempt.name_hash == key)
     ).scalar_one_or_none()
     if locked_until is not None and locked_until > now:
         _record_failure(name, user, "ロック中のアカウントへのログイン試行", "" if user else "ロック中のログイン試行")
         return SignIn(None, locked=True)
-    if user is not None and user.active:
+    if ldap.enabled and (user is None or user.directory_dn is not None):
+        return _authenticate_directory(ldap, name, password, user, key, now)
+    if user is not None and user.active and user.directory_dn is None:
         right = check_password_hash(user.password_hash, password)
     else:
         check_password_hash(_dummy_hash(), password)
         right = False
+    if right and user is not None and ldap.enabled and ldap.local_login == "admin" and not user.has_role("admin"):
+        _record_failure(name, user, "ローカルアカウントでのログイン（管理者以外は使用できない設定）")
+        return SignIn(None, local_refused=True)
     if right:
         db.session.execute(db.delete(LoginAttempt).where(LoginAttempt.name_hash == key))
         return SignIn(user)
@@ -217,6 +237,104 @@ def authenticate(name: str, password: str) -> SignIn:
         "失敗が続いたためロック" if locked else "",
     )
     return SignIn(None, locked=locked)
+
+
+def _find_user(name: str, directory_on: bool) -> User | None:
+    """The account of a typed name: the local account spelled so, else (with directory
+    sign-in on) the directory account of that name in any case."""
+    typed = name.strip()
+    user = db.session.execute(db.select(User).filter_by(username=typed)).scalar_one_or_none()
+    if user is None and directory_on:
+        user = db.session.execute(
+            db.select(User).where(User.directory_dn.is_not(None), User.username == typed.lower())
+        ).scalar_one_or_none()
+    return user
+
+
+def _authenticate_directory(ldap, name: str, password: str, user: User | None, key: str, now) -> SignIn:
+    """A sign-in checked by the directory (the name is no local account's)."""
+    check_password_hash(_dummy_hash(), password)  # the same cost as a local sign-in
+    try:
+        entry = directory.authenticate(ldap, name, password)
+    except directory.DirectoryUnavailable as error:
+        logger.error("directory sign-in: the directory cannot be asked: %s", error)
+        _record_failure(name, user, "ディレクトリサーバーに接続できないためログインできません")
+        return SignIn(None, unavailable=True)
+    if entry is None or (user is not None and not user.active):
+        locked = _count_failure(key, now)
+        _record_failure(
+            name,
+            user,
+            "パスワード誤り" if user is None or user.active else "無効なアカウント",
+            "失敗が続いたためロック" if locked else "",
+        )
+        return SignIn(None, locked=locked)
+    db.session.execute(db.delete(LoginAttempt).where(LoginAttempt.name_hash == key))
+    if not entry.roles:
+        if user is not None:
+            _sync_directory_user(user, entry, name)
+        _record_failure(name, user, "ディレクトリのグループに権限の割り当てがないためログインできません")
+        if user is None:
+            logger.warning("directory sign-in: %s has no group mapped to a role", entry.dn)
+        return SignIn(None, no_roles=True)
+    if user is None:
+        user = User(
+            username=name.strip().lower(),
+            display_name=entry.display_name[:200],
+            password_hash=DIRECTORY_PASSWORD,
+            directory_dn=entry.dn,
+            email=entry.email,
+        )
+        db.session.add(user)
+    _sync_directory_user(user, entry, name)
+    return SignIn(user)
+
+
+def _role_names(roles) -> str:
+    return "、".join(ROLES[r] for r in ROLES if r in roles) or "なし"
+
+
+def _sync_directory_user(user: User, entry, name: str) -> None:
+    """Give ``user`` the roles, departments and name of their directory entry; audited."""
+    new = user.id is None
+    departments = []
+    if entry.departments:
+        departments = list(
+            db.session.execute(
+                db.select(Department).where(Department.code.in_(sorted(entry.departments))).order_by(Department.code)
+            ).scalars()
+        )
+        unknown = sorted(entry.departments - {d.code for d in departments})
+        if unknown:
+            logger.warning("directory sign-in: unknown department codes in HYOKA_LDAP_GROUP_DEPARTMENTS: %s", unknown)
+    before_roles, before_departments = user.roles, {d.id for d in user.departments}
+    user.directory_dn = entry.dn
+    user.display_name = entry.display_name[:200]
+    if entry.email and not user.email:
+        user.email = entry.email[:254]
+    user.set_roles(entry.roles)
+    user.departments = departments
+    db.session.flush()
+    dept_names = "、".join(d.name for d in departments) or "なし"
+    if new:
+        audit.record(
+            "create",
+            "User",
+            user.id,
+            f"ディレクトリからの初回ログインでアカウントを作成（権限: {_role_names(entry.roles)}、所属: {dept_names}）",
+            actor=user,
+        )
+    elif before_roles != entry.roles or before_departments != {d.id for d in departments}:
+        audit.record(
+            "update",
+            "User",
+            user.id,
+            f"ディレクトリのグループにより権限・所属を更新（権限: {_role_names(before_roles)} → "
+            f"{_role_names(entry.roles)}、所属: {dept_names}）",
+            actor=user,
+        )
+        if before_roles - entry.roles:
+            end_sessions(user)  # a role taken away ends the user's other sessions too
 
 
 def _count_failure(key: str, now) -> bool:

@@ -24,6 +24,29 @@ bp = Blueprint("auth", __name__)
 
 WRONG = "ユーザーIDまたはパスワードが正しくありません。"
 LOCKED = "ログインの失敗が続いたため、このアカウントは一時的にロックされています。しばらくしてから再度お試しください。"
+UNAVAILABLE = (
+    "庁内ディレクトリ(LDAP)に接続できないため、ログインできません。しばらくしてから再度お試しいただくか、"
+    "システム管理者にお問い合わせください。"
+)
+NO_ROLES = (
+    "ユーザーIDとパスワードは確認できましたが、所属するグループにこのシステムの権限が割り当てられていません。"
+    "システム管理者にお問い合わせください。"
+)
+LOCAL_REFUSED = (
+    "このシステムには庁内ディレクトリのアカウントでログインしてください(ローカルアカウントは管理者のみ使用できます)。"
+)
+
+
+def _refusal(result) -> str:
+    if result.locked:
+        return LOCKED
+    if result.unavailable:
+        return UNAVAILABLE
+    if result.no_roles:
+        return NO_ROLES
+    if result.local_refused:
+        return LOCAL_REFUSED
+    return WRONG
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -37,7 +60,7 @@ def login():
         result = authenticate(form.username.data, form.password.data)
         if result.user is None:
             db.session.commit()
-            flash(LOCKED if result.locked else WRONG, "error")
+            flash(_refusal(result), "error")
             return render_template("auth/login.html", form=form), 200
         user = result.user
         # new session at login: nothing from the anonymous session survives (fixation)
@@ -68,6 +91,9 @@ def logout():
 @requires(*ALL_ROLES)
 def change_password():
     """Change one's own password: the other sessions of the user end, this one stays."""
+    if current_user.directory_dn is not None:
+        flash("庁内ディレクトリのアカウントです。パスワードはディレクトリ側(庁内の手続き)で変更してください。", "info")
+        return redirect(url_for("common.dashboard"))
     form = ChangePasswordForm(username=current_user.username)
     if form.validate_on_submit():
         if not verify_password(current_user, form.current.data):

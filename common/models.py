@@ -70,6 +70,10 @@ class User(UserMixin, db.Model):
     notify_mode: Mapped[str] = mapped_column(sa.String(10), default="immediate", server_default="immediate")
     #: the kinds of notification the user turned off (common.notify), None: none
     notify_off: Mapped[list | None] = mapped_column(JSONType)
+    #: the user's entry in the 庁内 directory: set, the account signs in through LDAP
+    #: (common.directory), has no local password, and its roles and departments follow its
+    #: groups at each sign-in; None: a local account
+    directory_dn: Mapped[str | None] = mapped_column(sa.String(1000))
 
     role_rows: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     departments: Mapped[list[Department]] = relationship(
