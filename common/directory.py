@@ -340,6 +340,10 @@ def _close(conn: Connection) -> None:
         conn.unbind()
     except LDAPException:
         pass
+    # ldap3 keeps the socket of a connection that failed to open, unclosed
+    sock = getattr(conn, "socket", None)
+    if sock is not None:
+        sock.close()
 
 
 def _error_text(error: Exception) -> str:
