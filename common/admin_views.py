@@ -93,6 +93,10 @@ def edit_user(user_id):
         problems = password_problems(form.password.data, form.username.data) if form.password.data else []
         if clash:
             form.username.errors.append("このユーザーIDは既に使われています。")
+        elif user.directory_dn is not None and form.password.data:
+            form.password.errors.append(
+                "庁内ディレクトリのアカウントにはパスワードを設定できません(ディレクトリのパスワードでログインします)。"
+            )
         elif problems:
             form.password.errors.extend(problems)
         elif user.id == current_user.id and ("admin" not in form.roles.data or not form.active.data):

@@ -402,3 +402,24 @@ def test_settings_are_checked(tmp_path):
         "HYOKA_LDAP_SEARCH_BASE",
     ):
         assert needle in text
+
+
+def test_an_administrator_sees_a_directory_account_and_cannot_give_it_a_password(app, client, koseki, make_user, login):
+    _post_login(client, "tanaka", PASSWORDS["tanaka"])
+    client.post("/logout")
+    tanaka = _user("tanaka")
+    login(make_user("admin"))
+    listing = client.get("/admin/users")
+    assert "庁内ディレクトリ" in listing.text
+    response = client.post(
+        f"/admin/users/{tanaka.id}",
+        data={
+            "username": "tanaka",
+            "display_name": "田中 一郎",
+            "roles": ["officer"],
+            "active": "y",
+            "password": "local-password-99",
+        },
+    )
+    assert response.status_code == 200 and "パスワードを設定できません" in response.text
+    assert _user("tanaka").password_hash == "!directory"
