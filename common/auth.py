@@ -26,6 +26,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from common import audit, directory
 from common.db import db, dialect_insert, utcnow
+from common.mail import is_address
 from common.models import DEFAULT_TOKEN_FEEDS, FEED_KINDS, ROLES, ApiToken, Department, LoginAttempt, User
 from common.mynumber import contains_my_number
 
@@ -240,14 +241,13 @@ def authenticate(name: str, password: str) -> SignIn:
 
 
 def _find_user(name: str, directory_on: bool) -> User | None:
-    """The account of a typed name: the local account spelled so, else (with directory
-    sign-in on) the directory account of that name in any case."""
+    """The account of a typed name: the one spelled so, else (with directory sign-in on)
+    the one of that name in lower case, the name a directory account is created under (a
+    local account of that name keeps it: the directory never takes it over)."""
     typed = name.strip()
     user = db.session.execute(db.select(User).filter_by(username=typed)).scalar_one_or_none()
-    if user is None and directory_on:
-        user = db.session.execute(
-            db.select(User).where(User.directory_dn.is_not(None), User.username == typed.lower())
-        ).scalar_one_or_none()
+    if user is None and directory_on and typed.lower() != typed:
+        user = db.session.execute(db.select(User).filter_by(username=typed.lower())).scalar_one_or_none()
     return user
 
 
@@ -283,7 +283,6 @@ def _authenticate_directory(ldap, name: str, password: str, user: User | None, k
             display_name=entry.display_name[:200],
             password_hash=DIRECTORY_PASSWORD,
             directory_dn=entry.dn,
-            email=entry.email,
         )
         db.session.add(user)
     _sync_directory_user(user, entry, name)
@@ -310,8 +309,8 @@ def _sync_directory_user(user: User, entry, name: str) -> None:
     before_roles, before_departments = user.roles, {d.id for d in user.departments}
     user.directory_dn = entry.dn
     user.display_name = entry.display_name[:200]
-    if entry.email and not user.email:
-        user.email = entry.email[:254]
+    if entry.email and not user.email and is_address(entry.email) and len(entry.email) <= 254:
+        user.email = entry.email
     user.set_roles(entry.roles)
     user.departments = departments
     db.session.flush()

@@ -423,3 +423,22 @@ def test_an_administrator_sees_a_directory_account_and_cannot_give_it_a_password
     )
     assert response.status_code == 200 and "パスワードを設定できません" in response.text
     assert _user("tanaka").password_hash == "!directory"
+
+
+def test_a_local_account_keeps_its_name_and_a_disabled_directory_account_stays_out(app, client, koseki, make_user):
+    local = make_user("editor", username="sato")
+    # the directory's sato cannot take over the local account, in any spelling
+    for typed in ("sato", "SATO"):
+        response = _post_login(client, typed, PASSWORDS["sato"])
+        assert response.status_code == 200 and "ユーザーIDまたはパスワードが正しくありません" in response.text
+    assert _user("sato").directory_dn is None and _user("sato").roles == {"editor"}
+    assert _post_login(client, "SATO", TEST_PASSWORD).status_code == 302
+    assert _user("sato").id == local.id
+    client.post("/logout")
+    assert _post_login(client, "tanaka", PASSWORDS["tanaka"]).status_code == 302
+    client.post("/logout")
+    tanaka = _user("tanaka")
+    tanaka.active = False
+    db.session.commit()
+    response = _post_login(client, "tanaka", PASSWORDS["tanaka"])
+    assert response.status_code == 200 and "ユーザーIDまたはパスワードが正しくありません" in response.text
