@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import yaml
 from flask import current_app
 from ldap3 import BASE, NONE, SUBTREE, Connection, Server, Tls
-from ldap3.core.exceptions import LDAPException
+from ldap3.core.exceptions import LDAPException, LDAPSocketOpenError, LDAPSocketReceiveError, LDAPStartTLSError
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn, parse_dn
 
@@ -283,7 +283,7 @@ def check_directory() -> Result:
         known = set(db.session.execute(db.select(Department.code).where(Department.code.in_(sorted(codes)))).scalars())
         for code in sorted(codes - known):
             problems.append(f"HYOKA_LDAP_GROUP_DEPARTMENTS の所属コード「{code}」の所属が登録されていません。")
-    who = f"サービスアカウント {s.bind_dn}" if s.bind_dn else "匿名"
+    who = f"サービスアカウント({s.bind_dn})" if s.bind_dn else "匿名"
     try:
         conn = service_connection(s)
     except DirectoryUnavailable as error:
@@ -347,8 +347,25 @@ def _close(conn: Connection) -> None:
 
 
 def _error_text(error: Exception) -> str:
-    # the exception's own text: never holds a password (ldap3 puts none in its messages)
-    return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}".rstrip(": ")
+    """What went wrong, in Japanese first, then ldap3's own words (which never hold a password)."""
+    detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+    text = str(error).lower()
+    if isinstance(error, LDAPSocketOpenError):
+        if "timed out" in text:
+            lead = "サーバーから応答がありません"
+        elif "refused" in text:
+            lead = "サーバーが接続を拒否しました"
+        elif "certificate" in text or "ssl" in text:
+            lead = "サーバーの証明書を確認できません"
+        else:
+            lead = "サーバーに接続できません"
+    elif isinstance(error, LDAPStartTLSError):
+        lead = "STARTTLS を開始できません"
+    elif isinstance(error, LDAPSocketReceiveError):
+        lead = "サーバーからの応答が途切れました"
+    else:
+        lead = "ディレクトリとの通信に失敗しました"
+    return f"{lead}: {detail}"
 
 
 def service_connection(s: DirectorySettings) -> Connection:
@@ -357,7 +374,7 @@ def service_connection(s: DirectorySettings) -> Connection:
     if not bound:
         description = conn.result.get("description", "") if conn.result else ""
         _close(conn)
-        who = f"サービスアカウント {s.bind_dn}" if s.bind_dn else "匿名"
+        who = f"サービスアカウント({s.bind_dn})" if s.bind_dn else "匿名"
         raise DirectoryUnavailable(f"{who}での接続が拒否されました({description})")
     return conn
 

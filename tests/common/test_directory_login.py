@@ -351,7 +351,11 @@ def test_doctor_reports_the_directory(app, slapd, koseki):
     assert "wrong-one" not in problems[0]
     app.extensions["hyoka_directory"] = dataclasses.replace(s, url=f"ldap://127.0.0.1:{_free_port()}", timeout=2)
     problems = {check.name: result for check, result in run_checks()}["directory"].problems
-    assert "接続できません" in problems[0]
+    assert "接続できません" in problems[0] and "サーバーが接続を拒否しました" in problems[0]
+    # a server without TLS, asked for STARTTLS (the default): said so, no password sent
+    app.extensions["hyoka_directory"] = dataclasses.replace(s, tls="starttls")
+    problems = {check.name: result for check, result in run_checks()}["directory"].problems
+    assert len(problems) == 1 and "STARTTLS" in problems[0], problems
     app.extensions["hyoka_directory"] = dataclasses.replace(s, group_departments={KOSEKI: {"koseki", "nai"}})
     problems = {check.name: result for check, result in run_checks()}["directory"].problems
     assert problems == ["HYOKA_LDAP_GROUP_DEPARTMENTS の所属コード「nai」の所属が登録されていません。"]
