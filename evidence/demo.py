@@ -15,7 +15,8 @@ DEMO_KINDS = ("assignments", "grants", "relations", "provisions", "access")
 
 
 def load_demo(options) -> str | None:
-    """Import demo_gen's feeds (about 100k events) and run the checks. Idempotent."""
+    """Import demo_gen's feeds (about 100k events) and run the checks. Idempotent; the demo
+    loader (:func:`common.demo.load`) commits."""
     from evidence import demo_gen
     from evidence.checks import Period, run_checks
     from evidence.ingest import import_path
@@ -38,5 +39,4 @@ def load_demo(options) -> str | None:
                 return f"デモの {kind} フィードを取り込めませんでした: {reasons}"
             stored += result.rows_stored
     run = run_checks(Period(demo_gen.QUARTER_START, demo_gen.QUARTER_END))
-    db.session.commit()
     return f"証跡フィード {stored:,} 件を取り込み、点検で {run.found:,} 件を検出しました"
