@@ -387,7 +387,7 @@ def test_rows_given_one_by_one_are_summed_up_on_the_way_too(feed, monkeypatch):
     import json
 
     from evidence import ingest
-    from pia.models import System
+    from pia.inventory.models import System
 
     db.session.add(System(code="ZEI", name="税務システム"))
     db.session.commit()
