@@ -620,6 +620,30 @@ def report_preview_pdf(consultation_id):
     return _pdf_response(consultation)
 
 
+@bp.get("/<int:consultation_id>/report.docx")
+@requires("officer")
+def report_docx(consultation_id):
+    """The result report as Word (.docx), to adjust the wording before the final PDF."""
+    from io import BytesIO
+    from urllib.parse import quote
+
+    from consultation import docx
+
+    consultation = _get(consultation_id)
+    response = send_file(
+        BytesIO(docx.report_docx(build_report(consultation))),
+        mimetype=docx.DOCX_MIMETYPE,
+        as_attachment=True,
+        download_name=f"consultation-{consultation.id}-result.docx",
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="consultation-{consultation.id}-result.docx"; '
+        f"filename*=UTF-8''{quote(docx.filename(consultation))}"
+    )
+    response.cache_control.no_store = True
+    return response
+
+
 def _pdf_response(consultation):
     from io import BytesIO
 
