@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import subprocess
+import zipfile
 
 import pytest
 
@@ -49,3 +51,21 @@ def pdf_text(data: bytes, tmp_path, name: str = "x", *, raw: bool = False) -> st
     return subprocess.run(
         ["pdftotext", *(["-raw"] if raw else []), str(path), "-"], check=True, capture_output=True, text=True
     ).stdout
+
+
+def sheet_xml(data: bytes) -> str:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return "".join(z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/"))
+
+
+def assert_no_formula(data: bytes) -> None:
+    from openpyxl import load_workbook
+
+    """No cell of any sheet is a formula (no <f> element) and every dangerous text is a string with the quote prefix."""
+    assert not re.search(r"<f[ >]", sheet_xml(data))
+    book = load_workbook(io.BytesIO(data))
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and cell.value.lstrip(" \t\r")[:1] in "=+-@＝＋－＠":
+                    assert cell.data_type == "s" and cell.quotePrefix, cell.coordinate
