@@ -32,11 +32,11 @@ def bench(label: str, url: str, rows: int, csv_path: Path) -> None:
     fresh_db(url)
     app = _app(url)
     with app.app_context():
-        from common.db import db
+        from common.db import db, unit_of_work
         from evidence.checks import Period, closed_days, run_checks
         from evidence.ingest import import_feed
 
-        with csv_path.open("rb") as fh:
+        with csv_path.open("rb") as fh, unit_of_work():
             assert import_feed("access", fh, source="bench", filename="access.csv").stored
         if db.engine.dialect.name == "postgresql":
             with db.engine.connect() as conn:

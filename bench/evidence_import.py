@@ -35,7 +35,7 @@ def _app(url: str):
 
 def fresh_db(url: str, with_state_feeds: bool = True) -> None:
     """Empty schema, the JUKI system, and (optionally) the demo grants/assignments/relations."""
-    from common.db import db
+    from common.db import db, unit_of_work
     from common.models import Department
     from evidence import demo_gen
     from evidence.ingest import import_feed
@@ -58,19 +58,19 @@ def fresh_db(url: str, with_state_feeds: bool = True) -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 paths = demo_gen.write_feeds(Path(tmp), events=1000)
                 for kind in ("assignments", "grants", "relations", "provisions"):
-                    with paths[kind].open("rb") as fh:
+                    with paths[kind].open("rb") as fh, unit_of_work():
                         import_feed(kind, fh, source=f"bench:{kind}", filename=paths[kind].name)
         db.engine.dispose()
 
 
 def run_ours(url: str, path: str) -> dict:
-    from common.db import db
+    from common.db import db, unit_of_work
     from evidence.ingest import import_feed
 
     app = _app(url)
     with app.app_context():
         t = time.perf_counter()
-        with open(path, "rb") as fh:
+        with open(path, "rb") as fh, unit_of_work():
             result = import_feed("access", fh, source="bench:access", filename="access.csv")
         elapsed = time.perf_counter() - t
         assert result.stored, result.errors[:3]

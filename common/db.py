@@ -7,6 +7,8 @@ rows) are written as triggers for SQLite and PostgreSQL. They are created with t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -142,3 +144,16 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
         cur.close()
+
+
+@contextmanager
+def unit_of_work() -> Iterator[None]:
+    """A door's transaction (a CLI command, a request, a file of the drop folder): commit the
+    session when the block ends, roll it back when it raises. Services only flush, so what
+    they wrote in the block is stored all together or not at all."""
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise

@@ -147,6 +147,11 @@ class MailImportForm(FlaskForm):
     submit = SubmitField("取り込む")
 
 
+class ReplyImportForm(FlaskForm):
+    file = FileField("書き出したExcelファイル（.xlsx）")
+    submit = SubmitField("読み込んで確認する")
+
+
 class OpinionForm(FlaskForm):
     summary = TextAreaField(
         "寄せられたご意見（意見の概要）", validators=[DataRequired("意見の概要を入力してください。"), Length(max=20000)]

@@ -18,6 +18,7 @@ from consultation.forms import (
     MailImportForm,
     OpinionForm,
     PaperSubmissionForm,
+    ReplyImportForm,
     SplitForm,
 )
 from consultation.models import (
@@ -402,6 +403,101 @@ def opinions(consultation_id):
     )
 
 
+@bp.get("/<int:consultation_id>/opinions.xlsx")
+@requires("officer")
+def opinions_xlsx(consultation_id):
+    """The opinions and replies as Excel (no submitter data)."""
+    from io import BytesIO
+    from urllib.parse import quote
+
+    from common.xlsxsafe import XLSX_MIMETYPE
+    from consultation import xlsx
+
+    consultation = _get(consultation_id)
+    response = send_file(
+        BytesIO(xlsx.opinions_xlsx(consultation)),
+        mimetype=XLSX_MIMETYPE,
+        as_attachment=True,
+        download_name=f"consultation-{consultation.id}-opinions.xlsx",
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="consultation-{consultation.id}-opinions.xlsx"; '
+        f"filename*=UTF-8''{quote(xlsx.filename(consultation))}"
+    )
+    response.cache_control.no_store = True
+    return response
+
+
+#: largest Excel file read back (the sheet of a large consultation is well under 1 MB)
+REPLY_IMPORT_MAX_BYTES = 5 * 1024 * 1024
+
+
+@bp.route("/<int:consultation_id>/opinions/import", methods=["GET", "POST"])
+@requires("officer")
+def import_replies(consultation_id):
+    """Read replies written in Excel and show what would change (nothing is stored yet)."""
+    from common.xlsxsafe import SpreadsheetError
+    from consultation import xlsx
+
+    consultation = _get(consultation_id)
+    form = ReplyImportForm()
+    errors: list[str] = []
+    reading = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        data = upload.read(REPLY_IMPORT_MAX_BYTES + 1) if upload else b""
+        if not data:
+            errors.append("ファイルを選んでください。")
+        elif len(data) > REPLY_IMPORT_MAX_BYTES:
+            errors.append("ファイルが大きすぎます（5MBまで）。")
+        else:
+            try:
+                reading = xlsx.read_replies(consultation, data)
+            except SpreadsheetError as exc:
+                errors.append(exc.message)
+            else:
+                errors = reading.errors
+    elif request.method == "POST":
+        errors.append("送信を確認できませんでした。もう一度お試しください。")
+    return render_template(
+        "consultation/opinions_import.html",
+        c=consultation,
+        form=form,
+        confirm=ActionForm(),
+        errors=errors,
+        reading=reading if reading and not errors else None,
+    ), (400 if errors else 200)
+
+
+@bp.post("/<int:consultation_id>/opinions/import/confirm")
+@requires("officer")
+def confirm_replies(consultation_id):
+    """Store the replies shown in the preview, all or none."""
+    from consultation import xlsx
+
+    consultation = _get(consultation_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    ids = request.form.getlist("opinion_id")
+    digests = request.form.getlist("old_digest")
+    replies = request.form.getlist("reply")
+    if not ids or not (len(ids) == len(digests) == len(replies)):
+        abort(400)
+    try:
+        rows = [(db_id(i), d, r) for i, d, r in zip(ids, digests, replies)]
+    except ValueError:
+        abort(400)
+    try:
+        count = xlsx.apply_replies(consultation, rows, actor=current_user)
+    except ValueError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for(".import_replies", consultation_id=consultation.id))
+    db.session.commit()
+    flash(f"市の考え方を{count}件保存しました。", "success")
+    return redirect(url_for(".opinions", consultation_id=consultation.id))
+
+
 @bp.post("/submissions/<int:submission_id>/opinions")
 @requires("officer")
 def add_opinion(submission_id):
@@ -618,6 +714,30 @@ def report_preview_pdf(consultation_id):
     """The result report as PDF (preview)."""
     consultation = _get(consultation_id)
     return _pdf_response(consultation)
+
+
+@bp.get("/<int:consultation_id>/report.docx")
+@requires("officer")
+def report_docx(consultation_id):
+    """The result report as Word (.docx), to adjust the wording before the final PDF."""
+    from io import BytesIO
+    from urllib.parse import quote
+
+    from consultation import docx
+
+    consultation = _get(consultation_id)
+    response = send_file(
+        BytesIO(docx.report_docx(build_report(consultation))),
+        mimetype=docx.DOCX_MIMETYPE,
+        as_attachment=True,
+        download_name=f"consultation-{consultation.id}-result.docx",
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="consultation-{consultation.id}-result.docx"; '
+        f"filename*=UTF-8''{quote(docx.filename(consultation))}"
+    )
+    response.cache_control.no_store = True
+    return response
 
 
 def _pdf_response(consultation):

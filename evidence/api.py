@@ -6,6 +6,7 @@ from flask import g, jsonify, request
 
 from common.api import bp, document
 from common.auth import api_error, api_requires
+from common.db import unit_of_work
 from common.models import FEED_KINDS
 from evidence import transparency
 from evidence.feeds import KINDS
@@ -37,15 +38,16 @@ def post_feed(kind):
     fmt = CONTENT_TYPES.get(mimetype)
     if fmt is None:
         return api_error(415, "Content-Type は text/csv または application/x-ndjson にしてください。")
-    result = import_feed(
-        kind,
-        request.stream,
-        source=f"api:{token.name}",
-        fmt=fmt,
-        system_code=token.system_code,
-        actor=f"api:{token.name}",
-    )
-    transparency.after_import(result)
+    with unit_of_work():
+        result = import_feed(
+            kind,
+            request.stream,
+            source=f"api:{token.name}",
+            fmt=fmt,
+            system_code=token.system_code,
+            actor=f"api:{token.name}",
+        )
+    transparency.after_import(result)  # after the commit: a checkpoint over the new batch
     body = result.as_dict()
     return jsonify(body), (201 if result.stored else 422)
 

@@ -12,7 +12,7 @@ import click
 from flask.cli import AppGroup
 
 from common import audit
-from common.db import db, utcnow
+from common.db import db, unit_of_work, utcnow
 from evidence import transparency
 from evidence.feeds import KINDS
 
@@ -53,7 +53,7 @@ def _import_with_progress(kind: str, path: Path, *, source: str, skip_invalid: b
 )
 def import_command(kind, file, skip_invalid):
     """Import a feed file (CSV or JSON Lines) as one batch."""
-    with audit.acting_as("cli"):
+    with audit.acting_as("cli"), unit_of_work():
         result = _import_with_progress(kind, file, source=f"cli:{file.name}", skip_invalid=skip_invalid)
     transparency.after_import(result, echo=click.echo)
     if not result.stored:

@@ -15,7 +15,8 @@ DEMO_KINDS = ("assignments", "grants", "relations", "provisions", "access")
 
 
 def load_demo(options) -> str | None:
-    """Import demo_gen's feeds (about 100k events) and run the checks. Idempotent."""
+    """Import demo_gen's feeds (about 100k events) and run the checks. Idempotent; commits, then
+    signs one checkpoint over the demo's batches."""
     from evidence import demo_gen, transparency
     from evidence.checks import Period, run_checks
     from evidence.ingest import import_path

@@ -21,7 +21,7 @@ import shutil
 import time
 from pathlib import Path
 
-from common.db import db
+from common.db import unit_of_work
 from evidence import transparency
 from evidence.feeds import KINDS
 
@@ -83,10 +83,10 @@ def process(path: Path, root: Path, echo=print) -> dict:
         dest_dir = root / "rejected"
     else:
         try:
-            result = import_path(kind, path, source=f"watch:{path.name}")
+            with unit_of_work():  # each file is stored, or not at all, before it moves
+                result = import_path(kind, path, source=f"watch:{path.name}")
         except Exception:  # never stop the watch: the file goes to rejected/ with a report
             log.exception("drop folder: importing %s failed", path.name)
-            db.session.rollback()
             result = None
             report = {
                 "file": path.name,

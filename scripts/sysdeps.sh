@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install the Debian/Ubuntu packages Hyoka needs, or say in one line how to.
 #   scripts/sysdeps.sh run   -> WeasyPrint (Pango, HarfBuzz subset), Japanese fonts, Graphviz
-#   scripts/sysdeps.sh test  -> the above plus Chromium, poppler-utils (pdftotext) and OpenLDAP (slapd, ldap-utils: the directory login tests)
+#   scripts/sysdeps.sh test  -> the above plus Chromium, poppler-utils (pdftotext), LibreOffice Writer
+#                            (the .docx exports are read back with `soffice --headless --convert-to txt`)
+#                            and OpenLDAP (slapd, ldap-utils: the directory login tests start a slapd)
 set -euo pipefail
 want=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-ipaexfont-gothic fonts-ipaexfont-mincho graphviz)
 if [ "${1:-run}" = "test" ]; then
-  want+=(chromium poppler-utils slapd ldap-utils)
+  want+=(chromium poppler-utils libreoffice-writer-nogui slapd ldap-utils)
 fi
 missing=()
 for pkg in "${want[@]}"; do

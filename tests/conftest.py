@@ -405,12 +405,14 @@ def juki(app, department):
 
 @pytest.fixture
 def feed(app, juki):
-    """``feed(kind, text, **kw)`` imports CSV/JSONL text through the import service."""
+    """``feed(kind, text, **kw)`` imports CSV/JSONL text through the import service and
+    commits, as a door does."""
     from common import audit
+    from common.db import unit_of_work
     from evidence.ingest import import_feed
 
     def do(kind, text, filename=None, **kw):
-        with audit.acting_as("test"):
+        with audit.acting_as("test"), unit_of_work():
             return import_feed(
                 kind, io.BytesIO(text.encode("utf-8")), source=f"test:{kind}", filename=filename or f"{kind}.csv", **kw
             )

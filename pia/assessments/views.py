@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from common import audit
@@ -770,12 +770,8 @@ def record_annual_review(assessment_id):
     return redirect(url_for("assessments.assessment", assessment_id=item.id, _anchor="annual-reviews"))
 
 
-@bp.get("/actions")
-@requires(*PLANNERS)
-def actions():
-    """The action plan: every item answered 課題が残されている, across the assessments of the
-    departments the user sees."""
-    status = request.args.get("status", "open")
+def _action_items(status: str) -> list[ActionItem]:
+    """The action items the user sees, filtered by ``status`` (open, all or one state)."""
     stmt = (
         db.select(ActionItem)
         .join(Assessment)
@@ -789,7 +785,36 @@ def actions():
         stmt = stmt.where(ActionItem.status != "done")
     elif status in ACTION_STATUSES:
         stmt = stmt.where(ActionItem.status == status)
-    items = db.session.execute(stmt).scalars().all()
+    return list(db.session.execute(stmt).scalars().all())
+
+
+@bp.get("/actions.xlsx")
+@requires(*PLANNERS)
+def actions_xlsx():
+    """The action plan as Excel, filtered as on the page."""
+    from io import BytesIO
+
+    from common.xlsxsafe import XLSX_MIMETYPE
+    from pia.assessments import xlsx
+
+    items = _action_items(request.args.get("status", "open"))
+    response = send_file(
+        BytesIO(xlsx.actions_xlsx(items)),
+        mimetype=XLSX_MIMETYPE,
+        as_attachment=True,
+        download_name="action-plan.xlsx",
+    )
+    response.cache_control.no_store = True
+    return response
+
+
+@bp.get("/actions")
+@requires(*PLANNERS)
+def actions():
+    """The action plan: every item answered 課題が残されている, across the assessments of the
+    departments the user sees."""
+    status = request.args.get("status", "open")
+    items = _action_items(status)
     return render_template(
         "pia/assessments/actions.html",
         **_context(items=items, status=status, today=today_jst(), ACTION_STATUSES=ACTION_STATUSES),

@@ -324,7 +324,7 @@ def filename(version) -> str:
 def published_pdf(version):
     """The stored PDF of a published version, rendering and storing it the first time.
 
-    Returns a :class:`pia.models.publication.PublishedDocument`. Raises ValueError for a
+    Returns a :class:`pia.publication.models.PublishedDocument`. Raises ValueError for a
     version that is not published (drafts are never stored).
     """
     from pia.publication.models import PublishedDocument

@@ -112,3 +112,25 @@ def _render_and_store(version):
 
 def _disposition(filename: str) -> str:
     return f"inline; filename=\"assessment.pdf\"; filename*=UTF-8''{quote(filename)}"
+
+
+@bp.get("/versions/<int:version_id>/docx")
+@requires(*STAFF)
+def version_docx(version_id):
+    """A version as Word (.docx) in the official table layout, for wording edits."""
+    from common.templating import body_name
+    from pia.assessments import services
+    from pia.assessments.models import AssessmentVersion
+    from pia.publication import docx
+
+    version = db.get_or_404(AssessmentVersion, version_id)
+    if not services.can_read_version(current_user, version):
+        abort(403)
+    response = make_response(docx.version_docx(version, body_name=body_name() or ""))
+    response.mimetype = docx.DOCX_MIMETYPE
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"assessment.docx\"; filename*=UTF-8''{quote(docx.filename(version))}"
+    )
+    response.cache_control.no_store = True
+    response.cache_control.private = True
+    return response

@@ -193,8 +193,8 @@ def test_a_failing_store_stops_the_import(app, juki, count_rows, monkeypatch):
             raise RuntimeError("disk full")
         original(self, cols)
 
-    original = ingest._Store.add_columns
-    monkeypatch.setattr(ingest._Store, "add_columns", fail_on_third)
+    original = ingest.OpenBatch.add
+    monkeypatch.setattr(ingest.OpenBatch, "add", fail_on_third)
     stream = io.BytesIO(many_events(3000))
     with pytest.raises(RuntimeError):
         ingest.import_feed("access", stream, source="test", chunk_rows=100)
@@ -334,3 +334,80 @@ def test_fractions_of_seconds_are_stored_to_the_microsecond(feed):
     (day,) = db.session.execute(sa.select(AccessDay)).scalars()
     assert (day.first_at, day.last_at) == (stored[0], stored[2])
     assert verify().ok
+
+
+def test_the_service_only_flushes_and_the_door_commits(app, juki, count_rows):
+    import io
+
+    from common.db import unit_of_work
+    from evidence.ingest import import_feed
+
+    data = access_csv(*GOOD).encode()
+    assert import_feed("access", io.BytesIO(data), source="test").stored
+    assert count_rows(AccessEvent) == 3
+    db.session.rollback()  # no door committed: nothing of the batch stays
+    assert count_rows(AccessEvent) == 0 and count_rows(FeedBatch) == 0 and count_rows(AccessDay) == 0
+
+    with pytest.raises(RuntimeError), unit_of_work():
+        assert import_feed("access", io.BytesIO(data), source="test").stored
+        raise RuntimeError("the door fails after the import")
+    assert count_rows(AccessEvent) == 0 and count_rows(FeedBatch) == 0
+
+    with unit_of_work():
+        import_feed("access", io.BytesIO(data), source="test")
+    db.session.rollback()
+    assert count_rows(AccessEvent) == 3 and count_rows(FeedBatch) == 1
+    assert verify().ok
+
+
+def test_the_postgresql_lock_is_held_until_the_door_commits(app, juki, engine_name):
+    import io
+
+    from evidence.ingest import PG_LOCK_KEY, import_feed
+
+    if engine_name != "postgresql":
+        pytest.skip("an advisory lock of PostgreSQL")
+
+    def lock_is_free() -> bool:
+        with db.engine.connect() as other:
+            return other.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY}).scalar()
+
+    assert lock_is_free()
+    assert import_feed("access", io.BytesIO(access_csv(*GOOD).encode()), source="test").stored
+    assert not lock_is_free()  # another batch waits until this one is committed
+    db.session.commit()
+    assert lock_is_free()
+
+
+def test_rows_given_one_by_one_are_summed_up_on_the_way_too(feed, monkeypatch):
+    # rows with an extra field come row by row (not as columns); their day summary is
+    # counted as they go in all the same, and equals the one counted from the events
+    import csv
+    import io
+    import json
+
+    from evidence import ingest
+    from pia.inventory.models import System
+
+    db.session.add(System(code="ZEI", name="税務システム"))
+    db.session.commit()
+    given = []
+    original = ingest.refresh_access_days
+    monkeypatch.setattr(
+        ingest,
+        "refresh_access_days",
+        lambda conn, id_before, days=None: (given.append(days), original(conn, id_before, days)),
+    )
+    for text in day_feeds():
+        lines = [
+            json.dumps({**{k: v for k, v in row.items() if v}, "ward": "中央"}, ensure_ascii=False)
+            for row in csv.DictReader(io.StringIO(text))
+        ]
+        assert feed("access", "\n".join(lines), filename="access.jsonl", chunk_rows=7).stored
+    on_the_way = access_days()
+    assert None not in given and len(on_the_way) > 10
+    db.session.execute(sa.delete(AccessDay))
+    db.session.commit()
+    original(db.session.connection(), 0)
+    db.session.commit()
+    assert access_days() == on_the_way
