@@ -109,6 +109,8 @@ def create_app(config: dict | None = None) -> Flask:
         HYOKA_UPLOAD_DIR=str(Path(app.instance_path) / "uploads"),
         #: a consultation period shorter than this needs a 特段の理由 (原則30日以上)
         HYOKA_CONSULTATION_MIN_DAYS=30,
+        #: systems operating every day (codes, comma-separated): their closed days count as gaps
+        HYOKA_EVIDENCE_OPEN_EVERY_DAY=os.environ.get("HYOKA_EVIDENCE_OPEN_EVERY_DAY", ""),
         JSON_AS_ASCII=False,
     )
     # numeric settings an operator may tune from the environment

@@ -230,6 +230,30 @@ def closed_days(start: date, end: date) -> list[date]:
     return out
 
 
+#: Systems that operate every day (24/365), by system code: ``HYOKA_EVIDENCE_OPEN_EVERY_DAY``
+#: in the app config (a list of codes, or a comma-separated string from the environment).
+OPEN_EVERY_DAY_KEY = "HYOKA_EVIDENCE_OPEN_EVERY_DAY"
+
+
+def open_every_day() -> set[str]:
+    """Codes of the systems configured to operate every day (no closed days)."""
+    from flask import current_app
+
+    value = current_app.config.get(OPEN_EVERY_DAY_KEY) or ()
+    if isinstance(value, str):
+        value = value.split(",")
+    return {code.strip() for code in value if code.strip()}
+
+
+def operating_days(system: str, days: list[date]) -> list[date]:
+    """The days of ``days`` on which ``system`` operates: every day for a system configured as
+    open every day, otherwise the business days (no weekend, holiday or 12/29–1/3)."""
+    if not days or system in open_every_day():
+        return list(days)
+    closed = set(closed_days(min(days), max(days)))
+    return [day for day in days if day not in closed]
+
+
 def day_start_utc(day: date) -> datetime:
     return datetime.combine(day, time(), TOKYO).astimezone(UTC)
 

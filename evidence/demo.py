@@ -15,8 +15,9 @@ DEMO_KINDS = ("assignments", "grants", "relations", "provisions", "access")
 
 
 def load_demo(options) -> str | None:
-    """Import demo_gen's feeds (about 100k events) and run the checks. Idempotent; commits, then
-    signs one checkpoint over the demo's batches."""
+    """Import demo_gen's feeds (about 100k events, the quarter ending today) and run the checks.
+    Idempotent; commits, then signs one checkpoint over the demo's batches."""
+    from common.timeutil import today_jst
     from evidence import demo_gen, transparency
     from evidence.checks import Period, run_checks
     from evidence.ingest import import_path
@@ -30,15 +31,16 @@ def load_demo(options) -> str | None:
             f"読み込みませんでした(先にシステム台帳のデモを読み込んでください)"
         )
     stored = 0
+    end = today_jst()  # the quarter ends on the load day: a fresh demo shows every system alive
     with tempfile.TemporaryDirectory() as tmp:
-        paths = demo_gen.write_feeds(Path(tmp))
+        paths = demo_gen.write_feeds(Path(tmp), end=end)
         for kind in DEMO_KINDS:
             result = import_path(kind, paths[kind], source=f"demo:{kind}.csv")
             if not result.stored:
                 reasons = "; ".join(f"{e.line}行目 {e.reason}" for e in result.errors[:3])
                 return f"デモの {kind} フィードを取り込めませんでした: {reasons}"
             stored += result.rows_stored
-    run = run_checks(Period(demo_gen.QUARTER_START, demo_gen.QUARTER_END))
+    run = run_checks(Period(*demo_gen.quarter(end)))
     db.session.commit()
     transparency.after_import(result)  # one checkpoint over the demo's batches
     return f"証跡フィード {stored:,} 件を取り込み、点検で {run.found:,} 件を検出しました"

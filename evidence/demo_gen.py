@@ -5,7 +5,12 @@ A quarter (2025-04-01..2025-06-30) of access events by about 150 staff of the te
 mid-quarter), staff relations and 情報提供等記録. Violations of every kind are planted a
 few times each; :func:`planted` lists them so tests can check that the checks find them.
 
-Everything comes from ``random.Random(seed)`` and fixed data: no clock, no I/O except
+The quarter is laid out on the 2025 calendar; ``end`` (the load day, given by the caller)
+moves it onto the quarter ending that day (:func:`move_to`): business days map to business
+days in order (the last one to the last business day up to ``end``), the planted weekend and
+holiday events to a weekend and a holiday of the new quarter, earlier dates by the same shift.
+
+Everything comes from ``random.Random(seed)``, fixed data and ``end``: no clock, no I/O except
 in :func:`write_feeds` and :func:`write_access_csv`. Values are strings as they would
 appear in a CSV file; ``subject_id`` values are pseudonymous keys (``S`` + 10 hex digits).
 """
@@ -18,6 +23,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from common import csvsafe
+from evidence.checks import closed_days
 from evidence.feeds import FIELDS
 
 SYSTEM = "JUKI"
@@ -317,13 +323,91 @@ def _provision(record_id, occurred_at, direction, counterpart, item, subject, re
     }
 
 
-def planted(seed: int = 20250401, events: int = 100_000) -> list[dict]:
+def planted(seed: int = 20250401, events: int = 100_000, end: date | None = None) -> list[dict]:
     """The planted violations: ``check`` (the check's name) and the keys that identify them.
 
     The planted data does not depend on ``seed`` or ``events``; the parameters mirror
     :func:`generate`.
     """
-    return _planted_rows()[1]
+    found = _planted_rows()[1]
+    if end is None:
+        return found
+    move = day_mapping(end)
+    out = []
+    for p in found:
+        p = dict(p)
+        for key in ("left_on", "revoked_at", "date"):
+            if p.get(key):
+                p[key] = move(date.fromisoformat(p[key])).isoformat()
+        out.append(p)
+    return out
+
+
+# -- the quarter moved to a load day ---------------------------------------------------
+
+
+def quarter(end: date | None = None) -> tuple[date, date]:
+    """First and last day of the demo quarter (the 2025 one, or the one ending on ``end``)."""
+    if end is None:
+        return QUARTER_START, QUARTER_END
+    return end - (QUARTER_END - QUARTER_START), end
+
+
+def day_mapping(end: date):
+    """``move(day)``: a day of the 2025 quarter (or before it) on the quarter ending ``end``."""
+    start = quarter(end)[0]
+    base = business_days()
+    closed = set(closed_days(start, end))
+    new = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    new_open = [day for day in new if day not in closed]
+    new_holidays = [day for day in new if day in closed and day.weekday() < 5]
+    index = {day: i for i, day in enumerate(base)}
+    shift = start - QUARTER_START
+
+    def on_open(i: int) -> date:
+        return new_open[round(i * (len(new_open) - 1) / (len(base) - 1))]
+
+    def move(day: date) -> date:
+        if day < QUARTER_START or day > QUARTER_END:
+            return day + shift
+        if day in index:
+            return on_open(index[day])
+        if day in HOLIDAYS_2025_Q1 and day.weekday() < 5 and new_holidays:
+            return new_holidays[HOLIDAYS_2025_Q1.index(day) % len(new_holidays)]
+        # a weekend day: the same weekday after the business day before it, within the quarter
+        before = max(d for d in base if d < day) if day > base[0] else base[0]
+        moved = on_open(index[before])
+        moved += timedelta(days=(day.weekday() - moved.weekday()) % 7)
+        return moved if moved <= end else moved - timedelta(days=7)
+
+    return move
+
+
+def move_to(feeds: dict[str, list[dict]], end: date) -> dict[str, list[dict]]:
+    """The feeds of :func:`generate` with their days moved onto the quarter ending ``end``."""
+    move = day_mapping(end)
+
+    def day(value: str) -> str:
+        return move(date.fromisoformat(value)).isoformat() if value else value
+
+    def stamp(value: str) -> str:
+        return day(value[:10]) + value[10:]
+
+    out = {kind: [dict(row) for row in rows] for kind, rows in feeds.items()}
+    for kind in ("access", "provisions"):
+        for row in out[kind]:
+            row["occurred_at"] = stamp(row["occurred_at"])
+        out[kind].sort(key=lambda row: row["occurred_at"])
+    for row in out["grants"]:
+        row["granted_at"], row["revoked_at"] = day(row["granted_at"]), day(row["revoked_at"])
+    for row in out["assignments"]:
+        transfer = TRANSFERS.get(row["user_id"])
+        if transfer and row["department"] == TRANSFER_DEPARTMENT:  # the day after leaving
+            row["start_date"] = (move(transfer[0]) + timedelta(days=1)).isoformat()
+        else:
+            row["start_date"] = day(row["start_date"])
+        row["end_date"] = day(row["end_date"])
+    return out
 
 
 # -- the normal quarter ----------------------------------------------------------------
@@ -357,8 +441,14 @@ def _weighted(rng: random.Random, table) -> list[str]:
     return [value for value, weight in table for _ in range(weight)]
 
 
-def generate(seed: int = 20250401, events: int = 100_000) -> dict[str, list[dict]]:
-    """All five feeds as lists of rows (spec field names, CSV string values)."""
+def generate(seed: int = 20250401, events: int = 100_000, end: date | None = None) -> dict[str, list[dict]]:
+    """All five feeds as lists of rows (spec field names, CSV string values); with ``end``, on
+    the quarter ending that day (:func:`move_to`), else on the 2025 quarter."""
+    feeds = _generate(seed, events)
+    return feeds if end is None else move_to(feeds, end)
+
+
+def _generate(seed: int, events: int) -> dict[str, list[dict]]:
     rng = random.Random(seed)
     planted_rows, _ = _planted_rows()
     subjects = _subject_pool(rng)

@@ -1,6 +1,6 @@
 """The evidence report of an assessment over a period (HTML, PDF, CSV, JSON).
 
-It shows feed coverage per system and day (a day without access logs is a gap), findings
+It shows feed coverage per system and day (an operating day without access logs is a gap), findings
 per check with their triage state, the open findings, and a manifest: the SHA-256 and
 chain hash of every batch the report rests on and ``report_sha256`` — the SHA-256 of the
 report's content (the canonical JSON of everything but that field), which the audit trail
@@ -26,7 +26,7 @@ from flask import render_template
 from common import csvsafe
 from common.db import db, utcnow
 from evidence import transparency
-from evidence.checks import CHECKS, day_start_utc
+from evidence.checks import CHECKS, day_start_utc, operating_days
 from evidence.models import DECISIONS, AccessDay, FeedBatch, Finding
 
 FONT_DIRS = (
@@ -83,12 +83,16 @@ def build_report(assessment_id: int, start: date, end: date) -> dict:
             seen[(system, day)] = int(n)
     coverage = []
     for system in systems:
-        per_day = [{"date": day.isoformat(), "events": seen.get((system, day), 0)} for day in days]
+        open_days = set(operating_days(system, days))
+        per_day = [
+            {"date": day.isoformat(), "events": seen.get((system, day), 0), "operating": day in open_days}
+            for day in days
+        ]
         coverage.append(
             {
                 "system": system,
                 "days": per_day,
-                "gaps": [x["date"] for x in per_day if not x["events"]],
+                "gaps": [x["date"] for x in per_day if not x["events"] and x["operating"]],
                 "events": sum(x["events"] for x in per_day),
             }
         )
@@ -217,7 +221,15 @@ def render_csv(data: dict) -> bytes:
     for cov in data["coverage"]:
         for day in cov["days"]:
             w.writerow(
-                ["coverage", cov["system"], day["date"], day["events"], "gap" if not day["events"] else "", "", ""]
+                [
+                    "coverage",
+                    cov["system"],
+                    day["date"],
+                    day["events"],
+                    "gap" if not day["events"] and day["operating"] else "",
+                    "",
+                    "",
+                ]
             )
     for c in data["checks"]:
         w.writerow(

@@ -12,7 +12,7 @@ from common.db import db
 from common.mynumber import REFUSED as MY_NUMBER_REFUSED
 from common.mynumber import contains_my_number
 from common.timeutil import today_jst
-from evidence.checks import CHECKS, day_start_utc
+from evidence.checks import CHECKS, day_start_utc, operating_days
 from evidence.models import DECISIONS, AccessDay, AccessEvent, Assignment, FeedBatch, Finding, Grant, TriageDecision
 
 
@@ -163,13 +163,14 @@ def feed_status(days: int = 14) -> dict:
     day_list = [start + timedelta(days=i) for i in range(days)]
     for code, name in systems:
         counts = [seen.get((code, day), 0) for day in day_list]
+        open_days = set(operating_days(code, day_list))
         rows.append(
             {
                 "code": code,
                 "name": name,
                 "last_day": last_day.get(code),
-                "days": list(zip(day_list, counts)),
-                "gaps": [day for day, n in zip(day_list, counts) if n == 0],
+                "days": [(day, n, day in open_days) for day, n in zip(day_list, counts)],
+                "gaps": [day for day, n in zip(day_list, counts) if n == 0 and day in open_days],
                 "has_feed": code in last_day,
             }
         )

@@ -171,10 +171,67 @@ def version_systems(version) -> list:
     return list(referenced_objects(version, "system"))
 
 
+@dataclass
+class _DrawnConnection:
+    target: Any
+    target_id: int | None
+    target_label: str
+    flows: str
+
+
+@dataclass
+class _DrawnSystem:
+    """A system as a published version named it (its snapshot), for the diagram."""
+
+    id: int
+    code: str
+    name: str
+    kind: str = "city"
+    status: str = "active"
+    outgoing: list[_DrawnConnection] = field(default_factory=list)
+
+
+def snapshot_systems(version) -> list[_DrawnSystem] | None:
+    """The systems of a published version as its inventory snapshot (taken on publication)
+    recorded them — code and name as the version said then — with the connections among
+    them (and to outside parties) of the 台帳; None when the version has no snapshot."""
+    from pia.inventory.models import InventorySnapshot, System
+
+    if getattr(version, "id", None) is None or version.status != "published":
+        return None
+    snaps = (
+        db.session.execute(
+            db.select(InventorySnapshot).filter_by(version_id=version.id, kind="system").order_by(InventorySnapshot.id)
+        )
+        .scalars()
+        .all()
+    )
+    if not snaps:
+        return None
+    drawn = {s.object_id: _DrawnSystem(id=s.object_id, code=s.code, name=s.name) for s in snaps}
+    for object_id, system in drawn.items():
+        current = db.session.get(System, object_id)
+        if current is None:
+            continue
+        system.kind, system.status = current.kind, current.status
+        for c in current.outgoing:
+            if c.target_id is None or c.target_id in drawn:
+                target = drawn.get(c.target_id) if c.target_id is not None else None
+                system.outgoing.append(_DrawnConnection(target, c.target_id, c.target_label or "", c.flows or ""))
+    return list(drawn.values())
+
+
+def diagram_systems(version) -> list:
+    """What the 別添1 diagram draws: a published version's own snapshot, else the inventory
+    records the version links (a draft shows the current 台帳)."""
+    snapshot = snapshot_systems(version)
+    return snapshot if snapshot is not None else version_systems(version)
+
+
 def _systems_diagram(version) -> str | None:
     """The systems diagram (:func:`pia.diagram.systems_svg`) as an SVG ``data:`` URL, or
     None when the version is not linked to the inventory or Graphviz cannot draw it."""
-    systems = version_systems(version)
+    systems = diagram_systems(version)
     if not systems:
         return None
     from pia.inventory.diagram import systems_svg

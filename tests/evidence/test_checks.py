@@ -55,9 +55,9 @@ def _keys(found):
     return out
 
 
-def _expected():
+def _expected(end=None):
     out = set()
-    for p in demo_gen.planted():
+    for p in demo_gen.planted(end=end):
         if p["check"] in ("bulk_access", "denied_spike"):
             out.add((p["check"], p["user_id"], p["date"]))
         elif "event_ids" in p:
@@ -344,3 +344,24 @@ def test_every_check_has_its_own_sentence():
         )
         sentence = explain(finding, facts)
         assert sentence != name and sentence.endswith("。"), name
+
+
+def test_the_demo_moved_to_a_load_day_plants_the_same_violations(app, juki, department, tmp_path, monkeypatch):
+    """The demo loads the quarter ending on the load day: every planted violation is still found."""
+    from datetime import date
+
+    from evidence.ingest import import_path
+
+    end = date(2027, 1, 6)  # a quarter across the year end (12/29–1/3 closed)
+    juki.authorised_departments = [department(name) for name in demo_gen.AUTHORISED_DEPARTMENTS]
+    db.session.commit()
+    monkeypatch.setattr(
+        "evidence.checks.declared_basis",
+        lambda code: FakeDeclaration(demo_gen.DECLARED_TABLE_ITEMS, False) if code == "juki" else None,
+    )
+    paths = demo_gen.write_feeds(tmp_path, events=5_000, end=end)
+    for kind in ("assignments", "grants", "relations", "provisions", "access"):
+        assert import_path(kind, paths[kind], source=f"test:{kind}").stored
+    quarter = Period(*demo_gen.quarter(end))
+    run_checks(quarter)
+    assert _keys(stored_findings(quarter)) == _expected(end)
