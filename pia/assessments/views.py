@@ -14,10 +14,11 @@ from flask_login import current_user
 
 from common import audit
 from common.auth import requires
+from common.confirm import Confirmation, confirmation_page, confirmed
 from common.db import db
 from common.models import Department
 from common.params import db_id
-from common.timeutil import today_jst
+from common.timeutil import fmt_date, today_jst
 from pia import procedure, threshold
 from pia.assessments import checklist, exchange, search, services, workflow
 from pia.assessments.forms import (
@@ -336,10 +337,23 @@ def restore_version(version_id):
 @bp.post("/versions/<int:version_id>/delete")
 @requires(*EDITORS)
 def delete_version(version_id):
-    """Discard a draft that was never submitted."""
+    """Discard a draft that was never submitted (after a page that says what goes)."""
     version = _version_or_404(version_id)
     _editable_or_403(version.assessment)
     assessment_id = version.assessment_id
+    if not confirmed():
+        return confirmation_page(
+            Confirmation(
+                title=f"{version.label}を削除します",
+                lead=f"{version.assessment.title} {version.label}({version.status_label})を削除します。",
+                consequences=[
+                    "この版に入力した内容と変更箇所の記載は、すべて削除されます。",
+                    "公表済みの版と評価書そのものは残ります。",
+                ],
+                action_label="削除する",
+                back_url=url_for("assessments.version", version_id=version.id),
+            )
+        )
     try:
         services.discard_draft(version, actor=current_user)
     except InvalidTransition as exc:
@@ -631,6 +645,37 @@ TRANSITIONS = {
 }
 
 
+def _transition_confirmation(version: AssessmentVersion, action: str, on) -> Confirmation:
+    """What 提出 and 公表 (the steps that cannot be undone) will do."""
+    name = f"{version.assessment.title} {version.label}"
+    back_url = url_for("assessments.version", version_id=version.id)
+    carry = {"on": request.form.get("on", "")}
+    if action == "submit":
+        return Confirmation(
+            title=f"{version.label}を提出済みにします",
+            lead=f"{name}を、提出日{fmt_date(on)}で提出済みにします。",
+            consequences=[
+                "評価書の記載と変更箇所は確定し、以後は編集できません。",
+                "提出前の確認に問題があるときは、提出済みにはなりません。",
+                "提出後に記載を改めるには、新しい版を作成します。",
+            ],
+            action_label="提出済みにする",
+            back_url=back_url,
+            carry=carry,
+        )
+    return Confirmation(
+        title=f"{version.label}を公表します",
+        lead=f"{name}を、公表日{fmt_date(on)}で公表します。",
+        consequences=[
+            "この版が現在の評価書となり、公開ページに掲載されます。",
+            "公表した版は、変更も削除もできません。",
+        ],
+        action_label="公表する",
+        back_url=back_url,
+        carry=carry,
+    )
+
+
 @bp.post("/versions/<int:version_id>/transition/<action>")
 @requires("officer")
 def transition(version_id, action):
@@ -646,6 +691,8 @@ def transition(version_id, action):
             flash("日付を正しく入力してください。", "error")
             return redirect(url_for("assessments.version", version_id=item.id))
         kwargs["on"] = form.on.data
+        if not confirmed(form):
+            return confirmation_page(_transition_confirmation(item, action, form.on.data))
     elif not ConflictForm().validate_on_submit():
         abort(400)
     try:

@@ -242,7 +242,7 @@ def test_submit_is_refused_with_the_list_while_a_check_fails(
     draft = services.start_draft(base, actor=None, changes={"files/files[0]/entrustment/count": 5})
     db.session.commit()
     officer = as_role("officer")
-    response = officer.post(f"/versions/{draft.id}/transition/submit", data={"on": "2026-04-01"})
+    response = officer.post(f"/versions/{draft.id}/transition/submit", data={"on": "2026-04-01", "confirm": "yes"})
     assert response.status_code == 400
     assert "提出前の確認で1件の問題があるため、提出できません。" in response.text
     assert "委託件数」は5件ですが" in response.text
@@ -259,7 +259,10 @@ def test_publish_is_refused_while_a_check_fails(inventory, make_assessment, as_r
     draft = services.start_draft(assessment, actor=None, changes={"basic/other_bodies": "-(字句の修正)"})
     db.session.commit()
     officer = as_role("officer")
-    assert officer.post(f"/versions/{draft.id}/transition/submit", data={"on": "2026-04-01"}).status_code == 302
+    assert (
+        officer.post(f"/versions/{draft.id}/transition/submit", data={"on": "2026-04-01", "confirm": "yes"}).status_code
+        == 302
+    )
     db.session.expire_all()
     assert db.session.get(AssessmentVersion, draft.id).status == "submitted"
     # after submission the 台帳 says the 事務 also uses a system the version does not name
@@ -268,7 +271,7 @@ def test_publish_is_refused_while_a_check_fails(inventory, make_assessment, as_r
     )
     inventory_services.add_to_affair(assessment.affair, [system], actor="test")
     db.session.commit()
-    response = officer.post(f"/versions/{draft.id}/transition/publish", data={"on": "2026-04-02"})
+    response = officer.post(f"/versions/{draft.id}/transition/publish", data={"on": "2026-04-02", "confirm": "yes"})
     assert response.status_code == 400
     assert "公表できません" in response.text and "「戸籍総合システム」が記載されていません" in response.text
     db.session.expire_all()
