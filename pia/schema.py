@@ -955,10 +955,16 @@ def _flatten_item(
 # --------------------------------------------------------------------------- names of systems and files
 
 
+def name_line(text: str) -> str:
+    """The name itself: the first line that is not blank (the lines below it are a note,
+    as 001 writes under 「住基ネット」 「※本市の住基ネットの構成としては、…」)."""
+    return next((line.strip() for line in (text or "").splitlines() if line.strip()), "")
+
+
 def normalise_name(text: str) -> str:
-    """Names compared loosely: NFKC, no spaces, no 長音 (サーバ = サーバー), and without
-    the definition 「以下「…」という。」 at the end of a parenthesis."""
-    text = unicodedata.normalize("NFKC", text or "")
+    """Names compared loosely: the first line only (:func:`name_line`), NFKC, no spaces, no
+    長音 (サーバ = サーバー), and without the definition 「以下「…」という。」 at the end of a parenthesis."""
+    text = unicodedata.normalize("NFKC", name_line(text))
     text = re.sub(r"\(以下「[^」]*」という。?\)", "", text)
     # 「(標準準拠システム。以下「…」という。)」: the remark stays, the definition goes
     text = re.sub(r"。?以下「[^」]*」という。?\)", ")", text)

@@ -48,6 +48,7 @@ from pia.schema import (
     get_value,
     ledger_group,
     load_schema,
+    name_line,
     normalise_name,
     value_text,
 )
@@ -575,7 +576,9 @@ def unmatched_names(version: AssessmentVersion, kind: str, known: list) -> list[
         return None
     entries = _entries(version.document, groups[0][0])
     matched = set(match_entries(kind, entries, known).values())
-    return [e.get("name") for i, e in enumerate(entries) if i not in matched and isinstance(e, dict)]
+    return [
+        name_line(str(e.get("name") or "")) for i, e in enumerate(entries) if i not in matched and isinstance(e, dict)
+    ]
 
 
 def write_section(version: AssessmentVersion, section_key: str, data: Mapping[str, Any], *, actor) -> None:
@@ -1023,7 +1026,7 @@ def ledger_entries(version: AssessmentVersion, kind: str, *, known: list | None 
     for index, entry in enumerate(_entries(version.document, path)):
         if not isinstance(entry, Mapping):
             continue
-        name = str(entry.get("name") or "").strip()
+        name = name_line(str(entry.get("name") or ""))
         link = entry.get(LINK_KEY)
         entry_path = f"{path}[{index}]"
         if isinstance(link, int) and not isinstance(link, bool):

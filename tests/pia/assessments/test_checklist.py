@@ -128,6 +128,17 @@ def test_an_entry_linked_by_identity_stays_linked_when_renamed(inventory, demo_d
     assert found.problems("system") == ["システム「住民基本台帳ネットワーク」は、台帳では「住基ネット」です。"]
 
 
+def test_a_note_under_the_system_name_keeps_the_entry_matched(inventory, demo_docs, department, assessment_with):
+    v1, _ = demo_docs
+    doc = copy.deepcopy(v1)
+    doc["basic"]["systems"][1]["name"] = "住基ネット\n※本市の住基ネットの構成としては、札幌市CSを設置している。"
+    assessment = assessment_with(doc, published=False)
+    found = inventory_services.ledger_match(assessment.versions[0])
+    entry = next(e for e in found.entries if e.path == "basic/systems[1]")
+    assert entry.obj is inventory["JUKINET"] and entry.by == "name" and entry.name == "住基ネット"
+    assert found.ok, found.problems()
+
+
 def test_picking_a_record_in_the_edit_form_links_the_entry(inventory, make_assessment, as_role):
     assessment = make_assessment("juki", draft=True)
     draft = assessment.versions[-1]
