@@ -137,9 +137,12 @@ class Item:
 
     def entry_title(self, index: int) -> str:
         """Title of the index-th (0-based) entry of a group or row of a table."""
-        if self.item_label:
-            return self.item_label.replace("{n}", str(index + 1))
-        return f"{self.label}{index + 1}"
+        return self.entry_title_pattern.replace("{n}", str(index + 1))
+
+    @property
+    def entry_title_pattern(self) -> str:
+        """The title of an entry with 「{n}」 for its 1-based number (for the page's script)."""
+        return self.item_label if self.item_label else f"{self.label}{{n}}"
 
     def iter_items(self) -> Iterator[Item]:
         """This item and everything below it, depth first."""

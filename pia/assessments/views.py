@@ -44,7 +44,7 @@ from pia.assessments.models import (
 )
 from pia.assessments.render import document_view
 from pia.diff import TIMING_AFTER, TIMING_BEFORE
-from pia.schema import FORMS, coerce, field_name, flatten, load_schema, section_completion, to_form_data
+from pia.schema import FORMS, LINK_KEY, coerce, field_name, flatten, load_schema, section_completion, to_form_data
 
 bp = Blueprint("assessments", __name__)
 
@@ -129,6 +129,33 @@ def _form_data_without_deleted(form) -> dict[str, list[str]]:
         if name.endswith("-_delete") or any(name == d or name.startswith(d + "-") for d in deleted):
             continue
         out[name] = value
+    return out
+
+
+#: the checkboxes of 「台帳からまとめて追加」 (``systems-_add``, one value per 台帳 record)
+LEDGER_ADD = "_add"
+
+
+def with_ledger_additions(posted: dict[str, list[str]], pickers: dict[str, list]) -> dict[str, list[str]]:
+    """``posted`` with one new entry, linked to its record, for each 台帳 record ticked in
+    「台帳からまとめて追加」 (``systems-_add``) that no entry names yet; the entries take the
+    record's name and what else the 台帳 fills when the section is saved."""
+    out = {k: v for k, v in posted.items() if not k.endswith(f"-{LEDGER_ADD}")}
+    for group, records in pickers.items():
+        known = {str(record[0]) for record in records}
+        linked = {
+            value
+            for key, values in out.items()
+            if re.fullmatch(rf"{re.escape(group)}-\d+-{LINK_KEY}", key)
+            for value in values
+            if value
+        }
+        index = max(entry_indices(out, group), default=-1) + 1
+        for value in dict.fromkeys(posted.get(f"{group}-{LEDGER_ADD}", [])):
+            if value in known and value not in linked:
+                out[f"{group}-{index}-{LINK_KEY}"] = [value]
+                linked.add(value)
+                index += 1
     return out
 
 
@@ -436,14 +463,15 @@ def edit_section(version_id, section_key):
     form = SectionForm()
     errors: dict[str, list[str]] = {}
     status = 200
+    ledger = procedure.ledger()
+    pickers = ledger.pickers(section) if ledger is not None else {}
     if request.method == "POST":
-        posted = _form_data_without_deleted(request.form)
+        posted = with_ledger_additions(_form_data_without_deleted(request.form), pickers)
         data = coerce(schema, section_key, posted)
         if not form.validate():
             errors = {"revision": form.revision.errors}
             status = 400
         else:
-            ledger = procedure.ledger()
             if ledger is not None:
                 data = ledger.link_entries(item, section_key, data, actor=current_user)
             try:
@@ -466,7 +494,6 @@ def edit_section(version_id, section_key):
         revision = form.revision.data
     else:
         values = _values_from_document(schema, section_key, item.document.get(section_key))
-        ledger = procedure.ledger()
         if ledger is not None:
             ledger.preselect(section, item.document.get(section_key) or {}, values)
         revision = str(item.revision)
@@ -482,7 +509,7 @@ def edit_section(version_id, section_key):
             values=values,
             errors=errors,
             revision=revision,
-            inventory_pickers=ledger.pickers(section) if (ledger := procedure.ledger()) else {},
+            inventory_pickers=pickers,
             completion=section_completion(schema, item.document),
             extra_rows=1,
         ),

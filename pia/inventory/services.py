@@ -1153,12 +1153,13 @@ def preselect(section, section_doc, values: dict[str, list[str]]) -> None:
                 values[name] = [str(object_id)]
 
 
-def pickers(section) -> dict[str, list[tuple[int, str]]]:
-    """For each group of the section that names systems or files: the 台帳 records to pick from."""
-    out: dict[str, list[tuple[int, str]]] = {}
+def pickers(section) -> dict[str, list[tuple[int, str, str]]]:
+    """For each group of the section that names systems or files: the 台帳 records to pick
+    from, as (id, 「名称(コード)」, 名称)."""
+    out: dict[str, list[tuple[int, str, str]]] = {}
     for item in section.items:
         if item.type == "group" and item.inventory:
             model = System if item.inventory == "system" else PiFile
             records = db.session.execute(db.select(model).order_by(model.id)).scalars()
-            out[item.key] = [(r.id, f"{r.name}({r.code})") for r in records]
+            out[item.key] = [(r.id, f"{r.name}({r.code})", r.name) for r in records]
     return out

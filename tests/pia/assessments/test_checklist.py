@@ -146,7 +146,9 @@ def test_picking_a_record_in_the_edit_form_links_the_entry(inventory, make_asses
     form = editor.get(f"/versions/{draft.id}/sections/basic").text
     # entries saved before are shown with the record their name matches
     jukinet = inventory["JUKINET"].id
-    assert re.search(rf'name="systems-1-inventory_id">.*?<option value="{jukinet}" selected>', form, re.S)
+    assert re.search(
+        rf'name="systems-1-inventory_id">.*?<option value="{jukinet}" data-name="住基ネット" selected>', form, re.S
+    )
     data = {"revision": str(draft.revision)}
     for i, entry in enumerate(draft.document["basic"]["systems"]):
         data[f"systems-{i}-name"] = entry["name"]

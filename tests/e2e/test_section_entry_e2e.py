@@ -1,0 +1,137 @@
+"""Browser journeys through section editing: several systems added without a save in between,
+台帳 records added several at once from a filtered list, and a deletion that asks first.
+
+Each test makes its own 事務 (a published 第1版 and a 第2版 draft without the last three of the
+demo's nine systems), so the tests neither depend on each other nor on the demo's draft.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from playwright.sync_api import Page, expect
+
+
+@dataclass(frozen=True)
+class Draft:
+    title: str
+    assessment_id: int
+    version_id: int
+    systems: int
+
+
+def make_draft(live_app, drop: int = 3) -> Draft:
+    """A fresh 事務 of 住民情報課 whose draft names all but the last ``drop`` systems of 001."""
+    import sqlalchemy as sa
+
+    from common import audit
+    from common.db import db
+    from common.models import Department
+    from pia.assessments import services
+    from pia.assessments.demo_data import load_demo_documents
+
+    tag = uuid.uuid4().hex[:8]
+    v1, _ = load_demo_documents()
+    title = f"画面試験{tag}の住民基本台帳に関する事務 全項目評価書"
+    kept = v1["basic"]["systems"][:-drop]
+    with live_app.app_context(), audit.acting_as("画面試験の準備"):
+        department = db.session.execute(sa.select(Department).filter_by(name="住民情報課")).scalar_one()
+        affair = services.create_affair(
+            code=f"e2e{tag}", name=f"画面試験{tag}の事務", department=department, actor=None
+        )
+        assessment = services.create_assessment(affair, form="zenkoumoku", actor=None, with_draft=False, title=title)
+        services.add_published_version(
+            assessment, v1, actor=None, submitted_on=date(2025, 1, 24), published_on=date(2025, 1, 31)
+        )
+        draft = services.start_draft(assessment, actor=None, changes={"basic/systems": kept})
+        db.session.commit()
+        return Draft(title, assessment.id, draft.id, len(kept))
+
+
+def saved_systems(live_app, draft: Draft) -> list[dict]:
+    from common.db import db
+    from pia.assessments.models import AssessmentVersion
+
+    with live_app.app_context():
+        return db.session.get(AssessmentVersion, draft.version_id).document["basic"]["systems"]
+
+
+def expect_flash(page: Page, text: str) -> None:
+    expect(page.get_by_role("status").filter(has_text=text)).to_be_visible()
+
+
+def open_basic_section(page: Page, live_server: str, draft: Draft) -> None:
+    page.goto(f"{live_server}/versions/{draft.version_id}/sections/basic")
+    expect(page.get_by_role("heading", name=re.compile(r"^I 基本情報の編集"), level=1)).to_be_visible()
+
+
+def test_editor_adds_three_systems_without_saving_in_between(page, live_server, live_app, login_as):
+    draft = make_draft(live_app)
+    login_as("editor")
+    open_basic_section(page, live_server, draft)
+    # a mark on the page's window: it survives only while the page is not reloaded
+    page.evaluate("window.__notReloaded = true")
+    n = draft.systems
+    names = [f"画面試験システム{uuid.uuid4().hex[:6]}" for _ in range(3)]
+    for offset, name in enumerate(names):
+        number = n + 1 + offset
+        page.get_by_role("button", name=f"システム{number}を追加する").click()
+        entry = page.get_by_role("group", name=f"システム{number}", exact=True)
+        expect(entry).to_be_visible()
+        # the first field of the new entry has the focus
+        expect(entry.get_by_label("システム台帳の記録")).to_be_focused()
+        entry.get_by_label(re.compile("①システムの名称")).fill(name + ("\n※画面試験の注記" if offset == 1 else ""))
+        entry.get_by_label(re.compile("②システムの機能")).fill(f"{name}の機能")
+    # a fourth entry, taken back: the button counts again from there
+    page.get_by_role("button", name=f"システム{n + 4}を追加する").click()
+    page.get_by_role("button", name=f"このシステム{n + 4}の追加を取り消す").click()
+    expect(page.get_by_role("group", name=f"システム{n + 4}", exact=True)).to_have_count(0)
+    expect(page.get_by_role("button", name=f"システム{n + 4}を追加する")).to_be_focused()
+    assert page.evaluate("window.__notReloaded") is True
+
+    page.get_by_role("button", name="保存する", exact=True).click()
+    expect_flash(page, "I 基本情報を保存しました。")
+    for name in names:
+        expect(page.get_by_role("cell", name=re.compile(re.escape(name))).first).to_be_visible()
+    saved = saved_systems(live_app, draft)
+    assert [s["name"] for s in saved[n:]] == [names[0], names[1] + "\n※画面試験の注記", names[2]]
+
+
+def test_editor_adds_ledger_records_at_once_and_a_deletion_asks_first(page, live_server, live_app, login_as):
+    draft = make_draft(live_app)
+    login_as("editor")
+    open_basic_section(page, live_server, draft)
+    page.get_by_text("台帳からシステムをまとめて追加する").click()
+    ledger = page.get_by_role("list", name="台帳のシステム")
+    page.get_by_role("checkbox", name="サービス検索・電子申請機能(SERVICE_SEARCH)").check()
+    page.get_by_role("checkbox", name="システム基盤(標準準拠システム連携基盤)(KIBAN_RENKEI)").check()
+    expect(ledger.get_by_role("checkbox", name=re.compile(r"^住基ネット\(JUKINET\)"))).to_be_disabled()
+    page.get_by_role("button", name="選んだ記録を追加する").click()
+    expect(page.get_by_role("status").filter(has_text="2件を追加しました。")).to_be_visible()
+    n = draft.systems
+    first = page.get_by_role("group", name=f"システム{n + 1}", exact=True)
+    expect(first.get_by_label(re.compile("①システムの名称"))).to_have_value("サービス検索・電子申請機能")
+    expect(first.get_by_label("システム台帳の記録")).to_have_value(re.compile(r"^\d+$"))
+    second = page.get_by_role("group", name=f"システム{n + 2}", exact=True)
+    expect(second.get_by_label(re.compile("①システムの名称"))).to_have_value("システム基盤(標準準拠システム連携基盤)")
+
+    page.get_by_role("button", name="保存する", exact=True).click()
+    expect_flash(page, "I 基本情報を保存しました。")
+    saved = saved_systems(live_app, draft)
+    assert [s["name"] for s in saved[n:]] == ["サービス検索・電子申請機能", "システム基盤(標準準拠システム連携基盤)"]
+    assert all(s["functions"] and s.get("inventory_id") for s in saved[n:])  # filled from the 台帳 on saving
+
+    # この版を削除: the page says what goes; 「やめて戻る」 keeps it, 「削除する」 deletes it
+    page.get_by_role("button", name="この版を削除").click()
+    expect(page.get_by_role("heading", name="第2版を削除します", level=1)).to_be_visible()
+    expect(page.get_by_text("この版に入力した内容と変更箇所の記載は、すべて削除されます。")).to_be_visible()
+    page.get_by_role("link", name="やめて戻る").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("第2版")
+    assert len(saved_systems(live_app, draft)) == n + 2
+    page.get_by_role("button", name="この版を削除").click()
+    page.get_by_role("button", name="削除する", exact=True).click()
+    expect_flash(page, "作成中の版を削除しました。")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(draft.title)
