@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import re
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from common import audit
 from common.auth import requires
 from common.confirm import Confirmation, confirmation_page, confirmed
 from common.db import db
+from common.markdown import render_markdown
 from common.models import Department
 from common.params import db_id
 from common.timeutil import fmt_date, today_jst
@@ -514,6 +515,23 @@ def edit_section(version_id, section_key):
             extra_rows=1,
         ),
     ), status
+
+
+#: the longest text the preview renders (the longest 機能 of 001 is about 2,000 characters)
+PREVIEW_MAX_CHARS = 100_000
+
+
+@bp.post("/assessments/text-preview")
+@requires(*EDITORS)
+def text_preview():
+    """A formatted text as the pages and the PDF show it (the same renderer and sanitiser), for
+    the preview beside a text box of the section editor. JSON: ``{"html": …}``."""
+    text = request.form.get("text", "")
+    if len(text) > PREVIEW_MAX_CHARS:
+        return jsonify({"error": f"{PREVIEW_MAX_CHARS:,}文字を超える文章は表示を確認できません。"}), 400
+    response = jsonify({"html": str(render_markdown(text))})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _conflict_page(version, schema, section, conflict: services.Conflict, posted):

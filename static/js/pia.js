@@ -81,6 +81,7 @@
     listOf(container).appendChild(node);
     enhance(node);
     if (window.Hyoka) { window.Hyoka.enhance(node); }
+    setUpPreviews(node);
     renumber(container);
     if (options.dirty) { markDirty(); }
     if (options.focus) {
@@ -186,6 +187,63 @@
     });
   }
 
+  // --- preview of formatted texts -----------------------------------------------------
+  var previewUrl = form.getAttribute("data-preview-url");
+  var token = form.querySelector("input[name=csrf_token]");
+
+  function setUpPreview(details) {
+    var textarea = document.getElementById(details.getAttribute("data-pia-preview"));
+    var pane = details.querySelector("[data-pia-preview-pane]");
+    var body = details.querySelector("[data-pia-preview-body]");
+    if (!textarea || !pane || !previewUrl) { return; }
+    pane.hidden = false;
+    var timer = null;
+    var sent = 0;
+    function render() {
+      var number = ++sent;
+      var data = new URLSearchParams();
+      data.append("text", textarea.value);
+      if (token) { data.append("csrf_token", token.value); }
+      fetch(previewUrl, {
+        method: "POST",
+        body: data,
+        credentials: "same-origin",
+        headers: { "Accept": "application/json" }
+      }).then(function (response) {
+        if ((response.headers.get("Content-Type") || "").indexOf("application/json") === -1) {
+          // e.g. the session ended: an error page, not an answer
+          return { ok: false, json: { error: "表示を確認できませんでした。画面を再読み込みしてからもう一度お試しください。" } };
+        }
+        return response.json().then(function (json) { return { ok: response.ok, json: json }; });
+      }).then(function (result) {
+        if (number !== sent) { return; }  // an answer to an older text
+        if (result.ok) {
+          // the server's renderer escapes raw HTML and sanitises its output (common.markdown)
+          body.innerHTML = result.json.html || "<p class=\"muted\">(未記入)</p>";
+        } else {
+          body.textContent = result.json.error || "表示を確認できませんでした。";
+        }
+      }).catch(function () {
+        if (number === sent) { body.textContent = "表示を確認できませんでした(通信できません)。"; }
+      });
+    }
+    details.addEventListener("toggle", function () { if (details.open) { render(); } });
+    textarea.addEventListener("input", function () {
+      if (!details.open) { return; }
+      window.clearTimeout(timer);
+      timer = window.setTimeout(render, 400);
+    });
+  }
+
+  function setUpPreviews(root) {
+    root.querySelectorAll("[data-pia-preview]").forEach(function (details) {
+      if (details.hasAttribute("data-pia-preview-ready")) { return; }
+      details.setAttribute("data-pia-preview-ready", "");
+      setUpPreview(details);
+    });
+  }
+
   enhance(form);
   form.querySelectorAll("[data-pia-ledger-add]").forEach(setUpLedgerAdder);
+  setUpPreviews(form);
 }());

@@ -135,3 +135,20 @@ def test_editor_adds_ledger_records_at_once_and_a_deletion_asks_first(page, live
     page.get_by_role("button", name="削除する", exact=True).click()
     expect_flash(page, "作成中の版を削除しました。")
     expect(page.get_by_role("heading", level=1)).to_contain_text(draft.title)
+
+
+def test_preview_shows_a_formatted_text_as_the_document_will(page, live_server, live_app, login_as):
+    draft = make_draft(live_app)
+    login_as("editor")
+    open_basic_section(page, live_server, draft)
+    entry = page.get_by_role("group", name="システム1", exact=True)
+    entry.get_by_text("書き方と表示の確認(見出し・箇条書き・表)").click()
+    help_text = entry.get_by_text("見出し: 行頭に「###」と空白")
+    expect(help_text).to_be_visible()
+    functions = entry.get_by_label(re.compile("②システムの機能"))
+    functions.fill("### 画面試験の見出し\n- 一つ目の機能\n- 二つ目の機能\n\n<b>生のHTML</b>")
+    preview = entry.locator("[data-pia-preview-body]")
+    expect(preview.get_by_role("heading", name="画面試験の見出し", level=3)).to_be_visible()
+    expect(preview.get_by_role("listitem")).to_have_count(2)
+    expect(preview).to_contain_text("<b>生のHTML</b>")  # shown as typed, never as markup
+    expect(page.get_by_text("Markdown")).to_have_count(0)

@@ -15,6 +15,7 @@ from common.db import db
 from pia.assessments.models import AssessmentVersion
 from pia.assessments.views import with_ledger_additions
 from pia.schema import LINK_KEY, load_schema, to_form_data
+from tests.conftest import csrf_token_from
 
 
 @pytest.fixture
@@ -169,3 +170,49 @@ def test_with_ledger_additions_appends_after_the_highest_index():
         f"systems-5-{LINK_KEY}": ["7"],
         f"systems-6-{LINK_KEY}": ["6"],
     }
+
+
+# --------------------------------------------------------------------------- formatting help and preview
+
+
+def test_formatted_texts_explain_the_marks_in_plain_japanese(draft, editor):
+    page = editor.get(f"/versions/{draft.id}/sections/basic").text
+    assert "markdown" not in page.lower()
+    assert "書き方と表示の確認(見出し・箇条書き・表)" in page
+    assert "見出し: 行頭に「###」と空白" in page
+    assert 'data-pia-preview="f-systems-0-functions"' in page
+    assert 'data-preview-url="/assessments/text-preview"' in page
+
+
+def test_preview_renders_as_the_pages_do_and_escapes_html(editor):
+    from common.markdown import render_markdown
+
+    text = "### 1. 住民票の作成\n- 転入届\n- 転居届\n\n<script>alert(1)</script><img src=x onerror=alert(1)>"
+    response = editor.post("/assessments/text-preview", data={"text": text}, headers={"Accept": "application/json"})
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    html = response.get_json()["html"]
+    assert html == str(render_markdown(text))
+    assert "<h3>1. 住民票の作成</h3>" in html and "<li>転入届</li>" in html
+    assert "<script" not in html and "<img" not in html
+
+
+def test_preview_refuses_a_huge_text_with_a_reason(editor):
+    from pia.assessments.views import PREVIEW_MAX_CHARS
+
+    response = editor.post("/assessments/text-preview", data={"text": "あ" * (PREVIEW_MAX_CHARS + 1)})
+    assert response.status_code == 400
+    assert "文字を超える文章は表示を確認できません" in response.get_json()["error"]
+
+
+def test_preview_needs_the_csrf_token_and_an_editor(app, draft, editor, as_role):
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        refused = editor.post("/assessments/text-preview", data={"text": "x"}, headers={"Accept": "application/json"})
+        assert refused.status_code == 400
+        token = csrf_token_from(editor.get(f"/versions/{draft.id}/sections/basic").text)
+        ok = editor.post("/assessments/text-preview", data={"text": "**太字**", "csrf_token": token})
+        assert ok.status_code == 200 and "<strong>太字</strong>" in ok.get_json()["html"]
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    for role in ("reviewer", "auditor", "admin"):
+        assert as_role(role).post("/assessments/text-preview", data={"text": "x"}).status_code == 403
