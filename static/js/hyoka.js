@@ -27,12 +27,15 @@
     return legend ? legend.textContent.trim() : "";
   }
 
+  // The box is named 「候補の絞り込み」 and described by the list's label: a name holding the
+  // label would make the label name two controls.
   function filterBox(label) {
     var box = document.createElement("input");
     box.type = "search";
     box.className = "list-filter";
     box.placeholder = "絞り込み(名称やコードの一部を入力)";
-    box.setAttribute("aria-label", (label ? label + "の" : "") + "候補を絞り込む");
+    box.setAttribute("aria-label", "候補の絞り込み");
+    if (label) { box.title = label + "の候補を、入力した語を含むものに絞り込みます"; }
     box.autocomplete = "off";
     return box;
   }

@@ -139,8 +139,17 @@
   });
 
   form.addEventListener("change", function (event) {
-    if (event.target.matches("[data-pia-delete]")) {
-      event.target.closest("[data-pia-entry]").classList.toggle("pia-entry--deleted", event.target.checked);
+    var target = event.target;
+    if (target.matches("[data-pia-delete]")) {
+      target.closest("[data-pia-entry]").classList.toggle("pia-entry--deleted", target.checked);
+    }
+    // a 台帳 record picked for an entry without a name: its name at once (the rest on saving)
+    if (target.matches("select[name$='-inventory_id']")) {
+      var option = target.options[target.selectedIndex];
+      var name = form.querySelector("[name='" + target.name.replace(/inventory_id$/, "name") + "']");
+      if (option && option.getAttribute("data-name") && name && !name.value.trim()) {
+        name.value = option.getAttribute("data-name");
+      }
     }
   });
 

@@ -85,8 +85,12 @@ def test_editor_adds_three_systems_without_saving_in_between(page, live_server, 
         expect(entry.get_by_label("システム台帳の記録")).to_be_focused()
         entry.get_by_label(re.compile("①システムの名称")).fill(name + ("\n※画面試験の注記" if offset == 1 else ""))
         entry.get_by_label(re.compile("②システムの機能")).fill(f"{name}の機能")
-    # a fourth entry, taken back: the button counts again from there
+    # a fourth entry: a 台帳 record picked names it at once; then it is taken back, and the
+    # button counts again from there
     page.get_by_role("button", name=f"システム{n + 4}を追加する").click()
+    fourth = page.get_by_role("group", name=f"システム{n + 4}", exact=True)
+    fourth.get_by_label("システム台帳の記録").select_option(label="住基ネット(JUKINET)")
+    expect(fourth.get_by_label(re.compile("①システムの名称"))).to_have_value("住基ネット")
     page.get_by_role("button", name=f"このシステム{n + 4}の追加を取り消す").click()
     expect(page.get_by_role("group", name=f"システム{n + 4}", exact=True)).to_have_count(0)
     expect(page.get_by_role("button", name=f"システム{n + 4}を追加する")).to_be_focused()
@@ -152,3 +156,27 @@ def test_preview_shows_a_formatted_text_as_the_document_will(page, live_server, 
     expect(preview.get_by_role("listitem")).to_have_count(2)
     expect(preview).to_contain_text("<b>生のHTML</b>")  # shown as typed, never as markup
     expect(page.get_by_text("Markdown")).to_have_count(0)
+
+
+def test_long_lists_get_a_filter_box(page, live_server, live_app, login_as):
+    draft = make_draft(live_app)
+    login_as("officer")
+    # 指摘の対象の項目: every item of the form, several hundred
+    page.goto(f"{live_server}/reviews/versions/{draft.version_id}")
+    select = page.get_by_label("対象の項目", exact=True)
+    total = select.locator("option").count()
+    assert total > 30
+    box = page.get_by_role("searchbox", name="候補の絞り込み")
+    expect(box).to_have_attribute("title", "対象の項目の候補を、入力した語を含むものに絞り込みます")
+    box.fill("システム1 機能")
+    expect(select.locator("option")).not_to_have_count(total)
+    # left: the choice of no item (value "") and the items with every word typed
+    values = select.locator("option").evaluate_all("options => options.map(o => [o.value, o.text])")
+    assert values[0][0] == "" and len(values) >= 2
+    assert all("システム1" in text and "機能" in text for value, text in values[1:]), values
+    # Enter in the box never sends the form; with one match left it chooses it
+    page.evaluate("window.__notReloaded = true")
+    box.fill("システム1 ②システムの機能")
+    box.press("Enter")
+    expect(select).to_have_value(re.compile(r"systems\[0\]/functions$"))
+    assert page.evaluate("window.__notReloaded") is True
