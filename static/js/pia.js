@@ -158,7 +158,7 @@
     var container = containerOf(adder);
     var name = container.getAttribute("data-name");
     var hint = adder.querySelector("[data-pia-ledger-hint]");
-    hint.textContent = "追加する記録を選び、「選んだ記録を追加する」を押してください。機能などは保存すると台帳の内容で記載されます。";
+    hint.textContent = "追加する記録を選び、「選んだ記録を追加する」を押してください。名称はすぐに、そのほかの記載は保存したときに台帳の内容で記載されます。";
     var status = document.createElement("p");
     status.className = "hint";
     status.setAttribute("role", "status");
