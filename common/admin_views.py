@@ -18,6 +18,7 @@ from common.auth import (
     start_session,
     unlock,
 )
+from common.confirm import Confirmation, confirmation_page, confirmed
 from common.db import db, utcnow
 from common.forms import ConfirmForm, TokenForm, UserForm
 from common.models import ROLES, ApiToken, AuditEvent, Department, User
@@ -178,7 +179,20 @@ def tokens():
 def revoke_token(token_id):
     """Revoke an API token."""
     token = db.get_or_404(ApiToken, token_id)
-    if ConfirmForm().validate_on_submit() and token.revoked_at is None:
+    if token.revoked_at is None and not confirmed():
+        return confirmation_page(
+            Confirmation(
+                title="トークンを失効させます",
+                lead=f"API トークン「{token.name}」（システムコード {token.system_code}）を失効させます。",
+                consequences=[
+                    "このトークンを使ったフィードの送信は、直ちに受け付けられなくなります。",
+                    "失効させたトークンは元に戻せません。送信を続けるには、新しいトークンを発行して送信元に設定します。",
+                ],
+                action_label="失効させる",
+                back_url=url_for(".tokens"),
+            )
+        )
+    if token.revoked_at is None:
         token.revoked_at = utcnow()
         db.session.commit()
         flash(f"トークン「{token.name}」を失効させました。", "success")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectMultipleField, StringField, SubmitField
+from wtforms import BooleanField, HiddenField, PasswordField, SelectMultipleField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -114,6 +114,8 @@ class TokenForm(FlaskForm):
 
 
 class ConfirmForm(FlaskForm):
-    """An empty form for POST buttons (revoke, disable, …): carries the CSRF token."""
+    """A form for POST buttons (revoke, delete, …): carries the CSRF token, and ``confirm``
+    once the user has seen what will happen (:mod:`common.confirm`)."""
 
+    confirm = HiddenField()
     submit = SubmitField("実行")

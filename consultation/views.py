@@ -6,9 +6,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user
 
 from common.auth import requires
+from common.confirm import Confirmation, confirmation_page, confirmed, excerpt
 from common.db import db
 from common.params import db_id
-from common.timeutil import today_jst
+from common.timeutil import fmt_date, today_jst
 from common.uploads import UploadRejected
 from consultation import services
 from consultation.forms import (
@@ -208,15 +209,48 @@ def show(consultation_id):
     )
 
 
+def _open_confirmation(consultation) -> Confirmation:
+    """What opening (or reopening) the intake will do."""
+    back_url = url_for(".show", consultation_id=consultation.id)
+    carry = {"state": "open"}
+    if consultation.status == "closed":
+        consequences = ["公開ページのWebフォームで、再び意見を受け付けます。"]
+        if consultation.closed_early:
+            consequences.append("記録した締め切る特段の理由は消去されます（変更の記録には残ります）。")
+        return Confirmation(
+            title="意見募集を再開します",
+            lead=f"「{consultation.title}」の意見の受付を再開します。",
+            consequences=consequences,
+            action_label="募集を再開する",
+            back_url=back_url,
+            carry=carry,
+            danger=False,
+        )
+    return Confirmation(
+        title="意見募集を開始します",
+        lead=f"「{consultation.title}」の意見募集を開始します"
+        f"（募集期間: {fmt_date(consultation.start_date)}～{fmt_date(consultation.end_date)}）。",
+        consequences=[
+            "公開ページに意見募集と評価書（案）を掲載し、Webフォームでの受付を始めます。",
+            "掲載する評価書（案）は、開始した時点の記載で確定します。",
+            "開始した意見募集を「募集前」に戻すことはできません。",
+        ],
+        action_label="募集を開始する",
+        back_url=back_url,
+        carry=carry,
+    )
+
+
 @bp.post("/<int:consultation_id>/state")
 @requires("officer")
 def change_state(consultation_id):
     """Open or reopen the consultation (closing has its own page: :func:`close`)."""
     consultation = _get(consultation_id)
-    form = ActionForm()
     target = request.form.get("state", "")
-    if not form.validate_on_submit() or target != "open":
+    if target != "open":
         abort(400)
+    if not confirmed():
+        return confirmation_page(_open_confirmation(consultation))
     try:
         consultation.transition(target, actor=current_user, note="再開" if consultation.status == "closed" else "")
     except InvalidTransition as error:
@@ -292,6 +326,19 @@ def early_close_reason(consultation_id):
 def publish(consultation_id):
     """Publish the result report (state 結果公表済み)."""
     consultation = _get(consultation_id)
+    if not confirmed():
+        return confirmation_page(
+            Confirmation(
+                title="意見募集の結果を公表します",
+                lead=f"「{consultation.title}」の結果（寄せられた意見の概要と市の考え方）を公表します。",
+                consequences=[
+                    "公開ページに結果を掲載します。",
+                    "「結果公表済み」にした意見募集は、募集中や募集終了に戻せません。",
+                ],
+                action_label="結果を公表する",
+                back_url=url_for(".show", consultation_id=consultation.id),
+            )
+        )
     try:
         services.publish_result(consultation, actor=current_user)
     except (ValueError, InvalidTransition) as error:
@@ -590,9 +637,24 @@ def move_opinion(opinion_id):
 def delete_opinion(opinion_id):
     """Delete an opinion (the submission itself stays)."""
     opinion = db.get_or_404(Opinion, opinion_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
     consultation_id = opinion.consultation_id
+    if not confirmed():
+        copies = len(opinion.copies)
+        consequences = [
+            "意見の概要と市の考え方が削除され、後の意見の番号が繰り上がります。",
+            "提出された意見（原文）は残ります。",
+        ]
+        if copies:
+            consequences.append(f"この意見に従っている同一・類似の意見{copies}件は、それぞれ独立した意見になります。")
+        return confirmation_page(
+            Confirmation(
+                title=f"意見No.{opinion.number or ''}を削除します",
+                lead=f"意見No.{opinion.number or ''}「{excerpt(opinion.summary)}」を削除します。",
+                consequences=consequences,
+                action_label="削除する",
+                back_url=url_for(".opinions", consultation_id=consultation_id, _anchor=f"op-{opinion.id}"),
+            )
+        )
     services.delete_opinion(opinion, actor=current_user)
     db.session.commit()
     flash("意見を削除しました。", "success")
@@ -633,8 +695,20 @@ def detect_groups(consultation_id):
 def answer_group(group_id):
     """Apply the representative's opinions and replies to every member of the group."""
     group = db.get_or_404(FormLetterGroup, group_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
+    if not confirmed():
+        others = len(group.members) - 1
+        return confirmation_page(
+            Confirmation(
+                title="グループ全体に代表の意見を適用します",
+                lead=f"同一・類似の意見のグループ（{len(group.members)}件）に、代表の提出の意見と市の考え方を適用します。",
+                consequences=[
+                    f"代表以外の{others}件の提出について、入力済みの意見の概要と市の考え方は削除され、"
+                    "代表の意見に従う写しに置き換わります。",
+                ],
+                action_label="グループ全体に適用",
+                back_url=url_for(".groups", consultation_id=group.consultation_id),
+            )
+        )
     try:
         made = services.answer_group(group, actor=current_user)
     except ValueError as error:

@@ -13,8 +13,9 @@ from wtforms.validators import DataRequired
 
 from common import audit
 from common.auth import requires
+from common.confirm import Confirmation, confirmation_page, confirmed
 from common.db import db
-from common.forms import ConfirmForm, NoMyNumber
+from common.forms import NoMyNumber
 from common.params import page_number
 from evidence import services
 from evidence.checks import CHECKS, save_settings, settings_for
@@ -285,8 +286,19 @@ def edit_check(name):
 def reset_check(name):
     """Put one check back to its default settings."""
     check = CHECKS.get(name) or abort(404)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    if not confirmed():
+        return confirmation_page(
+            Confirmation(
+                title="点検の設定を既定値に戻します",
+                lead=f"点検「{check.title}」の設定（有効・無効、重要度、しきい値）を既定値に戻します。",
+                consequences=[
+                    "いま設定している値は消え、既定値で点検します。",
+                    "これまでの設定は監査記録に残ります。",
+                ],
+                action_label="既定値に戻す",
+                back_url=url_for(".edit_check", name=name),
+            )
+        )
     before = _stored(settings_for(name))
     save_settings(name, enabled=True, severity=None, params={})
     after = _stored(settings_for(name))

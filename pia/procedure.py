@@ -22,8 +22,8 @@ class Ledger(Protocol):
         """The section's data with each system or file entry linked to the record chosen."""
         ...
 
-    def pickers(self, section: Any) -> dict[str, list[tuple[int, str]]]:
-        """Group key -> the records (id, label) an editor may pick for it."""
+    def pickers(self, section: Any) -> dict[str, list[tuple[int, str, str]]]:
+        """Group key -> the records an editor may pick for it: (id, label shown, name written)."""
         ...
 
     def preselect(self, section: Any, section_doc: dict, values: dict[str, list[str]]) -> None:

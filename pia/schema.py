@@ -137,9 +137,12 @@ class Item:
 
     def entry_title(self, index: int) -> str:
         """Title of the index-th (0-based) entry of a group or row of a table."""
-        if self.item_label:
-            return self.item_label.replace("{n}", str(index + 1))
-        return f"{self.label}{index + 1}"
+        return self.entry_title_pattern.replace("{n}", str(index + 1))
+
+    @property
+    def entry_title_pattern(self) -> str:
+        """The title of an entry with 「{n}」 for its 1-based number (for the page's script)."""
+        return self.item_label if self.item_label else f"{self.label}{{n}}"
 
     def iter_items(self) -> Iterator[Item]:
         """This item and everything below it, depth first."""
@@ -955,10 +958,16 @@ def _flatten_item(
 # --------------------------------------------------------------------------- names of systems and files
 
 
+def name_line(text: str) -> str:
+    """The name itself: the first line that is not blank (the lines below it are a note,
+    as 001 writes under 「住基ネット」 「※本市の住基ネットの構成としては、…」)."""
+    return next((line.strip() for line in (text or "").splitlines() if line.strip()), "")
+
+
 def normalise_name(text: str) -> str:
-    """Names compared loosely: NFKC, no spaces, no 長音 (サーバ = サーバー), and without
-    the definition 「以下「…」という。」 at the end of a parenthesis."""
-    text = unicodedata.normalize("NFKC", text or "")
+    """Names compared loosely: the first line only (:func:`name_line`), NFKC, no spaces, no
+    長音 (サーバ = サーバー), and without the definition 「以下「…」という。」 at the end of a parenthesis."""
+    text = unicodedata.normalize("NFKC", name_line(text))
     text = re.sub(r"\(以下「[^」]*」という。?\)", "", text)
     # 「(標準準拠システム。以下「…」という。)」: the remark stays, the definition goes
     text = re.sub(r"。?以下「[^」]*」という。?\)", ")", text)

@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 import re
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from common import audit
 from common.auth import requires
+from common.confirm import Confirmation, confirmation_page, confirmed
 from common.db import db
+from common.markdown import render_markdown
 from common.models import Department
 from common.params import db_id
-from common.timeutil import today_jst
+from common.timeutil import fmt_date, today_jst
 from pia import procedure, threshold
 from pia.assessments import checklist, exchange, search, services, workflow
 from pia.assessments.forms import (
@@ -43,7 +45,7 @@ from pia.assessments.models import (
 )
 from pia.assessments.render import document_view
 from pia.diff import TIMING_AFTER, TIMING_BEFORE
-from pia.schema import FORMS, coerce, field_name, flatten, load_schema, section_completion, to_form_data
+from pia.schema import FORMS, LINK_KEY, coerce, field_name, flatten, load_schema, section_completion, to_form_data
 
 bp = Blueprint("assessments", __name__)
 
@@ -128,6 +130,33 @@ def _form_data_without_deleted(form) -> dict[str, list[str]]:
         if name.endswith("-_delete") or any(name == d or name.startswith(d + "-") for d in deleted):
             continue
         out[name] = value
+    return out
+
+
+#: the checkboxes of 「台帳からまとめて追加」 (``systems-_add``, one value per 台帳 record)
+LEDGER_ADD = "_add"
+
+
+def with_ledger_additions(posted: dict[str, list[str]], pickers: dict[str, list]) -> dict[str, list[str]]:
+    """``posted`` with one new entry, linked to its record, for each 台帳 record ticked in
+    「台帳からまとめて追加」 (``systems-_add``) that no entry names yet; the entries take the
+    record's name and what else the 台帳 fills when the section is saved."""
+    out = {k: v for k, v in posted.items() if not k.endswith(f"-{LEDGER_ADD}")}
+    for group, records in pickers.items():
+        known = {str(record[0]) for record in records}
+        linked = {
+            value
+            for key, values in out.items()
+            if re.fullmatch(rf"{re.escape(group)}-\d+-{LINK_KEY}", key)
+            for value in values
+            if value
+        }
+        index = max(entry_indices(out, group), default=-1) + 1
+        for value in dict.fromkeys(posted.get(f"{group}-{LEDGER_ADD}", [])):
+            if value in known and value not in linked:
+                out[f"{group}-{index}-{LINK_KEY}"] = [value]
+                linked.add(value)
+                index += 1
     return out
 
 
@@ -336,10 +365,23 @@ def restore_version(version_id):
 @bp.post("/versions/<int:version_id>/delete")
 @requires(*EDITORS)
 def delete_version(version_id):
-    """Discard a draft that was never submitted."""
+    """Discard a draft that was never submitted (after a page that says what goes)."""
     version = _version_or_404(version_id)
     _editable_or_403(version.assessment)
     assessment_id = version.assessment_id
+    if not confirmed():
+        return confirmation_page(
+            Confirmation(
+                title=f"{version.label}を削除します",
+                lead=f"{version.assessment.title} {version.label}({version.status_label})を削除します。",
+                consequences=[
+                    "この版に入力した内容と変更箇所の記載は、すべて削除されます。",
+                    "公表済みの版と評価書そのものは残ります。",
+                ],
+                action_label="削除する",
+                back_url=url_for("assessments.version", version_id=version.id),
+            )
+        )
     try:
         services.discard_draft(version, actor=current_user)
     except InvalidTransition as exc:
@@ -422,14 +464,15 @@ def edit_section(version_id, section_key):
     form = SectionForm()
     errors: dict[str, list[str]] = {}
     status = 200
+    ledger = procedure.ledger()
+    pickers = ledger.pickers(section) if ledger is not None else {}
     if request.method == "POST":
-        posted = _form_data_without_deleted(request.form)
+        posted = with_ledger_additions(_form_data_without_deleted(request.form), pickers)
         data = coerce(schema, section_key, posted)
         if not form.validate():
             errors = {"revision": form.revision.errors}
             status = 400
         else:
-            ledger = procedure.ledger()
             if ledger is not None:
                 data = ledger.link_entries(item, section_key, data, actor=current_user)
             try:
@@ -452,7 +495,6 @@ def edit_section(version_id, section_key):
         revision = form.revision.data
     else:
         values = _values_from_document(schema, section_key, item.document.get(section_key))
-        ledger = procedure.ledger()
         if ledger is not None:
             ledger.preselect(section, item.document.get(section_key) or {}, values)
         revision = str(item.revision)
@@ -468,11 +510,28 @@ def edit_section(version_id, section_key):
             values=values,
             errors=errors,
             revision=revision,
-            inventory_pickers=ledger.pickers(section) if (ledger := procedure.ledger()) else {},
+            inventory_pickers=pickers,
             completion=section_completion(schema, item.document),
             extra_rows=1,
         ),
     ), status
+
+
+#: the longest text the preview renders (the longest 機能 of 001 is about 2,000 characters)
+PREVIEW_MAX_CHARS = 100_000
+
+
+@bp.post("/assessments/text-preview")
+@requires(*EDITORS)
+def text_preview():
+    """A formatted text as the pages and the PDF show it (the same renderer and sanitiser), for
+    the preview beside a text box of the section editor. JSON: ``{"html": …}``."""
+    text = request.form.get("text", "")
+    if len(text) > PREVIEW_MAX_CHARS:
+        return jsonify({"error": f"{PREVIEW_MAX_CHARS:,}文字を超える文章は表示を確認できません。"}), 400
+    response = jsonify({"html": str(render_markdown(text))})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _conflict_page(version, schema, section, conflict: services.Conflict, posted):
@@ -631,6 +690,37 @@ TRANSITIONS = {
 }
 
 
+def _transition_confirmation(version: AssessmentVersion, action: str, on) -> Confirmation:
+    """What 提出 and 公表 (the steps that cannot be undone) will do."""
+    name = f"{version.assessment.title} {version.label}"
+    back_url = url_for("assessments.version", version_id=version.id)
+    carry = {"on": request.form.get("on", "")}
+    if action == "submit":
+        return Confirmation(
+            title=f"{version.label}を提出済みにします",
+            lead=f"{name}を、提出日{fmt_date(on)}で提出済みにします。",
+            consequences=[
+                "評価書の記載と変更箇所は確定し、以後は編集できません。",
+                "提出前の確認に問題があるときは、提出済みにはなりません。",
+                "提出後に記載を改めるには、新しい版を作成します。",
+            ],
+            action_label="提出済みにする",
+            back_url=back_url,
+            carry=carry,
+        )
+    return Confirmation(
+        title=f"{version.label}を公表します",
+        lead=f"{name}を、公表日{fmt_date(on)}で公表します。",
+        consequences=[
+            "この版が現在の評価書となり、公開ページに掲載されます。",
+            "公表した版は、変更も削除もできません。",
+        ],
+        action_label="公表する",
+        back_url=back_url,
+        carry=carry,
+    )
+
+
 @bp.post("/versions/<int:version_id>/transition/<action>")
 @requires("officer")
 def transition(version_id, action):
@@ -646,6 +736,8 @@ def transition(version_id, action):
             flash("日付を正しく入力してください。", "error")
             return redirect(url_for("assessments.version", version_id=item.id))
         kwargs["on"] = form.on.data
+        if not confirmed(form):
+            return confirmation_page(_transition_confirmation(item, action, form.on.data))
     elif not ConflictForm().validate_on_submit():
         abort(400)
     try:

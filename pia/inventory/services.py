@@ -48,6 +48,7 @@ from pia.schema import (
     get_value,
     ledger_group,
     load_schema,
+    name_line,
     normalise_name,
     value_text,
 )
@@ -575,7 +576,9 @@ def unmatched_names(version: AssessmentVersion, kind: str, known: list) -> list[
         return None
     entries = _entries(version.document, groups[0][0])
     matched = set(match_entries(kind, entries, known).values())
-    return [e.get("name") for i, e in enumerate(entries) if i not in matched and isinstance(e, dict)]
+    return [
+        name_line(str(e.get("name") or "")) for i, e in enumerate(entries) if i not in matched and isinstance(e, dict)
+    ]
 
 
 def write_section(version: AssessmentVersion, section_key: str, data: Mapping[str, Any], *, actor) -> None:
@@ -1023,7 +1026,7 @@ def ledger_entries(version: AssessmentVersion, kind: str, *, known: list | None 
     for index, entry in enumerate(_entries(version.document, path)):
         if not isinstance(entry, Mapping):
             continue
-        name = str(entry.get("name") or "").strip()
+        name = name_line(str(entry.get("name") or ""))
         link = entry.get(LINK_KEY)
         entry_path = f"{path}[{index}]"
         if isinstance(link, int) and not isinstance(link, bool):
@@ -1150,12 +1153,13 @@ def preselect(section, section_doc, values: dict[str, list[str]]) -> None:
                 values[name] = [str(object_id)]
 
 
-def pickers(section) -> dict[str, list[tuple[int, str]]]:
-    """For each group of the section that names systems or files: the 台帳 records to pick from."""
-    out: dict[str, list[tuple[int, str]]] = {}
+def pickers(section) -> dict[str, list[tuple[int, str, str]]]:
+    """For each group of the section that names systems or files: the 台帳 records to pick
+    from, as (id, 「名称(コード)」, 名称)."""
+    out: dict[str, list[tuple[int, str, str]]] = {}
     for item in section.items:
         if item.type == "group" and item.inventory:
             model = System if item.inventory == "system" else PiFile
             records = db.session.execute(db.select(model).order_by(model.id)).scalars()
-            out[item.key] = [(r.id, f"{r.name}({r.code})") for r in records]
+            out[item.key] = [(r.id, f"{r.name}({r.code})", r.name) for r in records]
     return out

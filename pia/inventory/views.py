@@ -7,6 +7,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user
 
 from common.auth import requires
+from common.confirm import Confirmation, confirmation_page, confirmed
 from common.db import db
 from common.forms import ConfirmForm
 from common.models import Department
@@ -220,8 +221,20 @@ def delete_connection(connection_id):
     """Remove a connection."""
     connection = db.get_or_404(Connection, connection_id)
     system_id = connection.source_id
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    if not confirmed():
+        source = connection.source
+        return confirmation_page(
+            Confirmation(
+                title="接続を削除します",
+                lead=f"システム「{source.name}」から「{connection.target_name}」への接続({connection.kind_label})を台帳から削除します。",
+                consequences=[
+                    "システムの構成図と、台帳から評価書に記載する「③他のシステムとの接続」から外れます。",
+                    "削除したことは台帳の履歴に残ります。",
+                ],
+                action_label="削除する",
+                back_url=url_for("inventory.system", system_id=system_id) + "#connections",
+            )
+        )
     services.remove_connection(connection, actor=current_user)
     db.session.commit()
     flash("接続を削除しました。", "success")

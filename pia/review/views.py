@@ -14,6 +14,7 @@ from flask_login import current_user
 
 from common import audit
 from common.auth import requires
+from common.confirm import Confirmation, confirmation_page, confirmed, excerpt
 from common.db import db
 from common.forms import ConfirmForm
 from common.uploads import UploadRejected
@@ -182,8 +183,18 @@ def delete_finding(finding_id):
     _readable(version)
     if not _is_officer() and finding.author_id != current_user.id:
         abort(403)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    if not confirmed():
+        return confirmation_page(
+            Confirmation(
+                title="指摘事項を取り下げます",
+                lead=f"{finding.item_label or '評価書全体'}への指摘「{excerpt(finding.text)}」を取り下げます。",
+                consequences=[
+                    "指摘事項は削除され、第三者点検の記録と評価書のVI 評価実施手続に載らなくなります。",
+                ],
+                action_label="取り下げる",
+                back_url=url_for("review.version", version_id=version.id) + f"#finding-{finding.id}",
+            )
+        )
     try:
         services.delete_finding(finding, actor=current_user)
     except services.ReviewError as exc:

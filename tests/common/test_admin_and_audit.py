@@ -117,7 +117,12 @@ def test_tokens_are_stored_hashed_and_revocable(app, as_role):
 
     plain = re.search(r'<code class="token">([^<]+)</code>', page.text).group(1)
     assert plain.startswith("hyk_") and token.token_hash != plain and plain not in str(token.__dict__)
-    c.post(f"/admin/tokens/{token.id}/revoke")
+    # the first POST asks, saying what will happen; the token still works
+    asked = c.post(f"/admin/tokens/{token.id}/revoke")
+    assert asked.status_code == 200 and "直ちに受け付けられなくなります" in asked.text
+    db.session.expire_all()
+    assert db.session.get(ApiToken, token.id).revoked_at is None
+    c.post(f"/admin/tokens/{token.id}/revoke", data={"confirm": "yes"})
     db.session.expire_all()
     assert db.session.get(ApiToken, token.id).revoked_at is not None
 

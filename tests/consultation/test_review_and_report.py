@@ -44,7 +44,7 @@ def test_valid_my_number_is_masked_and_blocks_publication_until_reviewed(app, of
     assert INVALID_MY_NUMBER not in hits and not any(VALID_MY_NUMBER in h for h in hits)
     assert VALID_MY_NUMBER not in page.text
     # publishing is refused before review
-    officer.post(f"/consultations/{c.id}/publish")
+    officer.post(f"/consultations/{c.id}/publish", data={"confirm": "yes"})
     db.session.expire_all()
     assert db.session.get(Consultation, c.id).status == "closed"
     assert officer.post(f"/consultations/{c.id}/review").status_code == 302
@@ -56,7 +56,7 @@ def test_valid_my_number_is_masked_and_blocks_publication_until_reviewed(app, of
     db.session.commit()
     assert not services.review_is_current(c)
     officer.post(f"/consultations/{c.id}/review")
-    assert officer.post(f"/consultations/{c.id}/publish").status_code == 302
+    assert officer.post(f"/consultations/{c.id}/publish", data={"confirm": "yes"}).status_code == 302
     db.session.expire_all()
     c = db.session.get(Consultation, c.id)
     assert c.status == "reported"

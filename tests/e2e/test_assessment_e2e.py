@@ -151,6 +151,10 @@ def test_officer_starts_a_new_version_from_the_published_one(page, live_server, 
     expect(page.get_by_role("button", name="現在の版から新しい版を作成")).to_have_count(0)
     open_draft(page)
     page.get_by_role("button", name="この版を削除").click()
+    # the confirmation page says what goes; nothing is deleted until it is confirmed
+    expect(page.get_by_role("heading", name="第2版を削除します", level=1)).to_be_visible()
+    expect(page.get_by_text("この操作は取り消せません。")).to_be_visible()
+    page.get_by_role("button", name="削除する", exact=True).click()
     expect_flash(page, "作成中の版を削除しました。")
 
     page.get_by_role("button", name="現在の版から新しい版を作成").click()

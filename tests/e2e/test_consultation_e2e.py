@@ -51,6 +51,8 @@ def create_open_consultation(page: Page) -> tuple[str, str]:
     expect(page.get_by_text(VERSION_LABEL)).to_be_visible()
 
     page.get_by_role("button", name="募集を開始する").click()
+    expect(page.get_by_role("heading", name="意見募集を開始します", level=1)).to_be_visible()
+    page.get_by_role("button", name="募集を開始する").click()
     expect_flash(page, "意見募集を「募集中」にしました。")
     expect(page.get_by_role("heading", level=1)).to_contain_text("募集中")
     href = page.get_by_role("link", name="公開ページを見る").get_attribute("href")
@@ -167,6 +169,8 @@ def test_resident_opinion_is_split_answered_and_reported(page, live_server, logi
     menu.get_by_role("link", name="公表前の確認").click()
     page.get_by_role("button", name="伏せ字の結果を確認した").click()
     expect_flash(page, "公表する文面の確認を記録しました")
+    page.get_by_role("button", name="結果を公表する").click()
+    expect(page.get_by_role("heading", name="意見募集の結果を公表します", level=1)).to_be_visible()
     page.get_by_role("button", name="結果を公表する").click()
     expect_flash(page, "結果を公表しました。")
     expect(page.get_by_role("heading", level=1)).to_contain_text("結果公表済み")

@@ -152,6 +152,8 @@ def create_consultation(page: Page, draft: Draft, start: date, end: date) -> str
     expect(page.get_by_role("heading", level=1)).to_contain_text("募集前")
 
     page.get_by_role("button", name="募集を開始する").click()
+    expect(page.get_by_role("heading", name="意見募集を開始します", level=1)).to_be_visible()
+    page.get_by_role("button", name="募集を開始する").click()
     expect_flash(page, "意見募集を「募集中」にしました。")
     expect(page.get_by_role("heading", level=1)).to_contain_text("募集中")
     return title
@@ -224,12 +226,16 @@ def test_full_procedure_leads_to_publication(page, live_server, live_app, login_
     menu.get_by_role("link", name="概要").click()
     expect(page.get_by_role("heading", name=re.compile(r"意見1件・市の考え方未入力0件"))).to_be_visible()
     page.get_by_role("button", name="募集を終了する").click()
+    expect(page.get_by_role("heading", name=re.compile("意見募集を締め切る"), level=1)).to_be_visible()
+    page.get_by_role("button", name="締め切る", exact=True).click()
     expect_flash(page, "意見募集を「募集終了」にしました。")
     expect(page.get_by_text("募集期間の終了前")).to_have_count(0)
 
     menu.get_by_role("link", name="公表前の確認").click()
     page.get_by_role("button", name="伏せ字の結果を確認した").click()
     expect_flash(page, "公表する文面の確認を記録しました")
+    page.get_by_role("button", name="結果を公表する").click()
+    expect(page.get_by_role("heading", name="意見募集の結果を公表します", level=1)).to_be_visible()
     page.get_by_role("button", name="結果を公表する").click()
     expect_flash(page, "結果を公表しました。")
     expect(page.get_by_role("heading", level=1)).to_contain_text("結果公表済み")
@@ -275,13 +281,17 @@ def test_full_procedure_leads_to_publication(page, live_server, live_app, login_
     actions = next_action(page)
     actions.get_by_label("提出日(個人情報保護委員会)").fill(today.isoformat())
     actions.get_by_role("button", name="提出済みにする").click()
+    expect(page.get_by_role("heading", name="第2版を提出済みにします", level=1)).to_be_visible()
+    page.get_by_role("button", name="提出済みにする").click()
     expect_flash(page, "提出済みにしました。")
     expect(page.get_by_role("heading", level=1)).to_contain_text("提出済み")
     expect(procedure_step(page, "個人情報保護委員会への提出")).to_contain_text("完了")
 
     actions.get_by_label("公表日").fill(today.isoformat())
+    actions.get_by_role("button", name="公表する").click()
+    expect(page.get_by_role("heading", name="第2版を公表します", level=1)).to_be_visible()
     # publishing renders and stores the PDF/A (a few seconds; minutes on a loaded machine)
-    actions.get_by_role("button", name="公表する").click(timeout=180_000)
+    page.get_by_role("button", name="公表する", exact=True).click(timeout=180_000)
     expect_flash(page, "公表済みにしました。")
     expect(page.get_by_role("heading", level=1)).to_contain_text("公表済み")
     expect(procedure_step(page, "公表")).to_contain_text("完了")
@@ -361,7 +371,7 @@ def test_closing_on_the_first_day_without_reason_leaves_nothing_to_publish(page,
         const form = document.createElement("form");
         form.method = "post";
         form.action = action;
-        for (const [name, value] of [["csrf_token", token], ["on", day]]) {
+        for (const [name, value] of [["csrf_token", token], ["on", day], ["confirm", "yes"]]) {
             const input = document.createElement("input");
             input.type = "hidden"; input.name = name; input.value = value;
             form.appendChild(input);
@@ -379,7 +389,7 @@ def test_closing_on_the_first_day_without_reason_leaves_nothing_to_publish(page,
     # 第三者点検 and 公表, posted with the session's cookies: each refused, with the reason
     for action, data in (
         ("review", {"csrf_token": token}),
-        ("publish", {"csrf_token": token, "on": today.isoformat()}),
+        ("publish", {"csrf_token": token, "on": today.isoformat(), "confirm": "yes"}),
     ):
         response = page.request.post(f"{version_url}/transition/{action}", form=data)
         assert response.ok, (action, response.status)  # the version page, after the redirect

@@ -418,7 +418,11 @@ def test_reset_restores_the_defaults(admin, juki):
 
     page = admin.get(f"{URL}/after_hours").text
     assert 'action="/evidence/checks/after_hours/reset"' in page and "既定値に戻す" in page
+    # the first POST asks and changes nothing
     r = admin.post(f"{URL}/after_hours/reset")
+    assert r.status_code == 200 and "既定値に戻します" in r.text
+    assert as_dict(settings_for("after_hours")) == changed
+    r = admin.post(f"{URL}/after_hours/reset", data={"confirm": "yes"})
     assert r.status_code == 302
     assert as_dict(settings_for("after_hours")) == defaults_of("after_hours")
     assert "既定値に戻しました" in admin.get(URL).text
@@ -427,7 +431,7 @@ def test_reset_restores_the_defaults(admin, juki):
     assert ev.before == changed and ev.after == defaults_of("after_hours")
 
     # a second reset changes nothing and records nothing
-    admin.post(f"{URL}/after_hours/reset")
+    admin.post(f"{URL}/after_hours/reset", data={"confirm": "yes"})
     assert len(trail("after_hours")) == 2
 
 
@@ -460,7 +464,7 @@ def test_forms_need_the_csrf_token(app, admin):
         assert 'name="csrf_token"' in settings_form and 'name="csrf_token"' in reset_form
         data = {"enabled": "y", "severity": "medium", "subjects": "250"}
         assert admin.post(f"{URL}/bulk_access", data=data).status_code == 400
-        assert admin.post(f"{URL}/bulk_access/reset").status_code == 400
+        assert admin.post(f"{URL}/bulk_access/reset", data={"confirm": "yes"}).status_code == 400
         assert settings_for("bulk_access").params == {"subjects": 200}
         assert admin.post(f"{URL}/bulk_access", data={**data, "csrf_token": token}).status_code == 302
         assert settings_for("bulk_access").params == {"subjects": 250}

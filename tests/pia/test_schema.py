@@ -18,6 +18,8 @@ from pia.schema import (
     get_value,
     list_editions,
     load_schema,
+    name_line,
+    normalise_name,
     parse_schema,
     section_completion,
     to_form_data,
@@ -473,3 +475,21 @@ def test_every_form_empty_document_only_lacks_required_items(form):
     for section in schema.sections:
         fields = to_form_data(schema, section.key, doc[section.key])
         assert coerce(schema, section.key, fields) == doc[section.key]
+
+
+@pytest.mark.parametrize("form", ["zenkoumoku", "juten"])
+def test_the_system_name_takes_a_note_on_further_lines_as_001_does(form):
+    item = load_schema(form).item("basic/systems/name")
+    assert item.type == "longtext" and not item.markdown and "2行目以降" in item.help
+
+
+def test_names_compare_by_their_first_line():
+    named = "住基ネット\n※本市の住基ネットの構成としては、札幌市コミュニケーションサーバを設置し、…"
+    assert name_line(named) == "住基ネット"
+    assert name_line("\n  既存住基システム  \n注記") == "既存住基システム"
+    assert name_line("") == "" and name_line("   \n ") == ""
+    assert normalise_name(named) == normalise_name("住基ネット")
+    assert (
+        normalise_name("住民記録・印鑑オンラインシステム(以下「既存住基システム」という。)")
+        == "住民記録・印鑑オンラインシステム"
+    )

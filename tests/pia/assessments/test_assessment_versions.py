@@ -182,7 +182,7 @@ def test_a_draft_with_a_consultation_is_not_deleted_but_explained(app, as_role):
     consultation = db.session.execute(db.select(Consultation)).scalars().first()
     version_id = consultation.version_id
     c = as_role("officer", departments=["住民情報課"])
-    response = c.post(f"/versions/{version_id}/delete", follow_redirects=True)
+    response = c.post(f"/versions/{version_id}/delete", data={"confirm": "yes"}, follow_redirects=True)
     assert response.status_code == 200
     assert "削除できません" in response.get_data(as_text=True)
     db.session.expire_all()

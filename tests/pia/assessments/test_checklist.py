@@ -128,6 +128,17 @@ def test_an_entry_linked_by_identity_stays_linked_when_renamed(inventory, demo_d
     assert found.problems("system") == ["システム「住民基本台帳ネットワーク」は、台帳では「住基ネット」です。"]
 
 
+def test_a_note_under_the_system_name_keeps_the_entry_matched(inventory, demo_docs, department, assessment_with):
+    v1, _ = demo_docs
+    doc = copy.deepcopy(v1)
+    doc["basic"]["systems"][1]["name"] = "住基ネット\n※本市の住基ネットの構成としては、札幌市CSを設置している。"
+    assessment = assessment_with(doc, published=False)
+    found = inventory_services.ledger_match(assessment.versions[0])
+    entry = next(e for e in found.entries if e.path == "basic/systems[1]")
+    assert entry.obj is inventory["JUKINET"] and entry.by == "name" and entry.name == "住基ネット"
+    assert found.ok, found.problems()
+
+
 def test_picking_a_record_in_the_edit_form_links_the_entry(inventory, make_assessment, as_role):
     assessment = make_assessment("juki", draft=True)
     draft = assessment.versions[-1]
@@ -135,7 +146,9 @@ def test_picking_a_record_in_the_edit_form_links_the_entry(inventory, make_asses
     form = editor.get(f"/versions/{draft.id}/sections/basic").text
     # entries saved before are shown with the record their name matches
     jukinet = inventory["JUKINET"].id
-    assert re.search(rf'name="systems-1-inventory_id">.*?<option value="{jukinet}" selected>', form, re.S)
+    assert re.search(
+        rf'name="systems-1-inventory_id">.*?<option value="{jukinet}" data-name="住基ネット" selected>', form, re.S
+    )
     data = {"revision": str(draft.revision)}
     for i, entry in enumerate(draft.document["basic"]["systems"]):
         data[f"systems-{i}-name"] = entry["name"]
@@ -242,7 +255,7 @@ def test_submit_is_refused_with_the_list_while_a_check_fails(
     draft = services.start_draft(base, actor=None, changes={"files/files[0]/entrustment/count": 5})
     db.session.commit()
     officer = as_role("officer")
-    response = officer.post(f"/versions/{draft.id}/transition/submit", data={"on": "2026-04-01"})
+    response = officer.post(f"/versions/{draft.id}/transition/submit", data={"on": "2026-04-01", "confirm": "yes"})
     assert response.status_code == 400
     assert "提出前の確認で1件の問題があるため、提出できません。" in response.text
     assert "委託件数」は5件ですが" in response.text
@@ -259,7 +272,10 @@ def test_publish_is_refused_while_a_check_fails(inventory, make_assessment, as_r
     draft = services.start_draft(assessment, actor=None, changes={"basic/other_bodies": "-(字句の修正)"})
     db.session.commit()
     officer = as_role("officer")
-    assert officer.post(f"/versions/{draft.id}/transition/submit", data={"on": "2026-04-01"}).status_code == 302
+    assert (
+        officer.post(f"/versions/{draft.id}/transition/submit", data={"on": "2026-04-01", "confirm": "yes"}).status_code
+        == 302
+    )
     db.session.expire_all()
     assert db.session.get(AssessmentVersion, draft.id).status == "submitted"
     # after submission the 台帳 says the 事務 also uses a system the version does not name
@@ -268,7 +284,7 @@ def test_publish_is_refused_while_a_check_fails(inventory, make_assessment, as_r
     )
     inventory_services.add_to_affair(assessment.affair, [system], actor="test")
     db.session.commit()
-    response = officer.post(f"/versions/{draft.id}/transition/publish", data={"on": "2026-04-02"})
+    response = officer.post(f"/versions/{draft.id}/transition/publish", data={"on": "2026-04-02", "confirm": "yes"})
     assert response.status_code == 400
     assert "公表できません" in response.text and "「戸籍総合システム」が記載されていません" in response.text
     db.session.expire_all()

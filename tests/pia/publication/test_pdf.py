@@ -408,3 +408,16 @@ def test_empty_other_is_not_printed(app, make_version, small_doc, tmp_path):
     assert not re.search(r"その他\s*\(\s*\)", html)
     assert not re.search(r"その他\s*\(\s*\)", text)
     assert re.search(r"その他\s*\(住基ネット中間サーバ\)", text)
+
+
+@needs_poppler
+def test_a_note_under_the_system_name_prints_on_its_own_lines(app, make_version, small_doc, tmp_path):
+    small_doc["basic"]["systems"][0]["name"] = "住基ネット\n※本市の住基ネットの構成としては、札幌市CSを設置している。"
+    version = make_version(small_doc)
+    with app.test_request_context():
+        html = render_template("pia/publication/assessment.html", **pdf.version_context(version, body_name="札幌市"))
+        text = pdftext(pdf.render_version(version, body="札幌市").pdf, tmp_path)
+    assert "住基ネット<br>※本市の住基ネットの構成としては" in html
+    lines = [line.strip() for line in text.splitlines()]
+    name_row = next(i for i, line in enumerate(lines) if line.endswith("住基ネット"))
+    assert "※本市の住基ネットの構成としては" in lines[name_row + 1]

@@ -185,7 +185,7 @@ def test_reviewer_cannot_read_a_draft_or_withdraw_anothers_finding(under_review,
     )
     finding = db.session.execute(sa.select(ReviewFinding)).scalar_one()
     reviewer = _login(as_role, "reviewer")
-    r = reviewer.post(f"/reviews/findings/{finding.id}/delete")
+    r = reviewer.post(f"/reviews/findings/{finding.id}/delete", data={"confirm": "yes"})
     assert r.status_code == 403, r.headers.get("Location")
     under_review.status = "draft"
     db.session.commit()
