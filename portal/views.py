@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time as clock
 from collections import OrderedDict
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from itertools import groupby
 
 import sqlalchemy as sa
@@ -443,20 +443,3 @@ def rfc3339(moment: datetime) -> str:
 @bp.app_template_filter("rfc3339")
 def _rfc3339_filter(moment: datetime) -> str:
     return rfc3339(moment)
-
-
-@bp.app_template_global("wareki_date")
-def _wareki_date(value) -> str:
-    """令和8年2月16日 for a date (empty for None)."""
-    if value is None or value == "":
-        return ""
-    from common.jpdate import wareki
-
-    if isinstance(value, datetime):
-        value = value.astimezone(JST).date()
-    if isinstance(value, str):
-        try:
-            value = date.fromisoformat(value)
-        except ValueError:
-            return value
-    return wareki(value) if isinstance(value, date) else str(value)

@@ -399,7 +399,11 @@ def delete_version(version_id):
 @requires(*STAFF)
 def version(version_id):
     """A version, read-only, with its table of contents, 変更箇所 and workflow."""
-    item = _version_or_404(version_id)
+    return _version_page(_version_or_404(version_id))
+
+
+def _version_page(item, date_form=None, status=200):
+    """The version page; ``date_form``: a submitted date of 提出・公表 that was refused, shown as typed."""
     schema = load_schema(item.assessment.form, item.edition)
     sections = document_view(item)
     completion = section_completion(schema, item.document)
@@ -431,7 +435,7 @@ def version(version_id):
             or (current_user.has_role("editor") and services.in_department(current_user, item.assessment)),
             missing=services.missing_required(item) if not item.frozen else [],
             editable=item.editable and services.can_edit(current_user, item.assessment),
-            date_form=DateActionForm(formdata=None, on=today_jst()),
+            date_form=date_form or DateActionForm(formdata=None, on=today_jst()),
             timing_choices=(TIMING_BEFORE, TIMING_AFTER),
             step_labels={"consultation": "住民等からの意見聴取", "review": "第三者点検"},
             assessment_extras=procedure.panels(),
@@ -439,7 +443,7 @@ def version(version_id):
             if item.editable and services.can_edit(current_user, item.assessment)
             else None,
         ),
-    )
+    ), status
 
 
 def _section_to_edit(version_id: int, section_key: str):
@@ -733,8 +737,8 @@ def transition(version_id, action):
     if action in ("submit", "publish"):
         form = DateActionForm()
         if not form.validate_on_submit():
-            flash("日付を正しく入力してください。", "error")
-            return redirect(url_for("assessments.version", version_id=item.id))
+            db.session.rollback()
+            return _version_page(item, date_form=form, status=400)
         kwargs["on"] = form.on.data
         if not confirmed(form):
             return confirmation_page(_transition_confirmation(item, action, form.on.data))
