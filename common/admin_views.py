@@ -239,7 +239,8 @@ def audit_log():
     if end:
         q = q.filter(AuditEvent.at < datetime.combine(end + timedelta(days=1), time.min, JST))
     page = request.args.get("page", 1, type=page_number)
-    total = db.session.execute(q.with_only_columns(db.func.count()).order_by(None)).scalar_one()
+    # (with_only_columns(count()) alone would drop the FROM: "SELECT count(*)" is 1, and the pager vanished)
+    total = db.session.execute(db.select(db.func.count()).select_from(q.order_by(None).subquery())).scalar_one()
     rows = (
         db.session.execute(q.order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE_SIZE).offset((page - 1) * AUDIT_PAGE_SIZE))
         .scalars()
@@ -268,4 +269,4 @@ def audit_log():
 def audit_event(event_id):
     """One audit event with its before/after values."""
     ev = db.session.get(AuditEvent, event_id) or abort(404)
-    return render_template("admin/audit_event.html", ev=ev, actions=audit.ACTIONS)
+    return render_template("admin/audit_event.html", ev=ev)

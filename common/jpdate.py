@@ -211,6 +211,12 @@ def format_wareki(value: date | datetime | str | None, *, weekday: bool = False)
     return wareki(day, weekday=weekday)
 
 
+def format_month_day(value: date | datetime | str | None) -> str:
+    """12/3: the short form of a chart's axis or a column head of days."""
+    day = as_date(value)
+    return "" if day is None else f"{day.month}/{day.day}"
+
+
 def format_range(start: date | None, end: date | None) -> str:
     """2026年12月3日～2027年1月1日 (one open end: 「2026年12月3日～」, 「～2027年1月1日」)."""
     return f"{format_date(start)}{RANGE_SEPARATOR}{format_date(end)}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 from common.db import db, utcnow
-from common.jpdate import DATE_HINT, format_date, format_datetime, format_wareki
+from common.jpdate import DATE_HINT, format_date, format_datetime, format_month_day, format_wareki
 from common.markdown import render_markdown, render_plain
 from common.models import ROLES, Setting
 
@@ -53,6 +53,7 @@ def init_app(app) -> None:
         datetime=format_datetime,
         date=format_date,
         wareki=format_wareki,
+        month_day=format_month_day,
     )
     app.jinja_env.globals.update(
         setting=setting,

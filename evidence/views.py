@@ -16,24 +16,18 @@ from common.auth import requires
 from common.confirm import Confirmation, confirmation_page, confirmed
 from common.db import db
 from common.forms import NoMyNumber
-from common.jpdate import format_range, parse_date
+from common.jpdate import format_month_day, format_range, parse_date
 from common.params import page_number
 from evidence import services
 from evidence.checks import CHECKS, save_settings, settings_for
 from evidence.forms import check_settings_form, param_label, param_text
+from evidence.labels import FINDING_STATES
 from evidence.models import DECISIONS, SEVERITIES, FeedBatch, Finding
 from evidence.svg import stacked_bars
 
 bp = Blueprint("evidence", __name__, url_prefix="/evidence")
 
 PAGE_SIZE = 50
-STATES = {
-    "open": "未対応(未判断・要調査・不正の疑い)",
-    "undecided": "未判断",
-    "closed": "対応済み",
-    "cleared": "解消(再点検で該当なし)",
-    **DECISIONS,
-}
 
 
 class DecisionForm(FlaskForm):
@@ -63,7 +57,7 @@ def dashboard():
     counts = services.open_counts()
     buckets = services.trend()
     chart = stacked_bars(
-        [(f"{start.month}/{start.day}", values) for start, values in buckets],
+        [(format_month_day(start), values) for start, values in buckets],
         list(CHECKS),
         {k: c.title for k, c in CHECKS.items()},
     )
@@ -136,7 +130,7 @@ def findings():
         page=page,
         page_size=PAGE_SIZE,
         checks=CHECKS,
-        states=STATES,
+        states=FINDING_STATES,
         flt=flt,
         severities=SEVERITIES,
         typed={"from": request.args.get("from", ""), "to": request.args.get("to", "")},

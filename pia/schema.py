@@ -60,7 +60,7 @@ from typing import Any
 
 import yaml
 
-from common.jpdate import DATE_HINT, format_date, parse_date
+from common.jpdate import DATE_HINT, format_date, format_wareki, parse_date
 from common.mynumber import REFUSED as MSG_MY_NUMBER
 from common.mynumber import contains_my_number
 
@@ -855,6 +855,8 @@ def value_text(item: Item, value: Any) -> str:
         return "、".join(parts)
     if t == "numberlist" and isinstance(value, list):
         return "、".join(_any_text(n) for n in value)
+    if t == "date" and isinstance(value, str) and _is_iso_date(value):
+        return format_wareki(value)  # the forms date in 和暦: 令和7年1月31日
     return _any_text(value)
 
 

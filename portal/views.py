@@ -22,6 +22,7 @@ from werkzeug.routing import BuildError
 
 from common.auth import public
 from common.db import db
+from common.jpdate import format_date, format_range
 from common.timeutil import JST, today_jst
 
 bp = Blueprint("public", __name__, url_prefix="/public")
@@ -379,7 +380,7 @@ def feed_entries() -> list[dict]:
                 "link": url_for(".assessment", assessment_id=a.id, _external=True),
                 "enclosure": url_for(".version_pdf", assessment_id=a.id, number=version.number, _external=True),
                 "summary": f"{a.affair.name}({a.affair.department.name})の{a.form_name}{version.label}。"
-                f"公表日 {published.year}年{published.month}月{published.day}日。",
+                f"公表日 {format_date(published)}。",
                 "category": "評価書の公表",
             }
         )
@@ -392,8 +393,7 @@ def feed_entries() -> list[dict]:
                 "title": f"意見募集「{c.title}」",
                 "updated": started.astimezone(UTC),
                 "link": show or url_for(".index", _external=True),
-                "summary": f"意見の募集期間 {c.start_date.year}年{c.start_date.month}月{c.start_date.day}日～"
-                f"{c.end_date.year}年{c.end_date.month}月{c.end_date.day}日",
+                "summary": f"意見の募集期間 {format_range(c.start_date, c.end_date)}",
                 "category": "意見募集",
             }
         )
