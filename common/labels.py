@@ -233,7 +233,9 @@ def init_app(app) -> None:
         values={"roles": ROLE},
     )
     register_entity("Department", "所属", fields={"code": "所属コード", "name": "所属名", "sort_order": "表示順"})
-    register_entity("Setting", "設定", fields={"key": "設定項目", "value": "設定値"}, values={"key": SETTING})
+    register_entity(
+        "Setting", "設定", fields={"key": "設定項目", "value": "設定値"}, values={"key": SETTING}, ids=SETTING
+    )
     register_entity(
         "ApiToken",
         "APIトークン",

@@ -12,9 +12,9 @@ sees — the page's text, its title, option labels, button captions, ``title``, 
 - an item path in any shape (``risks/files[0]/use``);
 - an ISO date or time (``2026-12-03``, ``2026-12-03T08:04:52``, ``+00:00``, ``(UTC)``).
 
-Not checked: what people typed into inputs and text areas, addresses (URLs, mail), text an
-author marked ``translate="no"`` (a command or a CSV column name to be typed as it is), and
-the machine-readable files (CSV, JSON, YAML, the Atom feed).
+Not checked: what people typed into inputs and text areas, addresses (URLs, mail) and file
+names, text an author marked ``translate="no"`` (a command or a CSV column name to be typed
+as it is), and the machine-readable files (CSV, JSON, YAML, the Atom feed).
 """
 
 from __future__ import annotations
@@ -48,7 +48,11 @@ ISO_PATTERNS = [
 ]
 #: an item path of the assessment forms in any shape: risks/files[0]/use, basic/systems/name
 ITEM_PATH = re.compile(r"(?<![\w/.:-])[a-z][a-z0-9_]*(?:\[\d+\])?(?:/[a-z][a-z0-9_]*(?:\[\d+\])?)+(?![\w/])")
-ADDRESS = re.compile(r"(?:https?://|www\.)[^\s<>「」（）()、。]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+#: addresses and file names are data people handle as they are (http://…, a@b.jp, demo.yaml)
+ADDRESS = re.compile(
+    r"(?:https?://|www\.)[^\s<>「」（）()、。]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"|[\w.-]+\.(?:csv|ya?ml|json|jsonl|pdf|eml|mbox|md|txt|xlsx?|png|jpe?g)(?![\w.])"
+)
 
 #: a leak this change cannot mend, with where it comes from; the test fails once it is gone,
 #: so that the entry goes too: (page path prefix, exact text)
@@ -167,7 +171,7 @@ def test_the_text_inspector_finds_what_it_looks_for():
             '<input value="view"><textarea>view</textarea><script>var view = 1;</script>'
             '<a href="/evidence?check=view">照会</a><p>http://www.city.sapporo.jp/access.html</p>'
             '<code translate="no">flask evidence view</code><p>JUKIの照会 preview viewer</p>'
-            '<input type="submit" value="絞り込む"><p>2026年12月3日 17:04 08:00-19:00</p>'
+            '<input type="submit" value="絞り込む"><p>2026年12月3日 17:04 08:00-19:00 view.csv</p>'
         ),
     )
     assert not quiet.problems, quiet.problems
@@ -175,8 +179,26 @@ def test_the_text_inspector_finds_what_it_looks_for():
 
 @pytest.fixture
 def demo_app(app):
+    """The demo, and what people add to it that it lacks: an opinion tied to items of the
+    assessment, a check's settings changed, a finding judged."""
+    from consultation.models import Opinion
+    from evidence.models import Finding
+
     with audit.acting_as("demo"):
         demo.load(evidence=True)
+    opinion = db.session.execute(sa.select(Opinion).order_by(Opinion.id)).scalars().first()
+    opinion.target_path = "risks/files[0]/use/risk3/measures"
+    opinion.changed, opinion.change_version_id = True, opinion.consultation.version_id
+    opinion.change_path = "basic/systems[0]/functions"
+    db.session.commit()
+    admin = _client_for(app, "admin")
+    changed = admin.post("/evidence/checks/stale_grant", data={"enabled": "y", "severity": "high", "days": "30"})
+    assert changed.status_code == 302
+    finding = db.session.execute(sa.select(Finding).where(Finding.check == "no_grant")).scalars().first()
+    judged = _client_for(app, "auditor").post(
+        f"/evidence/findings/{finding.id}/decisions", data={"decision": "investigate", "reason": "所属長に確認中"}
+    )
+    assert judged.status_code == 302
     return app
 
 
