@@ -89,11 +89,23 @@ def register_entity(
     register(ENTITY, {name: label})
     if ids:
         _id_vocabularies[name] = ids
-    register(FIELD, {f"{name}.{key}": text for key, text in (fields or {}).items()})
+    register_fields(name, fields=fields, values=values, formats=formats)
+
+
+def register_fields(
+    entity: str,
+    *,
+    fields: Mapping[str, str] | None = None,
+    values: Mapping[str, str] | None = None,
+    formats: Mapping[str, Formatter] | None = None,
+) -> None:
+    """Fields another package adds to an entity (a setting of its own, say), as in
+    :func:`register_entity`."""
+    register(FIELD, {f"{entity}.{key}": text for key, text in (fields or {}).items()})
     for key, vocabulary in (values or {}).items():
-        _value_vocabularies[(name, key)] = vocabulary
+        _value_vocabularies[(entity, key)] = vocabulary
     for key, formatter in (formats or {}).items():
-        _formatters[(name, key)] = formatter
+        _formatters[(entity, key)] = formatter
 
 
 def register_values(field: str, vocabulary: str, *, entity: str = "") -> None:

@@ -5,10 +5,12 @@ results, action states, the audited entities of this part, and the items of the 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from common import labels
 from pia.assessments.checklist import item_label
 from pia.assessments.models import ACTION_STATUSES, ANNUAL_REVIEW_RESULTS, CHANGE_KINDS, VERSION_STATES
+from pia.assessments.services import RULES_KEY
 from pia.schema import FORMS, list_editions, load_schema, parse_path, walk_schema
 
 FORM = "assessment_form"
@@ -53,7 +55,17 @@ def item_paths() -> frozenset[str]:
     return frozenset(found)
 
 
+def _rules(value: Any, _object_id: Any) -> str:
+    """The しきい値判断 rules by what each says (its note)."""
+    if not isinstance(value, list):
+        return labels.describe_value("", "rules", value)
+    notes = [str(rule.get("note") or "") if isinstance(rule, dict) else str(rule) for rule in value]
+    return "\n".join(f"・{note}" for note in notes) or "(なし)"
+
+
 def register() -> None:
+    labels.register(labels.SETTING, {RULES_KEY: "しきい値判断の判断基準"})
+    labels.register_fields("Setting", fields={"rules": "しきい値判断の判断基準"}, formats={"rules": _rules})
     labels.register(FORM, FORMS)
     labels.register(VERSION_STATUS, VERSION_STATES)
     labels.register(CHANGE_KIND, CHANGE_KINDS)

@@ -113,6 +113,10 @@ def test_values_are_written_as_people_read_them(app):
     assert describe("evidence_batch", "source", "api:JUKI連携") == "API(JUKI連携)"
     assert describe("CheckConfig", "params", {"days": 30}, "stale_grant") == "基準日数(所属を離れてからの日数): 30日"
     assert describe("Setting", "key", "body.name") == "団体名"
+    assert describe("Setting", "rules", [{"target_min": 0, "forms": [], "note": "対象人数1,000人未満"}]) == (
+        "・対象人数1,000人未満"
+    )
+    assert labels.object_label("Setting", "pia.threshold_rules") == "設定「しきい値判断の判断基準」"
     assert describe("ReviewBody", "members", [{"name": "委員A", "title": "会長"}]) == "委員A(会長)"
     assert describe("System", "hosting", "gov_cloud") == "ガバメントクラウド"
     assert describe("Opinion", "summary", None) == "—"
