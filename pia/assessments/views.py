@@ -738,6 +738,9 @@ def transition(version_id, action):
         form = DateActionForm()
         if not form.validate_on_submit():
             db.session.rollback()
+            shown = workflow.next_action(item, current_user)
+            if not (shown.kind == "date" and shown.transition == action):  # no date field to show it beside
+                flash(" ".join(form.on.errors) or "日付を入力してください。", "error")
             return _version_page(item, date_form=form, status=400)
         kwargs["on"] = form.on.data
         if not confirmed(form):
