@@ -9,8 +9,8 @@ the assessment forms) register a *resolver* instead.
 The audit trail names entities (``AssessmentVersion``) and their fields (``revision``):
 :func:`register_entity` gives each entity its label, its fields' labels, and how the values
 of a field are shown (a vocabulary of its codes, or a function). Templates reach all of it
-through the ``label`` filter and the ``entity_label``, ``field_label`` and ``describe_value``
-globals.
+through the ``label`` and ``actor`` filters and the ``entity_label``, ``object_label``,
+``field_label`` and ``describe_value`` globals.
 
 A code without a label is shown as it is. Tests keep that from happening:
 ``tests/common/test_labels.py`` (every audited model and column has a label) and
@@ -23,7 +23,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from common.audit import ACTIONS
+from common.db import db
 from common.jpdate import format_date, format_datetime
+from common.models import FEED_KINDS, ROLES, User
 
 # the vocabularies of common; each package names its own next to the codes it defines
 AUDIT_ACTION = "audit_action"  #: what an audit event records (create, login, …)
@@ -45,7 +48,7 @@ _vocabularies: dict[str, dict[str, str]] = {}
 _resolvers: dict[str, tuple[Callable[[str], str | None], Callable[[], Iterable[str]]]] = {}
 #: (entity, field) -> vocabulary of the field's values (list items too); entity "" for any
 _value_vocabularies: dict[tuple[str, str], str] = {}
-#: (entity, field) -> a function that writes the field's value
+#: (entity, field) -> a function that writes the field's value; entity "" for any
 _formatters: dict[tuple[str, str], Formatter] = {}
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -174,7 +177,7 @@ def field_label(entity: str, field: str) -> str:
 def describe_value(entity: str, field: str, value: Any, object_id: Any = None) -> str:
     """A value of an audit event as people read it: codes as their labels, dates and times in
     the Japanese form, yes/no, lists joined with 「、」, nested values with their keys' labels."""
-    formatter = _formatters.get((entity, field))
+    formatter = _formatters.get((entity, field)) or _formatters.get(("", field))
     if formatter is not None:
         return formatter(value, object_id)
     vocabulary_name = _value_vocabularies.get((entity, field)) or _value_vocabularies.get(("", field))
@@ -221,10 +224,7 @@ def code_words() -> set[str]:
 
 
 def init_app(app) -> None:
-    """common's vocabularies, and the template filter and globals."""
-    from common.audit import ACTIONS
-    from common.models import FEED_KINDS, ROLES
-
+    """common's vocabularies, and the template filters and globals."""
     register(AUDIT_ACTION, ACTIONS)
     register(AUDIT_ACTOR, AUDIT_ACTORS)
     register(ROLE, ROLES)
@@ -260,6 +260,7 @@ def init_app(app) -> None:
         },
         formats={"feeds": _feed_list},
     )
+    register_fields("", formats={field: _user_name for field in USER_FIELDS})
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["actor"] = actor_label
     app.jinja_env.globals.update(
@@ -268,6 +269,14 @@ def init_app(app) -> None:
         field_label=field_label,
         describe_value=describe_value,
     )
+
+
+def _user_name(value: Any, _object_id: Any) -> str:
+    """A user by name (and user ID), not by the number of their row."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return _describe("", value, None)
+    user = db.session.get(User, value)
+    return f"{user.display_name}({user.username})" if user else f"(削除された利用者 {value})"
 
 
 def _feed_list(value: Any, _object_id: Any) -> str:
@@ -284,6 +293,18 @@ AUDIT_ACTORS = {
     "cli": "管理コマンド",
     "demo": "デモデータの読込",
 }
+
+#: fields that hold the id of a user (common.models.User)
+USER_FIELDS = (
+    "created_by_id",
+    "updated_by_id",
+    "submitted_by_id",
+    "published_by_id",
+    "judged_by_id",
+    "reviewed_by_id",
+    "author_id",
+    "responder_id",
+)
 
 #: the settings an administrator can change, by key
 COMMON_SETTINGS = {

@@ -130,6 +130,13 @@ def test_values_are_written_as_people_read_them(app):
     assert labels.actor_label("評価 花子 (officer)") == "評価 花子 (officer)"
 
 
+def test_users_are_named_not_numbered(app, make_user):
+    user = make_user("officer", username="hanako")
+    assert labels.describe_value("AssessmentVersion", "published_by_id", user.id) == "テスト hanako(hanako)"
+    assert labels.describe_value("ReviewFinding", "author_id", None) == "—"
+    assert labels.describe_value("ReviewFinding", "author_id", 999_999) == "(削除された利用者 999999)"
+
+
 def _event(**values):
     values.setdefault("summary", "")
     row = AuditEvent(at=datetime(2026, 12, 3, 8, 4, 52, tzinfo=UTC), actor_id=None, **values)
