@@ -47,8 +47,11 @@ class JapaneseDateField(StringField):
     A text input, not ``<input type=date>``: that one shows the browser's locale (mm/dd/yyyy
     in an English browser) and cannot take 和暦. Its description says what it accepts (the
     ``field`` macro shows it as the hint). A date that cannot be read stays in the box as
-    typed, with the reason beside it; the validators after it do not run then.
+    typed, with the reason beside it; the validators after it do not run then. A 個人番号
+    typed into it is refused as such (it stores a date, never the text).
     """
+
+    refuses_my_number = True
 
     def __init__(self, label=None, validators=None, **kwargs):
         kwargs.setdefault("description", DATE_HINT)
@@ -63,6 +66,8 @@ class JapaneseDateField(StringField):
             return
         text = (valuelist[0] or "").strip()
         self.data = None
+        if contains_my_number(text):
+            raise ValueError(MY_NUMBER_REFUSED)
         if text:
             try:
                 self.data = parse_date(text)

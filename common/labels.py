@@ -23,10 +23,13 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from flask import has_app_context
+
+from common import notify
 from common.audit import ACTIONS
 from common.db import db
 from common.jpdate import format_date, format_datetime
-from common.models import FEED_KINDS, ROLES, User
+from common.models import FEED_KINDS, NOTIFY_MODES, ROLES, User
 
 # the vocabularies of common; each package names its own next to the codes it defines
 AUDIT_ACTION = "audit_action"  #: what an audit event records (create, login, …)
@@ -37,6 +40,8 @@ ROLE = "role"  #: a user's role
 FEED_KIND = "feed_kind"  #: the evidence feeds (access, grants, …)
 SETTING = "setting"  #: the body-wide settings (body.name, …)
 ITEM = "item"  #: the sections and items of the assessment forms (risks/files/use/risk3/measures)
+NOTIFY_MODE = "notify_mode"  #: how a user receives notifications
+NOTIFICATION_KIND = "notification_kind"  #: the kinds of notification (common.notify, by package)
 
 #: (value, object_id of the audit event) -> text
 Formatter = Callable[[Any, Any], str]
@@ -229,6 +234,8 @@ def init_app(app) -> None:
     register(AUDIT_ACTOR, AUDIT_ACTORS)
     register(ROLE, ROLES)
     register(FEED_KIND, FEED_KINDS)
+    register(NOTIFY_MODE, NOTIFY_MODES)
+    register_resolver(NOTIFICATION_KIND, _notification_kind, _notification_kinds)
     register(SETTING, COMMON_SETTINGS)
     register(FIELD, COMMON_FIELDS)
     register_entity(
@@ -241,8 +248,11 @@ def init_app(app) -> None:
             "roles": "役割",
             "departments": "所属",
             "password_changed_at": "パスワードの変更日時",
+            "email": "メールアドレス",
+            "notify_mode": "通知の受け取り方",
+            "notify_off": "受け取らない通知",
         },
-        values={"roles": ROLE},
+        values={"roles": ROLE, "notify_mode": NOTIFY_MODE, "notify_off": NOTIFICATION_KIND},
     )
     register_entity("Department", "所属", fields={"code": "所属コード", "name": "所属名", "sort_order": "表示順"})
     register_entity(
@@ -269,6 +279,18 @@ def init_app(app) -> None:
         field_label=field_label,
         describe_value=describe_value,
     )
+
+
+def _notification_kind(name: str) -> str | None:
+    return next((kind.label for kind in _kinds() if kind.name == name), None)
+
+
+def _notification_kinds() -> list[str]:
+    return [kind.name for kind in _kinds()]
+
+
+def _kinds():
+    return notify.kinds() if has_app_context() else []  # (the kinds the packages registered with the app)
 
 
 def _user_name(value: Any, _object_id: Any) -> str:

@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from common.db import db
 from common.forms import JapaneseDateField
+from common.mynumber import REFUSED as MY_NUMBER_REFUSED
 from pia.assessments.models import AssessmentVersion, ThresholdRecord
 
 
@@ -38,6 +39,8 @@ def test_the_date_field_reads_typed_dates_and_keeps_what_it_cannot(app):
         html = form.on()
         assert 'type="text"' in html and 'value="令和8年2月30日"' in html
         assert Form(formdata=MultiDict({"on": ""})).validate() is False
+        number = Form(formdata=MultiDict({"on": "1234 5678 9018"}))
+        assert not number.validate() and number.on.errors == [MY_NUMBER_REFUSED]
         shown = Form(formdata=None, on=date(2026, 12, 3)).on()
         assert 'value="2026年12月3日"' in shown and "例: 令和8年12月3日" in shown
 
