@@ -47,11 +47,11 @@ ISO_PATTERNS = [
     re.compile(r"[(（]\s*UTC\s*[)）]|(?<![A-Za-z])UTC(?![A-Za-z])"),  # (UTC)
 ]
 #: an item path of the assessment forms in any shape: risks/files[0]/use, basic/systems/name
-ITEM_PATH = re.compile(r"(?<![\w/.:-])[a-z][a-z0-9_]*(?:\[\d+\])?(?:/[a-z][a-z0-9_]*(?:\[\d+\])?)+(?![\w/])")
+ITEM_PATH = re.compile(r"(?<![\w/.:-])[a-z][a-z0-9_]*(?:\[\d+\])?(?:/[a-z][a-z0-9_]*(?:\[\d+\])?)+(?![\w/.-])")
 #: addresses and file names are data people handle as they are (http://…, a@b.jp, demo.yaml)
 ADDRESS = re.compile(
     r"(?:https?://|www\.)[^\s<>「」（）()、。]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
-    r"|[\w.-]+\.(?:csv|ya?ml|json|jsonl|pdf|eml|mbox|md|txt|xlsx?|png|jpe?g)(?![\w.])"
+    r"|[\w.-]+\.(?:csv|ya?ml|json|jsonl|pdf|eml|mbox|md|txt|xlsx?|png|jpe?g|py)(?![\w.])"
 )
 
 #: a leak this change cannot mend, with where it comes from; the test fails once it is gone,
@@ -172,6 +172,7 @@ def test_the_text_inspector_finds_what_it_looks_for():
             '<a href="/evidence?check=view">照会</a><p>http://www.city.sapporo.jp/access.html</p>'
             '<code translate="no">flask evidence view</code><p>JUKIの照会 preview viewer</p>'
             '<input type="submit" value="絞り込む"><p>2026年12月3日 17:04 08:00-19:00 view.csv</p>'
+            "<p>localhost/hyoka-evidence tools/verify.py</p>"
         ),
     )
     assert not quiet.problems, quiet.problems
