@@ -251,6 +251,7 @@ def init_app(app) -> None:
             "email": "メールアドレス",
             "notify_mode": "通知の受け取り方",
             "notify_off": "受け取らない通知",
+            "directory_dn": "ディレクトリ上の識別名(DN)",
         },
         values={"roles": ROLE, "notify_mode": NOTIFY_MODE, "notify_off": NOTIFICATION_KIND},
     )

@@ -16,10 +16,11 @@ from common import audit
 from common.auth import requires
 from common.confirm import Confirmation, confirmation_page, confirmed
 from common.db import db
+from common.jpdate import format_date
 from common.markdown import render_markdown
 from common.models import Department
 from common.params import db_id
-from common.timeutil import fmt_date, today_jst
+from common.timeutil import today_jst
 from pia import procedure, threshold
 from pia.assessments import checklist, exchange, search, services, workflow
 from pia.assessments.forms import (
@@ -702,7 +703,7 @@ def _transition_confirmation(version: AssessmentVersion, action: str, on) -> Con
     if action == "submit":
         return Confirmation(
             title=f"{version.label}を提出済みにします",
-            lead=f"{name}を、提出日{fmt_date(on)}で提出済みにします。",
+            lead=f"{name}を、提出日{format_date(on)}で提出済みにします。",
             consequences=[
                 "評価書の記載と変更箇所は確定し、以後は編集できません。",
                 "提出前の確認に問題があるときは、提出済みにはなりません。",
@@ -714,7 +715,7 @@ def _transition_confirmation(version: AssessmentVersion, action: str, on) -> Con
         )
     return Confirmation(
         title=f"{version.label}を公表します",
-        lead=f"{name}を、公表日{fmt_date(on)}で公表します。",
+        lead=f"{name}を、公表日{format_date(on)}で公表します。",
         consequences=[
             "この版が現在の評価書となり、公開ページに掲載されます。",
             "公表した版は、変更も削除もできません。",

@@ -74,10 +74,10 @@ def test_publishing_date_typed_wrong_stays_on_the_version_page(assessment, as_ro
     assert "2026年3月32日という日はありません。" in page.text
     db.session.expire_all()
     assert db.session.get(AssessmentVersion, version.id).status == "submitted"
-    # read as a date, it goes on to the checklist (which this bare version does not pass)
+    # read as a date, it goes on to the confirmation, which names the day in the Japanese form
     later = c.post(f"/versions/{version.id}/transition/publish", data={"on": "令和8年3月10日"}).text
     assert "という日はありません" not in later and "日付として読み取れません" not in later
-    assert "提出前の確認" in later
+    assert "公表日2026年3月10日で公表します" in later
 
 
 def test_a_date_for_a_step_not_offered_is_refused_with_its_reason(assessment, as_role):
