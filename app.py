@@ -152,6 +152,7 @@ def create_app(config: dict | None = None) -> Flask:
         auth_views,
         directory,
         doctor,
+        labels,
         mail,
         notify,
         notify_views,
@@ -167,6 +168,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(admin_views.bp)
     app.register_blueprint(notify_views.bp)
     templating.init_app(app)
+    labels.init_app(app)  # common's labels; each package adds its own in its init_app
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     mail.init_app(app)

@@ -21,6 +21,7 @@ from common.auth import (
 from common.confirm import Confirmation, confirmation_page, confirmed
 from common.db import db, utcnow
 from common.forms import ConfirmForm, TokenForm, UserForm
+from common.jpdate import parse_date
 from common.models import ROLES, ApiToken, AuditEvent, Department, User
 from common.params import page_number
 from common.timeutil import JST
@@ -199,12 +200,19 @@ def revoke_token(token_id):
     return redirect(url_for(".tokens"))
 
 
-def _parse_date(value):
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d").date() if value else None
-    except ValueError:
+def _filter_date(value: str, what: str, problems: list[str]) -> date | None:
+    """A date typed into a filter (common.jpdate.parse_date); a problem for one that is not."""
+    if not value:
         return None
-    return day if day is None or date.min < day < date.max else None  # a day before and after exist
+    try:
+        day = parse_date(value)
+    except ValueError as exc:
+        problems.append(f"{what}: {exc}")
+        return None
+    if not date.min < day < date.max:  # a day before and after exist
+        problems.append(f"{what}: この日付では絞り込めません。")
+        return None
+    return day
 
 
 @bp.get("/audit")
@@ -223,13 +231,16 @@ def audit_log():
         q = q.filter(AuditEvent.object_type == filters["object_type"])
     if filters["object_id"]:
         q = q.filter(AuditEvent.object_id == filters["object_id"])
-    start, end = _parse_date(filters["from"]), _parse_date(filters["to"])
+    problems: list[str] = []
+    start = _filter_date(filters["from"], "期間の開始日", problems)
+    end = _filter_date(filters["to"], "期間の終了日", problems)
     if start:
         q = q.filter(AuditEvent.at >= datetime.combine(start, time.min, JST))
     if end:
         q = q.filter(AuditEvent.at < datetime.combine(end + timedelta(days=1), time.min, JST))
     page = request.args.get("page", 1, type=page_number)
-    total = db.session.execute(q.with_only_columns(db.func.count()).order_by(None)).scalar_one()
+    # (with_only_columns(count()) alone would drop the FROM: "SELECT count(*)" is 1, and the pager vanished)
+    total = db.session.execute(db.select(db.func.count()).select_from(q.order_by(None).subquery())).scalar_one()
     rows = (
         db.session.execute(q.order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE_SIZE).offset((page - 1) * AUDIT_PAGE_SIZE))
         .scalars()
@@ -249,7 +260,8 @@ def audit_log():
         page_size=AUDIT_PAGE_SIZE,
         actions=audit.ACTIONS,
         types=types,
-    )
+        problems=problems,
+    ), (400 if problems else 200)
 
 
 @bp.get("/audit/<int:event_id>")
@@ -257,4 +269,4 @@ def audit_log():
 def audit_event(event_id):
     """One audit event with its before/after values."""
     ev = db.session.get(AuditEvent, event_id) or abort(404)
-    return render_template("admin/audit_event.html", ev=ev, actions=audit.ACTIONS)
+    return render_template("admin/audit_event.html", ev=ev)

@@ -1,13 +1,15 @@
-"""Forms shared by the account and administration pages (Flask-WTF: CSRF on every form)."""
+"""Forms shared by the account and administration pages, and the fields every package's
+forms use (Flask-WTF: CSRF on every form)."""
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectMultipleField, StringField, SubmitField
-from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, Regexp, StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from common.auth import password_problems
+from common.jpdate import DATE_HINT, format_date, parse_date
 from common.models import DEFAULT_TOKEN_FEEDS, FEED_KINDS, ROLES
 from common.mynumber import REFUSED as MY_NUMBER_REFUSED
 from common.mynumber import contains_my_number
@@ -36,6 +38,50 @@ class NoMyNumber:
         values = data if isinstance(data, (list, tuple)) else [data]
         if any(contains_my_number(value) for value in values if isinstance(value, str)):
             raise ValidationError(self.message)
+
+
+class JapaneseDateField(StringField):
+    """A date typed as people write it: 令和8年12月3日, R8.12.3, 2026/12/3, full width too
+    (:func:`common.jpdate.parse_date`). ``data`` is a :class:`~datetime.date` (None when empty).
+
+    A text input, not ``<input type=date>``: that one shows the browser's locale (mm/dd/yyyy
+    in an English browser) and cannot take 和暦. Its description says what it accepts (the
+    ``field`` macro shows it as the hint). A date that cannot be read stays in the box as
+    typed, with the reason beside it; the validators after it do not run then. A 個人番号
+    typed into it is refused as such (it stores a date, never the text).
+    """
+
+    refuses_my_number = True
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("description", DATE_HINT)
+        render_kw = dict(kwargs.pop("render_kw", None) or {})
+        render_kw.setdefault("placeholder", "例: 令和8年12月3日")
+        render_kw.setdefault("autocomplete", "off")
+        render_kw.setdefault("size", 18)
+        super().__init__(label, validators, render_kw=render_kw, **kwargs)
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        text = (valuelist[0] or "").strip()
+        self.data = None
+        if contains_my_number(text):
+            raise ValueError(MY_NUMBER_REFUSED)
+        if text:
+            try:
+                self.data = parse_date(text)
+            except ValueError as exc:
+                raise ValueError(str(exc)) from None
+
+    def pre_validate(self, form):
+        if self.process_errors:
+            raise StopValidation()  # the reason is already there; "required" would mislead
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]  # what was typed, also when it could not be read
+        return format_date(self.data) if self.data else ""
 
 
 class MultiCheckboxField(SelectMultipleField):

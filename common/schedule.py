@@ -29,8 +29,9 @@ from flask.cli import with_appcontext
 
 from common import audit
 from common.db import db, dialect_insert, utcnow
+from common.jpdate import format_date
 from common.models import ScheduledRun
-from common.timeutil import fmt_date, today_jst
+from common.timeutil import today_jst
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def tick_command(quiet):
         return
     failed = [o for o in outcomes if o.failed]
     if not quiet:
-        click.echo(f"{fmt_date(today)}の定時処理")
+        click.echo(f"{format_date(today)}の定時処理")
     for outcome in outcomes:
         if outcome.failed:
             click.echo(f"[失敗] {outcome.job.label}: {outcome.message}", err=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import current_app
 
 from common.db import db, utcnow
+from common.jpdate import DATE_HINT, format_date, format_datetime, format_month_day, format_wareki
 from common.markdown import render_markdown, render_plain
 from common.models import ROLES, Setting
-from common.timeutil import fmt_date, fmt_datetime
 
 
 def setting(key: str, default=None):
@@ -48,8 +48,12 @@ def init_app(app) -> None:
     app.jinja_env.filters.update(
         markdown=render_markdown,
         plaintext=render_plain,
-        datetime=fmt_datetime,
-        date=fmt_date,
+        # dates and times for people (common.jpdate): 2026年12月3日, 2026年12月3日 17:04 (Japan
+        # time), and 令和8年12月3日 where the body's documents write 和暦
+        datetime=format_datetime,
+        date=format_date,
+        wareki=format_wareki,
+        month_day=format_month_day,
     )
     app.jinja_env.globals.update(
         setting=setting,
@@ -58,6 +62,7 @@ def init_app(app) -> None:
         can_access=can_access,
         NAVIGATION=NAVIGATION,
         now_utc=utcnow,
+        DATE_HINT=DATE_HINT,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -1,4 +1,4 @@
-"""Time zone and display helpers (the body works in Asia/Tokyo)."""
+"""Time zone and today (the body works in Asia/Tokyo); dates and times as text: common.jpdate."""
 
 from __future__ import annotations
 
@@ -24,16 +24,3 @@ def clock_offset() -> timedelta:
     if not has_app_context() or not current_app.testing:
         return timedelta(0)
     return timedelta(days=int(current_app.config.get("HYOKA_CLOCK_OFFSET_DAYS") or 0))
-
-
-def fmt_datetime(value: datetime | None) -> str:
-    """2025-11-12 09:15 in Japan time; empty for None."""
-    return "" if value is None else to_jst(value).strftime("%Y-%m-%d %H:%M")
-
-
-def fmt_date(value: date | datetime | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        value = to_jst(value).date()
-    return f"{value.year}年{value.month}月{value.day}日"

@@ -14,6 +14,7 @@ def init_app(app) -> None:
     from consultation import schedule
     from consultation.cli import cli
     from consultation.demo import load_demo
+    from consultation.labels import register as register_labels
     from consultation.panel import panel
     from consultation.public_views import bp as public_bp
     from consultation.public_views import limit_post_size
@@ -21,6 +22,7 @@ def init_app(app) -> None:
     from consultation.views import bp
     from pia import procedure
 
+    register_labels()
     app.register_blueprint(bp)
     app.register_blueprint(public_bp)
     # before CSRFProtect parses the form: public posts are refused early when too big

@@ -7,7 +7,6 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
 from wtforms import (
     BooleanField,
-    DateField,
     HiddenField,
     RadioField,
     SelectField,
@@ -17,7 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import URL, DataRequired, InputRequired, Length, Optional, ValidationError
 
-from common.forms import MultiCheckboxField, NoMyNumber
+from common.forms import JapaneseDateField, MultiCheckboxField, NoMyNumber
 from consultation.models import (
     CHANNELS,
     FIELD_MODES,
@@ -48,8 +47,8 @@ class ConsultationForm(FlaskForm):
         ],
     )
     description = TextAreaField("募集の趣旨・概要", validators=[Length(max=5000), NoMyNumber()])
-    start_date = DateField("募集開始日", validators=[InputRequired("募集開始日を入力してください。")])
-    end_date = DateField("募集終了日", validators=[InputRequired("募集終了日を入力してください。")])
+    start_date = JapaneseDateField("募集開始日", validators=[InputRequired("募集開始日を入力してください。")])
+    end_date = JapaneseDateField("募集終了日", validators=[InputRequired("募集終了日を入力してください。")])
     shortened_reason = TextAreaField("期間を短縮する特段の理由", validators=[Length(max=2000), NoMyNumber()])
     places = TextAreaField("配布場所（1行に1か所）", validators=[Length(max=5000), NoMyNumber()])
     web_url = StringField(
@@ -131,7 +130,7 @@ class PaperSubmissionForm(FlaskForm):
         choices=[(c, CHANNELS[c]) for c in PAPER_CHANNELS],
         validators=[InputRequired("受付方法を選んでください。")],
     )
-    received_on = DateField("受付日", validators=[InputRequired("受付日を入力してください。")])
+    received_on = JapaneseDateField("受付日", validators=[InputRequired("受付日を入力してください。")])
     submitter_kind = RadioField("提出者の区分", choices=list(SUBMITTER_KINDS.items()), default="individual")
     name = StringField("氏名・団体名（公表しません）", validators=[Length(max=200), NoMyNumber()])
     address = StringField("住所（公表しません）", validators=[Length(max=300), NoMyNumber()])

@@ -21,7 +21,8 @@ from common import audit
 from common.canonical import canonical_json, sha256_text
 from common.db import JSONType, UTCDateTime, db, guard, trigger, utcnow
 from common.errors import InvalidTransition
-from common.timeutil import fmt_date, to_jst, today_jst
+from common.jpdate import format_date
+from common.timeutil import to_jst, today_jst
 from pia.procedure import consultation_min_days
 
 #: channel key -> label, in the order of the result report (004: 郵送、持参、FAX、電子メール)
@@ -265,7 +266,7 @@ class Consultation(db.Model):
             day = today or today_jst()
             if self.opened_at is None and day > self.end_date:
                 raise InvalidTransition(
-                    f"募集期間（{fmt_date(self.end_date)}まで）は既に過ぎています。"
+                    f"募集期間（{format_date(self.end_date)}まで）は既に過ぎています。"
                     "意見募集は、評価書の案を実際に公表する日から始まる期間で作成してください。"
                 )
             self.opened_at = self.opened_at or now
@@ -280,7 +281,7 @@ class Consultation(db.Model):
             early = self.closes_early_on(day)
             if early and not reason:
                 raise InvalidTransition(
-                    f"募集期間は{fmt_date(self.end_date)}までです。期間の終了前に締め切るには、"
+                    f"募集期間は{format_date(self.end_date)}までです。期間の終了前に締め切るには、"
                     "締め切る特段の理由を記載してください（評価書のVIに記載されます）。"
                 )
             self.closed_at = now

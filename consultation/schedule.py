@@ -19,9 +19,10 @@ import sqlalchemy as sa
 
 from common.db import db
 from common.errors import InvalidTransition
+from common.jpdate import format_date
 from common.notify import Kind, Notice, page_url, users_with_roles
 from common.schedule import ACTOR
-from common.timeutil import fmt_date, to_jst
+from common.timeutil import to_jst
 from consultation.models import Consultation
 from consultation.services import close_consultation, unanswered_count
 
@@ -56,7 +57,7 @@ def open_and_close(today: date) -> str | None:
     lines = [f"「{c.title}」の募集を開始しました。" for c in opened]
     lines += [f"「{c.title}」の募集期間が終わったため締め切りました。" for c in closed]
     lines += [
-        f"「{c.title}」は募集期間({fmt_date(c.start_date)}～{fmt_date(c.end_date)})が過ぎましたが、"
+        f"「{c.title}」は募集期間({format_date(c.start_date)}～{format_date(c.end_date)})が過ぎましたが、"
         "開始されていません。募集期間を設定し直してください。"
         for c in missed
     ]
@@ -84,7 +85,7 @@ def opening_notices(today: date) -> Iterator[Notice]:
             f"consultation_opens:{c.start_date.isoformat()}",
             "意見募集が明日始まります",
             [
-                f"意見募集「{c.title}」は、明日({fmt_date(c.start_date)})から{fmt_date(c.end_date)}まで意見を募集します。",
+                f"意見募集「{c.title}」は、明日({format_date(c.start_date)})から{format_date(c.end_date)}まで意見を募集します。",
                 "開始日になると自動で募集中になり、公開ページに評価書の案が掲載されます。"
                 "案の内容と募集の設定をもう一度確認してください。",
             ],
@@ -102,7 +103,7 @@ def closing_notices(today: date) -> Iterator[Notice]:
             f"consultation_closes:{c.end_date.isoformat()}",
             "意見募集の締切が近づいています",
             [
-                f"意見募集「{c.title}」の募集期間は{fmt_date(c.end_date)}までです({when})。"
+                f"意見募集「{c.title}」の募集期間は{format_date(c.end_date)}までです({when})。"
                 f"これまでに{len(c.submissions)}件の提出がありました。",
                 "募集期間が終わると、翌日に自動で締め切られます。",
             ],

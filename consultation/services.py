@@ -15,8 +15,9 @@ from flask import current_app
 
 from common import audit
 from common.db import db, utcnow
+from common.jpdate import format_date
 from common.masking import LABELS, MY_NUMBER, mask, scan
-from common.timeutil import JST, fmt_date, today_jst
+from common.timeutil import JST, today_jst
 from common.uploads import GIF, JPEG, PDF, PNG, TIFF, UploadRejected, check_upload, holds_my_number
 from consultation.models import (
     CHANNELS,
@@ -73,10 +74,10 @@ def procedure_problems(consultation: Consultation, *, today: date | None = None)
     c = consultation
     name = f"意見募集「{c.title}」"
     if c.status == "scheduled":
-        return [f"{name}はまだ開始されていません（募集期間: {fmt_date(c.start_date)}～{fmt_date(c.end_date)}）。"]
+        return [f"{name}はまだ開始されていません（募集期間: {format_date(c.start_date)}～{format_date(c.end_date)}）。"]
     problems = []
     if c.is_shortened and not (c.shortened_reason or "").strip():
-        late = f"{fmt_date(c.opened_on)}に開始されたため、" if c.opened_late else ""
+        late = f"{format_date(c.opened_on)}に開始されたため、" if c.opened_late else ""
         problems.append(
             f"{name}は{late}募集期間が{c.actual_period_days}日間で{min_period_days()}日に満たないのに、"
             "期間を短縮する特段の理由が記録されていません。"
@@ -84,11 +85,11 @@ def procedure_problems(consultation: Consultation, *, today: date | None = None)
     if c.closed_early:
         if not (c.early_close_reason or "").strip():
             problems.append(
-                f"{name}は募集期間の終了日（{fmt_date(c.end_date)}）より前に締め切られましたが、"
+                f"{name}は募集期間の終了日（{format_date(c.end_date)}）より前に締め切られましたが、"
                 "締め切った特段の理由が記録されていません。"
             )
     elif today <= c.end_date:
-        problems.append(f"{name}の募集期間（{fmt_date(c.end_date)}まで）が終了していません。")
+        problems.append(f"{name}の募集期間（{format_date(c.end_date)}まで）が終了していません。")
     unanswered = unanswered_count(c)
     if unanswered:
         problems.append(f"市の考え方が入力されていない意見が{unanswered}件あります。")

@@ -8,8 +8,9 @@ from flask_login import current_user
 from common.auth import requires
 from common.confirm import Confirmation, confirmation_page, confirmed, excerpt
 from common.db import db
+from common.jpdate import format_date
 from common.params import db_id
-from common.timeutil import fmt_date, today_jst
+from common.timeutil import today_jst
 from common.uploads import UploadRejected
 from consultation import services
 from consultation.forms import (
@@ -229,7 +230,7 @@ def _open_confirmation(consultation) -> Confirmation:
     return Confirmation(
         title="意見募集を開始します",
         lead=f"「{consultation.title}」の意見募集を開始します"
-        f"（募集期間: {fmt_date(consultation.start_date)}～{fmt_date(consultation.end_date)}）。",
+        f"（募集期間: {format_date(consultation.start_date)}～{format_date(consultation.end_date)}）。",
         consequences=[
             "公開ページに意見募集と評価書（案）を掲載し、Webフォームでの受付を始めます。",
             "掲載する評価書（案）は、開始した時点の記載で確定します。",

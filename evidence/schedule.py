@@ -27,9 +27,9 @@ from flask import current_app
 from common import audit
 from common.db import db, utcnow
 from common.doctor import Result, private_file_problem
+from common.jpdate import format_date
 from common.notify import Kind, Notice, page_url, users_of_departments, users_with_roles
 from common.schedule import claim_day
-from common.timeutil import fmt_date
 from evidence import transparency
 from evidence.models import SEVERITIES, AccessDay, FeedBatch, Finding, LogCheckpoint
 
@@ -98,7 +98,7 @@ def daily_checks(today: date) -> str | None:
         f"解消 {sum(run.cleared.values())} 件、再検出 {sum(run.restored.values())} 件)",
     )
     db.session.commit()
-    return f"{fmt_date(period.start)}から{fmt_date(period.end)}までを点検しました(検出 {run.found} 件、うち新規 {new} 件)。"
+    return f"{format_date(period.start)}から{format_date(period.end)}までを点検しました(検出 {run.found} 件、うち新規 {new} 件)。"
 
 
 # --------------------------------------------------------------------------- notifications
@@ -129,7 +129,7 @@ def high_finding_notices(today: date) -> Iterator[Notice]:
         if systems:
             facts.append(f"システム: {systems}")
         if finding.day:
-            facts.append(f"対象日: {fmt_date(finding.day)}")
+            facts.append(f"対象日: {format_date(finding.day)}")
         yield Notice(
             key=f"evidence_high:{finding.id}",
             subject=f"重要度「高」の検知があります: {title}",
@@ -162,7 +162,7 @@ def feed_overdue_notices(today: date) -> Iterator[Notice]:
             key=f"feed_overdue:{system.code}:{last.isoformat()}",
             subject=f"操作履歴が届いていません: {system.name}",
             paragraphs=[
-                f"システム「{system.name}」({system.code})の操作履歴は、{fmt_date(last)}の分までしか届いていません"
+                f"システム「{system.name}」({system.code})の操作履歴は、{format_date(last)}の分までしか届いていません"
                 f"({(today - last).days}日間届いていません)。",
                 "操作履歴の連携が止まっていないか、システムの保守担当者に確認してください。",
             ],

@@ -16,23 +16,18 @@ from common.auth import requires
 from common.confirm import Confirmation, confirmation_page, confirmed
 from common.db import db
 from common.forms import NoMyNumber
+from common.jpdate import format_month_day, format_range, parse_date
 from common.params import page_number
 from evidence import services
 from evidence.checks import CHECKS, save_settings, settings_for
 from evidence.forms import check_settings_form, param_label, param_text
+from evidence.labels import FINDING_STATES
 from evidence.models import DECISIONS, SEVERITIES, FeedBatch, Finding
 from evidence.svg import stacked_bars
 
 bp = Blueprint("evidence", __name__, url_prefix="/evidence")
 
 PAGE_SIZE = 50
-STATES = {
-    "open": "未対応(未判断・要調査・不正の疑い)",
-    "undecided": "未判断",
-    "closed": "対応済み",
-    "cleared": "解消(再点検で該当なし)",
-    **DECISIONS,
-}
 
 
 class DecisionForm(FlaskForm):
@@ -42,13 +37,15 @@ class DecisionForm(FlaskForm):
     )
 
 
-def _date_arg(name: str) -> date | None:
+def _date_arg(name: str, what: str, problems: list[str]) -> date | None:
+    """A date typed into a query field (common.jpdate.parse_date); a problem for one that is not."""
     value = request.args.get(name, "").strip()
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
-    except ValueError:
+        return parse_date(value)
+    except ValueError as exc:
+        problems.append(f"{what}: {exc}")
         return None
 
 
@@ -60,7 +57,7 @@ def dashboard():
     counts = services.open_counts()
     buckets = services.trend()
     chart = stacked_bars(
-        [(f"{start.month}/{start.day}", values) for start, values in buckets],
+        [(format_month_day(start), values) for start, values in buckets],
         list(CHECKS),
         {k: c.title for k, c in CHECKS.items()},
     )
@@ -69,13 +66,14 @@ def dashboard():
     )
 
 
-def _finding_filter() -> services.FindingFilter:
+def _finding_filter(problems: list[str]) -> services.FindingFilter:
+    """The filter of the findings list from the query; a date that cannot be read goes to ``problems``."""
     return services.FindingFilter(
         check=request.args.get("check") or None,
         system=request.args.get("system") or None,
         user_id=request.args.get("user") or None,
-        start=_date_arg("from"),
-        end=_date_arg("to"),
+        start=_date_arg("from", "日付(から)", problems),
+        end=_date_arg("to", "日付(まで)", problems),
         state=request.args.get("state") or None,
     )
 
@@ -95,7 +93,10 @@ def findings_xlsx():
     from common.xlsxsafe import XLSX_MIMETYPE
     from evidence import xlsx
 
-    query = _finding_filter().apply(sa.select(Finding))
+    problems: list[str] = []
+    query = _finding_filter(problems).apply(sa.select(Finding))
+    if problems:  # the list says what is wrong with the dates, with them as typed
+        return redirect(url_for(".findings", **request.args.to_dict()))
     rows = (
         db.session.execute(query.order_by(Finding.day.desc(), Finding.id.desc()).limit(XLSX_MAX_ROWS)).scalars().all()
     )
@@ -110,7 +111,8 @@ def findings_xlsx():
 @requires("auditor", "officer")
 def findings():
     """Findings, filtered by check, system, user, date and triage state."""
-    flt = _finding_filter()
+    problems: list[str] = []
+    flt = _finding_filter(problems)
     page = request.args.get("page", 1, type=page_number)
     query = flt.apply(sa.select(Finding))
     total = db.session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
@@ -128,10 +130,12 @@ def findings():
         page=page,
         page_size=PAGE_SIZE,
         checks=CHECKS,
-        states=STATES,
+        states=FINDING_STATES,
         flt=flt,
         severities=SEVERITIES,
-    )
+        typed={"from": request.args.get("from", ""), "to": request.args.get("to", "")},
+        problems=problems,
+    ), (400 if problems else 200)
 
 
 @bp.get("/findings/<int:finding_id>")
@@ -318,10 +322,19 @@ def reset_check(name):
 @requires("auditor", "officer")
 def reports():
     """Choose an assessment and a period for the evidence report."""
+    return _reports_page()
+
+
+def _reports_page(problems=(), chosen=None, status=200):
+    """The page to choose a report; ``problems`` of a request for ``chosen`` (an assessment id),
+    shown beside its row with the dates as typed."""
     from pia.assessments.models import Assessment
 
     assessments = db.session.execute(sa.select(Assessment).order_by(Assessment.id)).scalars().all()
-    return render_template("evidence/reports.html", assessments=assessments)
+    typed = {"from": request.args.get("from", ""), "to": request.args.get("to", "")} if chosen else {}
+    return render_template(
+        "evidence/reports.html", assessments=assessments, problems=list(problems), chosen=chosen, typed=typed
+    ), status
 
 
 @bp.get("/reports/<int:assessment_id>")
@@ -330,10 +343,18 @@ def report(assessment_id):
     """The evidence report (HTML, or ?format=pdf|csv|json as a download)."""
     from evidence.report import ReportError, build_report, render, render_html
 
-    start, end = _date_arg("from"), _date_arg("to")
+    problems: list[str] = []
+    start, end = _date_arg("from", "開始日", problems), _date_arg("to", "終了日", problems)
     fmt = request.args.get("format", "html")
-    if fmt not in ("html", "pdf", "csv", "json") or start is None or end is None or end < start:
+    if fmt not in ("html", "pdf", "csv", "json"):
         abort(400)
+    if not problems:
+        if start is None or end is None:
+            problems.append("開始日と終了日を入力してください。")
+        elif end < start:
+            problems.append("終了日が開始日より前になっています。")
+    if problems:
+        return _reports_page(problems, chosen=assessment_id, status=400)
     try:
         data = build_report(assessment_id, start, end)
     except ReportError:
@@ -345,7 +366,7 @@ def report(assessment_id):
         "export",
         "evidence_report",
         assessment_id,
-        f"証跡報告書({fmt})を出力しました: {start}〜{end}",
+        f"証跡報告書({fmt.upper()})を出力しました: {format_range(start, end)}",
         after={"sha256": data["manifest"]["report_sha256"], "format": fmt},
     )
     db.session.commit()

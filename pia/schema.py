@@ -60,6 +60,7 @@ from typing import Any
 
 import yaml
 
+from common.jpdate import DATE_HINT, format_date, format_wareki, parse_date
 from common.mynumber import REFUSED as MSG_MY_NUMBER
 from common.mynumber import contains_my_number
 
@@ -80,7 +81,7 @@ MSG_REQUIRED = "必須項目です"
 MSG_NOT_A_CHOICE = "選択肢にない値です"
 MSG_NOT_A_NUMBER = "数値で入力してください"
 MSG_NEGATIVE = "0以上の数値で入力してください"
-MSG_BAD_DATE = "日付の形式が正しくありません(例: 2025-04-01)"
+MSG_BAD_DATE = "日付として読み取れませんでした。" + DATE_HINT
 MSG_NOT_TEXT = "文字列で入力してください"
 MSG_BAD_SHAPE = "入力内容の形式が正しくありません"
 MSG_OTHER_MISSING = "「{choice}」を選んだ場合は、内容を入力してください"
@@ -559,7 +560,7 @@ def _validate_item(item: Item, value: Any, path: str, errors: list[FieldError]) 
         elif t == "choice" and value not in item.choices:
             error(MSG_NOT_A_CHOICE)
         elif t == "date" and not _is_iso_date(value):
-            error(MSG_BAD_DATE)
+            error(_date_problem(value))
     elif t == "number":
         if isinstance(value, bool) or not isinstance(value, int):
             error(MSG_NOT_A_NUMBER)
@@ -732,14 +733,21 @@ def _coerce_number(raw: str) -> int | str | None:
 
 
 def _coerce_date(raw: str) -> str:
-    text = unicodedata.normalize("NFKC", raw).strip()
-    match = re.fullmatch(r"(\d{4})\s*[-/年.]\s*(\d{1,2})\s*[-/月.]\s*(\d{1,2})\s*日?", text)
-    if match:
-        y, m, d = (int(g) for g in match.groups())
-        candidate = f"{y:04d}-{m:02d}-{d:02d}"
-        if _is_iso_date(candidate):
-            return candidate
-    return text
+    """An ISO date for what people type (令和8年1月23日, R8.1.23, 2026/1/23 …); text that is
+    no date stays as typed, for :func:`validate` to refuse with the reason."""
+    text = raw.strip()
+    try:
+        return parse_date(text).isoformat() if text else ""
+    except ValueError:
+        return text
+
+
+def _date_problem(value: str) -> str:
+    try:
+        parse_date(value)
+    except ValueError as exc:
+        return str(exc)
+    return MSG_BAD_DATE  # readable, but not stored as a date (an imported document)
 
 
 def to_form_data(schema: FormSchema, section_key: str, section_doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -761,6 +769,8 @@ def _form_item(item: Item, name: str, value: Any, out: dict[str, Any]) -> None:
         out[name] = "、".join(str(n) for n in value or [])
     elif t == "number":
         out[name] = "" if value is None else str(value)
+    elif t == "date" and isinstance(value, str) and _is_iso_date(value):
+        out[name] = format_date(value)  # as the date field asks for it: 2026年1月23日
     elif t == "fieldset":
         value = value if isinstance(value, Mapping) else {}
         for child in item.children:
@@ -845,6 +855,8 @@ def value_text(item: Item, value: Any) -> str:
         return "、".join(parts)
     if t == "numberlist" and isinstance(value, list):
         return "、".join(_any_text(n) for n in value)
+    if t == "date" and isinstance(value, str) and _is_iso_date(value):
+        return format_wareki(value)  # the forms date in 和暦: 令和7年1月31日
     return _any_text(value)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time as clock
 from collections import OrderedDict
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from itertools import groupby
 
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ from werkzeug.routing import BuildError
 
 from common.auth import public
 from common.db import db
+from common.jpdate import format_date, format_range
 from common.timeutil import JST, today_jst
 
 bp = Blueprint("public", __name__, url_prefix="/public")
@@ -379,7 +380,7 @@ def feed_entries() -> list[dict]:
                 "link": url_for(".assessment", assessment_id=a.id, _external=True),
                 "enclosure": url_for(".version_pdf", assessment_id=a.id, number=version.number, _external=True),
                 "summary": f"{a.affair.name}({a.affair.department.name})の{a.form_name}{version.label}。"
-                f"公表日 {published.year}年{published.month}月{published.day}日。",
+                f"公表日 {format_date(published)}。",
                 "category": "評価書の公表",
             }
         )
@@ -392,8 +393,7 @@ def feed_entries() -> list[dict]:
                 "title": f"意見募集「{c.title}」",
                 "updated": started.astimezone(UTC),
                 "link": show or url_for(".index", _external=True),
-                "summary": f"意見の募集期間 {c.start_date.year}年{c.start_date.month}月{c.start_date.day}日～"
-                f"{c.end_date.year}年{c.end_date.month}月{c.end_date.day}日",
+                "summary": f"意見の募集期間 {format_range(c.start_date, c.end_date)}",
                 "category": "意見募集",
             }
         )
@@ -443,20 +443,3 @@ def rfc3339(moment: datetime) -> str:
 @bp.app_template_filter("rfc3339")
 def _rfc3339_filter(moment: datetime) -> str:
     return rfc3339(moment)
-
-
-@bp.app_template_global("wareki_date")
-def _wareki_date(value) -> str:
-    """令和8年2月16日 for a date (empty for None)."""
-    if value is None or value == "":
-        return ""
-    from common.jpdate import wareki
-
-    if isinstance(value, datetime):
-        value = value.astimezone(JST).date()
-    if isinstance(value, str):
-        try:
-            value = date.fromisoformat(value)
-        except ValueError:
-            return value
-    return wareki(value) if isinstance(value, date) else str(value)

@@ -18,6 +18,7 @@ def init_app(app) -> None:
     from pia.assessments import (
         api,  # noqa: F401  (adds the /api/v1/assessments routes)
         checklist,
+        labels,
         notices,
         views,
     )
@@ -25,6 +26,7 @@ def init_app(app) -> None:
     from pia.assessments.demo import load_demo
     from pia.assessments.render import document_view
 
+    labels.register()
     app.register_blueprint(views.bp)
     app.cli.add_command(cli)
     procedure.register_gate(checklist.require_passing)  # submitting and publishing wait for the checklist

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from common.jpdate import format_date
 from common.timeutil import today_jst
 from pia import procedure
 from pia.assessments.models import AssessmentVersion, InvalidTransition
@@ -192,10 +193,6 @@ def _day(value: Any) -> date | None:
         return date.fromisoformat(value) if isinstance(value, str) and value else None
     except ValueError:
         return None
-
-
-def _jp(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def passed(key: str, label: str, group: str) -> CheckItem:
@@ -460,10 +457,10 @@ def procedure_dates(version: AssessmentVersion) -> Iterator[CheckItem]:
     held_start = _fact_day(held, "period", "start") or _fact_day(held, "start")
     held_end = _fact_day(held, "period", "end") or _fact_day(held, "end")
     if held_start and held_end and (start, end) != (held_start, held_end):
-        written = f"{_jp(start)}から{_jp(end)}まで" if start and end else "未記載"
+        written = f"{format_date(start)}から{format_date(end)}まで" if start and end else "未記載"
         problems.append(
             f"{quoted(schema, 'procedure/consultation/period')}は{written}ですが、"
-            f"実施した意見聴取の期間は{_jp(held_start)}から{_jp(held_end)}までです。"
+            f"実施した意見聴取の期間は{format_date(held_start)}から{format_date(held_end)}までです。"
         )
         first = start_path
     if start and end and end < start:
@@ -494,14 +491,14 @@ def procedure_dates(version: AssessmentVersion) -> Iterator[CheckItem]:
     reviewed = _day(_value(document, review_path))
     held_review = _fact_day(facts.get("review") or {}, "date")
     if held_review and reviewed != held_review:
-        written = _jp(reviewed) if reviewed else "未記載"
+        written = format_date(reviewed) if reviewed else "未記載"
         problems.append(
-            f"{quoted(schema, review_path)}は{written}ですが、記録された第三者点検の実施日は{_jp(held_review)}です。"
+            f"{quoted(schema, review_path)}は{written}ですが、記録された第三者点検の実施日は{format_date(held_review)}です。"
         )
         first = review_path
     if reviewed and end and reviewed < end:
         problems.append(
-            f"{quoted(schema, review_path)}({_jp(reviewed)})が意見聴取の終了日({_jp(end)})より前です"
+            f"{quoted(schema, review_path)}({format_date(reviewed)})が意見聴取の終了日({format_date(end)})より前です"
             "(第三者点検は意見聴取の後に行います)。"
         )
         first = first or review_path
@@ -520,7 +517,7 @@ def procedure_dates(version: AssessmentVersion) -> Iterator[CheckItem]:
             continue
         for name, limit in _reference_days(version):
             if day > limit:
-                problems.append(f"{quoted(schema, path)}({_jp(day)})が{name}({_jp(limit)})より後です。")
+                problems.append(f"{quoted(schema, path)}({format_date(day)})が{name}({format_date(limit)})より後です。")
                 first = first or path
                 break
     label = "評価実施手続の日付が提出日・公表日より後になっていない"

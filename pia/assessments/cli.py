@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from common import audit
 from common.db import db
+from common.jpdate import format_date
 
 cli = AppGroup("pia", help="特定個人情報保護評価書")
 
@@ -80,10 +81,10 @@ def deadlines_cmd():
 
     for row in services.deadlines():
         flag = "期限切れ" if row.overdue else ""
-        current = f"{row.current.label} {row.current.published_on}" if row.current else "未公表"
+        current = f"{row.current.label} {format_date(row.current.published_on)}" if row.current else "未公表"
         click.echo(
-            f"{row.affair.code}\t{row.required}\t{current}\t再評価 {row.reassessment_due or '-'}\t"
-            f"見直し {row.annual_review_due or '-'}\t行動計画 {row.open_actions}\t{flag}"
+            f"{row.affair.code}\t{row.required}\t{current}\t再評価 {format_date(row.reassessment_due) or '-'}\t"
+            f"見直し {format_date(row.annual_review_due) or '-'}\t行動計画 {row.open_actions}\t{flag}"
         )
 
 

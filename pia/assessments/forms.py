@@ -10,7 +10,6 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     HiddenField,
     IntegerField,
     RadioField,
@@ -21,7 +20,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from common.forms import NoMyNumber
+from common.forms import JapaneseDateField, NoMyNumber
 from pia.assessments.models import ACTION_STATUSES, ANNUAL_REVIEW_RESULTS
 from pia.schema import FORMS
 
@@ -39,7 +38,7 @@ class ConflictForm(FlaskForm):
 
 
 class DateActionForm(FlaskForm):
-    on = DateField("日付", validators=[DataRequired("日付を入力してください。")])
+    on = JapaneseDateField("日付", validators=[DataRequired("日付を入力してください。")])
     submit = SubmitField("実行")
 
 
@@ -84,7 +83,7 @@ class NewAffairForm(FlaskForm):
 
 
 class ThresholdForm(FlaskForm):
-    determined_on = DateField("判断日", validators=[DataRequired("判断日を入力してください。")])
+    determined_on = JapaneseDateField("判断日", validators=[DataRequired("判断日を入力してください。")])
     target_count = IntegerField(
         "対象人数",
         validators=[
@@ -100,7 +99,7 @@ class ThresholdForm(FlaskForm):
         ],
     )
     serious_incident = BooleanField("過去1年以内に特定個人情報に関する重大事故が発生した")
-    incident_on = DateField("重大事故の発生日", validators=[Optional()])
+    incident_on = JapaneseDateField("重大事故の発生日", validators=[Optional()])
     incident_source = TextAreaField("重大事故の情報源(報告書、報道発表等)", validators=[Length(max=2000), NoMyNumber()])
     note = TextAreaField("備考", validators=[Length(max=2000), NoMyNumber()])
     submit = SubmitField("判断を記録する")
@@ -115,7 +114,7 @@ class ThresholdForm(FlaskForm):
 
 
 class AnnualReviewForm(FlaskForm):
-    reviewed_on = DateField("見直し日", validators=[DataRequired("見直し日を入力してください。")])
+    reviewed_on = JapaneseDateField("見直し日", validators=[DataRequired("見直し日を入力してください。")])
     result = RadioField(
         "結果", choices=list(ANNUAL_REVIEW_RESULTS.items()), validators=[InputRequired("結果を選んでください。")]
     )
@@ -133,7 +132,7 @@ class ActionForm(FlaskForm):
         "対応内容", validators=[DataRequired("対応内容を入力してください。"), Length(max=4000), NoMyNumber()]
     )
     owner = StringField("担当", validators=[DataRequired("担当を入力してください。"), Length(max=200), NoMyNumber()])
-    due_on = DateField("期限", validators=[DataRequired("期限を入力してください。")])
+    due_on = JapaneseDateField("期限", validators=[DataRequired("期限を入力してください。")])
     status = SelectField("状況", choices=list(ACTION_STATUSES.items()))
     submit = SubmitField("保存する")
 

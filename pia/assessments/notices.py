@@ -9,8 +9,8 @@ import calendar
 from collections.abc import Iterator
 from datetime import date
 
+from common.jpdate import format_date
 from common.notify import Kind, Notice, page_url, users_of_departments, users_with_roles
-from common.timeutil import fmt_date
 from pia.assessments.services import Deadline, deadlines
 
 #: a 見直し is announced this many days before it is due
@@ -49,7 +49,7 @@ def annual_review_notices(today: date) -> Iterator[Notice]:
                 key=f"annual_review_overdue:{assessment.id}:{due.isoformat()}",
                 subject=f"見直しの期限を過ぎています: {assessment.title}",
                 paragraphs=[
-                    f"{row.affair.name}の「{assessment.title}」は、見直しの期限({fmt_date(due)})を過ぎています。",
+                    f"{row.affair.name}の「{assessment.title}」は、見直しの期限({format_date(due)})を過ぎています。",
                     "評価書は少なくとも1年に1回見直すこととされています。"
                     "見直しを行い、その結果を評価書のページで記録してください。",
                 ],
@@ -61,7 +61,7 @@ def annual_review_notices(today: date) -> Iterator[Notice]:
                 key=f"annual_review_due:{assessment.id}:{due.isoformat()}",
                 subject=f"見直しの期限が近づいています: {assessment.title}",
                 paragraphs=[
-                    f"{row.affair.name}の「{assessment.title}」は、{fmt_date(due)}までに見直しを行う必要があります"
+                    f"{row.affair.name}の「{assessment.title}」は、{format_date(due)}までに見直しを行う必要があります"
                     f"(あと{(due - today).days}日)。",
                     "見直しを行ったら、その結果を評価書のページで記録してください。",
                 ],
@@ -83,8 +83,8 @@ def reassessment_notices(today: date) -> Iterator[Notice]:
             key=f"reassessment_due:{assessment.id}:{due.isoformat()}",
             subject=f"再評価の時期が近づいています: {assessment.title}",
             paragraphs=[
-                f"{row.affair.name}の「{assessment.title}」は、{fmt_date(current.published_on)}の公表から5年となる"
-                f"{fmt_date(due)}までに、評価を再実施するよう努めることとされています(あと{(due - today).days}日)。",
+                f"{row.affair.name}の「{assessment.title}」は、{format_date(current.published_on)}の公表から5年となる"
+                f"{format_date(due)}までに、評価を再実施するよう努めることとされています(あと{(due - today).days}日)。",
                 "意見聴取と第三者点検を含む手続に要する期間を見込んで、準備を始めてください。",
             ],
             link=page_url("assessments.assessment", assessment_id=assessment.id),

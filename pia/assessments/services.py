@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from common import audit
 from common.db import db, utcnow
+from common.jpdate import format_date
 from common.models import Setting, User
 from common.timeutil import today_jst
 from pia import procedure, threshold
@@ -299,7 +300,7 @@ def add_published_version(
         "import",
         "AssessmentVersion",
         version.id,
-        f"{assessment.title} {version.label}(公表日 {published_on.isoformat()})を登録しました。",
+        f"{assessment.title} {version.label}(公表日 {format_date(published_on)})を登録しました。",
         actor=actor,
     )
     return version
@@ -869,7 +870,7 @@ def submit(version: AssessmentVersion, *, on: date, actor) -> None:
     version.change_kind = kind
     version.submitted_by_id = _uid(actor)
     before = version.submit(on, steps, problems)
-    _transition(version, before, actor, f"個人情報保護委員会に提出しました(提出日 {on.isoformat()})。")
+    _transition(version, before, actor, f"個人情報保護委員会に提出しました(提出日 {format_date(on)})。")
     from pia.assessments import search
 
     search.index_version(version)
@@ -887,7 +888,7 @@ def publish(version: AssessmentVersion, *, on: date, actor) -> None:
     before = version.publish(on, procedure_steps(version), step_problems(version))
     version.published_by_id = _uid(actor)
     procedure.on_publish(version, actor)
-    _transition(version, before, actor, f"公表しました(公表日 {on.isoformat()})。")
+    _transition(version, before, actor, f"公表しました(公表日 {format_date(on)})。")
 
 
 def _fill_section_vi(version: AssessmentVersion, document: dict) -> None:

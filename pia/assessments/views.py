@@ -16,10 +16,11 @@ from common import audit
 from common.auth import requires
 from common.confirm import Confirmation, confirmation_page, confirmed
 from common.db import db
+from common.jpdate import format_date
 from common.markdown import render_markdown
 from common.models import Department
 from common.params import db_id
-from common.timeutil import fmt_date, today_jst
+from common.timeutil import today_jst
 from pia import procedure, threshold
 from pia.assessments import checklist, exchange, search, services, workflow
 from pia.assessments.forms import (
@@ -399,7 +400,11 @@ def delete_version(version_id):
 @requires(*STAFF)
 def version(version_id):
     """A version, read-only, with its table of contents, 変更箇所 and workflow."""
-    item = _version_or_404(version_id)
+    return _version_page(_version_or_404(version_id))
+
+
+def _version_page(item, date_form=None, status=200):
+    """The version page; ``date_form``: a submitted date of 提出・公表 that was refused, shown as typed."""
     schema = load_schema(item.assessment.form, item.edition)
     sections = document_view(item)
     completion = section_completion(schema, item.document)
@@ -431,7 +436,7 @@ def version(version_id):
             or (current_user.has_role("editor") and services.in_department(current_user, item.assessment)),
             missing=services.missing_required(item) if not item.frozen else [],
             editable=item.editable and services.can_edit(current_user, item.assessment),
-            date_form=DateActionForm(formdata=None, on=today_jst()),
+            date_form=date_form or DateActionForm(formdata=None, on=today_jst()),
             timing_choices=(TIMING_BEFORE, TIMING_AFTER),
             step_labels={"consultation": "住民等からの意見聴取", "review": "第三者点検"},
             assessment_extras=procedure.panels(),
@@ -439,7 +444,7 @@ def version(version_id):
             if item.editable and services.can_edit(current_user, item.assessment)
             else None,
         ),
-    )
+    ), status
 
 
 def _section_to_edit(version_id: int, section_key: str):
@@ -698,7 +703,7 @@ def _transition_confirmation(version: AssessmentVersion, action: str, on) -> Con
     if action == "submit":
         return Confirmation(
             title=f"{version.label}を提出済みにします",
-            lead=f"{name}を、提出日{fmt_date(on)}で提出済みにします。",
+            lead=f"{name}を、提出日{format_date(on)}で提出済みにします。",
             consequences=[
                 "評価書の記載と変更箇所は確定し、以後は編集できません。",
                 "提出前の確認に問題があるときは、提出済みにはなりません。",
@@ -710,7 +715,7 @@ def _transition_confirmation(version: AssessmentVersion, action: str, on) -> Con
         )
     return Confirmation(
         title=f"{version.label}を公表します",
-        lead=f"{name}を、公表日{fmt_date(on)}で公表します。",
+        lead=f"{name}を、公表日{format_date(on)}で公表します。",
         consequences=[
             "この版が現在の評価書となり、公開ページに掲載されます。",
             "公表した版は、変更も削除もできません。",
@@ -733,8 +738,11 @@ def transition(version_id, action):
     if action in ("submit", "publish"):
         form = DateActionForm()
         if not form.validate_on_submit():
-            flash("日付を正しく入力してください。", "error")
-            return redirect(url_for("assessments.version", version_id=item.id))
+            db.session.rollback()
+            shown = workflow.next_action(item, current_user)
+            if not (shown.kind == "date" and shown.transition == action):  # no date field to show it beside
+                flash(" ".join(form.on.errors) or "日付を入力してください。", "error")
+            return _version_page(item, date_form=form, status=400)
         kwargs["on"] = form.on.data
         if not confirmed(form):
             return confirmation_page(_transition_confirmation(item, action, form.on.data))

@@ -16,8 +16,9 @@ def init_app(app) -> None:
     from common.views import register_panel
     from pia import procedure
     from pia.assessments import checklist
-    from pia.inventory import checks, cli, demo, services, views
+    from pia.inventory import checks, cli, demo, labels, services, views
 
+    labels.register()
     app.register_blueprint(views.bp)
     app.cli.add_command(cli.inventory_cli)
     procedure.register_on_publish(services.snapshot_version)

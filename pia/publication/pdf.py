@@ -19,6 +19,7 @@ from typing import Any
 from flask import render_template
 
 from common.db import db
+from common.jpdate import format_wareki
 from common.publish import Rendered, render
 from pia.schema import FORMS, FormSchema, Item, cell_text, display_label, load_schema
 
@@ -284,12 +285,7 @@ def _diagram_section(schema: FormSchema) -> str:
 
 def date_text(value) -> str:
     """An ISO date string or a date as the forms write it (令和8年2月16日)."""
-    from common.jpdate import wareki
-
-    day = _iso_date(value)
-    if day is None:
-        return "" if value in (None, "") else str(value)
-    return wareki(day)
+    return format_wareki(value)
 
 
 def metadata_for(version, context: Mapping[str, Any], body: str) -> dict[str, Any]:

@@ -15,8 +15,9 @@ def init_app(app) -> None:
     from common.notify import register_kind
     from common.views import register_panel
     from pia import procedure
-    from pia.review import demo, notices, services, views
+    from pia.review import demo, labels, notices, services, views
 
+    labels.register()
     app.register_blueprint(views.bp)
     procedure.register_check("review", services.review_problem)
     procedure.register_on_enter("review", services.on_review_start)

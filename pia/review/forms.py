@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, DateField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from common.forms import NoMyNumber
+from common.forms import JapaneseDateField, NoMyNumber
 from pia.review.models import BODY_KINDS
 
 
@@ -22,7 +22,7 @@ class BodyForm(FlaskForm):
 
 class SessionForm(FlaskForm):
     body = SelectField("点検を行った機関", coerce=int, choices=[])
-    held_on = DateField("実施日", validators=[DataRequired("実施日を入力してください(例 2026-01-20)。")])
+    held_on = JapaneseDateField("実施日", validators=[DataRequired("実施日を入力してください。")])
     method = TextAreaField("方法", validators=[DataRequired("方法を入力してください。"), NoMyNumber()])
     result = TextAreaField("結果", validators=[NoMyNumber()])
     minutes = FileField("議事録(PDF)")

@@ -17,6 +17,7 @@ from common.auth import requires
 from common.confirm import Confirmation, confirmation_page, confirmed, excerpt
 from common.db import db
 from common.forms import ConfirmForm
+from common.jpdate import format_date
 from common.uploads import UploadRejected
 from pia.assessments.models import AssessmentVersion
 from pia.review import services
@@ -121,7 +122,7 @@ def _finding_form(version: AssessmentVersion, sessions, formdata=None) -> Findin
     form = FindingForm(formdata=formdata) if formdata is not None else FindingForm(formdata=None)
     form.item_path.choices = [("", "評価書全体")] + [(path, label) for path, label in services.item_choices(version)]
     form.session.choices = [(0, "(会議の前・書面)")] + [
-        (s.id, f"{s.held_on.isoformat()} {s.body.name}") for s in sessions
+        (s.id, f"{format_date(s.held_on)} {s.body.name}") for s in sessions
     ]
     return form
 

@@ -11,8 +11,9 @@ from datetime import date, datetime, time, timedelta
 import pytest
 
 from common.db import db
+from common.jpdate import format_date
 from common.models import AuditEvent
-from common.timeutil import JST, fmt_date, today_jst
+from common.timeutil import JST, today_jst
 from consultation import services
 from consultation.models import Consultation, InvalidTransition
 from pia import procedure
@@ -140,7 +141,7 @@ def test_a_period_not_over_is_named_with_its_end_date(app, significant_draft):
     c = _consult(significant_draft, start=today - timedelta(days=3), end=today + timedelta(days=26), status="open")
     problem = procedure.step_problem("consultation", significant_draft)
     end = today + timedelta(days=26)
-    assert f"募集期間（{fmt_date(end)}まで）が終了していません。" in problem
+    assert f"募集期間（{format_date(end)}まで）が終了していません。" in problem
     assert end.isoformat() not in problem
     assert "公表されていません" in problem
     assert c.status == "open"
@@ -209,7 +210,7 @@ def test_close_page_asks_for_confirmation_and_a_reason(app, significant_draft, a
     # the button posts without confirmation: the page says what will happen, nothing changes
     page = officer.post(f"/consultations/{c.id}/close")
     assert page.status_code == 200
-    assert f"募集期間は{fmt_date(c.end_date)}までです" in page.text and "30日残して" in page.text
+    assert f"募集期間は{format_date(c.end_date)}までです" in page.text and "30日残して" in page.text
     db.session.expire_all()
     assert db.session.get(Consultation, c.id).status == "open"
     # confirmed without a reason: refused, with the reason asked for
@@ -342,7 +343,7 @@ def test_a_consultation_opened_late_counts_from_its_opening(app, significant_dra
     db.session.commit()
     problems = services.procedure_problems(c, today=today + timedelta(days=21))
     assert problems == [
-        f"意見募集「遅れて開始した意見募集」は{fmt_date(today)}に開始されたため、募集期間が20日間で"
+        f"意見募集「遅れて開始した意見募集」は{format_date(today)}に開始されたため、募集期間が20日間で"
         "30日に満たないのに、期間を短縮する特段の理由が記録されていません。"
     ]
     assert procedure.section_vi_facts(significant_draft)["consultation"]["period"]["start"] == today

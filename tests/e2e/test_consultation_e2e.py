@@ -18,6 +18,10 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Browser, Page, expect
 
+from common.jpdate import wareki
+
+FULL_WIDTH_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")
+
 VERSION_LABEL = "個人住民税に関する事務 重点項目評価書 第2版（作成中）"
 
 
@@ -42,8 +46,10 @@ def create_open_consultation(page: Page) -> tuple[str, str]:
     page.get_by_label("意見を募集する評価書（版）").select_option(label=VERSION_LABEL)
     page.get_by_label("件名（意見を募集する評価書の名称）").fill(title)
     page.get_by_label("募集の趣旨・概要").fill("個人住民税に関する事務の評価書を見直しました。ご意見をお寄せください。")
-    page.get_by_label("募集開始日").fill((today - timedelta(days=1)).isoformat())
-    page.get_by_label("募集終了日").fill((today + timedelta(days=29)).isoformat())
+    # typed as people write dates: 和暦, and 西暦 in full-width digits (common.jpdate.parse_date)
+    page.get_by_label("募集開始日").fill(wareki(today - timedelta(days=1)))
+    end = today + timedelta(days=29)
+    page.get_by_label("募集終了日").fill(f"{end.year}年{end.month}月{end.day}日".translate(FULL_WIDTH_DIGITS))
     page.get_by_role("button", name="保存する").click()
     expect_flash(page, "意見募集を作成しました。")
     expect(page.get_by_role("heading", level=1)).to_contain_text(title)

@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Page, expect
 
+from common.jpdate import format_date, wareki
+
 
 def expect_flash(page: Page, text: str) -> None:
     expect(page.get_by_role("status").filter(has_text=text)).to_be_visible()
@@ -260,7 +262,7 @@ def test_full_procedure_leads_to_publication(page, live_server, live_app, login_
     page.get_by_role("link", name="点検の実施を記録").click()
     expect(page.get_by_role("heading", name="第三者点検の実施を記録", level=1)).to_be_visible()
     page.get_by_label("点検を行った機関").select_option(label="札幌市個人情報保護審議会")
-    expect(page.get_by_label("実施日")).to_have_value(today.isoformat())
+    expect(page.get_by_label("実施日")).to_have_value(format_date(today))  # as the field asks for it
     page.get_by_label("方法").fill("札幌市個人情報保護審議会において審議")
     result = _unique("評価書(案)の内容は適当であると認める。")
     page.get_by_label("結果").fill(result)
@@ -279,7 +281,7 @@ def test_full_procedure_leads_to_publication(page, live_server, live_app, login_
     page.get_by_role("link", name="第2版に戻る").click()
 
     actions = next_action(page)
-    actions.get_by_label("提出日(個人情報保護委員会)").fill(today.isoformat())
+    actions.get_by_label("提出日(個人情報保護委員会)").fill(wareki(today))  # 和暦 typed by hand
     actions.get_by_role("button", name="提出済みにする").click()
     expect(page.get_by_role("heading", name="第2版を提出済みにします", level=1)).to_be_visible()
     page.get_by_role("button", name="提出済みにする").click()

@@ -51,6 +51,6 @@ def test_the_report_pdf_keeps_labels_whole_and_repeats_headers(app, many_finding
     assert text.count("未判断") >= len(data["open_findings"]) + 1
     assert not re.search(r"^\s*未\s*$", text, re.M)
     # the open findings run over several pages, each starting with the table's header row
-    table_pages = [p for p in pages if re.search(r"^\s*\d+\s+2025-04-\d\d\s", p, re.M)]
+    table_pages = [p for p in pages if re.search(r"^\s*\d+\s+2025年4月\d+日\s", p, re.M)]
     assert len(table_pages) >= 3
     assert all(OPEN_FINDINGS_HEADER.search(p) for p in table_pages)

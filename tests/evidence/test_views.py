@@ -114,8 +114,11 @@ def test_report_formats(app, as_role, findings, assessment, fmt, tmp_path):
         assert content_sha256(data) == data["manifest"]["report_sha256"]
     elif fmt == "pdf":
         assert body.startswith(b"%PDF")
+    elif fmt == "csv":
+        assert "2025-04-02" in body.decode("utf-8")  # a machine format: ISO dates
     else:
-        assert "2025-04-02" in body.decode("utf-8")
+        text = body.decode("utf-8")
+        assert "2025年4月2日、2025年4月3日" in text and "2025-04-02" not in text  # the gaps, for people
     web = as_role("auditor").get(f"/evidence/reports/{assessment.id}?from=2025-04-01&to=2025-04-03&format={fmt}")
     assert web.status_code == 200
 
@@ -150,3 +153,22 @@ def test_cleared_findings_in_the_list_the_page_and_the_report(app, as_role, find
     # with a grant but no assignment to a department authorised for JUKI, u9's accesses
     # are now after_transfer findings
     assert sorted(x["check"] for x in data["open_findings"]) == ["after_hours", "after_transfer", "after_transfer"]
+
+
+def test_date_filters_take_typed_dates_and_say_what_is_wrong(as_role, findings, assessment):
+    c = as_role("auditor")
+    # the findings are of 2025-04-01: 令和7年4月1日 and its other shapes find them
+    for typed in ("令和7年4月1日", "R7.4.1", "２０２５／４／１"):
+        assert c.get(f"/evidence/findings?from={typed}&to={typed}").text.count("/evidence/findings/") == 3, typed
+    page = c.get("/evidence/findings?from=R7.4.31")
+    assert page.status_code == 400
+    assert "日付(から): 2025年4月31日という日はありません。" in page.text and 'value="R7.4.31"' in page.text
+    assert 'type="date"' not in page.text
+    # the report: a period typed in 和暦; a wrong one is said beside the assessment's row, as typed
+    ok = c.get(f"/evidence/reports/{assessment.id}?from=令和7年4月1日&to=R7.4.3&format=html")
+    assert ok.status_code == 200 and "2025年4月1日 〜 2025年4月3日" in ok.text
+    bad = c.get(f"/evidence/reports/{assessment.id}?from=令和7年4月1日&to=4月3日&format=html")
+    assert bad.status_code == 400 and "終了日: 日付として読み取れませんでした。" in bad.text
+    assert 'value="4月3日"' in bad.text and 'value="令和7年4月1日"' in bad.text
+    backwards = c.get(f"/evidence/reports/{assessment.id}?from=R7.4.3&to=R7.4.1&format=pdf")
+    assert backwards.status_code == 400 and "終了日が開始日より前になっています。" in backwards.text

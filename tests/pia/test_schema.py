@@ -355,7 +355,7 @@ def test_validate_reports_bad_values_in_japanese(zen, demo):
     errors = validate(zen, doc)
     assert messages(errors, "basic/affair/target_count") == ["選択肢にない値です"]
     assert messages(errors, "files/files[0]/entrustment/count") == ["数値で入力してください"]
-    assert messages(errors, "procedure/third_party/date") == ["日付の形式が正しくありません(例: 2025-04-01)"]
+    assert messages(errors, "procedure/third_party/date") == ["2026年2月30日という日はありません。"]
     assert messages(errors, "basic/systems[0]/connections/other") == [
         "「その他」を選んだ場合は、内容を入力してください"
     ]
@@ -404,15 +404,19 @@ def test_coerce_normalises_numbers_and_dates_and_keeps_bad_input_for_validation(
         "procedure",
         {
             "basic_assessment-date": "2025/10/2",
-            "third_party-date": "令和8年1月23日",
+            "third_party-date": "令和8年2月30日",
             "consultation-period-start": "２０２５年１１月１２日",
+            "consultation-period-end": "R7.12.11",
         },
     )
     assert section["basic_assessment"]["date"] == "2025-10-02"
     assert section["consultation"]["period"]["start"] == "2025-11-12"
-    assert section["third_party"]["date"] == "令和8年1月23日"
+    assert section["consultation"]["period"]["end"] == "2025-12-11"
+    assert section["third_party"]["date"] == "令和8年2月30日"  # kept as typed
     doc = {"procedure": section}
-    assert messages(validate(zen, doc, sections=["procedure"]), "procedure/third_party/date")
+    assert messages(validate(zen, doc, sections=["procedure"]), "procedure/third_party/date") == [
+        "2026年2月30日という日はありません。"
+    ]
     files = coerce(
         zen,
         "files",

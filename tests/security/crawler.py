@@ -147,13 +147,15 @@ def fill(form: Form, payload: str, n: int) -> dict:
     return data
 
 
-def same_site(url: str) -> str | None:
+def same_site(url: str, *, pdf: bool = False) -> str | None:
+    """The path (and query) of a link to a page of ours worth visiting; PDFs too with ``pdf``."""
     parts = urlsplit(url)
     if parts.scheme or parts.netloc or not parts.path.startswith("/"):
         return None
     if any(parts.path.startswith(p) for p in SKIP_PATHS):
         return None
-    if parts.path.endswith((".pdf", ".csv", ".json", ".atom", ".png", ".svg")):
+    files = (".csv", ".json", ".atom", ".png", ".svg") + (() if pdf else (".pdf",))
+    if parts.path.endswith(files):
         return None
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
@@ -167,12 +169,22 @@ class Tally:
 
 
 def crawl(
-    client, starts, *, max_pages=150, submit_forms=False, max_forms=200, payload_offset=0, tally: Tally | None = None
+    client,
+    starts,
+    *,
+    max_pages=150,
+    submit_forms=False,
+    max_forms=200,
+    payload_offset=0,
+    tally: Tally | None = None,
+    on_page=None,
 ):
     """Visit pages breadth-first from ``starts``; returns (pages seen, problems, forms submitted, errors).
 
     With ``submit_forms`` every form is posted twice: once with a payload of the corpus and
     once with a 個人番号 in one of its shapes (``tally`` counts the forms that refused it).
+    With ``on_page``, ``on_page(url, response)`` is called for every page answered 200, and
+    links to PDFs are followed too (their responses go to ``on_page``, nothing is parsed).
     """
     queue, seen = deque(starts), set()
     problems, errors, submitted = [], [], 0
@@ -185,12 +197,14 @@ def crawl(
         response = client.get(url)
         if response.status_code >= 500:
             errors.append(f"GET {url} → {response.status_code}")
+        if on_page is not None and response.status_code == 200:
+            on_page(url, response)
         if response.status_code != 200 or response.mimetype != "text/html":
             continue
         page = parse(response.get_data(as_text=True))
         problems.extend(f"{url}: {p}" for p in page.problems)
         for link in page.links:
-            target = same_site(urljoin(url, link))
+            target = same_site(urljoin(url, link), pdf=on_page is not None)
             if target and target not in seen:
                 queue.append(target)
         if not submit_forms:

@@ -102,8 +102,8 @@ def test_a_bad_date_is_refused_before_asking(make_assessment, as_role):
     assessment = make_assessment("juki", draft=True)
     officer = as_role("officer")
     response = officer.post(f"/versions/{assessment.versions[-1].id}/transition/submit", data={"on": "いつか"})
-    assert response.status_code == 302
-    assert "日付を正しく入力してください" in officer.get(response.headers["Location"]).text
+    assert response.status_code == 400 and "日付として読み取れませんでした。" in response.text
+    assert "提出済みにします" not in response.text  # no confirmation asked
 
 
 # --------------------------------------------------------------------------- inventory and review

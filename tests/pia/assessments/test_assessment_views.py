@@ -322,7 +322,7 @@ def test_section_vi_shows_the_facts_of_the_consultation(juki, as_role, monkeypat
         },
     )
     page = as_role("officer").get(f"/versions/{_draft(juki).id}").text
-    assert "2025-12-11" in page
+    assert "令和7年12月11日" in page and "2025-12-11" not in page  # the document dates in 和暦
 
 
 # --------------------------------------------------------------------------- compare, restore
