@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import secrets
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
+import click
 from flask import Flask, Response, current_app, jsonify, render_template, request
-from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import escape
 
-from common import logs, mynumber_guard, params, pdf_cache, security  # noqa: F401  (mynumber_guard registers itself)
-from common.auth import SessionInterface, login_manager
-from common.db import db
-
 csrf = CSRFProtect()
-migrate = Migrate()
+MIGRATIONS_DIRECTORY = str(Path(__file__).parent / "migrations")
 
 #: domain packages; each may define ``init_app(app)`` registering blueprints, CLI, panels, demo steps
 DOMAIN_PACKAGES = ("pia", "consultation", "evidence")
@@ -66,6 +63,8 @@ def _ping_idle_connections(engine, idle_seconds: float) -> None:
     """Ping a pooled connection at checkout when it has been idle ``idle_seconds`` or more;
     a dead one invalidates the pool (the server restarted: every connection is stale) and
     the pool hands out a new connection instead."""
+    import sqlalchemy as sa
+
     dialect = engine.dialect
 
     @sa.event.listens_for(engine, "checkin")
@@ -86,7 +85,81 @@ def _ping_idle_connections(engine, idle_seconds: float) -> None:
             raise
 
 
+def _migrate_settings(app: Flask):
+    """Flask-Migrate's settings on ``app`` (``app.extensions["migrate"]``), set up at first need.
+
+    Flask-Migrate imports Alembic (about 60 ms), which only ``flask db …`` and the migration
+    tests use: :func:`create_app` leaves a placeholder, :class:`_PendingMigrate`, and a ``db``
+    command, :class:`_MigrateCommand`, that both call this."""
+    if isinstance(app.extensions.get("migrate"), _PendingMigrate):
+        from flask_migrate import Migrate
+
+        from common.db import db
+
+        Migrate().init_app(app, db, directory=MIGRATIONS_DIRECTORY)  # replaces both placeholders
+    return app.extensions["migrate"]
+
+
+class _PendingMigrate:
+    """``app.extensions["migrate"]`` until it is first read: reading any attribute sets up
+    Flask-Migrate and answers from its own settings object."""
+
+    def __init__(self, app: Flask) -> None:
+        self._app = app
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(_migrate_settings(self._app), name)
+
+
+class _MigrateCommand(click.Command):
+    """``flask db``: listed in ``flask --help`` as Flask-Migrate lists it; run (or asked for its
+    own help), it sets Flask-Migrate up and hands over to Flask-Migrate's command group."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__("db", help="Perform database migrations.")
+        self._app = app
+
+    def _group(self) -> click.Command:
+        _migrate_settings(self._app)
+        return self._app.cli.commands["db"]
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        return self._group().make_context(info_name, args, parent=parent, **extra)
+
+    def shell_complete(self, ctx, incomplete):
+        return self._group().shell_complete(ctx, incomplete)
+
+
+@contextmanager
+def _collector_paused():
+    """Start-up makes many objects that live as long as the process (modules, mapped classes,
+    URL rules) and no garbage: Python's cyclic collector, set off by the count of new objects,
+    would walk them all again and again (some 40 ms of CPU of a ``flask`` command's start on the
+    development machine). It is paused while the app is built and resumed as it was; the one
+    collection that follows walks the new objects once."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def create_app(config: dict | None = None) -> Flask:
+    with _collector_paused():
+        return _create_app(config)
+
+
+def _create_app(config: dict | None) -> Flask:
+    # the app's own modules are imported here, with the collector paused (they pull in SQLAlchemy
+    # and build the mapped classes), not when this module is imported
+    from common import logs, mynumber_guard, params, pdf_cache, security  # noqa: F401  (mynumber_guard registers itself)
+    from common.auth import SessionInterface, login_manager
+    from common.db import db
+
     app = Flask(__name__, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     env = os.environ.get("HYOKA_ENV", "production")
@@ -138,7 +211,8 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         for engine in db.engines.values():
             _ping_idle_connections(engine, app.config["HYOKA_DB_PING_AFTER_IDLE_SECONDS"])
-    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    app.extensions["migrate"] = _PendingMigrate(app)
+    app.cli.add_command(_MigrateCommand(app))
     csrf.init_app(app)
     login_manager.init_app(app)
     app.session_interface = SessionInterface()
@@ -197,6 +271,8 @@ _PLAIN_ERROR_PAGE = (
 
 
 def _rollback_quietly() -> None:
+    from common.db import db
+
     try:
         db.session.rollback()
     except Exception:  # a database gone away: the plain page needs none

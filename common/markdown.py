@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import nh3
-from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True}).enable("table")
+
+@cache
+def _markdown():
+    """The Markdown parser, made at first use: markdown-it is imported by pages that show a
+    long text, not by every ``flask`` command at start-up."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True}).enable("table")
+
 
 ALLOWED_TAGS = {
     "p",
@@ -39,7 +48,7 @@ def render_markdown(text: str | None) -> Markup:
     """Markdown → safe HTML (raw HTML in the input is escaped, then the output is sanitised)."""
     if not text:
         return Markup("")
-    html = _md.render(text)
+    html = _markdown().render(text)
     return Markup(
         nh3.clean(
             html,

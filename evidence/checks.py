@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import holidays
 import sqlalchemy as sa
 
 from common.db import UTCDateTime, db, utcnow
@@ -220,6 +219,8 @@ def declared_basis(affair_code: str):
 
 def closed_days(start: date, end: date) -> list[date]:
     """Weekends, national holidays (``holidays.Japan``) and 12/29–1/3 between start and end."""
+    import holidays  # imported here: only a check needs it, not every command at start-up
+
     jp = holidays.Japan(years=range(start.year, end.year + 1))
     out = []
     day = start
