@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 
 from docx import Document
-from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
 from consultation.report import Report
@@ -21,15 +20,9 @@ FONT = "IPAexMincho"
 
 
 def _document() -> Document:
-    document = Document()
-    normal = document.styles["Normal"]
-    normal.font.name = FONT
-    normal.font.size = Pt(10.5)
-    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), FONT)
-    for page in document.sections:
-        page.left_margin = page.right_margin = Cm(2)
-        page.top_margin = page.bottom_margin = Cm(2)
-    return document
+    from pia.publication.docx import new_document
+
+    return new_document()
 
 
 def _heading(document, text: str, level: int) -> None:

@@ -516,6 +516,19 @@ def _hash_joins(wanted: bool = True):
         db.session.execute(sa.text("SET LOCAL enable_nestloop = on"))
 
 
+def _events_on_candidate_days(e, cand):
+    """The events of each candidate (system, user, day) row: ``e`` joined to ``cand`` by the day's bounds."""
+    return e.join(
+        cand,
+        sa.and_(
+            e.c.system == cand.c.system,
+            e.c.user_id == cand.c.user_id,
+            e.c.occurred_at >= cand.c.day_start,
+            e.c.occurred_at < cand.c.day_end,
+        ),
+    )
+
+
 def _event_select(check: str, cfg: CheckSettings, events, day, where, **details):
     """SELECT of event findings: ``events`` is the access table (or an alias), ``day`` the
     JST day of the event, ``details`` the facts the event itself does not hold (its action,
@@ -578,15 +591,7 @@ def check_no_grant(period: Period, cfg: CheckSettings, store: _FindingStore) -> 
         )
         .subquery("cand")
     )
-    joined = e.join(
-        cand,
-        sa.and_(
-            e.c.system == cand.c.system,
-            e.c.user_id == cand.c.user_id,
-            e.c.occurred_at >= cand.c.day_start,
-            e.c.occurred_at < cand.c.day_end,
-        ),
-    )
+    joined = _events_on_candidate_days(e, cand)
     q = _event_select(
         "no_grant", cfg, e, cand.c.day, [e.c.result == "success", period.event_filter(e.c.occurred_at)]
     ).select_from(joined)
@@ -622,15 +627,7 @@ def check_after_transfer(period: Period, cfg: CheckSettings, store: _FindingStor
         )
         .subquery("cand")
     )
-    joined = e.join(
-        cand,
-        sa.and_(
-            e.c.system == cand.c.system,
-            e.c.user_id == cand.c.user_id,
-            e.c.occurred_at >= cand.c.day_start,
-            e.c.occurred_at < cand.c.day_end,
-        ),
-    )
+    joined = _events_on_candidate_days(e, cand)
     return store.select(
         _event_select(
             "after_transfer", cfg, e, cand.c.day, [e.c.result == "success", period.event_filter(e.c.occurred_at)]

@@ -32,6 +32,20 @@ DOCX_MIMETYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.
 FONT = "IPAexMincho"
 
 
+def new_document() -> Document:
+    """An empty Word document in the house style: 明朝 10.5 pt (East Asian text too), 2 cm margins
+    (the consultation's result report uses it as well)."""
+    document = Document()
+    normal = document.styles["Normal"]
+    normal.font.name = FONT
+    normal.font.size = Pt(10.5)
+    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), FONT)
+    for page in document.sections:
+        page.left_margin = page.right_margin = Cm(2)
+        page.top_margin = page.bottom_margin = Cm(2)
+    return document
+
+
 def choice_text(item: Item, value: Any) -> str:
     """A choice as the forms print it: 「[ 選んだもの ] 〈選択肢〉 1) … 2) …」."""
     chosen = f"[ {value} ]" if value else "[　　　]"
@@ -219,14 +233,7 @@ def version_docx(version, *, body_name: str = "") -> bytes:
     cover = doc.get("cover") if isinstance(doc.get("cover"), Mapping) else {}
     title = cover.get("name") or assessment.title
 
-    document = Document()
-    normal = document.styles["Normal"]
-    normal.font.name = FONT
-    normal.font.size = Pt(10.5)
-    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), FONT)
-    for page in document.sections:
-        page.left_margin = page.right_margin = Cm(2)
-        page.top_margin = page.bottom_margin = Cm(2)
+    document = new_document()
 
     form_number = FORM_NUMBERS.get(assessment.form, "")
     if form_number:
