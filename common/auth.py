@@ -230,14 +230,7 @@ def authenticate(name: str, password: str) -> SignIn:
     if right:
         db.session.execute(db.delete(LoginAttempt).where(LoginAttempt.name_hash == key))
         return SignIn(user)
-    locked = _count_failure(key, now)
-    _record_failure(
-        name,
-        user,
-        "パスワード誤り" if user is None or user.active else "無効なアカウント",
-        "失敗が続いたためロック" if locked else "",
-    )
-    return SignIn(None, locked=locked)
+    return _refused(name, user, key, now)
 
 
 def _find_user(name: str, directory_on: bool) -> User | None:
@@ -251,6 +244,18 @@ def _find_user(name: str, directory_on: bool) -> User | None:
     return user
 
 
+def _refused(name: str, user: User | None, key: str, now) -> SignIn:
+    """A wrong password (or a disabled account): counted towards the lock, and recorded."""
+    locked = _count_failure(key, now)
+    _record_failure(
+        name,
+        user,
+        "パスワード誤り" if user is None or user.active else "無効なアカウント",
+        "失敗が続いたためロック" if locked else "",
+    )
+    return SignIn(None, locked=locked)
+
+
 def _authenticate_directory(ldap, name: str, password: str, user: User | None, key: str, now) -> SignIn:
     """A sign-in checked by the directory (the name is no local account's)."""
     check_password_hash(_dummy_hash(), password)  # the same cost as a local sign-in
@@ -261,14 +266,7 @@ def _authenticate_directory(ldap, name: str, password: str, user: User | None, k
         _record_failure(name, user, "ディレクトリサーバーに接続できないためログインできません")
         return SignIn(None, unavailable=True)
     if entry is None or (user is not None and not user.active):
-        locked = _count_failure(key, now)
-        _record_failure(
-            name,
-            user,
-            "パスワード誤り" if user is None or user.active else "無効なアカウント",
-            "失敗が続いたためロック" if locked else "",
-        )
-        return SignIn(None, locked=locked)
+        return _refused(name, user, key, now)
     db.session.execute(db.delete(LoginAttempt).where(LoginAttempt.name_hash == key))
     if not entry.roles:
         if user is not None:

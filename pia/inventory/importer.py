@@ -666,18 +666,7 @@ def apply(systems: list[dict], files: list[dict], *, actor) -> ImportResult:
             position += 1
             pi_file = PiFile(code=values["code"], name=values["name"], position=position)
             db.session.add(pi_file)
-        for key in (
-            "name",
-            "file_kind",
-            "record_items",
-            "person_scope",
-            "target_count",
-            "person_count",
-            "retention_period",
-            "retention_note",
-            "deletion_method",
-            "notes",
-        ):
+        for key in FILE_FIELDS - {"code", "owner_department", "systems"}:  # those two are records
             setattr(pi_file, key, values[key])
         pi_file.owner_department = values["owner_department"]
         pi_file.systems = [by_code[c] for c in values["systems"]]
