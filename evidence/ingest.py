@@ -30,6 +30,7 @@ import logging
 import queue
 import re
 import threading
+from abc import ABC, abstractmethod
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -573,7 +574,7 @@ class _Once:
             self.func(self.arg)
 
 
-class Writer:
+class Writer(ABC):
     """Writes the rows of one batch on the session's connection: the interface, and the
     generic way (SQLAlchemy Core, any kind, any engine), which the small kinds take on
     every engine. One subclass per engine writes the access feed its fastest way and holds
@@ -640,35 +641,35 @@ class Writer:
     # -- the engine's part ------------------------------------------------------
 
     @classmethod
+    @abstractmethod
     def begin_batch(cls, conn, kind: str) -> None:
         """Prepare the caller's transaction for a batch (before the batch's savepoint)."""
-        raise NotImplementedError
 
     @staticmethod
+    @abstractmethod
     def local_date(column):
         """SQL expression: the Asia/Tokyo calendar date of a UTC timestamp column."""
-        raise NotImplementedError
 
     @staticmethod
+    @abstractmethod
     def local_day(utc_hour: str) -> str:
         """The JST day (``YYYY-MM-DD``) of a UTC hour (``YYYY-MM-DDTHH``) as :meth:`local_date`
         gives it (ValueError when it cannot tell it by the hour)."""
-        raise NotImplementedError
 
     #: SQL of :func:`refresh_access_days`: the JST day of ``occurred_at``; the UTC instants
     #: ``day`` starts and ends, as stored; the earlier and the later of two times
     LOCAL_DAY_SQL = DAY_START_SQL = DAY_END_SQL = EARLIER = LATER = ""
 
     @classmethod
+    @abstractmethod
     def load_days(cls, conn, days: list[tuple]) -> None:
         """Put per-user-day figures (see :func:`refresh_access_days`) in a temporary table
         ``evidence_access_days_new`` (system, user_id, day, n, s, dn, f, l)."""
-        raise NotImplementedError
 
     @classmethod
+    @abstractmethod
     def analyze(cls, conn, tables: Sequence[str]) -> None:
         """Refresh the planner statistics of ``tables``."""
-        raise NotImplementedError
 
 
 def plain_columns(cols: AccessColumns) -> tuple[Sequence[str], ...]:
