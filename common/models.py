@@ -146,6 +146,8 @@ FEED_KINDS = {
     "assignments": "人事配置",
     "relations": "職員と住民記録の関係",
     "provisions": "情報提供等記録",
+    "transactions": "窓口・届出・請求の受付記録",
+    "protections": "支援措置対象者",
 }
 #: what a system token may post unless chosen otherwise: its own system's logs and grants (the
 #: other feeds change what every check relies on, for every system)

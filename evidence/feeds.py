@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 UTC = UTC
 TOKYO = ZoneInfo("Asia/Tokyo")
 
-KINDS: tuple[str, ...] = ("access", "grants", "assignments", "relations", "provisions")
+KINDS: tuple[str, ...] = ("access", "grants", "assignments", "relations", "provisions", "transactions", "protections")
 
 FORMATS: tuple[str, ...] = ("csv", "jsonl")
 EXTENSIONS: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -72,6 +72,7 @@ ACCESS_RESULTS = ("success", "denied")
 DIRECTIONS = ("provide", "inquire")
 PROVISION_RESULTS = ("success", "error")
 RELATIONS = ("self", "household", "relative")
+MEASURES = ("dv_support", "other")
 
 MY_NUMBER_REASON = "個人番号と判定される値が含まれています(値は記録しません)"
 
@@ -90,10 +91,13 @@ class FieldSpec:
     choices: tuple[str, ...] = ()
     default: str | None = None
     label: str = ""
+    #: added to its feed after rows were stored: part of the canonical form only when it
+    #: has a value, so the rows stored before keep their digest (and the chain verifies)
+    added: bool = False
 
 
-def _f(name, type_="str", required=False, *, choices=(), default=None, label=""):
-    return FieldSpec(name, type_, required, tuple(choices), default, label)
+def _f(name, type_="str", required=False, *, choices=(), default=None, label="", added=False):
+    return FieldSpec(name, type_, required, tuple(choices), default, label, added)
 
 
 FIELDS: dict[str, list[FieldSpec]] = {
@@ -121,6 +125,7 @@ FIELDS: dict[str, list[FieldSpec]] = {
         _f("department", required=True, label="所属"),
         _f("start_date", "date", True, label="開始日"),
         _f("end_date", "date", label="終了日"),
+        _f("display_name", label="氏名", added=True),
     ],
     "relations": [
         _f("user_id", required=True, label="利用者ID"),
@@ -138,12 +143,28 @@ FIELDS: dict[str, list[FieldSpec]] = {
         _f("subject_id", label="対象者キー"),
         _f("result", "enum", choices=PROVISION_RESULTS, default="success", label="結果"),
     ],
+    "transactions": [
+        _f("transaction_id", required=True, label="受付番号"),
+        _f("occurred_at", "timestamp", True, label="受付・処理日時"),
+        _f("system", "system", True, label="システム"),
+        _f("department", required=True, label="担当所属"),
+        _f("kind", required=True, label="手続の種類"),
+        _f("subject_id", required=True, label="対象者キー"),
+        _f("user_id", label="担当者ID"),
+    ],
+    "protections": [
+        _f("subject_id", required=True, label="対象者キー"),
+        _f("measure", "enum", True, choices=MEASURES, label="措置の種類"),
+        _f("start_date", "date", True, label="開始日"),
+        _f("end_date", "date", label="終了日"),
+    ],
 }
 
 #: Pairs (start, end) of date fields where end must not be before start.
 DATE_RANGES: dict[str, tuple[str, str]] = {
     "grants": ("granted_at", "revoked_at"),
     "assignments": ("start_date", "end_date"),
+    "protections": ("start_date", "end_date"),
 }
 
 
@@ -269,7 +290,7 @@ def canonical_row(kind: str, row: dict) -> bytes:
     """
     specs = FIELDS[kind]
     parts = [kind]
-    parts.extend(_canon_value(row.get(spec.name)) for spec in specs)
+    parts.extend(_canon_value(row.get(spec.name)) for spec in specs if not spec.added or row.get(spec.name) is not None)
     parts.append(_canon_extra(row.get("extra")))
     return _join_canonical(parts)
 
@@ -1187,7 +1208,8 @@ class FeedParser:
                     self._error(line, name, f"必須項目「{name}」が空です")
                     problems += 1
                 row[name] = spec.default
-                parts.append(spec.default or "")
+                if not spec.added:
+                    parts.append(spec.default or "")
                 continue
             kind = spec.type
             try:

@@ -374,6 +374,8 @@ _ANALYZE_TABLES = {
     "assignments": ("evidence_assignments",),
     "relations": ("evidence_relations",),
     "provisions": ("evidence_provisions",),
+    "transactions": ("evidence_transactions",),
+    "protections": ("evidence_protections",),
 }
 ANALYZE_THRESHOLD = 1000
 
@@ -412,7 +414,11 @@ def _audit_rejected(result: ImportResult, actor) -> None:
 # ---------------------------------------------------------------------------
 
 #: what makes a row a duplicate of a stored one, per feed kind (other kinds: its content)
-KEY_FIELDS = {"access": ("system", "event_id"), "provisions": ("record_id",)}
+KEY_FIELDS = {
+    "access": ("system", "event_id"),
+    "provisions": ("record_id",),
+    "transactions": ("system", "transaction_id"),
+}
 #: the columns of ``evidence_access`` a writer fills after ``batch_id``, in this order
 ACCESS_COLUMNS = (
     "event_id",

@@ -1,4 +1,4 @@
-"""Evidence tables: feed batches, the five kinds of stored rows, findings and their triage.
+"""Evidence tables: feed batches, the seven kinds of stored rows, findings and their triage.
 
 Stored evidence (batches and rows) is append-only: database triggers refuse UPDATE and
 DELETE (a batch may be updated once, while it is being sealed). Each batch carries a hash
@@ -8,11 +8,12 @@ so ``flask evidence verify`` notices changes even by someone who dropped the tri
 Uniqueness (re-sending stores nothing twice):
 
 * access: ``(system, event_id)`` (``event_id`` derived from the row when absent);
-* provisions: ``record_id``;
-* grants, assignments, relations: the whole row (``row_hash``). A grant re-sent with a
+* provisions: ``record_id``; transactions: ``(system, transaction_id)``;
+* grants, assignments, relations, protections: the whole row (``row_hash``). A grant re-sent with a
   ``revoked_at`` (or an assignment with an ``end_date``) is a new version of the same
   natural key — grants ``(system, user_id, role, granted_at)``, assignments
-  ``(user_id, department, start_date)``, relations ``(user_id, subject_id)`` — and the
+  ``(user_id, department, start_date)``, relations ``(user_id, subject_id)``, protections
+  ``(subject_id, measure, start_date)`` — and the
   latest stored version is the one the checks use.
 """
 
@@ -128,6 +129,8 @@ class Assignment(db.Model):
     department: Mapped[str] = mapped_column(sa.String(200))
     start_date: Mapped[date]
     end_date: Mapped[date | None]
+    #: the staff member's name as shown to auditors (optional; the latest stored one is shown)
+    display_name: Mapped[str | None] = mapped_column(sa.String(200))
     extra: Mapped[dict | None] = mapped_column(JSONType)
     row_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
 
@@ -167,6 +170,48 @@ class Provision(db.Model):
     row_hash: Mapped[str] = mapped_column(sa.String(64))
 
 
+class Transaction(db.Model):
+    """窓口・届出・請求の受付記録: what a department did for a resident on a system, the reason
+    an access to that resident's record can have (:mod:`evidence.explanations`)."""
+
+    __tablename__ = "evidence_transactions"
+    __table_args__ = (
+        sa.UniqueConstraint("system", "transaction_id", name="uq_evidence_transactions_system_transaction"),
+        sa.Index("ix_evidence_transactions_subject", "subject_id", "system", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = _batch_fk()
+    transaction_id: Mapped[str] = mapped_column(sa.String(200))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    system: Mapped[str] = mapped_column(sa.String(32))
+    department: Mapped[str] = mapped_column(sa.String(200))
+    #: what it was, as the business system names it (転入届, 住民票の写し交付, …)
+    kind: Mapped[str] = mapped_column(sa.String(200))
+    subject_id: Mapped[str] = mapped_column(sa.String(200))
+    user_id: Mapped[str | None] = mapped_column(sa.String(200))
+    extra: Mapped[dict | None] = mapped_column(JSONType)
+    row_hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class Protection(db.Model):
+    """支援措置対象者: a resident whose record is under a support measure over a period.
+    Confidential: shown only to auditors and officers."""
+
+    __tablename__ = "evidence_protections"
+    __table_args__ = (sa.Index("ix_evidence_protections_subject", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = _batch_fk()
+    subject_id: Mapped[str] = mapped_column(sa.String(200))
+    #: ``dv_support`` | ``other``
+    measure: Mapped[str] = mapped_column(sa.String(20))
+    start_date: Mapped[date]
+    end_date: Mapped[date | None]
+    extra: Mapped[dict | None] = mapped_column(JSONType)
+    row_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+
 #: kind -> model of its stored rows
 ROW_MODELS = {
     "access": AccessEvent,
@@ -174,6 +219,8 @@ ROW_MODELS = {
     "assignments": Assignment,
     "relations": Relation,
     "provisions": Provision,
+    "transactions": Transaction,
+    "protections": Protection,
 }
 
 for _model in ROW_MODELS.values():

@@ -77,7 +77,13 @@ SAMPLES = {
         },
     ],
     "assignments": [
-        {"user_id": "u001", "department": "中央区戸籍住民課", "start_date": "2024-04-01", "end_date": ""},
+        {
+            "user_id": "u001",
+            "department": "中央区戸籍住民課",
+            "start_date": "2024-04-01",
+            "end_date": "",
+            "display_name": "札幌 太郎",
+        },
         {"user_id": "u002", "department": "北区戸籍住民課", "start_date": "2024-04-01", "end_date": "2025-05-31"},
     ],
     "relations": [
@@ -108,6 +114,30 @@ SAMPLES = {
             "subject_id": "",
             "result": "error",
         },
+    ],
+    "transactions": [
+        {
+            "transaction_id": "T1",
+            "occurred_at": "2025-04-01T09:00:00+09:00",
+            "system": "JUKI",
+            "department": "中央区戸籍住民課",
+            "kind": "転入届",
+            "subject_id": "S00000000a1",
+            "user_id": "u001",
+        },
+        {
+            "transaction_id": "T2",
+            "occurred_at": "2025-04-01T23:30:00+09:00",
+            "system": "JUKI",
+            "department": "北区戸籍住民課",
+            "kind": "住民票の写し交付",
+            "subject_id": "S00000000a2",
+            "user_id": "",
+        },
+    ],
+    "protections": [
+        {"subject_id": "S00000000a1", "measure": "dv_support", "start_date": "2025-04-01", "end_date": ""},
+        {"subject_id": "S00000000a2", "measure": "other", "start_date": "2025-04-01", "end_date": "2025-06-30"},
     ],
 }
 
@@ -272,11 +302,35 @@ ERROR_CASES = [
     ),
     (
         "assignments",
-        "u1,北区戸籍住民課,2025-04-10,2025-04-01",
+        "u1,北区戸籍住民課,2025-04-10,2025-04-01,",
         "end_date",
         "終了日(end_date)が開始日(start_date)より前の日付です",
     ),
-    ("assignments", "u1,,2025-04-10,", "department", "必須項目「department」が空です"),
+    (
+        "protections",
+        "S1,dv_support,2025-04-10,2025-04-01",
+        "end_date",
+        "終了日(end_date)が開始日(start_date)より前の日付です",
+    ),
+    (
+        "protections",
+        "S1,shelter,2025-04-10,",
+        "measure",
+        "「shelter」は使用できない値です",
+    ),
+    (
+        "transactions",
+        "T9,2025-04-01 9時,JUKI,中央区戸籍住民課,転入届,S1,",
+        "occurred_at",
+        "日時「2025-04-01 9時」を読み取れません",
+    ),
+    (
+        "transactions",
+        "T9,2025-04-01T09:00:00+09:00,JUKI,中央区戸籍住民課,,S1,",
+        "kind",
+        "必須項目「kind」が空です",
+    ),
+    ("assignments", "u1,,2025-04-10,,", "department", "必須項目「department」が空です"),
     (
         "relations",
         "u1,S1,friend",
