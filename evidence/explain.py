@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 from common.jpdate import format_date, format_datetime
+from evidence.staff import staff_label
 
 ACTION_LABELS = {
     "view": "照会",
@@ -36,7 +37,7 @@ def explain(f, facts: dict | None = None) -> str:
     d = facts if facts is not None else (getattr(f, "facts", None) or f.details or {})
     check = f.check
     if check in ("no_grant", "after_transfer", "self_or_family", "after_hours"):
-        did = f"利用者 {f.user_id} は {format_datetime(f.occurred_at)} に {f.system} で"
+        did = f"利用者 {staff_label(f.user_id)} は {format_datetime(f.occurred_at)} に {f.system} で"
         op = f"「{_op(d)}」を行いました"
         if check == "no_grant":
             return f"{did}{op}が、その日に有効な権限の記録がありません。"
@@ -59,24 +60,24 @@ def explain(f, facts: dict | None = None) -> str:
             after = (date.fromisoformat(revoked) - date.fromisoformat(d["left_on"])).days
             still = f"取り消されたのは {format_date(revoked)}({after}日後)です"
         return (
-            f"利用者 {f.user_id} は {format_date(d['left_on'])} に {f.system} の利用を"
+            f"利用者 {staff_label(f.user_id)} は {format_date(d['left_on'])} に {f.system} の利用を"
             f"認められた所属を離れましたが、権限「{'、'.join(d.get('roles') or [])}」が"
             f"{d.get('days')}日を超えて残りました({still})。"
         )
     if check == "dormant_grant":
         used = f"最後の利用は {format_date(d['last_use'])}" if d.get("last_use") else "利用の記録はありません"
         return (
-            f"利用者 {f.user_id} の {f.system} の権限「{'、'.join(d.get('roles') or [])}」は"
+            f"利用者 {staff_label(f.user_id)} の {f.system} の権限「{'、'.join(d.get('roles') or [])}」は"
             f"有効ですが、{d.get('days')}日以上使われていません({used})。"
         )
     if check == "bulk_access":
         return (
-            f"利用者 {f.user_id} は {format_date(f.day)} に {d.get('subjects')} 人分の住民の記録を"
+            f"利用者 {staff_label(f.user_id)} は {format_date(f.day)} に {d.get('subjects')} 人分の住民の記録を"
             f"操作しました(基準: {d.get('limit')} 人)。"
         )
     if check == "denied_spike":
         return (
-            f"利用者 {f.user_id} は {format_date(f.day)} に {d.get('denied')} 回、操作を拒否されました"
+            f"利用者 {staff_label(f.user_id)} は {format_date(f.day)} に {d.get('denied')} 回、操作を拒否されました"
             f"(基準: {d.get('limit')} 回)。"
         )
     if check == "provision_outside_basis":

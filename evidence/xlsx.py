@@ -9,6 +9,7 @@ from common.mynumber_guard import mask_my_numbers
 from common.xlsxsafe import workbook
 from evidence.checks import CHECKS
 from evidence.models import SEVERITIES
+from evidence.staff import staff_label
 
 HEADER = ("日付", "点検", "重要度", "システム", "利用者", "内容", "判断")
 SHEET = "点検結果"
@@ -34,7 +35,7 @@ def findings_xlsx(findings: Iterable) -> bytes:
             CHECKS[f.check].title if f.check in CHECKS else f.check,
             SEVERITIES.get(f.severity, f.severity),
             f.system or "",
-            mask_my_numbers(f.user_id or ""),
+            mask_my_numbers(staff_label(f.user_id)),
             mask_my_numbers(f.explanation or ""),
             _decision(f),
         ]
