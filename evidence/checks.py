@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from common.db import UTCDateTime, db, utcnow
+from evidence import explanations
 from evidence.explain import explain
 from evidence.models import (
     AccessDay,
@@ -51,6 +52,8 @@ class CheckDef:
     items: tuple[tuple[str, str], ...] = ()
     #: ``event`` | ``user_day`` | ``user_system`` | ``record``
     key_kind: str = "event"
+    #: never suppressed by settings: always run, at its own severity (parameters still apply)
+    always: bool = False
 
 
 _USE_R2 = "III 3. 特定個人情報の使用 リスク2"
@@ -169,6 +172,39 @@ CHECKS: dict[str, CheckDef] = {
             (ITEM_INQUIRY, ITEM_NW_INQUIRE),
             "record",
         ),
+        CheckDef(
+            "protected_subject",
+            "支援措置対象者の記録の操作",
+            "支援措置(DV・ストーカー等)の対象の住民の記録に対する、業務上の説明(所属が扱った受付記録)のない操作",
+            "high",
+            {},
+            (ITEM_OUTSIDE_WORK, ITEM_USAGE_LOG),
+            always=True,
+        ),
+        CheckDef(
+            "coworker_record",
+            "職員の記録の参照",
+            "他の職員本人の住民記録に対する、業務上の説明(所属が扱った受付記録)のない操作",
+            "high",
+            {},
+            (ITEM_OUTSIDE_WORK, ITEM_USAGE_LOG),
+        ),
+        CheckDef(
+            "unexplained_access",
+            "説明のない参照",
+            "受付記録のあるシステムで、1人が1日に一定数以上の住民の記録を操作し、その多くに業務上の説明"
+            "(前後の開庁日に所属が扱った受付記録)がない",
+            "medium",
+            {
+                "subjects": 20,
+                "percent": 50,
+                "before": explanations.DEFAULT_BEFORE,
+                "after": explanations.DEFAULT_AFTER,
+                "windows": {},
+            },
+            (ITEM_OUTSIDE_WORK, ITEM_COPY, ITEM_USAGE_LOG),
+            "user_day",
+        ),
     ]
 }
 
@@ -191,6 +227,8 @@ def settings_for(name: str) -> CheckSettings:
     params = dict(check.defaults)
     if row is not None:
         params.update(row.params or {})
+    if check.always:
+        return CheckSettings(enabled=True, severity=check.severity, params=params)
     return CheckSettings(
         enabled=True if row is None else row.enabled,
         severity=(row.severity if row is not None and row.severity else check.severity),
@@ -971,6 +1009,29 @@ def check_inquiry_declared_none(period: Period, cfg: CheckSettings, store: _Find
     return store.rows(out)
 
 
+def explanation_rules() -> explanations.Rules:
+    """What :mod:`evidence.explanations` takes from here: the business calendar, the window's
+    settings (those of ``unexplained_access``) and the SQL of versioned rows."""
+    return explanations.Rules(
+        closed_days=closed_days,
+        every_day=frozenset(open_every_day()),
+        params=settings_for(explanations.WINDOW_CHECK).params,
+        effective=effective,
+    )
+
+
+def check_protected_subject(period: Period, cfg: CheckSettings, store: _FindingStore) -> int:
+    return explanations.check_protected_subject(period, cfg, store, explanation_rules())
+
+
+def check_coworker_record(period: Period, cfg: CheckSettings, store: _FindingStore) -> int:
+    return explanations.check_coworker_record(period, cfg, store, explanation_rules())
+
+
+def check_unexplained_access(period: Period, cfg: CheckSettings, store: _FindingStore) -> int:
+    return explanations.check_unexplained_access(period, cfg, store, explanation_rules())
+
+
 RUNNERS = {
     "no_grant": check_no_grant,
     "after_transfer": check_after_transfer,
@@ -982,6 +1043,9 @@ RUNNERS = {
     "dormant_grant": check_dormant_grant,
     "provision_outside_basis": check_provision_outside_basis,
     "inquiry_declared_none": check_inquiry_declared_none,
+    "protected_subject": check_protected_subject,
+    "coworker_record": check_coworker_record,
+    "unexplained_access": check_unexplained_access,
 }
 assert set(RUNNERS) == set(CHECKS)
 

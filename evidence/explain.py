@@ -51,6 +51,19 @@ def explain(f, facts: dict | None = None) -> str:
             return f"{did}{relation}の記録(対象者 {d.get('subject_id')})に対して{op}。"
         why = "閉庁日(土日・祝日・年末年始)" if d.get("closed") else f"業務時間({d.get('start')}〜{d.get('end')})外"
         return f"{did}{op}。{why}の操作です。"
+    if check in ("protected_subject", "coworker_record"):
+        did = f"利用者 {staff_label(f.user_id)} は {format_datetime(f.occurred_at)} に {f.system} で"
+        whose = "支援措置の対象の住民" if check == "protected_subject" else "他の職員本人"
+        return (
+            f"{did}{whose}の記録(対象者 {d.get('subject_id')})に対して「{_op(d)}」を行いましたが、"
+            "業務上の説明(所属が扱った受付記録)がありません。"
+        )
+    if check == "unexplained_access":
+        return (
+            f"利用者 {staff_label(f.user_id)} は {format_date(f.day)} に {f.system} で {d.get('subjects')} 人分の"
+            f"住民の記録を操作し、そのうち {d.get('unexplained')} 人分に業務上の説明(所属が扱った受付記録)が"
+            f"ありません(基準: {d.get('limit')} 人以上で、説明のない割合が {d.get('percent')}% を超えるとき)。"
+        )
     if check == "stale_grant":
         revoked = d.get("revoked_at")
         as_of = d.get("as_of")
