@@ -11,7 +11,7 @@ from common.db import db
 from evidence.models import FeedBatch
 
 #: import order: the state feeds first, then the events
-DEMO_KINDS = ("assignments", "grants", "relations", "provisions", "access")
+DEMO_KINDS = ("assignments", "grants", "relations", "protections", "provisions", "transactions", "access")
 
 
 def load_demo(options) -> str | None:

@@ -169,6 +169,29 @@ AFTER_HOURS = (  # (user, day, time, why)
     (user_id(31), date(2025, 4, 29), "11:00:00", "holiday"),
     (user_id(42), date(2025, 5, 5), "14:00:00", "holiday"),
 )
+PROTECTED = (  # (subject, start, end, user, day, time, explained): one access each
+    (planted_subject(9001), date(2025, 2, 1), None, user_id(8), date(2025, 5, 15), "11:20:00", False),
+    (planted_subject(9002), date(2025, 4, 10), date(2025, 6, 10), user_id(27), date(2025, 6, 10), "16:05:00", False),
+    (planted_subject(9003), date(2025, 5, 1), None, user_id(33), date(2025, 4, 24), "10:10:00", False),  # before
+    (planted_subject(9004), date(2025, 4, 1), None, user_id(45), date(2025, 5, 29), "14:30:00", True),
+)
+COWORKER_LOOKUPS = (  # (user, subject that relations lists as another staff member's self, day, time)
+    (user_id(40), planted_subject(100), date(2025, 5, 22), "14:05:00"),  # u0100's own record
+    (user_id(41), planted_subject(103), date(2025, 6, 17), "10:40:00"),  # u0103's own record
+)
+#: the share of the normal accesses (照会・印刷・出力・更新) a transaction explains
+EXPLAINED_SHARE = 0.86
+TRANSACTION_KINDS = (
+    ("住民票の写し交付", 40),
+    ("転居届", 12),
+    ("転入届", 10),
+    ("転出届", 8),
+    ("印鑑登録証明書交付", 15),
+    ("戸籍の附票の写し交付", 5),
+    ("住所変更の届出", 10),
+)
+SURNAMES = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤", "吉田", "山田", "佐々木")
+GIVEN_NAMES = ("太郎", "花子", "一郎", "美咲", "健", "陽子", "大輔", "直美", "翔", "由美", "誠", "恵", "拓也", "彩")
 NO_GRANT_EVENTS = ((date(2025, 4, 15), "10:00:00"), (date(2025, 4, 15), "10:05:10"), (date(2025, 4, 16), "09:12:44"))
 AFTER_TRANSFER_EVENTS = (
     (user_id(11), date(2025, 5, 20), "10:30:00"),
@@ -293,6 +316,37 @@ def _planted_rows() -> tuple[dict[str, list[dict]], list[dict]]:
         }
     )
 
+    # the bulk day's planted subjects have no transaction: most of that user-day is unexplained
+    found.append({"check": "unexplained_access", "user_id": BULK_USER, "date": BULK_DAY.isoformat()})
+
+    for subject, start, end, user, day, t, explained in PROTECTED:
+        rows["protections"].append(
+            {
+                "subject_id": subject,
+                "measure": "dv_support",
+                "start_date": start.isoformat(),
+                "end_date": end.isoformat() if end else "",
+            }
+        )
+        event_id = event(day, t, user, "view", subject)
+        protected = start <= day and (end is None or day <= end)
+        if explained:
+            rows["transactions"].append(
+                _transaction(f"TX-P{len(rows['transactions']) + 1:04d}", _stamp(day, "09:00:00"), user, subject)
+            )
+        elif protected:
+            found.append({"check": "protected_subject", "user_id": user, "subject_id": subject, "event_ids": [event_id]})
+
+    for user, subject, day, t in COWORKER_LOOKUPS:
+        found.append(
+            {
+                "check": "coworker_record",
+                "user_id": user,
+                "subject_id": subject,
+                "event_ids": [event(day, t, user, "view", subject)],
+            }
+        )
+
     for user in DORMANT_USERS:
         found.append({"check": "dormant_grant", "user_id": user})
 
@@ -307,6 +361,23 @@ def _planted_rows() -> tuple[dict[str, list[dict]], list[dict]]:
         )
         found.append({"check": "inquiry_declared_none", "record_id": record_id})
     return rows, found
+
+
+def _transaction(transaction_id, occurred_at, user, subject, kind="住民票の写し交付"):
+    return {
+        "transaction_id": transaction_id,
+        "occurred_at": occurred_at,
+        "system": SYSTEM,
+        "department": _department(int(user[1:])),
+        "kind": kind,
+        "subject_id": subject,
+        "user_id": user,
+    }
+
+
+def display_name(n: int) -> str:
+    """A made-up staff name (``佐藤 太郎``) for ``user_id(n)``."""
+    return f"{SURNAMES[n % len(SURNAMES)]} {GIVEN_NAMES[(n * 5 + n // len(SURNAMES)) % len(GIVEN_NAMES)]}"
 
 
 def _provision(record_id, occurred_at, direction, counterpart, item, subject, result="success"):
@@ -394,7 +465,7 @@ def move_to(feeds: dict[str, list[dict]], end: date) -> dict[str, list[dict]]:
         return day(value[:10]) + value[10:]
 
     out = {kind: [dict(row) for row in rows] for kind, rows in feeds.items()}
-    for kind in ("access", "provisions"):
+    for kind in ("access", "provisions", "transactions"):
         for row in out[kind]:
             row["occurred_at"] = stamp(row["occurred_at"])
         out[kind].sort(key=lambda row: row["occurred_at"])
@@ -407,6 +478,8 @@ def move_to(feeds: dict[str, list[dict]], end: date) -> dict[str, list[dict]]:
         else:
             row["start_date"] = day(row["start_date"])
         row["end_date"] = day(row["end_date"])
+    for row in out["protections"]:
+        row["start_date"], row["end_date"] = day(row["start_date"]), day(row["end_date"])
     return out
 
 
@@ -442,7 +515,7 @@ def _weighted(rng: random.Random, table) -> list[str]:
 
 
 def generate(seed: int = 20250401, events: int = 100_000, end: date | None = None) -> dict[str, list[dict]]:
-    """All five feeds as lists of rows (spec field names, CSV string values); with ``end``, on
+    """All seven feeds as lists of rows (spec field names, CSV string values); with ``end``, on
     the quarter ending that day (:func:`move_to`), else on the 2025 quarter."""
     feeds = _generate(seed, events)
     return feeds if end is None else move_to(feeds, end)
@@ -475,6 +548,7 @@ def _generate(seed: int, events: int) -> dict[str, list[dict]]:
                 "department": _department(n),
                 "start_date": since.isoformat(),
                 "end_date": transfer[0].isoformat() if transfer else "",
+                "display_name": display_name(n),
             }
         )
         if transfer:
@@ -484,6 +558,7 @@ def _generate(seed: int, events: int) -> dict[str, list[dict]]:
                     "department": TRANSFER_DEPARTMENT,
                     "start_date": (transfer[0] + timedelta(days=1)).isoformat(),
                     "end_date": "",
+                    "display_name": display_name(n),
                 }
             )
     assignments.append(
@@ -552,12 +627,37 @@ def _generate(seed: int, events: int) -> dict[str, list[dict]]:
     provisions.extend(planted_rows["provisions"])
     provisions.sort(key=lambda row: row["occurred_at"])
 
+    # transactions for most normal accesses: earlier that day at the user's counter (a
+    # generator of its own, so the events and provisions stay those of the seed)
+    trng = random.Random(seed + 1)
+    kinds = _weighted(trng, TRANSACTION_KINDS)
+    transactions = []
+    for day, s, user, action, subject, result, _terminal in stamped:
+        if action not in ("view", "print", "update", "export") or not subject or result != "success":
+            continue
+        if trng.random() >= EXPLAINED_SHARE:
+            continue
+        when = max(NORMAL_FIRST_SECOND - 1800, s - trng.randrange(60, 3600))
+        transactions.append(
+            _transaction(
+                f"TX-{len(transactions) + 1:07d}",
+                _stamp(day, f"{when // 3600:02d}:{when // 60 % 60:02d}:{when % 60:02d}"),
+                user,
+                subject,
+                trng.choice(kinds),
+            )
+        )
+    transactions.extend(planted_rows["transactions"])
+    transactions.sort(key=lambda row: row["occurred_at"])
+
     return {
         "access": access,
         "grants": grants,
         "assignments": assignments,
         "relations": relations,
         "provisions": provisions,
+        "transactions": transactions,
+        "protections": planted_rows["protections"],
     }
 
 
@@ -570,7 +670,7 @@ def _write_csv(path: Path, kind: str, rows) -> None:
 
 
 def write_feeds(directory, **kw) -> dict[str, Path]:
-    """Write the five feeds as ``<kind>.csv`` in ``directory``; ``kw`` goes to generate()."""
+    """Write the seven feeds as ``<kind>.csv`` in ``directory``; ``kw`` goes to generate()."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = {}

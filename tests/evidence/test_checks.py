@@ -32,7 +32,7 @@ def demo_feeds(app, juki, department, tmp_path, monkeypatch):
         lambda code: FakeDeclaration(demo_gen.DECLARED_TABLE_ITEMS, False) if code == "juki" else None,
     )
     paths = demo_gen.write_feeds(tmp_path, events=20_000)
-    for kind in ("assignments", "grants", "relations", "provisions", "access"):
+    for kind in ("assignments", "grants", "relations", "protections", "provisions", "transactions", "access"):
         assert import_path(kind, paths[kind], source=f"test:{kind}").stored
     return paths
 
@@ -58,7 +58,7 @@ def _keys(found):
 def _expected(end=None):
     out = set()
     for p in demo_gen.planted(end=end):
-        if p["check"] in ("bulk_access", "denied_spike"):
+        if p["check"] in ("bulk_access", "denied_spike", "unexplained_access"):
             out.add((p["check"], p["user_id"], p["date"]))
         elif "event_ids" in p:
             out.update((p["check"], e) for e in p["event_ids"])
@@ -360,7 +360,7 @@ def test_the_demo_moved_to_a_load_day_plants_the_same_violations(app, juki, depa
         lambda code: FakeDeclaration(demo_gen.DECLARED_TABLE_ITEMS, False) if code == "juki" else None,
     )
     paths = demo_gen.write_feeds(tmp_path, events=5_000, end=end)
-    for kind in ("assignments", "grants", "relations", "provisions", "access"):
+    for kind in ("assignments", "grants", "relations", "protections", "provisions", "transactions", "access"):
         assert import_path(kind, paths[kind], source=f"test:{kind}").stored
     quarter = Period(*demo_gen.quarter(end))
     run_checks(quarter)

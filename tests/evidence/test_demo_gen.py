@@ -23,6 +23,9 @@ CHECKS = {
     "dormant_grant",
     "provision_outside_basis",
     "inquiry_declared_none",
+    "protected_subject",
+    "coworker_record",
+    "unexplained_access",
 }
 
 
@@ -54,7 +57,7 @@ def test_deterministic_and_seeded():
 
 def test_sizes_and_shape(feeds):
     assert len(feeds["access"]) == 100_000
-    assert set(feeds) == {"access", "grants", "assignments", "relations", "provisions"}
+    assert set(feeds) == {"access", "grants", "assignments", "relations", "provisions", "transactions", "protections"}
     users = {row["user_id"] for row in feeds["access"]}
     assert 145 <= len(users) <= 155
     departments = {row["department"] for row in feeds["assignments"]}
@@ -92,7 +95,7 @@ def test_no_value_is_a_my_number_and_subjects_are_keys(feeds):
 
 def test_feeds_parse_without_errors(tmp_path):
     paths = demo_gen.write_feeds(tmp_path, events=5_000)
-    assert set(paths) == {"access", "grants", "assignments", "relations", "provisions"}
+    assert set(paths) == {"access", "grants", "assignments", "relations", "provisions", "transactions", "protections"}
     for kind, path in paths.items():
         with path.open("rb") as fh:
             result = parse_feed(kind, fh, filename=path.name, known_systems={"JUKI"})
@@ -229,3 +232,32 @@ def test_write_access_csv_streams_valid_rows(tmp_path):
         total = sum(len(chunk) for chunk in parser.iter_chunks(fh))
     assert total == 25_000 and parser.ok
     assert path.read_bytes() == demo_gen.write_access_csv(tmp_path / "again.csv", 25_000, seed=3).read_bytes()
+
+
+def test_most_accesses_are_explained_and_staff_have_names(feeds, planted):
+    dept = {}
+    for row in feeds["assignments"]:
+        assert row.get("display_name") or row["user_id"] == demo_gen.NO_GRANT_USER
+        dept.setdefault(row["user_id"], row["department"])
+    by_subject = defaultdict(list)
+    for t in feeds["transactions"]:
+        by_subject[(t["subject_id"], t["occurred_at"][:10])].append(t["department"])
+    wanted = [
+        r
+        for r in feeds["access"]
+        if r["action"] in ("view", "print", "update", "export") and r["subject_id"] and r["result"] == "success"
+    ]
+    same_day = sum(dept.get(r["user_id"]) in by_subject.get((r["subject_id"], r["occurred_at"][:10]), ()) for r in wanted)
+    assert 0.80 <= same_day / len(wanted) <= 0.90
+
+
+def test_protected_residents_and_coworker_lookups(feeds, planted):
+    protected = {p["subject_id"] for p in feeds["protections"]}
+    found = [p for p in planted if p["check"] == "protected_subject"]
+    assert 2 <= len(found) < len(protected) and all(p["subject_id"] in protected for p in found)
+    selves = {(r["subject_id"], r["user_id"]) for r in feeds["relations"] if r["relation"] == "self"}
+    lookups = [p for p in planted if p["check"] == "coworker_record"]
+    assert len(lookups) == 2
+    for p in lookups:
+        (owner,) = [user for subject, user in selves if subject == p["subject_id"]]
+        assert owner != p["user_id"]
