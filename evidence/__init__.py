@@ -18,13 +18,14 @@ def init_app(app) -> None:
     from common.notify import register_kind
     from common.schedule import register_job
     from common.views import register_panel
-    from evidence import demo, labels, schedule, staff, transparency, views
+    from evidence import demo, labels, schedule, services, staff, transparency, views
     from evidence.cli import cli
 
     transparency.init_config(app)
     schedule.init_config(app)
     labels.register(app)
     app.jinja_env.filters["staff"] = staff.staff_label
+    app.jinja_env.globals["access_explanation"] = services.access_explanation
     app.register_blueprint(views.bp)
     app.cli.add_command(cli)
     register_panel(app, views.dashboard_panel)

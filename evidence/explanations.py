@@ -108,17 +108,22 @@ class Explanation:
     #: True: explained; False: not; None: not matched (no transactions for the system, or
     #: an operation that needs none)
     explained: bool | None
+    #: 「あり(2025年4月3日 中央区戸籍住民課の「転入届」、受付番号 T1)」, 「なし(…)」, 「説明の突合は対象外(…)」
     text: str
     transaction: Transaction | None = None
+
+    @property
+    def sentence(self) -> str:
+        return f"業務上の説明: {self.text}"
 
 
 def explain_access(rules: Rules, system: str, user_id: str, subject_id: str | None, occurred_at: datetime, action: str):
     """Whether the access is explained, and by which transaction (the nearest in time)."""
     if action not in EXPLAINABLE_ACTIONS or not subject_id:
-        return Explanation(None, "業務上の説明: 対象外(住民の記録の照会・印刷・出力・更新ではありません)")
+        return Explanation(None, "対象外(住民の記録の照会・印刷・出力・更新ではありません)")
     t, a = Transaction.__table__, Assignment.__table__
     if db.session.execute(sa.select(t.c.id).where(t.c.system == system).limit(1)).first() is None:
-        return Explanation(None, f"業務上の説明: {NOT_MATCHED}(このシステムの受付記録が届いていません)")
+        return Explanation(None, f"{NOT_MATCHED}(このシステムの受付記録が届いていません)")
     day = occurred_at.astimezone(TOKYO).date()
     first, last = Calendar(rules, day, day).window(system, day)
     rows = db.session.execute(
@@ -140,11 +145,11 @@ def explain_access(rules: Rules, system: str, user_id: str, subject_id: str | No
     if best is None:
         return Explanation(
             False,
-            f"業務上の説明: なし(この住民について、利用者の所属が前後の期間({span})に扱った受付記録がありません)",
+            f"なし(この住民について、利用者の所属が前後の期間({span})に扱った受付記録がありません)",
         )
     when = format_date(best.occurred_at.astimezone(TOKYO).date())
     return Explanation(
-        True, f"業務上の説明: あり({when} {best.department}の「{best.kind}」、受付番号 {best.transaction_id})", best
+        True, f"あり({when} {best.department}の「{best.kind}」、受付番号 {best.transaction_id})", best
     )
 
 

@@ -54,6 +54,34 @@ NUMBER_PARAMS = {
     ),
 }
 NUMBER_PARAMS_BY_CHECK = {
+    ("unexplained_access", "subjects"): NumberParam(
+        "基準値(1日に操作した住民の数)",
+        "人",
+        1,
+        100_000,
+        "1日にこの人数以上の住民の記録を操作した日を対象にします。",
+    ),
+    ("unexplained_access", "percent"): NumberParam(
+        "基準値(業務上の説明のない割合)",
+        "%",
+        0,
+        99,
+        "操作した住民のうち、説明のない住民の割合がこの値を超えると点検結果になります。",
+    ),
+    ("unexplained_access", "before"): NumberParam(
+        "説明とみなす期間(操作日の前)",
+        "開庁日",
+        0,
+        30,
+        "操作日のこの開庁日数前から、所属が扱った受付記録を業務上の説明とみなします(すべての点検結果の表示に使います)。",
+    ),
+    ("unexplained_access", "after"): NumberParam(
+        "説明とみなす期間(操作日の後)",
+        "開庁日",
+        0,
+        30,
+        "操作日のこの開庁日数後までの受付記録を業務上の説明とみなします。",
+    ),
     ("stale_grant", "days"): NumberParam(
         "基準日数(所属を離れてからの日数)",
         "日",
@@ -71,7 +99,13 @@ NUMBER_PARAMS_BY_CHECK = {
 }
 HOUR_LABELS = {"start": "業務時間の開始", "end": "業務時間の終了"}
 HOUR_PLACEHOLDERS = {"start": "08:30", "end": "17:15"}
-PARAM_LABELS = {"systems": "システムごとの業務時間", "info_item_affairs": "情報項目と事務の対応"}
+PARAM_LABELS = {
+    "systems": "システムごとの業務時間",
+    "info_item_affairs": "情報項目と事務の対応",
+    "windows": "システムごとの説明とみなす期間",
+}
+#: the operating days before / after an access that a per-system window may reach
+WINDOW_MAX_DAYS = 30
 
 
 def number_param(check: str, key: str) -> NumberParam | None:
@@ -79,7 +113,8 @@ def number_param(check: str, key: str) -> NumberParam | None:
 
 
 def param_kind(check: str, key: str) -> str:
-    """``number`` | ``hour`` | ``systems`` | ``info_item_affairs`` | ``other`` (shown, not edited)."""
+    """``number`` | ``hour`` | ``systems`` | ``windows`` | ``info_item_affairs`` | ``other`` (shown,
+    not edited)."""
     if number_param(check, key):
         return "number"
     if key in HOUR_LABELS:
@@ -113,6 +148,17 @@ def param_text(check: str, key: str, value) -> str:
             else []
         )
         return "、".join(rows) or "なし(すべてのシステムで共通の業務時間)"
+    if kind == "windows":
+        rows = (
+            [
+                f"{code} {own.get('before', '(共通)')}開庁日前〜{own.get('after', '(共通)')}開庁日後"
+                for code, own in sorted(value.items())
+                if isinstance(own, dict)
+            ]
+            if isinstance(value, dict)
+            else []
+        )
+        return "、".join(rows) or "なし(すべてのシステムで共通の期間)"
     if kind == "info_item_affairs" and isinstance(value, dict):
         return "、".join(f"{info} → {affair}" for info, affair in value.items()) or "なし"
     return "" if value is None else str(value)
@@ -191,6 +237,14 @@ class SystemHoursRow(Form):
     end = HourMinuteField("終了", required=False)
 
 
+class SystemWindowRow(Form):
+    """One row of the per-system window table (operating days before and after an access)."""
+
+    system = SelectField("システム", choices=[], validate_choice=False)
+    before = StringField("前(開庁日)", render_kw={"inputmode": "numeric", "autocomplete": "off", "size": 4})
+    after = StringField("後(開庁日)", render_kw={"inputmode": "numeric", "autocomplete": "off", "size": 4})
+
+
 class AffairRow(Form):
     """One row of the 情報項目 → 事務 table."""
 
@@ -229,6 +283,39 @@ class CheckSettingsForm(FlaskForm):
             ok = self._check_systems() and ok
         if "info_item_affairs" in self.param_keys:
             ok = self._check_affairs() and ok
+        if "windows" in self.param_keys:
+            ok = self._check_windows() and ok
+        return ok
+
+    def _check_windows(self) -> bool:
+        ok, seen = True, set()
+        for entry in self["windows"]:
+            row = entry.form
+            code = (row.system.data or "").strip()
+            for sub in (row.before, row.after):
+                text = unicodedata.normalize("NFKC", str(sub.data or "")).strip()
+                if not text:
+                    sub.data = ""
+                elif not (text.isascii() and text.isdigit() and int(text) <= WINDOW_MAX_DAYS):
+                    sub.errors.append(f"0から{WINDOW_MAX_DAYS}までの整数(開庁日)で入力してください。")
+                    ok = False
+                else:
+                    sub.data = int(text)
+            if not code:
+                if row.before.data != "" or row.after.data != "":
+                    row.system.errors.append("システムを選んでください。")
+                    ok = False
+                continue
+            if code not in self.system_codes:
+                row.system.errors.append("システム台帳にないシステムです。")
+                ok = False
+            elif code in seen:
+                row.system.errors.append("同じシステムが複数の行にあります。")
+                ok = False
+            seen.add(code)
+            if row.before.data == "" and row.after.data == "" and not (row.before.errors or row.after.errors):
+                row.before.errors.append("前・後の少なくとも一方を入力してください。")
+                ok = False
         return ok
 
     def _check_hours(self) -> bool:
@@ -308,6 +395,13 @@ class CheckSettingsForm(FlaskForm):
                     if code:
                         rows[code] = {k: entry.form[k].data for k in ("start", "end") if entry.form[k].data}
                 out[key] = dict(sorted(rows.items()))
+            elif kind == "windows":
+                rows = {}
+                for entry in field:
+                    code = (entry.form.system.data or "").strip()
+                    if code:
+                        rows[code] = {k: entry.form[k].data for k in ("before", "after") if entry.form[k].data != ""}
+                out[key] = dict(sorted(rows.items()))
             elif kind == "info_item_affairs":
                 out[key] = {
                     entry.form.info_item.data.strip(): entry.form.affair.data.strip()
@@ -322,6 +416,12 @@ def _rows(value, kind: str) -> list[dict]:
     if kind == "systems":
         return [
             {"system": code, "start": own.get("start") or "", "end": own.get("end") or ""}
+            for code, own in sorted(value.items())
+            if isinstance(own, dict)
+        ]
+    if kind == "windows":
+        return [
+            {"system": code, "before": own.get("before", ""), "after": own.get("after", "")}
             for code, own in sorted(value.items())
             if isinstance(own, dict)
         ]
@@ -350,7 +450,7 @@ def check_settings_form(
             attrs[key] = HourMinuteField(HOUR_LABELS[key], placeholder=HOUR_PLACEHOLDERS[key])
             data[key] = value
         else:
-            row_form = SystemHoursRow if kind == "systems" else AffairRow
+            row_form = {"systems": SystemHoursRow, "windows": SystemWindowRow}.get(kind, AffairRow)
             rows = _rows(value, kind)
             attrs[key] = FieldList(
                 FormField(row_form),
@@ -363,14 +463,14 @@ def check_settings_form(
     # a submitted form is filled from what was posted only (a rejected one shows it again)
     form = form_class() if request.method == "POST" else form_class(data=data)
 
-    kept_systems = {row["system"] for row in data.get("systems", [])}
+    kept_systems = {row["system"] for row in data.get("systems", []) + data.get("windows", [])}
     kept_affairs = {row["affair"] for row in data.get("info_item_affairs", [])}
     system_choices = _choices(systems, kept_systems, "(システム台帳にありません)")
     affair_choices = _choices(affairs, kept_affairs, "(事務の登録がありません)")
     form.system_codes = frozenset(code for code, _ in system_choices if code)
     form.affair_codes = frozenset(code for code, _ in affair_choices if code)
     for key in keys:
-        for entry in form[key] if param_kind(check.name, key) in ("systems", "info_item_affairs") else ():
+        for entry in form[key] if param_kind(check.name, key) in ("systems", "windows", "info_item_affairs") else ():
             if "system" in entry.form:
                 entry.form.system.choices = system_choices
             else:

@@ -9,6 +9,7 @@ from typing import Any
 from common import labels
 from evidence.checks import CHECKS
 from evidence.explain import ACTION_LABELS, RELATION_LABELS
+from evidence.explanations import MEASURE_LABELS
 from evidence.forms import param_label, param_text
 from evidence.models import DECISIONS, SEVERITIES
 
@@ -20,6 +21,7 @@ DIRECTION = "provision_direction"
 SEVERITY = "severity"
 DECISION = "decision"
 FINDING_STATE = "finding_state"
+MEASURE = "protection_measure"
 
 #: results of an operation (access) or of a provision (provisions)
 RESULT_LABELS = {"success": "成功", "denied": "拒否", "error": "エラー"}
@@ -67,6 +69,7 @@ def register(app) -> None:
     labels.register(SEVERITY, SEVERITIES)
     labels.register(DECISION, DECISIONS)
     labels.register(FINDING_STATE, FINDING_STATES)
+    labels.register(MEASURE, MEASURE_LABELS)
     labels.register_entity(
         "CheckConfig",
         "点検の設定",

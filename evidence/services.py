@@ -12,7 +12,8 @@ from common.db import db
 from common.mynumber import REFUSED as MY_NUMBER_REFUSED
 from common.mynumber import contains_my_number
 from common.timeutil import today_jst
-from evidence.checks import CHECKS, day_start_utc, operating_days
+from evidence.checks import CHECKS, day_start_utc, explanation_rules, operating_days
+from evidence.explanations import Explanation, explain_finding
 from evidence.models import DECISIONS, AccessDay, AccessEvent, Assignment, FeedBatch, Finding, Grant, TriageDecision
 
 
@@ -86,6 +87,20 @@ class FindingFilter:
         elif self.state in DECISIONS:
             query = query.where(f.decision == self.state)
         return query
+
+
+def access_explanation(finding: Finding) -> Explanation | None:
+    """Whether an event finding's access is explained by a transaction, and by which
+    (:mod:`evidence.explanations`); None for findings about something else. The settings of
+    the window are read once per request."""
+    from flask import g, has_request_context
+
+    rules = g.get("hyoka_explanation_rules") if has_request_context() else None
+    if rules is None:
+        rules = explanation_rules()
+        if has_request_context():
+            g.hyoka_explanation_rules = rules
+    return explain_finding(rules, finding)
 
 
 def finding_context(finding: Finding, *, window_minutes: int = 60, limit: int = 40) -> dict:

@@ -88,7 +88,8 @@ def test_explanations_are_written_from_the_facts(demo_feeds):
         )
     ]
     assert night["explanation"] == (
-        "利用者 u0005 は 2025年4月8日 22:10 に JUKI で「照会」を行いました。業務時間(08:00〜19:00)外の操作です。"
+        f"利用者 u0005({demo_gen.display_name(5)}) は 2025年4月8日 22:10 に JUKI で「照会」を行いました。"
+        "業務時間(08:00〜19:00)外の操作です。"
     )
     holiday = next(f for (c, _k), f in found.items() if c == "after_hours" and f["user_id"] == "u0031")
     assert "閉庁日(土日・祝日・年末年始)の操作です" in holiday["explanation"]

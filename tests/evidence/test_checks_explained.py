@@ -164,7 +164,46 @@ def test_an_access_says_whether_and_by_what_it_is_explained(planted):
     assert yes.explained is True and yes.transaction.transaction_id == "T11"
     assert "2025年4月3日" in yes.text and C in yes.text and "転入届" in yes.text
     no = explain_access(rules, "JUKI", "u1", "S12", at, "view")
-    assert no.explained is False and no.text.startswith("業務上の説明: なし")
+    assert no.explained is False and no.sentence.startswith("業務上の説明: なし(")
     other = explain_access(rules, "ZEI", "u6", "E1", at, "view")
     assert other.explained is None and "説明の突合は対象外" in other.text
 
+
+
+def _finding_id(check, key):
+    return next(f["id"] for f in stored_findings(Period(), only=[check]) if f["key"] == key)
+
+
+@pytest.mark.parametrize("role", ["auditor", "officer"])
+def test_auditors_and_officers_see_protected_findings_with_their_explanation(planted, as_role, role):
+    run_checks(Period())
+    db.session.commit()
+    c = as_role(role)
+    page = c.get("/evidence/findings?check=protected_subject").text
+    assert page.count("業務上の説明: なし(") == 6 and "u1(札幌 一郎)" in page
+    fid = _finding_id("protected_subject", "JUKI/w2")
+    detail = c.get(f"/evidence/findings/{fid}").text
+    assert "<dt>業務上の説明</dt><dd>なし(" in detail
+    # an explained access (w1: no grant was fed, so it is a no_grant finding) shows its transaction
+    ok = _finding_id("no_grant", "JUKI/w1")
+    assert f"<dd>あり(2025年4月3日 {C}の「転入届」、受付番号 T11)</dd>" in c.get(f"/evidence/findings/{ok}").text
+
+
+@pytest.mark.parametrize("role", ["editor", "reviewer", "admin"])
+def test_other_roles_never_see_protected_findings(planted, as_role, role):
+    run_checks(Period())
+    db.session.commit()
+    fid = _finding_id("protected_subject", "JUKI/w2")
+    c = as_role(role)
+    assert c.get("/evidence/findings?check=protected_subject").status_code == 403
+    assert c.get(f"/evidence/findings/{fid}").status_code == 403
+    assert c.get("/evidence/findings.xlsx").status_code == 403
+
+
+def test_the_coworker_is_shown_to_auditors_only(planted, as_role):
+    run_checks(Period())
+    db.session.commit()
+    fid = _finding_id("coworker_record", "JUKI/c-u1")
+    assert "記録の本人である職員</dt><dd>u5</dd>" in as_role("auditor").get(f"/evidence/findings/{fid}").text
+    officer = as_role("officer").get(f"/evidence/findings/{fid}").text
+    assert "記録の本人である職員" not in officer and ">u5<" not in officer
