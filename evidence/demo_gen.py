@@ -335,7 +335,9 @@ def _planted_rows() -> tuple[dict[str, list[dict]], list[dict]]:
                 _transaction(f"TX-P{len(rows['transactions']) + 1:04d}", _stamp(day, "09:00:00"), user, subject)
             )
         elif protected:
-            found.append({"check": "protected_subject", "user_id": user, "subject_id": subject, "event_ids": [event_id]})
+            found.append(
+                {"check": "protected_subject", "user_id": user, "subject_id": subject, "event_ids": [event_id]}
+            )
 
     for user, subject, day, t in COWORKER_LOOKUPS:
         found.append(

@@ -148,9 +148,7 @@ def explain_access(rules: Rules, system: str, user_id: str, subject_id: str | No
             f"なし(この住民について、利用者の所属が前後の期間({span})に扱った受付記録がありません)",
         )
     when = format_date(best.occurred_at.astimezone(TOKYO).date())
-    return Explanation(
-        True, f"あり({when} {best.department}の「{best.kind}」、受付番号 {best.transaction_id})", best
-    )
+    return Explanation(True, f"あり({when} {best.department}の「{best.kind}」、受付番号 {best.transaction_id})", best)
 
 
 def explain_finding(rules: Rules, finding) -> Explanation | None:
@@ -312,7 +310,12 @@ def check_protected_subject(period, cfg, store, rules: Rules) -> int:
             cfg,
             e,
             w,
-            [*_considered(e, period), e.c.subject_id.in_(sa.select(p.c.subject_id)), protected, ~explained(rules, e, w)],
+            [
+                *_considered(e, period),
+                e.c.subject_id.in_(sa.select(p.c.subject_id)),
+                protected,
+                ~explained(rules, e, w),
+            ],
         ).select_from(e.join(w, _in_window(e, w)))
         return store.select(q)
 
@@ -369,7 +372,9 @@ def check_unexplained_access(period, cfg, store, rules: Rules) -> int:
     if not systems:
         return 0
     with windows(rules, *span, systems) as w:
-        busy = sa.exists().where(t.c.system == w.c.system, t.c.occurred_at >= w.c.day_start, t.c.occurred_at < w.c.day_end)
+        busy = sa.exists().where(
+            t.c.system == w.c.system, t.c.occurred_at >= w.c.day_start, t.c.occurred_at < w.c.day_end
+        )
         is_explained = explained(rules, e, w)
         q = (
             sa.select(

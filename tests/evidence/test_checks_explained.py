@@ -35,10 +35,8 @@ TX = [
     ("T32", "2025-04-15T09:00:00+09:00", C, "B1"),
     ("T33", "2025-04-15T09:00:00+09:00", C, "B2"),
 ]
-PROTECTIONS = (
-    "subject_id,measure,start_date,end_date\n"
-    "S10,dv_support,2025-04-07,2025-04-08\n"
-    + "".join(f"S1{i},dv_support,2025-04-01,\n" for i in range(1, 7))
+PROTECTIONS = "subject_id,measure,start_date,end_date\nS10,dv_support,2025-04-07,2025-04-08\n" + "".join(
+    f"S1{i},dv_support,2025-04-01,\n" for i in range(1, 7)
 )
 RELATIONS = "user_id,subject_id,relation\nu5,S20,self\nu1,S21,household\n"
 
@@ -167,7 +165,6 @@ def test_an_access_says_whether_and_by_what_it_is_explained(planted):
     assert no.explained is False and no.sentence.startswith("業務上の説明: なし(")
     other = explain_access(rules, "ZEI", "u6", "E1", at, "view")
     assert other.explained is None and "説明の突合は対象外" in other.text
-
 
 
 def _finding_id(check, key):

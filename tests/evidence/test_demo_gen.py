@@ -247,7 +247,9 @@ def test_most_accesses_are_explained_and_staff_have_names(feeds, planted):
         for r in feeds["access"]
         if r["action"] in ("view", "print", "update", "export") and r["subject_id"] and r["result"] == "success"
     ]
-    same_day = sum(dept.get(r["user_id"]) in by_subject.get((r["subject_id"], r["occurred_at"][:10]), ()) for r in wanted)
+    same_day = sum(
+        dept.get(r["user_id"]) in by_subject.get((r["subject_id"], r["occurred_at"][:10]), ()) for r in wanted
+    )
     assert 0.80 <= same_day / len(wanted) <= 0.90
 
 
