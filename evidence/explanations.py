@@ -30,7 +30,8 @@ import sqlalchemy as sa
 
 from common.db import UTCDateTime, db, utcnow
 from common.jpdate import format_date
-from evidence.models import AccessEvent, Assignment, Protection, Relation, Transaction
+from evidence.ingest import local_date
+from evidence.models import AccessDay, AccessEvent, Assignment, Protection, Relation, Transaction
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -178,6 +179,7 @@ def _windows_table() -> sa.Table:
         sa.Column("day_end", UTCDateTime()),
         sa.Column("lo", UTCDateTime()),
         sa.Column("hi", UTCDateTime()),
+        sa.Index("ix_hyoka_windows_day", "system", "day", unique=True),
         prefixes=["TEMPORARY"],
     )
 
@@ -233,7 +235,8 @@ def explained(rules: Rules, e, w):
 
 
 def _in_window(e, w):
-    return sa.and_(w.c.system == e.c.system, e.c.occurred_at >= w.c.day_start, e.c.occurred_at < w.c.day_end)
+    """The window row of the event's system and JST day (one index probe per event)."""
+    return sa.and_(w.c.system == e.c.system, w.c.day == local_date(db.session.connection(), e.c.occurred_at))
 
 
 def _dialect() -> str:
@@ -327,21 +330,29 @@ def check_coworker_record(period, cfg, store, rules: Rules) -> int:
     span = _span(period)
     if span is None:
         return 0
+    selves = sa.select(r.c.subject_id).where(r.c.relation == "self", rules.effective(r, RELATION_KEY))
+    other = r.alias("v")
+    coworker = (
+        sa.select(other.c.user_id)
+        .where(
+            other.c.subject_id == e.c.subject_id,
+            other.c.relation == "self",
+            other.c.user_id != e.c.user_id,
+            rules.effective(other, RELATION_KEY),
+        )
+        .order_by(other.c.user_id)
+        .limit(1)
+        .scalar_subquery()
+    )
     with windows(rules, *span, _access_systems(period)) as w:
         q = _event_findings(
             "coworker_record",
             cfg,
             e,
             w,
-            [
-                *_considered(e, period),
-                r.c.relation == "self",
-                r.c.user_id != e.c.user_id,
-                rules.effective(r, RELATION_KEY),
-                ~explained(rules, e, w),
-            ],
-            coworker=r.c.user_id,
-        ).select_from(r.join(e, e.c.subject_id == r.c.subject_id).join(w, _in_window(e, w)))
+            [*_considered(e, period), e.c.subject_id.in_(selves), coworker.is_not(None), ~explained(rules, e, w)],
+            coworker=coworker,
+        ).select_from(e.join(w, _in_window(e, w)))
         return store.select(q)
 
 
@@ -371,22 +382,44 @@ def check_unexplained_access(period, cfg, store, rules: Rules) -> int:
     systems = [s for s in _access_systems(period) if s not in skipped]
     if not systems:
         return 0
+    d = AccessDay.__table__
     with windows(rules, *span, systems) as w:
-        busy = sa.exists().where(
-            t.c.system == w.c.system, t.c.occurred_at >= w.c.day_start, t.c.occurred_at < w.c.day_end
+        # the user-days with enough subjects (from the summary) on a day with a transaction
+        cand = (
+            sa.select(d.c.system, d.c.user_id, d.c.day, d.c.day_start, d.c.day_end)
+            .where(
+                period.day_filter(d.c.day),
+                d.c.system.in_(systems),
+                d.c.subjects >= limit,
+                sa.exists().where(
+                    t.c.system == d.c.system, t.c.occurred_at >= d.c.day_start, t.c.occurred_at < d.c.day_end
+                ),
+            )
+            .subquery("cand")
         )
+        joined = (
+            e.join(
+                cand,
+                sa.and_(
+                    e.c.system == cand.c.system,
+                    e.c.user_id == cand.c.user_id,
+                    e.c.occurred_at >= cand.c.day_start,
+                    e.c.occurred_at < cand.c.day_end,
+                ),
+            )
+        ).join(w, sa.and_(w.c.system == cand.c.system, w.c.day == cand.c.day))
         is_explained = explained(rules, e, w)
         q = (
             sa.select(
-                e.c.system,
-                e.c.user_id,
-                w.c.day,
+                cand.c.system,
+                cand.c.user_id,
+                cand.c.day,
                 sa.func.count(sa.distinct(e.c.subject_id)).label("subjects"),
                 sa.func.count(sa.distinct(sa.case((is_explained, e.c.subject_id)))).label("explained"),
             )
-            .select_from(e.join(w, _in_window(e, w)))
-            .where(*_considered(e, period), busy)
-            .group_by(e.c.system, e.c.user_id, w.c.day)
+            .select_from(joined)
+            .where(*_considered(e, period))
+            .group_by(cand.c.system, cand.c.user_id, cand.c.day)
             .having(sa.func.count(sa.distinct(e.c.subject_id)) >= limit)
         )
         rows = []
