@@ -114,7 +114,14 @@ def test_event_findings_read_their_events_facts_the_same_way_everywhere(demo_fee
 
     run_checks(QUARTER)
     listed = {f["id"]: f for f in stored_findings(QUARTER) if CHECKS[f["check"]].key_kind == "event"}
-    assert {f["check"] for f in listed.values()} == {"no_grant", "after_transfer", "self_or_family", "after_hours"}
+    assert {f["check"] for f in listed.values()} == {
+        "no_grant",
+        "after_transfer",
+        "self_or_family",
+        "after_hours",
+        "protected_subject",
+        "coworker_record",
+    }
     db.session.expire_all()
     for finding in db.session.scalars(db.select(Finding).where(Finding.id.in_(listed))):
         event = db.session.scalars(

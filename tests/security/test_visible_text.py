@@ -60,8 +60,8 @@ KNOWN_LEAKS = {
     # evidence/ingest.py writes the feed's code into the audit summary of an import
     # (「証跡フィード(access)を取り込みました: demo:access.csv …」); that module is being changed
     # elsewhere, and its summary should name the feed by its label (common.labels FEED_KIND)
-    ("/admin/audit", r"証跡フィード\((?:access|grants|assignments|relations|provisions)\)を"),
-    ("/admin/audit", r"demo:(?:access|grants|assignments|relations|provisions)\.csv"),
+    ("/admin/audit", r"証跡フィード\((?:access|grants|assignments|relations|provisions|transactions|protections)\)を"),
+    ("/admin/audit", r"demo:(?:access|grants|assignments|relations|provisions|transactions|protections)\.csv"),
 }
 
 
