@@ -178,6 +178,8 @@ class Transaction(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("system", "transaction_id", name="uq_evidence_transactions_system_transaction"),
         sa.Index("ix_evidence_transactions_subject", "subject_id", "system", "occurred_at"),
+        #: which days a system handled anything (unexplained_access asks it per user-day)
+        sa.Index("ix_evidence_transactions_time", "system", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -55,6 +55,7 @@ def upgrade():
     op.create_index(
         "ix_evidence_transactions_subject", "evidence_transactions", ["subject_id", "system", "occurred_at"]
     )
+    op.create_index("ix_evidence_transactions_time", "evidence_transactions", ["system", "occurred_at"])
     _guard("evidence_transactions")
     op.create_table(
         "evidence_protections",
@@ -81,6 +82,7 @@ def downgrade():
     op.drop_index("ix_evidence_protections_subject", table_name="evidence_protections")
     op.drop_table("evidence_protections")
     drop_guard_sql(op.get_bind(), "evidence_transactions", "evidence_transactions_append_only")
+    op.drop_index("ix_evidence_transactions_time", table_name="evidence_transactions")
     op.drop_index("ix_evidence_transactions_subject", table_name="evidence_transactions")
     op.drop_table("evidence_transactions")
     op.drop_column("evidence_assignments", "display_name")  # no rebuild: the triggers stay
