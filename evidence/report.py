@@ -26,7 +26,8 @@ from flask import render_template
 from common import csvsafe
 from common.db import db, utcnow
 from evidence import transparency
-from evidence.checks import CHECKS, day_start_utc, operating_days
+from evidence.checks import CHECKS, day_start_utc, explanation_rules, operating_days
+from evidence.explanations import explain_finding
 from evidence.models import DECISIONS, AccessDay, FeedBatch, Finding
 
 FONT_DIRS = (
@@ -117,6 +118,7 @@ def build_report(assessment_id: int, start: date, end: date) -> dict:
         .scalars()
         .all()
     )
+    rules = explanation_rules()
     b = FeedBatch.__table__
     lo, hi = day_start_utc(start), day_start_utc(end + timedelta(days=1))
     batches = db.session.execute(
@@ -161,6 +163,8 @@ def build_report(assessment_id: int, start: date, end: date) -> dict:
                 "severity": x.severity,
                 "decision": x.decision,
                 "explanation": x.explanation,
+                # whether the access is explained by a transaction (event findings only)
+                "explained": _explained(rules, x),
             }
             for x in open_rows
         ],
@@ -191,6 +195,11 @@ def content_sha256(data: dict) -> str:
     copy["manifest"].pop("report_sha256", None)
     canon = json.dumps(copy, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+
+def _explained(rules, finding) -> str | None:
+    why = explain_finding(rules, finding)
+    return why.sentence if why else None
 
 
 def _css() -> str:
