@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 
 from common import audit
 from common.db import db, unit_of_work, utcnow
+from common.jpdate import format_range
 from evidence import transparency
 from evidence.feeds import KINDS
 
@@ -184,7 +185,7 @@ def check_command(from_, to, fmt, only):
             "create",
             "evidence_check_run",
             None,
-            f"証跡の点検を実行しました({from_ or '最初'}〜{to or '最後'}、"
+            f"証跡の点検を実行しました({format_range(from_, to) if from_ or to else '全期間'}、"
             f"検出 {run.found} 件、うち新規 {sum(run.new.values())} 件、"
             f"解消 {cleared} 件、再検出 {restored} 件)",
         )
@@ -240,7 +241,7 @@ def report_command(assessment_id, from_, to, fmt, out):
             "export",
             "evidence_report",
             assessment_id,
-            f"証跡報告書({fmt})を出力しました: {from_}〜{to}",
+            f"証跡報告書({fmt.upper()})を出力しました: {format_range(from_, to)}",
             after={"sha256": data["manifest"]["report_sha256"], "format": fmt},
         )
         db.session.commit()
