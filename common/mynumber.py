@@ -9,12 +9,21 @@ this module, so that all of them agree on what a 個人番号 looks like:
   ``・`` or ``.`` (``1234 5678 9018``, ``1234－5678－9018``, ``1234\\t5678\\n9018``);
 * not adjacent to further digits (``1234567890181`` is a 13-digit number, not a 個人番号);
 * with a valid 個人番号 check digit;
+* digits as people also write them: circled (①②③), superscript, and the kanji numerals
+  〇一二三四五六七八九 of vertical writing count as digits;
+* or grouped any other way, as long as the whole run holds exactly 12 digits: groups of any
+  size (``12 3456 7890 18``, ``123,456,789,018``, one digit at a time) split by short runs of
+  the separators above or of ``/ _ , 、 ( ) * ~ \\`` (``(1234)5678/9018``, ``1234\\-5678\\-9018``);
+* in text that is rendered as HTML (the documents' formatted text), also after character
+  references are decoded: ``1234&#45;5678&#45;9018`` is published as ``1234-5678-9018``;
 * numbers as well as text: ``123456789018``, ``123456789018.0`` and ``1.23456789018e11``
   are the same number when a JSON value or a spreadsheet cell carries it.
 """
 
 from __future__ import annotations
 
+import functools
+import html
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -47,18 +56,55 @@ def _separator_class() -> str:
 #: a run of separators between two groups of four digits (\s covers every Unicode space,
 #: the ideographic space, tabs and line breaks)
 SEPARATOR = _separator_class()
-_GROUP = r"\d{4}"
+#: what else people put between digits when they group them their own way
+OTHER_SEPARATORS = "/\uff0f_\uff3f,\uff0c\u3001()\uff08\uff09*\uff0a~\uff5e\\"
+#: the kanji numerals of vertical writing (positional ones such as 十 and 百 are not digits)
+KANJI_DIGITS = "〇一二三四五六七八九"
+_GROUP = r"[0-9]{4}"
 #: zero-width, so that overlapping candidates are all seen (an invalid window must not hide a
 #: valid one that starts a group later)
-_CANDIDATE = re.compile(rf"(?<!\d)(?=({_GROUP}(?:{SEPARATOR})?{_GROUP}(?:{SEPARATOR})?{_GROUP})(?!\d))")
+_CANDIDATE = re.compile(rf"(?<![0-9])(?=({_GROUP}(?:{SEPARATOR})?{_GROUP}(?:{SEPARATOR})?{_GROUP})(?![0-9]))")
+_LOOSE_SEPARATOR = "[\\s" + "".join(re.escape(ch) for ch in DASHES + LOOK_ALIKES + OTHER_SEPARATORS) + "]"
+#: digits grouped any way: groups split by at most three separator characters
+_RUN = re.compile(rf"(?<![0-9])[0-9]+(?:{_LOOSE_SEPARATOR}{{1,3}}[0-9]+)*")
 _SEPARATOR_RE = re.compile(SEPARATOR)
-#: cheap pre-test: text with fewer than 12 digits in it cannot hold a 個人番号
-_DIGIT = re.compile(r"\d")
+_NOT_A_DIGIT = re.compile("[^0-9]+")
+
+
+#: no character after this one is a digit (tests/common/test_mynumber.py checks it against the
+#: running Python's Unicode tables)
+_LAST_DIGIT = 0x1FBF9
+
+
+@functools.cache
+def _digit_table() -> dict[int, str]:
+    """Every character that is a digit to a reader (decimal digits of any script and width,
+    circled and superscript digits, kanji numerals) to its ASCII digit: one character for one,
+    so spans in the translated text are spans in the original."""
+    table = {}
+    for code in range(0x80, _LAST_DIGIT + 1):
+        value = unicodedata.digit(chr(code), None)
+        if value is not None:
+            table[code] = str(value)
+    for value, ch in enumerate(KANJI_DIGITS):
+        table[ord(ch)] = str(value)
+    table[ord("零")] = "0"
+    return table
+
+
+def other_digit_characters() -> str:
+    """Every character beyond ASCII that counts as a digit (for callers' fast pre-tests)."""
+    return "".join(map(chr, _digit_table()))
+
+
+def _as_ascii_digits(text: str) -> str:
+    """``text`` with every digit-like character as its ASCII digit (same length)."""
+    return text if text.isascii() else text.translate(_digit_table())
 
 
 def _ascii_digits(text: str) -> str:
-    """The decimal digits of ``text`` as ASCII, everything else dropped."""
-    return "".join(str(unicodedata.decimal(ch)) for ch in text if ch.isdecimal())
+    """The digits of ``text`` as ASCII, everything else dropped."""
+    return _NOT_A_DIGIT.sub("", _as_ascii_digits(text))
 
 
 def my_number_check_digit(first11: str) -> int:
@@ -82,8 +128,7 @@ def is_my_number(value) -> bool:
         return digits is not None and _valid(digits)
     if not isinstance(value, str):
         return False
-    match = _CANDIDATE.match(value)
-    return match is not None and match.end(1) == len(value) and _valid(_ascii_digits(match.group(1)))
+    return find_my_numbers(value) == [(0, len(value))]
 
 
 def _valid(digits: str) -> bool:
@@ -131,33 +176,32 @@ def find_my_numbers(text) -> list[tuple[int, int]]:
         return []
     if not isinstance(text, str):
         return [(0, len(str(text)))] if is_my_number(text) else []
-    if len(text) < 12 or not _has_twelve_digits(text):
+    if len(text) < 12:
         return []
+    if text.isascii():
+        if text.isdigit():
+            return [(0, 12)] if len(text) == 12 and _valid(text) else []
+    else:
+        text = _as_ascii_digits(text)
+    if len(_NOT_A_DIGIT.sub("", text)) < 12:
+        return []
+    found = [match.span(1) for match in _CANDIDATE.finditer(text) if _valid(_NOT_A_DIGIT.sub("", match.group(1)))]
+    found += [match.span() for match in _RUN.finditer(text) if _valid(_NOT_A_DIGIT.sub("", match.group()))]
     spans: list[list[int]] = []
-    for match in _CANDIDATE.finditer(text):
-        if _valid(_ascii_digits(match.group(1))):
-            start, end = match.span(1)
-            if spans and start < spans[-1][1]:
-                spans[-1][1] = max(spans[-1][1], end)
-            else:
-                spans.append([start, end])
+    for start, end in sorted(found):
+        if spans and start < spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
     return [(s, e) for s, e in spans]
 
 
-def _has_twelve_digits(text: str) -> bool:
-    if text.isascii() and text.isdigit():
-        return len(text) == 12
-    count = 0
-    for _ in _DIGIT.finditer(text):
-        count += 1
-        if count == 12:
-            return True
-    return False
-
-
 def contains_my_number(value) -> bool:
-    """True when ``value`` (text or number) holds a 個人番号 anywhere."""
-    return bool(find_my_numbers(value))
+    """True when ``value`` (text or number) holds a 個人番号 anywhere, also once the character
+    references of HTML (``&#45;``, ``&minus;``) are decoded, as formatted text is published."""
+    if find_my_numbers(value):
+        return True
+    return isinstance(value, str) and "&" in value and bool(find_my_numbers(html.unescape(value)))
 
 
 def find_in_structure(value, path: str = "") -> Iterator[str]:

@@ -47,7 +47,7 @@ import sqlalchemy as sa
 from common import audit
 from common.db import db, utcnow
 from common.mynumber_guard import mask_my_numbers
-from evidence.feeds import FIELDS, KINDS, TOKYO, AccessColumns, FeedParser, RowError
+from evidence.feeds import FIELDS, KINDS, TOKYO, AccessColumns, FeedParser, RowError, feed_source
 from evidence.models import GENESIS_HASH, ROW_MODELS, FeedBatch
 
 log = logging.getLogger(__name__)
@@ -392,7 +392,6 @@ def _feed_words(kind: str, source: str) -> str:
     """「証跡フィード「操作履歴」(取込コマンド(access.csv))」: the audit summary names the feed
     and its source as people read them, never by their codes."""
     from common import labels
-    from evidence.labels import feed_source
 
     return f"証跡フィード「{labels.label(kind, labels.FEED_KIND)}」({feed_source(source)})"
 

@@ -89,3 +89,64 @@ def test_what_is_left_alone():
         "令和8年12月3日",
     ):
         assert find_my_numbers(text) == [], text
+
+
+def test_no_digit_after_the_last_one_the_detector_reads():
+    from common import mynumber
+
+    last = max(c for c in range(0x80, sys.maxunicode + 1) if unicodedata.digit(chr(c), None) is not None)
+    assert last <= mynumber._LAST_DIGIT
+
+
+# Shapes seen in the wild or tried by testers; each holds VALID (123456789018).
+OTHER_SHAPES = (
+    "1234/5678/9018",
+    "1234／5678／9018",
+    "1234_5678_9018",
+    "123,456,789,018",
+    "1234,5678,9018",
+    "1234、5678、9018",
+    "1 2 3 4 5 6 7 8 9 0 1 8",
+    "(1234)5678-9018",
+    "（1234）5678－9018",
+    "1234 567 89018",
+    "12-3456-7890-18",
+    "1234~5678~9018",
+    "1234*5678*9018",
+    "1234 - 5678 - 9018",
+    "1234\\-5678\\-9018",
+    "**1234**5678 9018",
+    "一二三四五六七八九〇一八",
+    "一二三四 五六七八 九〇一八",
+    "①②③④⑤⑥⑦⑧⑨⓪①⑧",
+    "¹²³⁴⁵⁶⁷⁸⁹⁰¹⁸",
+)
+
+
+def test_digits_grouped_any_way_are_found():
+    for shape in OTHER_SHAPES:
+        text = f"申請者の番号は{shape}です。"
+        spans = find_my_numbers(text)
+        assert spans, shape
+        found = text[spans[0][0] : spans[0][1]]
+        assert found.strip("()（）*") in shape and contains_my_number(text), shape
+
+
+def test_character_references_are_read_as_the_published_text_reads():
+    for text in ("1234&#45;5678&#45;9018", "1234&minus;5678&#x2212;9018", "&#49;&#50;&#51;4 5678 9018"):
+        assert contains_my_number(text), text
+    assert not contains_my_number("1234&#45;5678&#45;9010")
+
+
+def test_grouped_any_way_but_not_twelve_digits_is_left_alone():
+    for text in (
+        "2026/12/03 12:34",
+        "〒060-8611 札幌市中央区北1条西2丁目",
+        "1,234,567円",
+        "第1条、第2条、第3条",
+        "第一二三四条",
+        "1 2 3 4 5 6 7 8 9 0 1 8 9",  # thirteen digits
+        "1234/5678/9010",  # wrong check digit
+        "TEL 011-211-2111 FAX 011-218-5166",
+    ):
+        assert not contains_my_number(text), text
