@@ -119,7 +119,7 @@ OTHER_SHAPES = (
     "一二三四五六七八九〇一八",
     "一二三四 五六七八 九〇一八",
     "①②③④⑤⑥⑦⑧⑨⓪①⑧",
-    "¹²³⁴⁵⁶⁷⁸⁹⁰¹⁸",
+    "⑴⑵⑶⑷⑸⑹⑺⑻⑼⓪⑴⑻",
 )
 
 
@@ -138,6 +138,18 @@ def test_character_references_are_read_as_the_published_text_reads():
     assert not contains_my_number("1234&#45;5678&#45;9010")
 
 
+def test_marks_of_another_kind_beside_a_number_do_not_hide_it():
+    for text in (
+        "ab123456789018",
+        "①123456789018",
+        "一123456789018",
+        "第十一 1234 5678 9018",
+        "123456789018¹",
+        "⑵1234-5678-9018",
+    ):
+        assert contains_my_number(text), text
+
+
 def test_grouped_any_way_but_not_twelve_digits_is_left_alone():
     for text in (
         "2026/12/03 12:34",
@@ -148,5 +160,16 @@ def test_grouped_any_way_but_not_twelve_digits_is_left_alone():
         "1 2 3 4 5 6 7 8 9 0 1 8 9",  # thirteen digits
         "1234/5678/9010",  # wrong check digit
         "TEL 011-211-2111 FAX 011-218-5166",
+        # the keys of findings: a staff id and a day (the first version of the any-grouping
+        # rule, with / as a separator, found 2 of these in the demo)
+        *(
+            f"u{n:04d}/2025-{month:02d}-{day:02d}"
+            for n in range(0, 300, 7)
+            for month in (1, 4, 12)
+            for day in (1, 15, 31)
+        ),
+        "JUKI/e0001234/2025-04-01",
+        # digests: a SHA-256 of the demo's feed whose hex holds 026490939023
+        "7f51179a79a7e6b7fd09ae19ecb7f29b82f5a27c8b056fd395c026490939023b",
     ):
         assert not contains_my_number(text), text
