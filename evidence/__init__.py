@@ -20,11 +20,12 @@ def init_app(app) -> None:
     from common.notify import register_kind
     from common.schedule import register_job
     from common.views import register_panel
-    from evidence import cases, demo, disclosure, labels, schedule, transparency, views
+    from evidence import cases, demo, disclosure, freshness, labels, schedule, transparency, views
     from evidence.cli import cli
 
     transparency.init_config(app)
     schedule.init_config(app)
+    freshness.init_config(app)
     labels.register(app)
     cases.register_labels()
     disclosure.register_labels()
@@ -37,3 +38,4 @@ def init_app(app) -> None:
     for kind in schedule.KINDS:
         register_kind(app, kind)
     register_check(app, "evidence_log_key", "証跡ログの署名鍵", schedule.check_log_key, order=60)
+    register_check(app, "evidence_feed_freshness", "証跡フィードの受信", freshness.doctor_check, order=61)

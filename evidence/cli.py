@@ -269,6 +269,30 @@ def disclose_command(subject, from_, to, fmt, out):
     )
 
 
+@cli.command("freshness")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "plain"]),
+    default="text",
+    show_default=True,
+    help="text: 日本語の1行 / plain: key=value(日付はISO形式)",
+)
+def freshness_command(fmt):
+    """One line per system: has its access log arrived on time? Exit 1 when any is overdue."""
+    from evidence.freshness import CadenceError, status
+
+    try:
+        rows = status()
+    except CadenceError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    for row in rows:
+        click.echo(row.plain() if fmt == "plain" else row.line())
+    if any(row.overdue for row in rows):
+        sys.exit(1)
+
+
 def _feeds(_ctx, _param, value):
     if value is None:
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import RadioField, TextAreaField
@@ -70,7 +70,20 @@ def dashboard():
         series=list(CHECKS),
         repeated=cases.repeated_users(),
         open_cases=cases.open_case_count(),
+        freshness=_freshness(),
     )
+
+
+def _freshness():
+    """The feeds' freshness for the dashboard (None, with the reason logged, when the cadence
+    setting cannot be read: the dashboard still shows)."""
+    from evidence.freshness import CadenceError, status
+
+    try:
+        return status()
+    except CadenceError:
+        current_app.logger.exception("feed cadence setting")
+        return None
 
 
 def _finding_filter(problems: list[str]) -> services.FindingFilter:
