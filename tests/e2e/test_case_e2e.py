@@ -30,6 +30,23 @@ def _user_without_case(live_app) -> str:
         ).scalar_one()
 
 
+def test_the_demo_has_an_open_case_of_a_repeated_user(page, live_server, login_as):
+    from evidence.demo_gen import AFTER_TRANSFER_EVENTS
+
+    user_id = AFTER_TRANSFER_EVENTS[0][0]
+    login_as("auditor")
+    page.get_by_role("navigation", name="メインメニュー").get_by_role("link", name="証跡").click()
+    repeated = page.get_by_role("table").filter(has=page.get_by_role("columnheader", name="理由"))
+    expect(repeated.get_by_role("row").filter(has_text=user_id)).to_contain_text("繰り返し")
+    page.get_by_role("navigation", name="証跡メニュー").get_by_role("link", name="調査案件").click()
+    row = page.get_by_role("row").filter(has_text=user_id).filter(has_text="調査中").first
+    expect(row).to_contain_text("繰り返し")
+    expect(row).to_contain_text("監査 四郎")
+    row.get_by_role("link").click()
+    expect(page.get_by_role("heading", name="この職員の他の未対応の点検結果")).to_be_visible()
+    expect(page.get_by_role("checkbox").first).to_be_visible()  # its other findings are suggested
+
+
 def test_auditor_opens_fills_and_concludes_a_case(page, live_server, live_app, login_as):
     user_id = _user_without_case(live_app)
     login_as("auditor")
