@@ -206,7 +206,7 @@ def open_case(finding_ids, actor) -> Case:
         raise CaseError("職員が特定されない点検結果からは調査案件を開けません。")
     if len(users) != 1:
         raise CaseError("一つの調査案件には一人の職員の点検結果だけを選んでください。")
-    (user_id,) = users
+    user_id = str(findings[0].user_id)
     existing = open_case_for(user_id)
     if existing is not None:
         raise CaseError(f"この職員には調査中の案件(第{existing.id}号)があります。その案件に加えてください。")
@@ -388,8 +388,8 @@ def repeated_users(today: date | None = None) -> dict[str, str]:
         .where(Finding.user_id.is_not(None), Finding.day >= start, Finding.day <= end, Finding.open_clause())
         .distinct()
     ):
-        iso = day.isocalendar()
-        weeks.setdefault(user_id, set()).add((iso[0], iso[1]))
+        iso = day.isocalendar()  # the query leaves out findings without a user or a day
+        weeks.setdefault(str(user_id), set()).add((iso[0], iso[1]))
     out = {
         user: f"{len(w)}週にわたる点検結果(直近{REPEAT_WINDOW_DAYS}日)"
         for user, w in weeks.items()

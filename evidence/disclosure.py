@@ -166,8 +166,9 @@ def provision_rows(subject_id: str, start: date, end: date) -> list[dict]:
     ]
 
 
-def validate(subject_id: str, start: date | None, end: date | None) -> str:
-    """The subject key, cleaned; :class:`DisclosureError` for a request that cannot be made."""
+def validate(subject_id: str, start: date | None, end: date | None) -> tuple[str, date, date]:
+    """The subject key (cleaned) and the period; :class:`DisclosureError` for a request that
+    cannot be made."""
     subject_id = (subject_id or "").strip()
     if not subject_id:
         raise DisclosureError("対象者の番号(宛名番号など)を入力してください。")
@@ -179,14 +180,14 @@ def validate(subject_id: str, start: date | None, end: date | None) -> str:
         raise DisclosureError("終了日が開始日より前になっています。")
     if (end - start).days > MAX_DAYS:
         raise DisclosureError("期間は5年以内で指定してください。")
-    return subject_id
+    return subject_id, start, end
 
 
-def build(subject_id: str, start: date, end: date) -> dict:
+def build(subject_id: str, start: date | None, end: date | None) -> dict:
     """The record as plain data (what every format renders)."""
     from common.templating import body_name
 
-    subject_id = validate(subject_id, start, end)
+    subject_id, start, end = validate(subject_id, start, end)
     columns = access_columns()
     return {
         "subject_id": subject_id,
@@ -243,7 +244,7 @@ def produce(subject_id: str, start: date | None, end: date | None, fmt: str, *, 
     production to the audit trail (who, subject, period, format). The caller commits."""
     if fmt not in FORMATS:
         raise DisclosureError("形式は PDF、CSV、画面表示のいずれかを選んでください。")
-    data = build(subject_id, start, end)  # type: ignore[arg-type]  (validate() refuses None)
+    data = build(subject_id, start, end)
     body = {
         "html": lambda: render_html(data).encode("utf-8"),
         "pdf": lambda: render_pdf(data),

@@ -125,7 +125,9 @@ def status(today: date | None = None) -> list[Freshness]:
     configured = cadences()
     names = dict(db.session.execute(sa.select(System.code, System.name)).all())
     d = AccessDay.__table__
-    last = dict(db.session.execute(sa.select(d.c.system, sa.func.max(d.c.day)).group_by(d.c.system)).all())
+    last: dict[str, date] = dict(
+        db.session.execute(sa.select(d.c.system, sa.func.max(d.c.day)).group_by(d.c.system)).all()
+    )
     out = []
     for code in sorted(set(names) | set(last)):
         cadence = configured.get(code, DEFAULT_CADENCE)
