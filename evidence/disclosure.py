@@ -34,6 +34,8 @@ from evidence.models import AccessEvent, Assignment, Provision
 #: show the staff account of each access (department only when unset): app config
 STAFF_KEY = "HYOKA_EVIDENCE_DISCLOSE_STAFF"
 FORMATS = {"html": "画面表示", "pdf": "PDF", "csv": "CSV"}
+#: the label vocabulary of the formats of what the evidence pages produce
+EXPORT_FORMAT = "export_format"
 DIRECTION_LABELS = {"provide": "提供(他の機関へ)", "inquire": "照会(他の機関から取得)"}
 #: the longest period one record covers
 MAX_DAYS = 366 * 5
@@ -272,7 +274,9 @@ def produce(subject_id: str, start: date | None, end: date | None, fmt: str, *, 
 def register_labels() -> None:
     from common import labels
 
-    labels.register("disclosure_format", FORMATS)
+    labels.register(EXPORT_FORMAT, {**FORMATS, "json": "JSON"})
+    # the evidence report's audited format is one of these codes too (else "pdf" would show)
+    labels.register_values("format", EXPORT_FORMAT, entity="evidence_report")
     labels.register_entity(
         "evidence_disclosure",
         "本人開示の記録",
@@ -284,6 +288,6 @@ def register_labels() -> None:
             "accesses": "操作の件数",
             "provisions": "情報提供等の件数",
         },
-        values={"format": "disclosure_format"},
+        values={"format": EXPORT_FORMAT},
         formats={"from": lambda value, _id: format_date(value), "to": lambda value, _id: format_date(value)},
     )
