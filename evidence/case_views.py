@@ -17,6 +17,7 @@ from common.db import db
 from common.forms import ConfirmForm, NoMyNumber
 from common.models import User, UserRole
 from common.params import page_number
+from common.redirects import local_target
 from evidence import cases
 from evidence.cases import OUTCOMES, STATUSES, Case, CaseError
 from evidence.checks import CHECKS
@@ -97,8 +98,7 @@ def cases_list():
 def open_case():
     """Open a case from the chosen findings (from a finding's page or the findings list)."""
     form = ConfirmForm()
-    back = request.form.get("back") or ""
-    back_url = back if back.startswith("/evidence/") and not back.startswith("//") else url_for(".findings")
+    back_url = local_target(request.form.get("back"), "evidence.findings")
     if not form.validate_on_submit():
         flash("送信内容を確認できませんでした。もう一度操作してください。", "error")
         return redirect(back_url)

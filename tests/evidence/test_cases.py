@@ -234,3 +234,12 @@ def test_findings_list_and_dashboard_mark_repeated_users(as_role, findings, make
     dash = c.get("/evidence/").text
     assert "繰り返しの見られる職員" in dash and "u7" in dash and "結論済みの調査案件(第1号)" in dash
     assert "選んだ点検結果で調査案件を開く" not in as_role("officer").get("/evidence/findings").text
+
+
+def test_the_way_back_stays_on_this_site(as_role, findings):
+    auditor = as_role("auditor")
+    for back in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+        r = auditor.post("/evidence/cases", data={"finding_id": ["abc"], "back": back})
+        assert r.status_code == 302 and r.headers["Location"].endswith("/evidence/findings"), back
+    r = auditor.post("/evidence/cases", data={"finding_id": ["abc"], "back": "/evidence/findings?user=u9"})
+    assert r.headers["Location"].endswith("/evidence/findings?user=u9")
