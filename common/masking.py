@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from common.mynumber import SEPARATOR, find_my_numbers, is_my_number
+from common.mynumber import DIGEST, SEPARATOR, find_my_numbers, is_my_number
 
 MY_NUMBER = "my_number"
 PHONE = "phone"
@@ -79,10 +79,12 @@ _DIGITS_ONLY = str.maketrans("０１２３４５６７８９", "0123456789")
 
 def _my_number_spans(text: str) -> list[tuple[int, int]]:
     spans = set(find_my_numbers(text))
+    digests = [match.span() for match in DIGEST.finditer(text)]
     for match in _MY_NUMBER_WINDOW.finditer(text):
         candidate = match.group(1)
-        if is_my_number(_MN_SEPARATORS.sub("", candidate)):
-            spans.add((match.start(1), match.end(1)))
+        start, end = match.span(1)
+        if is_my_number(_MN_SEPARATORS.sub("", candidate)) and not any(s <= start and end <= e for s, e in digests):
+            spans.add((start, end))
     return sorted(spans)
 
 

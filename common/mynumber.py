@@ -9,12 +9,22 @@ this module, so that all of them agree on what a 個人番号 looks like:
   ``・`` or ``.`` (``1234 5678 9018``, ``1234－5678－9018``, ``1234\\t5678\\n9018``);
 * not adjacent to further digits (``1234567890181`` is a 13-digit number, not a 個人番号);
 * with a valid 個人番号 check digit;
+* digits as people also write them: circled (①②③), superscript, and the kanji numerals
+  〇一二三四五六七八九 of vertical writing count as digits;
+* groups of four also split by ``/ _ , 、 ( ) * ~ \\`` (``(1234)5678/9018``, ``1234\\-5678\\-9018``);
+* or grouped any other way by the separators of the first rule, as long as the whole run
+  holds exactly 12 digits (``12 3456 7890 18``, one digit at a time), or as thousands
+  (``123,456,789,018``);
+* in text that is rendered as HTML (the documents' formatted text), also after character
+  references are decoded: ``1234&#45;5678&#45;9018`` is published as ``1234-5678-9018``;
 * numbers as well as text: ``123456789018``, ``123456789018.0`` and ``1.23456789018e11``
   are the same number when a JSON value or a spreadsheet cell carries it.
 """
 
 from __future__ import annotations
 
+import functools
+import html
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -47,18 +57,87 @@ def _separator_class() -> str:
 #: a run of separators between two groups of four digits (\s covers every Unicode space,
 #: the ideographic space, tabs and line breaks)
 SEPARATOR = _separator_class()
-_GROUP = r"\d{4}"
+#: what else people put between digits when they group them their own way
+OTHER_SEPARATORS = "/\uff0f_\uff3f,\uff0c\u3001()\uff08\uff09*\uff0a~\uff5e\\"
+#: the kanji numerals of vertical writing (positional ones such as 十 and 百 are not digits)
+KANJI_DIGITS = "〇一二三四五六七八九"
+_GROUP = r"[0-9]{4}"
 #: zero-width, so that overlapping candidates are all seen (an invalid window must not hide a
 #: valid one that starts a group later)
-_CANDIDATE = re.compile(rf"(?<!\d)(?=({_GROUP}(?:{SEPARATOR})?{_GROUP}(?:{SEPARATOR})?{_GROUP})(?!\d))")
+_GROUPING = "[\\s" + "".join(re.escape(ch) for ch in DASHES + LOOK_ALIKES + OTHER_SEPARATORS) + "]+"
+_CANDIDATE = re.compile(rf"(?<![0-9])(?=({_GROUP}(?:{_GROUPING})?{_GROUP}(?:{_GROUPING})?{_GROUP})(?![0-9]))")
+#: digits grouped any other way: groups split by at most three spaces, dashes or dots. The
+#: other separators count only between groups of four or as thousands (``123,456,789,018``):
+#: with them any grouping would also read ``u0095/2025-04-01`` (an id and a date) as 12 digits
+_TIGHT = "[\\s" + "".join(re.escape(ch) for ch in DASHES + LOOK_ALIKES) + "]"
+_RUN = re.compile(rf"(?<![0-9])[0-9]+(?:{_TIGHT}{{1,3}}[0-9]+)*")
+_THOUSANDS = re.compile(r"(?<![0-9,，])[0-9]{1,3}(?:[,，][0-9]{3}){3,4}(?![0-9])")
+#: a hexadecimal digest (SHA-256, a token): one in ten 64-digit digests holds 12 digits in a
+#: row with a valid check digit, which nobody wrote as a 個人番号
+DIGEST = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{32,}(?![0-9A-Za-z])")
 _SEPARATOR_RE = re.compile(SEPARATOR)
-#: cheap pre-test: text with fewer than 12 digits in it cannot hold a 個人番号
-_DIGIT = re.compile(r"\d")
+_NOT_A_DIGIT = re.compile("[^0-9]+")
+
+
+#: no character after this one is a digit (tests/common/test_mynumber.py checks it against the
+#: running Python's Unicode tables)
+_LAST_DIGIT = 0x1FBF9
+#: what stands for "a digit of another kind" while one kind is read (never a digit itself)
+_OTHER_KIND = "x"
+
+
+@functools.cache
+def _digit_kinds() -> tuple[dict[int, str], dict[int, str], dict[int, str]]:
+    """The characters read as digits, by kind, each to its ASCII digit: decimal digits of any
+    script and width (Nd: ``１``, ``٣``); enclosed digits (circled ``①``, parenthesised ``⑴``,
+    ``⒈``); the kanji numerals. Superscripts and subscripts are left out: they mark notes
+    (``123456789018¹`` is a number with its note). One character for one, so that spans in the
+    translated text are spans in the original."""
+    decimal: dict[int, str] = {}
+    enclosed: dict[int, str] = {}
+    for code in range(0x80, _LAST_DIGIT + 1):
+        ch = chr(code)
+        value = unicodedata.digit(ch, None)
+        if value is None:
+            continue
+        if ch.isdecimal():
+            decimal[code] = str(value)
+        elif not any(word in unicodedata.name(ch, "") for word in ("SUPERSCRIPT", "SUBSCRIPT")):
+            enclosed[code] = str(value)
+    kanji = {ord(ch): str(value) for value, ch in enumerate(KANJI_DIGITS)} | {ord("零"): "0"}
+    return decimal, enclosed, kanji
+
+
+@functools.cache
+def _readings() -> tuple[dict[int, str], list[tuple[re.Pattern, dict[int, str]]]]:
+    """How text is read for digits: first with the decimal digits of every script (the usual
+    reading), then once per other kind, that kind alone (mixed with other digits, ``①2`` or
+    ``一1``, they are list marks and numbers, not one number)."""
+    decimal, enclosed, kanji = _digit_kinds()
+    others = []
+    for kind in (enclosed, kanji):
+        table = dict(kind)
+        for code in [*range(ord("0"), ord("9") + 1), *decimal]:
+            table[code] = _OTHER_KIND
+        present = re.compile("[" + re.escape("".join(map(chr, kind))) + "]")
+        others.append((present, table))
+    return decimal, others
+
+
+def other_digit_characters() -> str:
+    """Every character beyond ASCII that counts as a digit (for callers' fast pre-tests)."""
+    decimal, enclosed, kanji = _digit_kinds()
+    return "".join(map(chr, [*decimal, *enclosed, *kanji]))
+
+
+def _as_ascii_digits(text: str) -> str:
+    """``text`` with the decimal digits of every script as ASCII digits (same length)."""
+    return text if text.isascii() else text.translate(_readings()[0])
 
 
 def _ascii_digits(text: str) -> str:
     """The decimal digits of ``text`` as ASCII, everything else dropped."""
-    return "".join(str(unicodedata.decimal(ch)) for ch in text if ch.isdecimal())
+    return _NOT_A_DIGIT.sub("", _as_ascii_digits(text))
 
 
 def my_number_check_digit(first11: str) -> int:
@@ -82,8 +161,7 @@ def is_my_number(value) -> bool:
         return digits is not None and _valid(digits)
     if not isinstance(value, str):
         return False
-    match = _CANDIDATE.match(value)
-    return match is not None and match.end(1) == len(value) and _valid(_ascii_digits(match.group(1)))
+    return find_my_numbers(value) == [(0, len(value))]
 
 
 def _valid(digits: str) -> bool:
@@ -131,33 +209,46 @@ def find_my_numbers(text) -> list[tuple[int, int]]:
         return []
     if not isinstance(text, str):
         return [(0, len(str(text)))] if is_my_number(text) else []
-    if len(text) < 12 or not _has_twelve_digits(text):
+    if len(text) < 12:
         return []
+    if text.isascii():
+        if text.isdigit():
+            return [(0, 12)] if len(text) == 12 and _valid(text) else []
+        found = _spans_in(text)
+    else:
+        decimal, others = _readings()
+        found = _spans_in(text.translate(decimal))
+        for present, table in others:
+            if present.search(text):
+                found += _spans_in(text.translate(table))
     spans: list[list[int]] = []
-    for match in _CANDIDATE.finditer(text):
-        if _valid(_ascii_digits(match.group(1))):
-            start, end = match.span(1)
-            if spans and start < spans[-1][1]:
-                spans[-1][1] = max(spans[-1][1], end)
-            else:
-                spans.append([start, end])
+    for start, end in sorted(found):
+        if spans and start < spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
     return [(s, e) for s, e in spans]
 
 
-def _has_twelve_digits(text: str) -> bool:
-    if text.isascii() and text.isdigit():
-        return len(text) == 12
-    count = 0
-    for _ in _DIGIT.finditer(text):
-        count += 1
-        if count == 12:
-            return True
-    return False
+def _spans_in(text: str) -> list[tuple[int, int]]:
+    """Spans of the 個人番号 in ``text``, whose digits are ASCII (unmerged, may overlap)."""
+    if len(_NOT_A_DIGIT.sub("", text)) < 12:
+        return []
+    found = [match.span(1) for match in _CANDIDATE.finditer(text) if _valid(_NOT_A_DIGIT.sub("", match.group(1)))]
+    for pattern in (_RUN, _THOUSANDS):
+        found += [match.span() for match in pattern.finditer(text) if _valid(_NOT_A_DIGIT.sub("", match.group()))]
+    if found:
+        digests = [match.span() for match in DIGEST.finditer(text)]
+        found = [(s, e) for s, e in found if not any(ds <= s and e <= de for ds, de in digests)]
+    return found
 
 
 def contains_my_number(value) -> bool:
-    """True when ``value`` (text or number) holds a 個人番号 anywhere."""
-    return bool(find_my_numbers(value))
+    """True when ``value`` (text or number) holds a 個人番号 anywhere, also once the character
+    references of HTML (``&#45;``, ``&minus;``) are decoded, as formatted text is published."""
+    if find_my_numbers(value):
+        return True
+    return isinstance(value, str) and "&" in value and bool(find_my_numbers(html.unescape(value)))
 
 
 def find_in_structure(value, path: str = "") -> Iterator[str]:

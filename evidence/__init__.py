@@ -12,20 +12,25 @@ from __future__ import annotations
 
 def init_app(app) -> None:
     import evidence.api  # noqa: F401  (adds its route to the API blueprint)
+    import evidence.case_views  # noqa: F401  (adds the case pages to the evidence blueprint)
+    import evidence.disclosure_views  # noqa: F401  (adds the 本人開示 page to the evidence blueprint)
     import evidence.models  # noqa: F401  (register the tables)
     from common.demo import register_demo
     from common.doctor import register_check
     from common.notify import register_kind
     from common.schedule import register_job
     from common.views import register_panel
-    from evidence import demo, labels, schedule, services, staff, transparency, views
+    from evidence import cases, demo, disclosure, freshness, labels, schedule, services, staff, transparency, views
     from evidence.cli import cli
 
     transparency.init_config(app)
     schedule.init_config(app)
+    freshness.init_config(app)
     labels.register(app)
     app.jinja_env.filters["staff"] = staff.staff_label
     app.jinja_env.globals["access_explanation"] = services.access_explanation
+    cases.register_labels()
+    disclosure.register_labels()
     app.register_blueprint(views.bp)
     app.cli.add_command(cli)
     register_panel(app, views.dashboard_panel)
@@ -35,3 +40,4 @@ def init_app(app) -> None:
     for kind in schedule.KINDS:
         register_kind(app, kind)
     register_check(app, "evidence_log_key", "証跡ログの署名鍵", schedule.check_log_key, order=60)
+    register_check(app, "evidence_feed_freshness", "証跡フィードの受信", freshness.doctor_check, order=61)

@@ -1,4 +1,4 @@
-"""``flask evidence ...``: import, watch, verify, checkpoint, key, check, report, token."""
+"""``flask evidence ...``: import, watch, verify, checkpoint, key, check, report, disclose, freshness, token."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 
 from common import audit
 from common.db import db, unit_of_work, utcnow
+from common.jpdate import format_range
 from evidence import transparency
 from evidence.feeds import KINDS
 
@@ -184,7 +185,7 @@ def check_command(from_, to, fmt, only):
             "create",
             "evidence_check_run",
             None,
-            f"証跡の点検を実行しました({from_ or '最初'}〜{to or '最後'}、"
+            f"証跡の点検を実行しました({format_range(from_, to) if from_ or to else '全期間'}、"
             f"検出 {run.found} 件、うち新規 {sum(run.new.values())} 件、"
             f"解消 {cleared} 件、再検出 {restored} 件)",
         )
@@ -240,11 +241,57 @@ def report_command(assessment_id, from_, to, fmt, out):
             "export",
             "evidence_report",
             assessment_id,
-            f"証跡報告書({fmt})を出力しました: {from_}〜{to}",
+            f"証跡報告書({fmt.upper()})を出力しました: {format_range(from_, to)}",
             after={"sha256": data["manifest"]["report_sha256"], "format": fmt},
         )
         db.session.commit()
     click.echo(f"{out} を出力しました(SHA-256 {data['manifest']['report_sha256']})")
+
+
+@cli.command("disclose")
+@click.argument("subject")
+@click.option("--from", "from_", callback=_date, required=True, help="期間の開始日(YYYY-MM-DD、日本時間)")
+@click.option("--to", callback=_date, required=True, help="期間の終了日(YYYY-MM-DD、日本時間)")
+@click.option("--format", "fmt", type=click.Choice(["pdf", "csv"]), default="pdf", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def disclose_command(subject, from_, to, fmt, out):
+    """Write a resident's access record (本人開示) for a period, as PDF or CSV (audited)."""
+    from evidence.disclosure import DisclosureError, produce
+
+    with audit.acting_as("cli"):
+        try:
+            data, body = produce(subject, from_, to, fmt)
+        except DisclosureError as exc:
+            raise click.ClickException(str(exc)) from exc
+        out.write_bytes(body)
+        db.session.commit()
+    click.echo(
+        f"{out} を出力しました: 操作 {len(data['accesses'])} 件、情報提供等 {len(data['provisions'])} 件({data['period']})"
+    )
+
+
+@cli.command("freshness")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "plain"]),
+    default="text",
+    show_default=True,
+    help="text: 日本語の1行 / plain: key=value(日付はISO形式)",
+)
+def freshness_command(fmt):
+    """One line per system: has its access log arrived on time? Exit 1 when any is overdue."""
+    from evidence.freshness import CadenceError, status
+
+    try:
+        rows = status()
+    except CadenceError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    for row in rows:
+        click.echo(row.plain() if fmt == "plain" else row.line())
+    if any(row.overdue for row in rows):
+        sys.exit(1)
 
 
 def _feeds(_ctx, _param, value):

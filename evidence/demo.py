@@ -41,6 +41,27 @@ def load_demo(options) -> str | None:
                 return f"デモの {kind} フィードを取り込めませんでした: {reasons}"
             stored += result.rows_stored
     run = run_checks(Period(*demo_gen.quarter(end)))
+    _open_demo_case(demo_gen.AFTER_TRANSFER_EVENTS[0][0])
     db.session.commit()
     transparency.after_import(result)  # one checkpoint over the demo's batches
     return f"証跡フィード {stored:,} 件を取り込み、点検で {run.found:,} 件を検出しました"
+
+
+def _open_demo_case(user_id: str) -> None:
+    """The demo's 調査案件: the demo auditor looks into ``user_id`` (accesses after a transfer,
+    in three weeks: marked 繰り返し), from its first finding; the others are suggested."""
+    from common.models import User
+    from evidence import cases
+    from evidence.models import Finding
+
+    auditor = db.session.execute(sa.select(User).where(User.username == "auditor")).scalar_one_or_none()
+    first = db.session.execute(
+        sa.select(Finding.id)
+        .where(Finding.user_id == user_id, Finding.check == "after_transfer")
+        .order_by(Finding.day, Finding.id)
+        .limit(1)
+    ).scalar()
+    if auditor is None or first is None:
+        return
+    case = cases.open_case([first], auditor)
+    cases.add_note(case, "異動後も照会を続けていた理由を、異動前後の所属長に確認している。", auditor)

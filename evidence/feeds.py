@@ -40,7 +40,6 @@ import json
 import logging
 import os
 import re
-import sys
 from collections import deque
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +49,7 @@ from operator import add, attrgetter, itemgetter, le
 from typing import Any, BinaryIO, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from common.mynumber import contains_my_number, is_my_number
+from common.mynumber import contains_my_number, is_my_number, other_digit_characters
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +72,25 @@ DIRECTIONS = ("provide", "inquire")
 PROVISION_RESULTS = ("success", "error")
 RELATIONS = ("self", "household", "relative")
 MEASURES = ("dv_support", "other")
+
+#: how a batch came, by the prefix of its source (evidence.api, evidence.cli, evidence.demo)
+SOURCE_PREFIXES = {"api": "API", "cli": "取込コマンド", "demo": "デモデータ"}
+
+
+def feed_source(source: Any) -> str:
+    """Where a batch came from, as people read it: 「API(JUKI連携)」, 「取込コマンド(access.csv)」,
+    「デモデータ(操作履歴)」 (the demo's file names are the feeds' names)."""
+    from common import labels
+
+    text = "" if source is None else str(source)
+    prefix, _, rest = text.partition(":")
+    if prefix not in SOURCE_PREFIXES or not rest:
+        return text
+    if prefix == "demo":
+        kind = rest.rsplit(".", 1)[0]
+        rest = labels.label(kind, labels.FEED_KIND)
+    return f"{SOURCE_PREFIXES[prefix]}({rest})"
+
 
 MY_NUMBER_REASON = "個人番号と判定される値が含まれています(値は記録しません)"
 
@@ -420,10 +438,9 @@ _TWELVE_DIGITS = b"1" * 12
 
 @functools.cache
 def _other_digit() -> re.Pattern:
-    """Decimal digits beyond ASCII (full-width and every other script), built when first needed."""
-    return re.compile(
-        "[" + "".join(re.escape(chr(c)) for c in range(0x80, sys.maxunicode + 1) if chr(c).isdecimal()) + "]"
-    )
+    """Digits beyond ASCII (full-width, every other script, circled, kanji numerals: what the
+    個人番号 detector reads as digits), built when first needed."""
+    return re.compile("[" + re.escape(other_digit_characters()) + "]")
 
 
 def _text_problem(value: str) -> str | None:

@@ -47,7 +47,7 @@ import sqlalchemy as sa
 from common import audit
 from common.db import db, utcnow
 from common.mynumber_guard import mask_my_numbers
-from evidence.feeds import FIELDS, KINDS, TOKYO, AccessColumns, FeedParser, RowError
+from evidence.feeds import FIELDS, KINDS, TOKYO, AccessColumns, FeedParser, RowError, feed_source
 from evidence.models import GENESIS_HASH, ROW_MODELS, FeedBatch
 
 log = logging.getLogger(__name__)
@@ -263,7 +263,7 @@ def _import_feed(kind, stream, *, source, filename, fmt, skip_invalid, system_co
         "import",
         "evidence_batch",
         sealed["id"],
-        f"証跡フィード({kind})を取り込みました: {source} 保存 {result.rows_stored} 件、"
+        f"{_feed_words(kind, source)}を取り込みました: 保存 {result.rows_stored} 件、"
         f"重複 {result.duplicates} 件、除外 {bad_rows} 件",
         after={
             "kind": kind,
@@ -390,13 +390,21 @@ def _refresh_statistics(conn, engine: type[Writer], kind: str, rows: int) -> Non
         engine.analyze(conn, tables)
 
 
+def _feed_words(kind: str, source: str) -> str:
+    """「証跡フィード「操作履歴」(取込コマンド(access.csv))」: the audit summary names the feed
+    and its source as people read them, never by their codes."""
+    from common import labels
+
+    return f"証跡フィード「{labels.label(kind, labels.FEED_KIND)}」({feed_source(source)})"
+
+
 def _audit_rejected(result: ImportResult, actor) -> None:
     reasons = sorted({e.reason for e in result.errors[:50]})[:5]
     audit.record(
         "import",
         "evidence_feed",
         None,
-        f"証跡フィード({result.kind})を受け付けませんでした: {result.source} 不備 {result.errors_total} 件",
+        f"{_feed_words(result.kind, result.source)}を受け付けませんでした: 不備 {result.errors_total} 件",
         after={
             "kind": result.kind,
             "source": result.source,

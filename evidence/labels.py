@@ -10,6 +10,7 @@ from common import labels
 from evidence.checks import CHECKS
 from evidence.explain import ACTION_LABELS, RELATION_LABELS
 from evidence.explanations import MEASURE_LABELS
+from evidence.feeds import feed_source
 from evidence.forms import param_label, param_text
 from evidence.models import DECISIONS, SEVERITIES
 
@@ -34,21 +35,6 @@ FINDING_STATES = {
     "cleared": "解消(再点検で該当なし)",
     **DECISIONS,
 }
-#: how a batch came, by the prefix of its source (evidence.api, evidence.cli, evidence.demo)
-SOURCE_PREFIXES = {"api": "API", "cli": "取込コマンド", "demo": "デモデータ"}
-
-
-def feed_source(source: Any) -> str:
-    """Where a batch came from, as people read it: 「API(JUKI連携)」, 「取込コマンド(access.csv)」,
-    「デモデータ(操作履歴)」 (the demo's file names are the feeds' names)."""
-    text = "" if source is None else str(source)
-    prefix, _, rest = text.partition(":")
-    if prefix not in SOURCE_PREFIXES or not rest:
-        return text
-    if prefix == "demo":
-        kind = rest.rsplit(".", 1)[0]
-        rest = labels.label(kind, labels.FEED_KIND)
-    return f"{SOURCE_PREFIXES[prefix]}({rest})"
 
 
 def _params(value: Any, check: Any) -> str:

@@ -27,7 +27,7 @@ from flask import current_app
 from common import audit
 from common.db import db, utcnow
 from common.doctor import Result, private_file_problem
-from common.jpdate import format_date
+from common.jpdate import format_date, format_range
 from common.notify import Kind, Notice, page_url, users_of_departments, users_with_roles
 from common.schedule import claim_day
 from evidence import transparency
@@ -94,7 +94,7 @@ def daily_checks(today: date) -> str | None:
         "create",
         "evidence_check_run",
         None,
-        f"証跡の点検を実行しました({period.start}〜{period.end}、検出 {run.found} 件、うち新規 {new} 件、"
+        f"証跡の点検を実行しました({format_range(period.start, period.end)}、検出 {run.found} 件、うち新規 {new} 件、"
         f"解消 {sum(run.cleared.values())} 件、再検出 {sum(run.restored.values())} 件)",
     )
     db.session.commit()

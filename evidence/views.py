@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import RadioField, TextAreaField
@@ -15,10 +15,10 @@ from common import audit
 from common.auth import requires
 from common.confirm import Confirmation, confirmation_page, confirmed
 from common.db import db
-from common.forms import NoMyNumber
+from common.forms import ConfirmForm, NoMyNumber
 from common.jpdate import format_month_day, format_range, parse_date
 from common.params import page_number
-from evidence import services
+from evidence import cases, services
 from evidence.checks import CHECKS, save_settings, settings_for
 from evidence.forms import check_settings_form, param_label, param_text
 from evidence.labels import FINDING_STATES
@@ -62,8 +62,28 @@ def dashboard():
         {k: c.title for k, c in CHECKS.items()},
     )
     return render_template(
-        "evidence/dashboard.html", status=status, counts=counts, checks=CHECKS, chart=chart, series=list(CHECKS)
+        "evidence/dashboard.html",
+        status=status,
+        counts=counts,
+        checks=CHECKS,
+        chart=chart,
+        series=list(CHECKS),
+        repeated=cases.repeated_users(),
+        open_cases=cases.open_case_count(),
+        freshness=_freshness(),
     )
+
+
+def _freshness():
+    """The feeds' freshness for the dashboard (None, with the reason logged, when the cadence
+    setting cannot be read: the dashboard still shows)."""
+    from evidence.freshness import CadenceError, status
+
+    try:
+        return status()
+    except CadenceError:
+        current_app.logger.exception("feed cadence setting")
+        return None
 
 
 def _finding_filter(problems: list[str]) -> services.FindingFilter:
@@ -135,6 +155,8 @@ def findings():
         severities=SEVERITIES,
         typed={"from": request.args.get("from", ""), "to": request.args.get("to", "")},
         problems=problems,
+        repeated=cases.repeated_users(),
+        in_cases=cases.findings_in_cases(f.id for f in rows),
     ), (400 if problems else 200)
 
 
@@ -149,7 +171,15 @@ def finding(finding_id):
 def _finding_page(item, form, status=200):
     ctx = services.finding_context(item)
     return render_template(
-        "evidence/finding.html", f=item, ctx=ctx, form=form, check=CHECKS[item.check], severities=SEVERITIES
+        "evidence/finding.html",
+        f=item,
+        ctx=ctx,
+        form=form,
+        check=CHECKS[item.check],
+        severities=SEVERITIES,
+        case_form=ConfirmForm(formdata=None),
+        in_case=cases.findings_in_cases([item.id]).get(item.id),
+        user_case=cases.open_case_for(item.user_id) if item.user_id else None,
     ), status
 
 

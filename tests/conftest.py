@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
 
 from app import create_app, database_url
 from common.db import db
@@ -26,6 +27,12 @@ from pia import procedure
 from pia.assessments import services
 from pia.assessments.demo_data import load_demo_documents
 from pia.assessments.models import Affair
+
+# The suite shares two CPUs with the browser and the databases: generating examples may be
+# slow for a while, which says nothing about the code under test (the properties still run
+# their full number of examples).
+settings.register_profile("hyoka", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("hyoka")
 
 #: the ten wards of the demo city (each has a 戸籍住民課 that uses the 住基 systems)
 WARDS = ["中央区", "北区", "東区", "白石区", "厚別区", "豊平区", "清田区", "南区", "西区", "手稲区"]

@@ -24,6 +24,7 @@ from datetime import date
 from typing import Any
 
 from common.jpdate import format_date
+from common.mynumber import find_in_structure
 from common.timeutil import today_jst
 from pia import procedure
 from pia.assessments.models import AssessmentVersion, InvalidTransition
@@ -226,6 +227,32 @@ def required_items(version: AssessmentVersion) -> Iterator[CheckItem]:
             )
         else:
             yield passed(f"required:{section.key}", label, GROUP_REQUIRED)
+
+
+GROUP_MY_NUMBER = "個人番号"
+
+
+@register
+def no_my_number(version: AssessmentVersion) -> Iterator[CheckItem]:
+    """Nothing in the document holds a 個人番号, in any shape, as it will be published.
+
+    The forms refuse one as it is typed; this looks again at everything the version will
+    publish (whatever put it there: an import, an older rule, a direct write to the
+    database), so that neither 提出 nor 公表 can carry one out."""
+    schema = schema_of(version)
+    label = "評価書に個人番号が記載されていない"
+    found = [path.replace(".", "/") for path in find_in_structure(checked_document(version))]
+    if not found:
+        yield passed("my_number", label, GROUP_MY_NUMBER)
+        return
+    problems = []
+    for path in found:
+        try:
+            where = quoted(schema, path)
+        except KeyError:
+            where = "評価書の記載"
+        problems.append(f"{where}に個人番号と判定される番号が含まれています。削除してください。")
+    yield failed("my_number", label, GROUP_MY_NUMBER, problems, found[0])
 
 
 # --------------------------------------------------------------------------- 記載の一貫性

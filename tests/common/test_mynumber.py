@@ -89,3 +89,87 @@ def test_what_is_left_alone():
         "令和8年12月3日",
     ):
         assert find_my_numbers(text) == [], text
+
+
+def test_no_digit_after_the_last_one_the_detector_reads():
+    from common import mynumber
+
+    last = max(c for c in range(0x80, sys.maxunicode + 1) if unicodedata.digit(chr(c), None) is not None)
+    assert last <= mynumber._LAST_DIGIT
+
+
+# Shapes seen in the wild or tried by testers; each holds VALID (123456789018).
+OTHER_SHAPES = (
+    "1234/5678/9018",
+    "1234／5678／9018",
+    "1234_5678_9018",
+    "123,456,789,018",
+    "1234,5678,9018",
+    "1234、5678、9018",
+    "1 2 3 4 5 6 7 8 9 0 1 8",
+    "(1234)5678-9018",
+    "（1234）5678－9018",
+    "1234 567 89018",
+    "12-3456-7890-18",
+    "1234~5678~9018",
+    "1234*5678*9018",
+    "1234 - 5678 - 9018",
+    "1234\\-5678\\-9018",
+    "**1234**5678 9018",
+    "一二三四五六七八九〇一八",
+    "一二三四 五六七八 九〇一八",
+    "①②③④⑤⑥⑦⑧⑨⓪①⑧",
+    "⑴⑵⑶⑷⑸⑹⑺⑻⑼⓪⑴⑻",
+)
+
+
+def test_digits_grouped_any_way_are_found():
+    for shape in OTHER_SHAPES:
+        text = f"申請者の番号は{shape}です。"
+        spans = find_my_numbers(text)
+        assert spans, shape
+        found = text[spans[0][0] : spans[0][1]]
+        assert found.strip("()（）*") in shape and contains_my_number(text), shape
+
+
+def test_character_references_are_read_as_the_published_text_reads():
+    for text in ("1234&#45;5678&#45;9018", "1234&minus;5678&#x2212;9018", "&#49;&#50;&#51;4 5678 9018"):
+        assert contains_my_number(text), text
+    assert not contains_my_number("1234&#45;5678&#45;9010")
+
+
+def test_marks_of_another_kind_beside_a_number_do_not_hide_it():
+    for text in (
+        "ab123456789018",
+        "①123456789018",
+        "一123456789018",
+        "第十一 1234 5678 9018",
+        "123456789018¹",
+        "⑵1234-5678-9018",
+    ):
+        assert contains_my_number(text), text
+
+
+def test_grouped_any_way_but_not_twelve_digits_is_left_alone():
+    for text in (
+        "2026/12/03 12:34",
+        "〒060-8611 札幌市中央区北1条西2丁目",
+        "1,234,567円",
+        "第1条、第2条、第3条",
+        "第一二三四条",
+        "1 2 3 4 5 6 7 8 9 0 1 8 9",  # thirteen digits
+        "1234/5678/9010",  # wrong check digit
+        "TEL 011-211-2111 FAX 011-218-5166",
+        # the keys of findings: a staff id and a day (the first version of the any-grouping
+        # rule, with / as a separator, found 2 of these in the demo)
+        *(
+            f"u{n:04d}/2025-{month:02d}-{day:02d}"
+            for n in range(0, 300, 7)
+            for month in (1, 4, 12)
+            for day in (1, 15, 31)
+        ),
+        "JUKI/e0001234/2025-04-01",
+        # digests: a SHA-256 of the demo's feed whose hex holds 026490939023
+        "7f51179a79a7e6b7fd09ae19ecb7f29b82f5a27c8b056fd395c026490939023b",
+    ):
+        assert not contains_my_number(text), text

@@ -34,6 +34,11 @@ SHAPES = {
     "en dash": "{a}–{b}–{c}",
     "full stop": "{a}.{b}.{c}",
     "full-width digits": "{A}　{B}　{C}",
+    "slashes": "{a}/{b}/{c}",
+    "parentheses": "({a}){b}-{c}",
+    "commas": "{a},{b},{c}",
+    "読点": "{a}、{b}、{c}",
+    "markdown escapes": "{a}\\-{b}\\-{c}",
 }
 
 

@@ -291,6 +291,32 @@ def test_publish_is_refused_while_a_check_fails(inventory, make_assessment, as_r
     assert db.session.get(AssessmentVersion, draft.id).status == "submitted"
 
 
+@pytest.mark.parametrize("written", ["1234&#45;5678&#45;9018", "1234/5678/9018", "一二三四五六七八九〇一八"])
+def test_a_number_written_into_the_database_stops_submit_and_publish(inventory, make_assessment, as_role, written):
+    """The forms refuse a 個人番号; one put into the document some other way (here by a
+    database administrator, in a shape the forms of an older release let through) is still
+    found before the version leaves the house."""
+    assessment = make_assessment("juki")
+    draft = services.start_draft(assessment, actor=None, changes={"basic/other_bodies": "-(字句の修正)"})
+    db.session.commit()
+    document = copy.deepcopy(draft.document)
+    document["basic"]["other_bodies"] = f"照会先 {written}"
+    table = AssessmentVersion.__table__
+    db.session.execute(sa.update(table).where(table.c.id == draft.id).values(document=document))
+    db.session.commit()
+    db.session.expire_all()
+    item = _failed(checklist.run(db.session.get(AssessmentVersion, draft.id), on=date(2026, 4, 1)))["my_number"]
+    assert item.path == "basic/other_bodies"
+    assert item.problems and "個人番号と判定される番号が含まれています" in item.problems[0]
+    officer = as_role("officer")
+    response = officer.post(f"/versions/{draft.id}/transition/submit", data={"on": "2026-04-01", "confirm": "yes"})
+    assert response.status_code == 400
+    assert "提出できません" in response.text and "個人番号と判定される番号" in response.text
+    assert written not in response.text
+    db.session.expire_all()
+    assert db.session.get(AssessmentVersion, draft.id).status == "draft"
+
+
 # --------------------------------------------------------------------------- pages and CLI
 
 

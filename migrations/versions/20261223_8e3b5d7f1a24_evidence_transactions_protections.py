@@ -6,7 +6,7 @@ feeds (triggers refuse UPDATE and DELETE). The assignments feed gains the option
 ``display_name`` (added with ``ADD COLUMN``: no table rebuild, the table's triggers stay).
 
 Revision ID: 8e3b5d7f1a24
-Revises: 5d1e0c7a9b3f
+Revises: 6cea575a7d4e
 Create Date: 2026-12-22 09:00:00.000000
 
 """
@@ -19,7 +19,7 @@ from common.db import drop_guard_sql, guard_sql
 
 # revision identifiers, used by Alembic.
 revision = "8e3b5d7f1a24"
-down_revision = "5d1e0c7a9b3f"
+down_revision = "6cea575a7d4e"
 branch_labels = None
 depends_on = None
 
