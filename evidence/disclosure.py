@@ -27,8 +27,9 @@ from common.jpdate import format_date, format_datetime, format_range
 from common.mynumber import REFUSED as MY_NUMBER_REFUSED
 from common.mynumber import contains_my_number
 from common.timeutil import JST
-from evidence.checks import day_start_utc
+from evidence.checks import day_start_utc, explanation_rules
 from evidence.explain import ACTION_LABELS
+from evidence.explanations import explain_access
 from evidence.models import AccessEvent, Assignment, Provision
 
 #: show the staff account of each access (department only when unset): app config
@@ -59,6 +60,13 @@ ACCESS_COLUMNS = [
     Column("staff", "職員の識別番号", "取り扱った職員の識別番号です。"),
     Column("system", "システム", "取り扱いに使われた業務システムです。"),
     Column("action", "取り扱いの内容", "照会(画面での閲覧)、印刷、出力、更新などの別です。"),
+    Column(
+        "reason",
+        "理由となった手続",
+        "その取り扱いの理由となった、窓口や届出などの手続です(取り扱った部署がその前後の開庁日に"
+        "受け付けたもの)。「見当たりません」は、理由となる手続の記録が見つからなかったことを示し、"
+        "市が内容を確認します。「―」は、手続との照合の対象でない取り扱いです。",
+    ),
 ]
 PROVISION_COLUMNS = [
     Column("at", "日時", "情報のやり取りが行われた日時です(日本時間)。"),
@@ -130,6 +138,7 @@ def access_rows(subject_id: str, start: date, end: date) -> list[dict]:
     )
     assignments = departments(e.user_id for e in events)
     names = dict(db.session.execute(sa.select(System.code, System.name)).all())
+    rules = explanation_rules()
     rows = []
     for e in events:
         day = e.occurred_at.astimezone(JST).date()
@@ -140,9 +149,23 @@ def access_rows(subject_id: str, start: date, end: date) -> list[dict]:
                 "staff": e.user_id,
                 "system": names.get(e.system, e.system),
                 "action": action_text(e.action, e.result),
+                "reason": reason_text(
+                    explain_access(rules, e.system, e.user_id, e.subject_id, e.occurred_at, e.action)
+                ),
             }
         )
     return rows
+
+
+def reason_text(explanation) -> str:
+    """The transaction that explains an access, as the resident reads it: 「2025年4月3日 転入届」;
+    「見当たりません」 when none does; 「―」 when the access is not matched with transactions."""
+    if explanation.explained is None:
+        return "―"
+    if not explanation.explained or explanation.transaction is None:
+        return "見当たりません"
+    t = explanation.transaction
+    return f"{format_date(t.occurred_at.astimezone(JST).date())} {t.kind}"
 
 
 def provision_rows(subject_id: str, start: date, end: date) -> list[dict]:

@@ -65,6 +65,7 @@ def test_rows_are_exact(planted):
             "staff": "u1",
             "system": "既存住基システム",
             "action": "照会",
+            "reason": "―",
         },
         {
             "at": "2025年4月2日 10:15",
@@ -72,6 +73,7 @@ def test_rows_are_exact(planted):
             "staff": "u1",
             "system": "既存住基システム",
             "action": "印刷",
+            "reason": "―",
         },
         {
             "at": "2025年4月3日 09:00",
@@ -79,6 +81,7 @@ def test_rows_are_exact(planted):
             "staff": "u2",
             "system": "既存住基システム",
             "action": "更新(システムにより実行されず)",
+            "reason": "―",
         },
         {
             "at": "2025年4月3日 23:59",
@@ -86,6 +89,7 @@ def test_rows_are_exact(planted):
             "staff": "u3",
             "system": "既存住基システム",
             "action": "出力",
+            "reason": "―",
         },
     ]
     assert disclosure.provision_rows("S1", *PERIOD) == [
@@ -110,17 +114,35 @@ def test_rows_are_exact(planted):
     ]
 
 
+def test_each_access_names_the_transaction_that_explains_it(planted, feed):
+    """With the system's transactions fed, each access names its reason: u1's look-ups of S1
+    by the 転入届 北区 received the day before; u2 (保険年金課) and u3 (no assignment) by none."""
+    feed(
+        "transactions",
+        "transaction_id,occurred_at,system,department,kind,subject_id,user_id\n"
+        "T100,2025-03-31T16:30:00+09:00,JUKI,北区戸籍住民課,転入届,S1,u9\n"
+        "T101,2025-04-02T09:00:00+09:00,JUKI,中央区戸籍住民課,住民票の写し交付,S1,\n"
+        "T102,2025-04-02T09:00:00+09:00,JUKI,保険年金課,国民健康保険の資格取得,S2,\n",
+    )
+    assert [r["reason"] for r in disclosure.access_rows("S1", *PERIOD)] == [
+        "2025年3月31日 転入届",
+        "2025年3月31日 転入届",
+        "見当たりません",
+        "見当たりません",
+    ]
+
+
 def test_csv_is_exact_and_leaves_staff_out_by_default(planted):
     data, body = disclosure.produce("S1", *PERIOD, "csv")
     assert body.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows[1] == ["対象者の番号", "S1"] and rows[2] == ["期間", "2025年4月1日～2025年4月3日"]
-    assert rows[5] == ["日時", "取り扱った部署", "システム", "取り扱いの内容"]
+    assert rows[5] == ["日時", "取り扱った部署", "システム", "取り扱いの内容", "理由となった手続"]
     assert rows[6:10] == [
-        ["2025年4月1日 00:30", "北区戸籍住民課", "既存住基システム", "照会"],
-        ["2025年4月2日 10:15", "北区戸籍住民課", "既存住基システム", "印刷"],
-        ["2025年4月3日 09:00", "保険年金課", "既存住基システム", "更新(システムにより実行されず)"],
-        ["2025年4月3日 23:59", "(所属の記録なし)", "既存住基システム", "出力"],
+        ["2025年4月1日 00:30", "北区戸籍住民課", "既存住基システム", "照会", "―"],
+        ["2025年4月2日 10:15", "北区戸籍住民課", "既存住基システム", "印刷", "―"],
+        ["2025年4月3日 09:00", "保険年金課", "既存住基システム", "更新(システムにより実行されず)", "―"],
+        ["2025年4月3日 23:59", "(所属の記録なし)", "既存住基システム", "出力", "―"],
     ]
     assert rows[12] == ["日時", "区分", "相手方", "情報の項目", "根拠規定の項番"]
     assert len(rows) == 15 and rows[13][2] == "札幌市国民健康保険"
@@ -149,7 +171,7 @@ def test_csv_defuses_formulas(feed):
 def test_staff_shown_when_configured(planted, app_config):
     _data, body = disclosure.produce("S1", *PERIOD, "csv")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-    assert rows[5] == ["日時", "取り扱った部署", "職員の識別番号", "システム", "取り扱いの内容"]
+    assert rows[5] == ["日時", "取り扱った部署", "職員の識別番号", "システム", "取り扱いの内容", "理由となった手続"]
     assert rows[6][2] == "u1"
 
 
