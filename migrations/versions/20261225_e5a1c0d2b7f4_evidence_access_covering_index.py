@@ -35,4 +35,6 @@ def upgrade():
 
 def downgrade():
     op.drop_index("ix_evidence_access_user_time", table_name="evidence_access")
-    op.create_index("ix_evidence_access_user_time", "evidence_access", ["system", "user_id", "occurred_at"], unique=False)
+    op.create_index(
+        "ix_evidence_access_user_time", "evidence_access", ["system", "user_id", "occurred_at"], unique=False
+    )
