@@ -843,8 +843,10 @@ def check_dormant_grant(period: Period, cfg: CheckSettings, store: _FindingStore
     days = int(cfg.params.get("days", 90))
     as_of = period.as_of
     since = as_of - timedelta(days=days)
-    # only systems whose access feed reaches back far enough to tell
-    covered = sa.select(d.c.system).group_by(d.c.system).having(sa.func.min(d.c.day) <= since)
+    # only systems whose access feed reaches back far enough to tell: one user-day on or
+    # before ``since`` is enough (an EXISTS on the summary's key, not a min() over all of it)
+    early = AccessDay.__table__.alias("early")
+    covered = sa.exists().where(early.c.system == g.c.system, early.c.day <= since)
     last_use = (
         sa.select(sa.func.max(d.c.day))
         .where(d.c.system == g.c.system, d.c.user_id == g.c.user_id, d.c.day <= as_of)
@@ -854,7 +856,7 @@ def check_dormant_grant(period: Period, cfg: CheckSettings, store: _FindingStore
         effective(g, GRANT_KEY),
         grant_active_on(g, sa.literal(as_of, sa.Date)),
         g.c.granted_at <= since,
-        g.c.system.in_(covered),
+        covered,
         ~sa.exists().where(d.c.system == g.c.system, d.c.user_id == g.c.user_id, d.c.day > since, d.c.day <= as_of),
     )
     out: dict[str, dict] = {}
