@@ -62,7 +62,7 @@ def load(rows: Iterator[tuple]) -> tuple[int, float]:
     import sqlalchemy as sa
 
     from common.db import db
-    from evidence.ingest import refresh_access_days
+    from evidence.ingest import SQLITE_CACHE_KIB, refresh_access_days
     from evidence.models import FeedBatch
 
     t = time.perf_counter()
@@ -79,8 +79,10 @@ def load(rows: Iterator[tuple]) -> tuple[int, float]:
                 copy.write_row((batch.id, *row))
                 n += 1
     else:
-        sql = f"INSERT INTO evidence_access (batch_id, {COLUMNS}) VALUES ({', '.join(['?'] * 10)})"
+        # the page cache an access import sets (evidence.ingest): the index pages stay hot
         cur = raw.cursor()
+        cur.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+        sql = f"INSERT INTO evidence_access (batch_id, {COLUMNS}) VALUES ({', '.join(['?'] * 10)})"
         chunk: list[tuple] = []
         for row in rows:
             chunk.append((batch.id, row[0], row[1].strftime("%Y-%m-%d %H:%M:%S.000000"), *row[2:]))

@@ -783,7 +783,9 @@ def _user_day_select(check: str, cfg: CheckSettings, d, **details) -> sa.Select:
     """SELECT of user-day findings over the summary ``d`` grouped by (user_id, day), in
     FINDING_COLUMNS order (for :meth:`_FindingStore.select`): key ``user/YYYY-MM-DD``, the
     systems of the user-day, the facts ``details``."""
-    day_text = sa.func.to_char(d.c.day, "YYYY-MM-DD") if _dialect() == "postgresql" else d.c.day
+    # SQLite stores the date as its 'YYYY-MM-DD' text already; a cast keeps ``+`` a string
+    # concatenation (a Date operand would make it a numeric addition)
+    day_text = sa.func.to_char(d.c.day, "YYYY-MM-DD") if _dialect() == "postgresql" else sa.cast(d.c.day, sa.String)
     return sa.select(
         sa.literal(check).label("check"),
         (d.c.user_id + sa.literal("/") + day_text).label("key"),
