@@ -5,7 +5,9 @@
 Ours: ``evidence.ingest.import_feed`` — parse, validate, store, per-user-day summary, hash
 chain and planner statistics, one transaction. Baseline, same machine, same run, same table
 (same columns and indexes): SQLite — ``csv.reader`` + plain ``sqlite3`` ``executemany``;
-PostgreSQL — psycopg ``COPY`` of the file. Each measurement runs in its own process, so the
+PostgreSQL — psycopg ``COPY`` of the file. ``--grow N`` instead imports N batches of
+``--rows`` events one after the other into one store and prints the last against the first
+(the tenth million into nine: ``--rows 1000000 --grow 10``). Each measurement runs in its own process, so the
 peak memory (``ru_maxrss``) is that of the import alone. Prints the figures and the ratios.
 """
 
@@ -25,6 +27,7 @@ from _pg import ensure_database
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 
 def _app(url: str):
@@ -177,6 +180,43 @@ def bench_engine(label: str, url: str, path: str, rows: int, repeat: int = 1) ->
     return {"ours": ours, "baseline": base, "ratio": ours_rate / base_rate}
 
 
+def write_batch_csv(path: Path, rows: int, k: int) -> Path:
+    """The ``k``-th (from 0) batch of ``rows`` events for ``--grow``: its own event ids, over
+    the quarter ``k`` quarters after April 2025 (a store grows with newer days)."""
+    from datetime import date, timedelta
+
+    import _events
+
+    start = date(2025, 4, 1) + timedelta(days=91 * k)
+    days = _events.year_days(start, start + timedelta(days=90))
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(_events.COLUMNS.split(", "))
+        for row in _events.iter_rows(rows, days, first_id=k * rows):
+            writer.writerow([row[0], row[1].isoformat(), *("" if v is None else v for v in row[2:])])
+    return path
+
+
+def bench_growth(label: str, url: str, tmp: Path, rows: int, batches: int) -> None:
+    """Import ``batches`` batches of ``rows`` events one after the other into one store
+    (each in its own process, through the import service); prints each and the last
+    against the first (target: at most 1.3x)."""
+    fresh_db(url)
+    times = []
+    for k in range(batches):
+        path = write_batch_csv(tmp / f"batch{k}.csv", rows, k)
+        r = _child("ours", url, str(path))
+        path.unlink()
+        assert r["rows"] == rows, r
+        times.append(r["seconds"])
+        print(f"[{label}] batch {k + 1} ({rows:,} events into {k * rows:,}): {r['seconds']:.1f} s", flush=True)
+    print(
+        f"[{label}] importing batch {batches} into {(batches - 1) * rows:,} events vs the first: "
+        f"{times[-1]:.1f} s / {times[0]:.1f} s = {times[-1] / times[0]:.2f}x (target <= 1.3x)",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -189,6 +229,13 @@ def main() -> None:
         help="run ours and the baseline alternately N times, keep the best of "
         "each (a shared machine's load comes and goes)",
     )
+    parser.add_argument(
+        "--grow",
+        type=int,
+        default=0,
+        help="instead: import N batches of --rows events one after the other into one store and compare "
+        "the last with the first (e.g. --rows 1000000 --grow 10: the tenth million into nine)",
+    )
     parser.add_argument("--child")
     parser.add_argument("--url")
     parser.add_argument("--file")
@@ -196,6 +243,15 @@ def main() -> None:
     if args.child:
         func = {"ours": run_ours, "baseline_sqlite": run_baseline_sqlite, "baseline_pg": run_baseline_pg}[args.child]
         print(json.dumps(func(args.url, args.file)))
+        return
+    if args.grow:
+        with tempfile.TemporaryDirectory() as tmp:
+            bench_growth(
+                "SQLite", f"sqlite:///{args.sqlite or Path(tmp) / 'grow.sqlite3'}", Path(tmp), args.rows, args.grow
+            )
+            if args.pg:
+                ensure_database(args.pg)
+                bench_growth("PostgreSQL", args.pg, Path(tmp), args.rows, args.grow)
         return
     from evidence.demo_gen import write_access_csv
 

@@ -81,7 +81,9 @@ class AccessEvent(db.Model):
     __tablename__ = "evidence_access"
     __table_args__ = (
         sa.UniqueConstraint("system", "event_id", name="uq_evidence_access_system_event"),
-        sa.Index("ix_evidence_access_user_time", "system", "user_id", "occurred_at"),
+        # result and event_id too: the event checks read the events of their candidate
+        # user-days from this index alone (migration e5a1c0d2b7f4)
+        sa.Index("ix_evidence_access_user_time", "system", "user_id", "occurred_at", "result", "event_id"),
         sa.Index("ix_evidence_access_user_subject", "user_id", "subject_id"),
     )
 

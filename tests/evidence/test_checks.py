@@ -373,3 +373,21 @@ def test_the_demo_moved_to_a_load_day_plants_the_same_violations(app, juki, depa
     quarter = Period(*demo_gen.quarter(end))
     run_checks(quarter)
     assert _keys(stored_findings(quarter)) == _expected(end)
+
+
+def test_user_day_findings_are_one_per_user_day_over_the_limit(demo_feeds):
+    """bulk_access stores its findings set-based: one per user-day over the limit, keyed
+    ``user/YYYY-MM-DD``, with the most subjects of that user-day's systems."""
+    from evidence.models import AccessDay
+
+    save_settings("bulk_access", enabled=True, severity=None, params={"subjects": 1})
+    run_checks(QUARTER, only=["bulk_access"])
+    expected: dict[str, int] = {}
+    for row in db.session.query(AccessDay):
+        key = f"{row.user_id}/{row.day.isoformat()}"
+        expected[key] = max(expected.get(key, 0), row.subjects)
+    expected = {key: n for key, n in expected.items() if n > 1}
+    found = {f["key"]: f for f in stored_findings(QUARTER, only=["bulk_access"])}
+    assert len(expected) > 100 and set(found) == set(expected)
+    assert all(found[key]["details"]["subjects"] == n for key, n in expected.items())
+    assert all(f["system"] == "JUKI" and f["details"]["limit"] == 1 for f in found.values())
