@@ -61,7 +61,7 @@ def test_an_auditor_opens_fills_and_concludes_a_case(as_role, findings, make_use
     suggested = {fid for (ev, _), fid in findings.items() if ev in ("e2", "e3")}
     for fid in suggested:
         assert f'name="finding_id" value="{fid}"' in page
-    assert f'value="{findings[("e4", "no_grant")]}"' not in page
+    assert f'name="finding_id" value="{findings[("e4", "no_grant")]}"' not in page
     assert auditor.post(f"/evidence/cases/{case.id}/findings", data={"finding_id": [str(e2)]}).status_code == 302
     assert f'name="finding_id" value="{e2}"' not in auditor.get(f"/evidence/cases/{case.id}").text
     # the finding's page now points to its case
