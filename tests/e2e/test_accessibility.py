@@ -330,6 +330,42 @@ def test_no_serious_violation(page, live_server, subjects, signed_in, role, name
     assert not violations, _describe(f"{role} {path}", violations)
 
 
+#: pages reached by pressing a button on a main page: (role, page, button) -> what it shows;
+#: forms are sent without the browser's own checks (novalidate) so the server's errors show
+AFTER_A_CLICK: dict[str, tuple[str, str, str, str]] = {
+    "officer-delete-version-confirmation": ("officer", "/versions/{draft}", "この版を削除", "を削除します"),
+    "officer-new-affair-errors": ("officer", "/affairs/new", "登録してしきい値判断へ進む", "入力"),
+    "officer-new-assessment-errors": ("officer", "/assessments/new", "作成する", "入力"),
+    "admin-new-user-errors": ("admin", "/admin/users/new", "保存する", "入力"),
+}
+
+
+@pytest.mark.parametrize("case", list(AFTER_A_CLICK))
+def test_no_serious_violation_after_a_click(page, live_server, subjects, signed_in, case):
+    """Confirmation pages and forms returned with errors (nothing is changed: the
+    confirmation is not given, the forms are empty)."""
+    role, path, button, shown = AFTER_A_CLICK[case]
+    signed_in(role)
+    path = path.format(**subjects.__dict__)
+    page.goto(f"{live_server}{path}")
+    page.evaluate("document.querySelectorAll('form').forEach(f => f.setAttribute('novalidate', ''))")
+    page.get_by_role("main").get_by_role("button", name=button, exact=True).first.click()
+    page.wait_for_load_state("load")
+    assert shown in page.locator("main").inner_text(), f"{case}: the page after the click is not the expected one"
+    if case.endswith("-errors"):
+        # each field marked invalid is described by its error message (read out on reaching it)
+        fields = page.evaluate(
+            """() => [...document.querySelectorAll('main [aria-invalid="true"]')].map(el => ({
+                name: el.name, explained: (el.getAttribute('aria-describedby') || '').split(' ').some(id => {
+                    const e = id && document.getElementById(id);
+                    return !!e && e.getAttribute('role') === 'alert' && e.textContent.trim() !== ''; })}))"""
+        )
+        assert fields, f"{case}: no field is marked invalid"
+        assert all(f["explained"] for f in fields), fields
+    violations = [v for v in _violations(page) if v["impact"] in COUNTED]
+    assert not violations, _describe(f"{role} {path} after pressing {button}", violations)
+
+
 def test_the_check_fails_on_a_serious_violation(page, live_server):
     """The check itself: a page with an unlabelled field and an empty button is refused."""
     page.goto(f"{live_server}/login")
