@@ -5,6 +5,11 @@ output of ``dot`` is parsed and rebuilt from an allow-list of SVG elements and
 attributes (no script, no style, no event handler, no external reference; links only to
 paths of this site). Results are cached by the hash of the DOT source, so an unchanged
 inventory is drawn once per process.
+
+For screen readers the drawing is a labelled group (not an image: it holds links): a
+system that links to its page is named by the text it shows (name and code), Graphviz's
+``<title>`` elements (its node ids) are dropped, and an element with a tooltip but no link
+(a connection, an outside party) becomes a plain group whose ``<title>`` is the tooltip.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ CACHE_SIZE = 64
 FONT = "IPAexGothic"
 
 SVG_NS = "http://www.w3.org/2000/svg"
+#: the accessible name of every diagram
+DIAGRAM_LABEL = "システム構成図"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 
 #: colours per kind of system (市 / 国 / 外部) and for outside parties
@@ -268,30 +275,37 @@ def sanitise_svg(data: bytes | str) -> str:
         raise DiagramError("root is not svg")
     clean = _clean(root)
     clean.set("class", "diagram__svg")
-    clean.set("role", "img")
+    clean.set("role", "group")
+    clean.set("aria-label", DIAGRAM_LABEL)
     ET.register_namespace("", SVG_NS)
     return ET.tostring(clean, encoding="unicode", short_empty_elements=True)
 
 
 def _clean(element: ET.Element) -> ET.Element:
     name = _local(element.tag)
-    out = ET.Element(f"{{{SVG_NS}}}{name}")
+    href = None
+    if name == "a":
+        href = next((v for a, v in element.attrib.items() if _local(a) == "href" and _SAFE_HREF.match(v)), None)
+    # a Graphviz link without an address only carries a tooltip: not a link for anyone
+    out = ET.Element(f"{{{SVG_NS}}}{'g' if name == 'a' and not href else name}")
     for attr, value in element.attrib.items():
         local = _local(attr)
-        if local in ("href",) and name == "a":
-            if _SAFE_HREF.match(value):
+        if local == "href" and name == "a":
+            if value == href:
                 out.set("href", value)
             continue
         if local in _ALLOWED_ATTRIBUTES and _SAFE_VALUE.match(value) and "url(" not in value.lower():
             out.set(local, value)
-    if name == "a":
-        title = element.attrib.get(f"{{{XLINK_NS}}}title") or element.attrib.get("title")
-        if title:
-            out.set("aria-label", title.replace('"', ""))
+    if name == "a" and not href:
+        tooltip = element.attrib.get(f"{{{XLINK_NS}}}title") or element.attrib.get("title")
+        if tooltip:
+            ET.SubElement(out, f"{{{SVG_NS}}}title").text = tooltip
     out.text = element.text
     out.tail = element.tail
     for child in element:
         child_name = _local(child.tag)
+        if child_name == "title":
+            continue  # Graphviz's ids of graph, nodes and edges (s1, s1->s2): no one's words
         if child_name in _ALLOWED_ELEMENTS and child_name != "svg":
             out.append(_clean(child))
         elif child.tail:

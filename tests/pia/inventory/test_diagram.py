@@ -123,3 +123,28 @@ def test_focus_draws_the_neighbourhood_only():
     dot = diagram.build_dot([a, b, c], focus=a)
     assert "システム2" in dot and "システム3" in dot and "システム4" not in dot
     assert 'penwidth="2.5"' in dot
+
+
+def test_svg_is_a_labelled_group_whose_links_are_named_by_their_text():
+    """Screen readers: the drawing holds links, so it is a group (not an image) named
+    システム構成図; a linked system is named by what it shows; a connection or an outside
+    party (a tooltip, no address) is no link but a group titled with the tooltip; Graphviz's
+    node ids are not shown as titles."""
+    import xml.etree.ElementTree as ET
+
+    a, b = _system(1, "JUKI", "既存住基システム"), _system(2, "ZEI", "税務システム")
+    _connect(a, b, flows="異動データ")
+    _connect(a, label="国の中間サーバ", flows="照会")
+    svg = diagram.render_svg(diagram.build_dot([a, b], link=lambda s: f"/inventory/systems/{s.id}"))
+    root = ET.fromstring(svg)
+    ns = {"svg": diagram.SVG_NS}
+    assert root.get("role") == "group" and root.get("aria-label") == "システム構成図"
+    links = root.findall(".//svg:a", ns)
+    assert sorted(link.get("href") for link in links) == ["/inventory/systems/1", "/inventory/systems/2"]
+    for link in links:
+        assert link.get("aria-label") is None
+    shown = {"".join(link.itertext()).strip().replace("\n", "") for link in links}
+    assert shown == {"既存住基システム[JUKI]", "税務システム[ZEI]"}
+    titles = [t.text for t in root.iter(f"{{{diagram.SVG_NS}}}title")]
+    assert "異動データ" in titles and "国の中間サーバ" in titles
+    assert not [t for t in titles if t and (t.startswith(("s1", "s2", "x")) or "->" in t)], titles
