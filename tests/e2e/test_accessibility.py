@@ -63,6 +63,9 @@ PAGES: dict[str, dict[str, str]] = {
         "review-session-form": "/reviews/versions/{draft}/sessions/new",
         "evidence": "/evidence/",
         "findings": "/evidence/findings",
+        "cases": "/evidence/cases",
+        "case": "/evidence/cases/{case}",
+        "disclosure": "/evidence/disclosure",
         "audit-log": "/admin/audit",
         "audit-event": "/admin/audit/{audit_event}",
         "password": "/account/password",
@@ -93,6 +96,8 @@ PAGES: dict[str, dict[str, str]] = {
         "evidence": "/evidence/",
         "findings": "/evidence/findings",
         "finding": "/evidence/findings/{finding}",
+        "cases": "/evidence/cases",
+        "case": "/evidence/cases/{case}",
         "batches": "/evidence/batches",
         "checks": "/evidence/checks",
         "reports": "/evidence/reports",
@@ -147,6 +152,7 @@ class Subjects:
     audit_event: int
     user: int
     check: str
+    case: int  # the demo's open 調査案件
 
 
 _SUBJECTS: dict[str, Subjects] = {}
@@ -188,6 +194,7 @@ def _prepare(live_app) -> Subjects:
     from common.models import AuditEvent, Department, User
     from consultation import services as consultation_services
     from consultation.models import Consultation, Opinion
+    from evidence.cases import Case
     from evidence.models import AccessDay, Finding
     from pia.assessments import services
     from pia.assessments.demo_data import load_demo_documents
@@ -245,6 +252,7 @@ def _prepare(live_app) -> Subjects:
             audit_event=first(sa.select(AuditEvent.id).order_by(AuditEvent.id.desc())),
             user=first(sa.select(User.id).filter_by(username="editor")),
             check=finding.check,
+            case=first(sa.select(Case.id).order_by(Case.id)),
         )
         db.session.commit()
     return subjects
