@@ -91,6 +91,11 @@ def main() -> int:
                 page.context.clear_cookies()
                 _sign_in(page, base, "auditor")
                 _shot(page, f"{base}/evidence/", "evidence")
+                _shot(page, f"{base}/evidence/findings?check=protected_subject", "protected")
+                page.goto(f"{base}/evidence/cases")
+                page.locator("a[href*='/evidence/cases/']").first.click()
+                page.wait_for_load_state("networkidle")
+                _shot(page, page.url, "case")
                 browser.close()
         finally:
             server.terminate()
