@@ -203,6 +203,15 @@ def check_command(from_, to, fmt, only):
             click.echo(f"{name:<24}{_pad(check.title, width)} {run.total[name]:>7} 件 {run.new[name]:>7} 件")
         else:
             click.echo(f"{name:<24}{_pad(check.title, width)} (実行せず)")
+    if "unexplained_access" in run.checks:
+        from evidence.explanations import systems_without_transactions
+
+        unmatched = systems_without_transactions(period)
+        if unmatched:
+            click.echo(
+                f"{CHECKS['unexplained_access'].title}: 受付記録が届いていないため、"
+                f"{'、'.join(unmatched)} は説明の突合は対象外です。"
+            )
     if cleared or restored:
         click.echo(
             f"以前の点検結果のうち {cleared} 件は今回の点検で該当しなくなったため「解消」とし、"

@@ -234,7 +234,13 @@ def check_settings():
             for key, default in check.defaults.items()
         ]
         rows.append((check, cfg, params))
-    return render_template("evidence/checks.html", rows=rows, severities=SEVERITIES)
+    from evidence.checks import Period
+    from evidence.explanations import systems_without_transactions
+    from pia.inventory.models import System
+
+    names = dict(db.session.execute(sa.select(System.code, System.name)).all())
+    unmatched = [names.get(code, code) for code in systems_without_transactions(Period())]
+    return render_template("evidence/checks.html", rows=rows, severities=SEVERITIES, unmatched=unmatched)
 
 
 def _system_choices() -> list[tuple[str, str]]:

@@ -470,3 +470,29 @@ def test_forms_need_the_csrf_token(app, admin):
         assert settings_for("bulk_access").params == {"subjects": 250}
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_list_counts_the_checks_and_names_systems_without_transactions(as_role, feed):
+    from tests.evidence.conftest import access_csv
+
+    page = as_role("auditor").get(URL).text
+    assert f"{len(CHECKS)}種類の点検" in page
+    assert "説明の突合は対象外のシステム" not in page  # no accesses yet: nothing to say
+    feed("access", access_csv("a1,2025-04-01T10:00:00+09:00,JUKI,u1,view,S1,T1,,"))
+    page = as_role("auditor").get(URL).text
+    assert "説明の突合は対象外のシステム: 既存住基システム" in page
+    feed(
+        "transactions",
+        "transaction_id,occurred_at,system,department,kind,subject_id,user_id\n"
+        "T1,2025-04-01T09:00:00+09:00,JUKI,中央区戸籍住民課,転入届,S1,\n",
+    )
+    assert "説明の突合は対象外のシステム" not in as_role("auditor").get(URL).text
+
+
+def test_check_command_says_which_systems_are_not_matched(app, feed):
+    from tests.evidence.conftest import access_csv
+
+    feed("access", access_csv("a1,2025-04-01T10:00:00+09:00,JUKI,u1,view,S1,T1,,"))
+    result = app.test_cli_runner().invoke(args=["evidence", "check"])
+    assert result.exit_code == 0, result.output
+    assert "説明のない参照: 受付記録が届いていないため、JUKI は説明の突合は対象外です。" in result.output
