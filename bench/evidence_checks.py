@@ -50,17 +50,17 @@ def write_explanation_feeds(directory: Path, rows: int, days) -> dict[str, Path]
     (same seed, same rows), by the user's department up to an hour before; 100 protected
     residents: the explanation checks (``protected_subject``, ``coworker_record``,
     ``unexplained_access``) then work over the same events."""
-    import csv
     import random
     from datetime import timedelta
 
+    from common import csvsafe
     from evidence.demo_gen import DEPARTMENTS
 
     rng = random.Random(7)
     tx_path, pr_path = directory / "transactions.csv", directory / "protections.csv"
     protected = 0
     with tx_path.open("w", newline="", encoding="utf-8") as tx, pr_path.open("w", newline="", encoding="utf-8") as pr:
-        tw, pw = csv.writer(tx), csv.writer(pr)
+        tw, pw = csvsafe.writer(tx), csvsafe.writer(pr)
         tw.writerow(["transaction_id", "occurred_at", "system", "department", "kind", "subject_id", "user_id"])
         pw.writerow(["subject_id", "measure", "start_date", "end_date"])
         for i, (_eid, at, system, user, action, subject, *_rest) in enumerate(_events.iter_rows(rows, days)):

@@ -187,10 +187,12 @@ def write_batch_csv(path: Path, rows: int, k: int) -> Path:
 
     import _events
 
+    from common import csvsafe
+
     start = date(2025, 4, 1) + timedelta(days=91 * k)
     days = _events.year_days(start, start + timedelta(days=90))
     with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
+        writer = csvsafe.writer(fh, lineterminator="\n")
         writer.writerow(_events.COLUMNS.split(", "))
         for row in _events.iter_rows(rows, days, first_id=k * rows):
             writer.writerow([row[0], row[1].isoformat(), *("" if v is None else v for v in row[2:])])

@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired
 
 from common.auth import requires
 from common.db import db
-from common.forms import JapaneseDateField
+from common.forms import JapaneseDateField, NoMyNumber
 from evidence import disclosure
 from evidence.disclosure import FORMATS, DisclosureError
 from evidence.views import bp
@@ -22,7 +22,7 @@ from evidence.views import bp
 class DisclosureForm(FlaskForm):
     subject = StringField(
         "対象者の番号",
-        validators=[DataRequired("対象者の番号(宛名番号など)を入力してください。")],
+        validators=[DataRequired("対象者の番号(宛名番号など)を入力してください。"), NoMyNumber()],
         render_kw={"size": 24},
     )
     start = JapaneseDateField("期間(から)", validators=[DataRequired("期間の開始日を入力してください。")])
