@@ -35,6 +35,7 @@ from evidence.models import (
     Relation,
     event_facts,
 )
+from evidence.sql import dialect, json_object
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 UTC = UTC
@@ -352,14 +353,10 @@ class Period:
 # ---------------------------------------------------------------------------
 
 
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
-
-
 def clock_before(column, day_start, clock: str):
     """SQL: the UTC timestamp ``column``, which falls on the JST day starting at the instant
     ``day_start``, is before the JST wall-clock time ``clock`` ('HH:MM:SS') of that day."""
-    if _dialect() == "postgresql":
+    if dialect() == "postgresql":
         # a timestamp comparison: no per-row formatting (Japan keeps no summer time)
         return column < day_start + sa.cast(sa.literal(clock), sa.Interval)
     return sa.func.time(column, "+9 hours") < clock
@@ -447,20 +444,11 @@ FINDING_COLUMNS = (
 
 def _insert():
     table = Finding.__table__
-    if _dialect() == "postgresql":
+    if dialect() == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(table)
-
-
-def _json_object(pairs: dict):
-    """SQL: a JSON object of constant keys and column values (JSONB on PostgreSQL)."""
-    func = sa.func.jsonb_build_object if _dialect() == "postgresql" else sa.func.json_object
-    args = []
-    for name, value in pairs.items():
-        args += [sa.literal_column(f"'{name}'"), value]  # keys are ours, never user input
-    return func(*args)
 
 
 @dataclass
@@ -490,7 +478,7 @@ class _FindingStore:
             new = self.table
         else:
             new = select.subquery("found")
-        if _dialect() == "sqlite":
+        if dialect() == "sqlite":
             # the key's unique index is probed by the INSERT anyway: an anti-join would probe
             # it once more per row (SQLite reads "WHERE 1" so as to parse the ON CONFLICT)
             stmt = (
@@ -541,7 +529,7 @@ def _hash_joins(wanted: bool = True):
     temporary table and of findings stored moments ago: neither has statistics yet
     (autovacuum analyses them later), so both look like a row or two and a nested loop
     over thousands of rows (seconds) would be chosen; hash joins are right at any size."""
-    if not wanted or _dialect() != "postgresql":
+    if not wanted or dialect() != "postgresql":
         yield
         return
     db.session.execute(sa.text("SET LOCAL enable_nestloop = off"))
@@ -579,7 +567,7 @@ def _event_select(check: str, cfg: CheckSettings, events, day, where, **details)
         day.label("day"),
         e.c.occurred_at,
         sa.literal(cfg.severity).label("severity"),
-        (_json_object(details) if details else _empty_json()).label("details"),
+        (json_object(details) if details else _empty_json()).label("details"),
         sa.literal(utcnow(), UTCDateTime()).label("found_at"),
     ).where(*where)
 
@@ -593,7 +581,7 @@ def _rowcount(statement) -> int:
 
 def _empty_json():
     """SQL: the constant empty JSON object (one value for every row, not built per row)."""
-    if _dialect() == "postgresql":
+    if dialect() == "postgresql":
         from sqlalchemy.dialects.postgresql import JSONB
 
         return sa.cast(sa.literal_column("'{}'"), JSONB)
@@ -786,7 +774,7 @@ def check_after_hours(period: Period, cfg: CheckSettings, store: _FindingStore) 
         )
         closed_flag = (
             sa.case((cand.c.closed, sa.true()), else_=sa.false())
-            if _dialect() == "postgresql"
+            if dialect() == "postgresql"
             else sa.func.json(sa.case((cand.c.closed, "true"), else_="false"))
         )
         new += store.select(
@@ -812,7 +800,7 @@ def check_after_hours(period: Period, cfg: CheckSettings, store: _FindingStore) 
 
 
 def _systems_agg(column):
-    if _dialect() == "postgresql":
+    if dialect() == "postgresql":
         return sa.func.string_agg(column, sa.literal_column("','"))
     return sa.func.group_concat(column, ",")
 
@@ -823,7 +811,7 @@ def _user_day_select(check: str, cfg: CheckSettings, d, **details) -> sa.Select:
     systems of the user-day, the facts ``details``."""
     # SQLite stores the date as its 'YYYY-MM-DD' text already; a cast keeps ``+`` a string
     # concatenation (a Date operand would make it a numeric addition)
-    day_text = sa.func.to_char(d.c.day, "YYYY-MM-DD") if _dialect() == "postgresql" else sa.cast(d.c.day, sa.String)
+    day_text = sa.func.to_char(d.c.day, "YYYY-MM-DD") if dialect() == "postgresql" else sa.cast(d.c.day, sa.String)
     return sa.select(
         sa.literal(check).label("check"),
         (d.c.user_id + sa.literal("/") + day_text).label("key"),
@@ -834,7 +822,7 @@ def _user_day_select(check: str, cfg: CheckSettings, d, **details) -> sa.Select:
         d.c.day,
         sa.cast(sa.null(), UTCDateTime()).label("occurred_at"),
         sa.literal(cfg.severity).label("severity"),
-        _json_object(details).label("details"),
+        json_object(details).label("details"),
         sa.literal(utcnow(), UTCDateTime()).label("found_at"),
     ).group_by(d.c.user_id, d.c.day)
 
@@ -1078,7 +1066,7 @@ def run_checks(period: Period | None = None, only: list[str] | None = None) -> C
     """Run every enabled check over ``period`` and store the findings (flushes; the caller
     commits). Findings already stored keep their row, id and triage."""
     period = period or Period()
-    if _dialect() == "postgresql":
+    if dialect() == "postgresql":
         # one run at a time (SQLite has a single writer anyway): a finding is stored once
         db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHECKS_LOCK_KEY})
         # the range joins look expensive to the planner, which then JIT-compiles queries that
@@ -1118,7 +1106,7 @@ def _sweep(check: str, period: Period, produced: _FindingStore, any_cleared: boo
         was: sa.ColumnElement[bool]
         if tmp is None:
             was = sa.false()  # the check produced nothing at all
-        elif _dialect() == "postgresql":
+        elif dialect() == "postgresql":
             was = sa.exists().where(tmp.c.key == f.c.key)  # planned as a hash (anti-)join
         else:
             was = f.c.key.in_(sa.select(tmp.c.key))  # SQLite: one temporary index, not a scan per row

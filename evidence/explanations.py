@@ -32,6 +32,7 @@ from common.db import UTCDateTime, db, utcnow
 from common.jpdate import format_date
 from evidence.ingest import local_date
 from evidence.models import AccessDay, AccessEvent, Assignment, Protection, Relation, Transaction
+from evidence.sql import json_object
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -239,19 +240,6 @@ def _in_window(e, w):
     return sa.and_(w.c.system == e.c.system, w.c.day == local_date(db.session.connection(), e.c.occurred_at))
 
 
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
-
-
-def _json(pairs: dict):
-    """SQL: a JSON object of constant keys and column values (JSONB on PostgreSQL)."""
-    func = sa.func.jsonb_build_object if _dialect() == "postgresql" else sa.func.json_object
-    args = []
-    for name, value in pairs.items():
-        args += [sa.literal_column(f"'{name}'"), value]  # keys are ours, never user input
-    return func(*args)
-
-
 def _event_findings(check: str, cfg, e, w, where: list, **details) -> sa.Select:
     """SELECT of event findings in the columns of ``evidence.checks.FINDING_COLUMNS``."""
     return sa.select(
@@ -264,7 +252,7 @@ def _event_findings(check: str, cfg, e, w, where: list, **details) -> sa.Select:
         w.c.day.label("day"),
         e.c.occurred_at,
         sa.literal(cfg.severity).label("severity"),
-        _json(details).label("details"),
+        json_object(details).label("details"),
         sa.literal(utcnow(), UTCDateTime()).label("found_at"),
     ).where(*where)
 
