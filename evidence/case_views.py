@@ -131,7 +131,7 @@ def _case_page(case: Case, *, note_form=None, assignee_form=None, conclusion_for
         findings=cases.case_findings(case),
         suggestions=cases.suggestions(case) if case.is_open else [],
         other_cases=[c for c in cases.cases_of(case.user_id) if c.id != case.id],
-        repeated=cases.repeated_users().get(case.user_id),
+        repeated=cases.repeated_users(before_case=case.id).get(case.user_id),
         note_form=note_form or NoteForm(formdata=None),
         assignee_form=assignee_form,
         conclusion_form=conclusion_form or ConclusionForm(formdata=None),

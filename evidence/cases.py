@@ -305,10 +305,20 @@ def validate_conclusion(case: Case, text: str, outcome: str) -> str:
 
 
 def conclude(case: Case, text: str, outcome: str, actor) -> CaseEntry:
-    """Write the conclusion and its outcome: the case is 結論済み and no longer changes."""
+    """Write the conclusion and its outcome: the case is 結論済み and no longer changes.
+
+    Its findings still open are decided by the conclusion (「正当な業務」 when the outcome is
+    問題なし, else 「調査案件で結論済み」), each with the case and its outcome as the reason, so
+    they leave the open findings and the 繰り返し count."""
+    from evidence.services import decide
+
     text = validate_conclusion(case, text, outcome)
     row = _entry(case, "conclusion", actor, text=text, outcome=outcome)
     db.session.flush()
+    decision = "legitimate" if outcome == "no_issue" else "case_concluded"
+    for finding in case_findings(case):
+        if finding.is_open:
+            decide(finding, decision, f"調査案件 第{case.id}号の結論(区分: {OUTCOMES[outcome]})", actor, by_case=True)
     audit.record(
         "transition",
         "evidence_case",
@@ -377,10 +387,12 @@ def repeat_window(today: date | None = None) -> tuple[date, date]:
     return today - timedelta(days=REPEAT_WINDOW_DAYS - 1), today
 
 
-def repeated_users(today: date | None = None) -> dict[str, str]:
+def repeated_users(today: date | None = None, *, before_case: int | None = None) -> dict[str, str]:
     """Users marked 繰り返し -> why (「3週にわたる点検結果」, 「過去の調査案件(第2号)」).
 
-    Findings count unless they are 解消 or judged 正当な業務 / 誤検知 (the open ones)."""
+    Findings count unless they are closed (解消, or judged 正当な業務 / 誤検知 / concluded in a
+    case). ``before_case``: only cases opened before that one count (a case's page does not
+    give its own conclusion as the reason)."""
     start, end = repeat_window(today)
     weeks: dict[str, set[tuple[int, int]]] = {}
     for user_id, day in db.session.execute(
@@ -397,7 +409,10 @@ def repeated_users(today: date | None = None) -> dict[str, str]:
     }
     for user_id, case_id in db.session.execute(
         sa.select(Case.user_id, sa.func.max(Case.id))
-        .where(Case.id.in_(sa.select(CaseEntry.case_id).where(CaseEntry.kind == "conclusion")))
+        .where(
+            Case.id.in_(sa.select(CaseEntry.case_id).where(CaseEntry.kind == "conclusion")),
+            Case.id < before_case if before_case is not None else sa.true(),
+        )
         .group_by(Case.user_id)
     ):
         reason = f"結論済みの調査案件(第{case_id}号)"

@@ -312,9 +312,12 @@ DECISIONS = {
     "investigate": "要調査",
     "suspicious": "不正の疑い",
     "false_positive": "誤検知",
+    "case_concluded": "調査案件で結論済み",
 }
+#: what a person may choose on a finding; ``case_concluded`` is written only by concluding its case
+MANUAL_DECISIONS = {k: v for k, v in DECISIONS.items() if k != "case_concluded"}
 #: decisions that close a finding; the others leave it open
-CLOSING_DECISIONS = ("legitimate", "false_positive")
+CLOSING_DECISIONS = ("legitimate", "false_positive", "case_concluded")
 SEVERITIES = {"high": "高", "medium": "中", "low": "低"}
 
 

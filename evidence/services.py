@@ -14,22 +14,33 @@ from common.mynumber import contains_my_number
 from common.timeutil import today_jst
 from evidence.checks import CHECKS, day_start_utc, explanation_rules, operating_days
 from evidence.explanations import Explanation, explain_finding
-from evidence.models import DECISIONS, AccessDay, AccessEvent, Assignment, FeedBatch, Finding, Grant, TriageDecision
+from evidence.models import (
+    DECISIONS,
+    MANUAL_DECISIONS,
+    AccessDay,
+    AccessEvent,
+    Assignment,
+    FeedBatch,
+    Finding,
+    Grant,
+    TriageDecision,
+)
 
 
 class TriageError(ValueError):
     """A decision that cannot be recorded (unknown decision, empty reason)."""
 
 
-def decide(finding: Finding, decision: str, reason: str, actor) -> TriageDecision:
+def decide(finding: Finding, decision: str, reason: str, actor, *, by_case: bool = False) -> TriageDecision:
     """Record a triage decision (append-only) and make it the finding's current state.
 
-    :param decision: one of :data:`evidence.models.DECISIONS`
+    :param decision: one of :data:`evidence.models.MANUAL_DECISIONS` (any of
+        :data:`evidence.models.DECISIONS` when ``by_case``: a case's conclusion decides its findings)
     :param reason: the written reason (required)
     :param actor: the deciding user
     """
     reason = (reason or "").strip()
-    if decision not in DECISIONS:
+    if decision not in (DECISIONS if by_case else MANUAL_DECISIONS):
         raise TriageError("判断を選んでください。")
     if not reason:
         raise TriageError("判断の理由を記入してください。")

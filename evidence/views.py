@@ -22,7 +22,7 @@ from evidence import cases, services
 from evidence.checks import CHECKS, save_settings, settings_for
 from evidence.forms import check_settings_form, param_label, param_text
 from evidence.labels import FINDING_STATES
-from evidence.models import DECISIONS, SEVERITIES, FeedBatch, Finding
+from evidence.models import DECISIONS, MANUAL_DECISIONS, SEVERITIES, FeedBatch, Finding
 from evidence.svg import stacked_bars
 
 bp = Blueprint("evidence", __name__, url_prefix="/evidence")
@@ -31,7 +31,9 @@ PAGE_SIZE = 50
 
 
 class DecisionForm(FlaskForm):
-    decision = RadioField("判断", choices=list(DECISIONS.items()), validators=[DataRequired("判断を選んでください。")])
+    decision = RadioField(
+        "判断", choices=list(MANUAL_DECISIONS.items()), validators=[DataRequired("判断を選んでください。")]
+    )
     reason = TextAreaField(
         "理由", validators=[DataRequired("判断の理由を記入してください。"), NoMyNumber()], render_kw={"rows": 4}
     )

@@ -243,3 +243,60 @@ def test_the_way_back_stays_on_this_site(as_role, findings):
         assert r.status_code == 302 and r.headers["Location"].endswith("/evidence/findings"), back
     r = auditor.post("/evidence/cases", data={"finding_id": ["abc"], "back": "/evidence/findings?user=u9"})
     assert r.headers["Location"].endswith("/evidence/findings?user=u9")
+
+
+@pytest.mark.parametrize(("outcome", "decision"), [("guidance", "case_concluded"), ("no_issue", "legitimate")])
+def test_concluding_a_case_decides_its_open_findings(as_role, findings, make_user, outcome, decision):
+    auditor = make_user("auditor", username="kansa")
+    e1, e2, e3 = findings[("e1", "no_grant")], findings[("e2", "no_grant")], findings[("e3", "no_grant")]
+    case = cases.open_case([e1, e2, e3], auditor)
+    # e2 already judged 誤検知 keeps its decision; e3 judged 要調査 is decided by the case
+    from evidence.services import decide
+
+    decide(db.session.get(Finding, e2), "false_positive", "端末の時刻ずれ", auditor)
+    decide(db.session.get(Finding, e3), "investigate", "確認する", auditor)
+    cases.conclude(case, "業務外の照会と認めた。", outcome, auditor)
+    db.session.commit()
+    db.session.expire_all()
+    got = {fid: db.session.get(Finding, fid) for fid in (e1, e2, e3)}
+    assert got[e1].decision == decision and got[e3].decision == decision and got[e2].decision == "false_positive"
+    assert not any(f.is_open for f in got.values())
+    reason = got[e1].decisions[-1].reason
+    assert f"調査案件 第{case.id}号" in reason and cases.OUTCOMES[outcome] in reason
+    # the finding page shows the decision in words; the other user's finding is untouched
+    page = as_role("auditor").get(f"/evidence/findings/{e1}").text
+    assert ("調査案件で結論済み" if decision == "case_concluded" else "正当な業務") in page
+    assert db.session.get(Finding, findings[("e4", "no_grant")]).decision is None
+    trail = db.session.execute(
+        sa.select(AuditEvent.object_id).where(
+            AuditEvent.object_type == "evidence_finding", AuditEvent.action == "decision"
+        )
+    ).scalars()
+    assert sorted(int(i) for i in trail) == sorted([e1, e2, e3, e3])
+
+
+def test_case_concluded_is_not_a_decision_a_person_can_choose(as_role, findings):
+    auditor = as_role("auditor")
+    fid = findings[("e1", "no_grant")]
+    page = auditor.get(f"/evidence/findings/{fid}").text
+    assert 'value="case_concluded"' not in page
+    r = auditor.post(f"/evidence/findings/{fid}/decisions", data={"decision": "case_concluded", "reason": "x"})
+    assert r.status_code in (200, 400)
+    db.session.expire_all()
+    assert db.session.get(Finding, fid).decision is None
+
+
+def test_a_case_page_does_not_give_its_own_conclusion_as_the_reason(as_role, findings, make_user):
+    auditor_user = make_user("auditor", username="kansa")
+    first = cases.open_case([findings[("e1", "no_grant")]], auditor_user)
+    cases.conclude(first, "問題なし", "no_issue", auditor_user)
+    second = cases.open_case([findings[("e2", "no_grant")]], auditor_user)
+    db.session.commit()
+    c = as_role("auditor")
+
+    def staff_line(case_id):
+        page = c.get(f"/evidence/cases/{case_id}").text
+        return page.split("<dt>職員")[1].split("</dd>")[0]
+
+    assert "繰り返し" not in staff_line(first.id)
+    assert "繰り返し" in staff_line(second.id) and f"結論済みの調査案件(第{first.id}号)" in staff_line(second.id)
