@@ -438,6 +438,8 @@ def check_settings_form(
     """
     keys = tuple(key for key in check.defaults if param_kind(check.name, key) != "other")
     attrs: dict = {"check_name": check.name, "param_keys": keys}
+    if check.always:  # always run at its own severity: only the parameters can change
+        attrs.update(enabled=None, severity=None)
     data: dict = {"enabled": current.enabled, "severity": current.severity}
     for key in keys:
         kind = param_kind(check.name, key)

@@ -289,7 +289,9 @@ def edit_check(name):
     if form.validate_on_submit():
         before = _stored(current)
         wanted = {**check.defaults, **current.params, **form.params()}
-        after = {"enabled": form.enabled.data, "severity": form.severity.data, "params": wanted}
+        enabled = True if check.always else form.enabled.data
+        severity = check.severity if check.always else form.severity.data
+        after = {"enabled": enabled, "severity": severity, "params": wanted}
         if after == before:
             flash("変更はありませんでした。", "info")
             return redirect(url_for(".check_settings"))
@@ -297,8 +299,8 @@ def edit_check(name):
         # to everything the administrator left as it was
         save_settings(
             name,
-            enabled=form.enabled.data,
-            severity=None if form.severity.data == check.severity else form.severity.data,
+            enabled=enabled,
+            severity=None if severity == check.severity else severity,
             params={k: v for k, v in wanted.items() if check.defaults.get(k, ...) != v},
         )
         labels = "、".join(_CHANGE_LABELS.get(k) or param_label(name, k) for k in _changed_keys(before, after))

@@ -496,3 +496,21 @@ def test_check_command_says_which_systems_are_not_matched(app, feed):
     result = app.test_cli_runner().invoke(args=["evidence", "check"])
     assert result.exit_code == 0, result.output
     assert "説明のない参照: 受付記録が届いていないため、JUKI は説明の突合は対象外です。" in result.output
+
+
+def test_a_check_that_always_runs_offers_no_switch_and_no_severity(as_role):
+    admin = as_role("admin")
+    page = admin.get(f"{URL}/protected_subject").text
+    assert "常に行い、重要度は常に「高」" in page and "変更できる設定はありません" in page
+    assert 'name="enabled"' not in page and 'name="severity"' not in page and "保存する" not in page
+    # a hand-made POST cannot switch it off or lower it either
+    token = csrf_token_from(page)
+    r = admin.post(f"{URL}/protected_subject", data={"csrf_token": token, "severity": "low"})
+    assert r.status_code == 302
+    settings = settings_for("protected_subject")
+    assert settings.enabled is True and settings.severity == "high"
+    row = db.session.get(CheckConfig, "protected_subject")
+    assert row is None or (row.enabled and row.severity is None)
+    # an ordinary check still has both
+    page = admin.get(f"{URL}/after_hours").text
+    assert 'name="enabled"' in page and 'name="severity"' in page
