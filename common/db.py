@@ -61,6 +61,21 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.astimezone(UTC)
 
 
+@contextmanager
+def savepoint() -> Iterator:
+    """``db.session.begin_nested()`` that stays inside the session's transaction on every engine.
+
+    SQLite's driver opens a transaction only before a write; a SAVEPOINT issued first would
+    open one of its own, and releasing it would commit at once, out of reach of the request's
+    rollback. So on SQLite the transaction is begun first when none is open.
+    """
+    conn = db.session.connection()
+    if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN")
+    with db.session.begin_nested() as nested:
+        yield nested
+
+
 class GuardViolation(Exception):
     """An attempt to change rows that the database keeps immutable."""
 

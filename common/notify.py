@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from flask import current_app, render_template
 
 from common import mail
-from common.db import db, dialect_insert, utcnow
+from common.db import db, dialect_insert, savepoint, utcnow
 from common.models import Notification, User, UserRole, user_departments
 from common.schedule import claim_day, forget_day, register_job
 from common.timeutil import JST, clock_offset
@@ -145,7 +145,7 @@ def collect(today: date) -> tuple[int, list[str]]:
     errors = []
     for kind in kinds():
         try:
-            with db.session.begin_nested():
+            with savepoint():
                 new += _collect_kind(kind, today)
         except Exception:
             log.exception("notifications: the kind %s failed", kind.name)

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from common.db import db
+from common.db import db, savepoint
 from common.errors import InvalidTransition
 from common.jpdate import format_date
 from common.notify import Kind, Notice, page_url, users_with_roles
@@ -43,14 +43,14 @@ def open_and_close(today: date) -> str | None:
             missed.append(c)
             continue
         try:
-            with db.session.begin_nested():
+            with savepoint():
                 c.open(actor=ACTOR, today=today)
         except InvalidTransition as error:
             refused.append(f"「{c.title}」を開始できません: {error}")
         else:
             opened.append(c)
     for c in _consultations("open", Consultation.end_date < today):
-        with db.session.begin_nested():
+        with savepoint():
             close_consultation(c, actor=ACTOR, today=today)
         closed.append(c)
     db.session.commit()

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from common import audit
-from common.db import db, utcnow
+from common.db import db, savepoint, utcnow
 from common.jpdate import format_date
 from common.models import Setting, User
 from common.timeutil import today_jst
@@ -583,7 +583,7 @@ def discard_draft(version: AssessmentVersion, *, actor) -> None:
     try:
         # a savepoint: records of other parts (a consultation, a review session) that point at
         # this version make the delete fail, and then nothing of it may stay half done
-        with db.session.begin_nested():
+        with savepoint():
             for review in assessment.annual_reviews:
                 if review.version_id == version.id:
                     review.version_id = None

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 import yaml
 
 from common import audit
-from common.db import db
+from common.db import db, savepoint
 from common.forms import my_number_refused
 from common.models import Department
 from common.mynumber import contains_my_number, find_in_structure
@@ -698,7 +698,7 @@ def import_file(data: bytes | str, filename: str = "", *, actor) -> ImportResult
     systems, files, errors = check(parsed)
     if errors:
         raise ImportFailed(sorted(errors, key=lambda e: e.line))
-    with db.session.begin_nested():
+    with savepoint():
         result = apply(systems, files, actor=actor)
     audit.record(
         "import",

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import undefer
 
 from common.auth import requires
-from common.db import db
+from common.db import db, savepoint
 
 bp = Blueprint("publication", __name__)
 
@@ -99,7 +99,7 @@ def _render_and_store(version):
     if stored is not None:
         return stored
     try:
-        with db.session.begin_nested():
+        with savepoint():
             stored = pdf.published_pdf(version)
         db.session.commit()
         return stored
