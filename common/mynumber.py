@@ -11,7 +11,11 @@ this module, so that all of them agree on what a 個人番号 looks like:
 * with a valid 個人番号 check digit;
 * digits as people also write them: circled (①②③), superscript, and the kanji numerals
   〇一二三四五六七八九 of vertical writing count as digits;
-* groups of four also split by ``/ _ , 、 ( ) * ~ \\`` (``(1234)5678/9018``, ``1234\\-5678\\-9018``);
+* groups of four also split by any punctuation mark or symbol (``/ _ , 、 。 ( ) * ~ \\ : | +``
+  and the rest of Unicode's categories P and S: ``(1234)5678/9018``, ``1234\\-5678\\-9018``,
+  ``1234｜5678｜9018``);
+* characters nobody sees (bidi marks, joiners, combining marks, variation selectors) count as
+  separators wherever spaces do: ``1234\\u200e5678\\u200e9018`` is read as ``1234 5678 9018``;
 * or grouped any other way by the separators of the first rule, as long as the whole run
   holds exactly 12 digits (``12 3456 7890 18``, one digit at a time), or as thousands
   (``123,456,789,018``);
@@ -50,6 +54,31 @@ LOOK_ALIKES = (
 )
 
 
+#: the code points that may hold a punctuation mark, a symbol or a mark: planes 0 and 1, and
+#: the tags and variation selectors of plane 14 (tests/common/test_mynumber.py checks the rest
+#: holds none)
+_SCANNED = (range(0x80, 0xD800), range(0xE000, 0x20000), range(0xE0000, 0xE0200))
+
+
+def _category_ranges(*groups: tuple[str, ...]) -> list[str]:
+    """For each group of Unicode general categories (by prefix), its characters as the ranges
+    of a regular expression's character class (compact: a few hundred ranges each)."""
+    found: list[list[list[int]]] = [[] for _ in groups]
+    for block in _SCANNED:
+        for code in block:
+            category = unicodedata.category(chr(code))
+            for prefixes, ranges in zip(groups, found, strict=True):
+                if category.startswith(prefixes):
+                    if ranges and ranges[-1][1] == code - 1:
+                        ranges[-1][1] = code
+                    else:
+                        ranges.append([code, code])
+    return [
+        "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+        for ranges in found
+    ]
+
+
 def _separator_class() -> str:
     return "[\\s" + "".join(re.escape(ch) for ch in DASHES + LOOK_ALIKES) + "]+"
 
@@ -58,19 +87,38 @@ def _separator_class() -> str:
 #: the ideographic space, tabs and line breaks)
 SEPARATOR = _separator_class()
 #: what else people put between digits when they group them their own way
-OTHER_SEPARATORS = "/\uff0f_\uff3f,\uff0c\u3001()\uff08\uff09*\uff0a~\uff5e\\"
+#: (every ASCII punctuation mark and symbol: ``/ _ , ( ) * ~ \\ : | + ' # …``, and those beyond ASCII)
+OTHER_SEPARATORS = "".join(ch for ch in map(chr, range(0x21, 0x7F)) if not ch.isalnum())
 #: the kanji numerals of vertical writing (positional ones such as 十 and 百 are not digits)
 KANJI_DIGITS = "〇一二三四五六七八九"
 _GROUP = r"[0-9]{4}"
-#: zero-width, so that overlapping candidates are all seen (an invalid window must not hide a
-#: valid one that starts a group later)
-_GROUPING = "[\\s" + "".join(re.escape(ch) for ch in DASHES + LOOK_ALIKES + OTHER_SEPARATORS) + "]+"
-_CANDIDATE = re.compile(rf"(?<![0-9])(?=({_GROUP}(?:{_GROUPING})?{_GROUP}(?:{_GROUPING})?{_GROUP})(?![0-9]))")
-#: digits grouped any other way: groups split by at most three spaces, dashes or dots. The
-#: other separators count only between groups of four or as thousands (``123,456,789,018``):
-#: with them any grouping would also read ``u0095/2025-04-01`` (an id and a date) as 12 digits
-_TIGHT = "[\\s" + "".join(re.escape(ch) for ch in DASHES + LOOK_ALIKES) + "]"
-_RUN = re.compile(rf"(?<![0-9])[0-9]+(?:{_TIGHT}{{1,3}}[0-9]+)*")
+
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern, re.Pattern]:
+    """The detector's two patterns (built on first use: the Unicode tables take a moment).
+
+    * 4-4-4: zero-width, so that overlapping candidates are all seen (an invalid window must
+      not hide a valid one that starts a group later); groups split by any run of spaces,
+      dashes, punctuation marks, symbols or invisible characters;
+    * digits grouped any other way: groups split by at most three spaces, dashes, dots or
+      invisible characters. The other separators count only between groups of four or as
+      thousands (``123,456,789,018``): with them any grouping would also read
+      ``u0095/2025-04-01`` (an id and a date) as 12 digits.
+    """
+    # characters nobody sees: format characters (bidi marks, joiners, the soft hyphen) and
+    # combining marks (accents, variation selectors): put between digits, they hide a number
+    # from a search but not from a reader; and every punctuation mark and symbol beyond ASCII
+    # (categories P and S: ``｜``, ``。``, ``：``, ``＋``, ``’`` …)
+    invisible, punctuation = _category_ranges(("Cf", "Mn", "Me"), ("P", "S"))
+    listed = "".join(re.escape(ch) for ch in DASHES + LOOK_ALIKES)
+    grouping = "[\\s" + listed + "".join(re.escape(ch) for ch in OTHER_SEPARATORS) + invisible + punctuation + "]+"
+    candidate = re.compile(rf"(?<![0-9])(?=({_GROUP}(?:{grouping})?{_GROUP}(?:{grouping})?{_GROUP})(?![0-9]))")
+    tight = "[\\s" + listed + invisible + "]"
+    run = re.compile(rf"(?<![0-9])[0-9]+(?:{tight}{{1,3}}[0-9]+)*")
+    return candidate, run
+
+
 _THOUSANDS = re.compile(r"(?<![0-9,，])[0-9]{1,3}(?:[,，][0-9]{3}){3,4}(?![0-9])")
 #: a hexadecimal digest (SHA-256, a token): one in ten 64-digit digests holds 12 digits in a
 #: row with a valid check digit, which nobody wrote as a 個人番号
@@ -234,8 +282,9 @@ def _spans_in(text: str) -> list[tuple[int, int]]:
     """Spans of the 個人番号 in ``text``, whose digits are ASCII (unmerged, may overlap)."""
     if len(_NOT_A_DIGIT.sub("", text)) < 12:
         return []
-    found = [match.span(1) for match in _CANDIDATE.finditer(text) if _valid(_NOT_A_DIGIT.sub("", match.group(1)))]
-    for pattern in (_RUN, _THOUSANDS):
+    candidate, run = _patterns()
+    found = [match.span(1) for match in candidate.finditer(text) if _valid(_NOT_A_DIGIT.sub("", match.group(1)))]
+    for pattern in (run, _THOUSANDS):
         found += [match.span() for match in pattern.finditer(text) if _valid(_NOT_A_DIGIT.sub("", match.group()))]
     if found:
         digests = [match.span() for match in DIGEST.finditer(text)]

@@ -91,6 +91,15 @@ def test_what_is_left_alone():
         assert find_my_numbers(text) == [], text
 
 
+def test_the_planes_the_detector_skips_hold_no_mark_punctuation_or_symbol():
+    from common import mynumber
+
+    scanned = set().union(*map(set, mynumber._SCANNED))
+    for code in range(0x20000, sys.maxunicode + 1):
+        if code not in scanned:
+            assert unicodedata.category(chr(code))[0] not in "PSM" and unicodedata.category(chr(code)) != "Cf", hex(code)
+
+
 def test_no_digit_after_the_last_one_the_detector_reads():
     from common import mynumber
 
@@ -120,6 +129,23 @@ OTHER_SHAPES = (
     "一二三四 五六七八 九〇一八",
     "①②③④⑤⑥⑦⑧⑨⓪①⑧",
     "⑴⑵⑶⑷⑸⑹⑺⑻⑼⓪⑴⑻",
+    # any punctuation mark or symbol between groups of four
+    "1234:5678:9018",
+    "1234|5678|9018",
+    "1234｜5678｜9018",
+    "1234+5678+9018",
+    "1234'5678'9018",
+    "1234。5678。9018",
+    "1234#5678#9018",
+    "1234→5678→9018",
+    "1234★5678★9018",
+    "1234」「5678」「9018",
+    # characters nobody sees, anywhere between the digits
+    "1234\u200e5678\u200f9018",
+    "\u2066".join("123456789018"),
+    "\ufe0f".join("123456789018"),
+    "1\u03012345678901 8",
+    "1234\U000e00205678\U000e00209018",
 )
 
 
