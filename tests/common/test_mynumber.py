@@ -97,7 +97,9 @@ def test_the_planes_the_detector_skips_hold_no_mark_punctuation_or_symbol():
     scanned = set().union(*map(set, mynumber._SCANNED))
     for code in range(0x20000, sys.maxunicode + 1):
         if code not in scanned:
-            assert unicodedata.category(chr(code))[0] not in "PSM" and unicodedata.category(chr(code)) != "Cf", hex(code)
+            assert unicodedata.category(chr(code))[0] not in "PSM" and unicodedata.category(chr(code)) != "Cf", hex(
+                code
+            )
 
 
 def test_no_digit_after_the_last_one_the_detector_reads():
