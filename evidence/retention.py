@@ -6,13 +6,15 @@ transaction it
 1. selects the sealed batches of the timed feeds (access, provisions, transactions) whose rows
    all lie before DATE (JST; whole batches only) and refuses a DATE within a feed's retention
    (``HYOKA_EVIDENCE_RETENTION``, default :data:`DEFAULT_YEARS` years) unless forced;
-2. signs a checkpoint when the latest one does not cover those batches, and writes the archive
-   file (JSON Lines, :data:`FORMAT`) atomically: a header with the signed checkpoint and the
-   chain links from the first archived batch to the last, then each batch's record, leaf hash
-   and inclusion proof, then every row in storage order (so each ``rows_digest`` recomputes);
-3. lists the batches in ``evidence_retention_open`` (the append-only triggers' one bypass,
-   :data:`evidence.models.ARCHIVE_BYPASS`), deletes their rows, empties the list, and rebuilds
-   the per-user-day summary of the archived days from the events that remain;
+2. signs a checkpoint when the latest one does not cover those batches, lists the batches in
+   ``evidence_retention_open`` (the append-only triggers' one bypass,
+   :data:`evidence.models.ARCHIVE_BYPASS`) and writes the archive file (JSON Lines,
+   :data:`FORMAT`) atomically: a header with the signed checkpoint and the chain links from the
+   first archived batch to the last, then each batch's record, leaf hash and inclusion proof,
+   then every row in storage order (so each ``rows_digest`` recomputes). A batch whose rows,
+   record or leaf no longer agree is refused: altered evidence is never written away;
+3. deletes the listed batches' rows, empties the list, and rebuilds the per-user-day summary of
+   the archived days from the events that remain;
 4. records an append-only :class:`evidence.models.RetentionDecision` (who, why, the range, the
    batches, the head ``chain_hash``, the file's SHA-256) and an audit event.
 
@@ -28,7 +30,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -217,22 +219,21 @@ def _line(obj: dict) -> bytes:
     return (canonical_json(obj) + "\n").encode("utf-8")
 
 
-def _stored_rows(kind: str, batch_ids: list[int]) -> Iterator[tuple[int, dict]]:
-    """(batch id, row) of the batches in storage order, as :func:`evidence.chain.verify` reads them."""
-    table = ROW_MODELS[kind].__table__
+def _stored_rows(kind: str) -> Iterator[tuple[int, dict]]:
+    """(batch id, row) of the batches listed in ``evidence_retention_open``, in storage order
+    (as :func:`evidence.chain.verify` reads them): one pass over the table."""
+    table, marker = ROW_MODELS[kind].__table__, RetentionOpen.__table__
     names = [spec.name for spec in FIELDS[kind]]
     cols = [table.c.batch_id] + [table.c[n] for n in names] + [table.c.extra]
-    for start in range(0, len(batch_ids), 500):
-        chunk = batch_ids[start : start + 500]
-        result = db.session.execute(
-            sa.select(*cols)
-            .where(table.c.batch_id.in_(chunk))
-            .order_by(table.c.id)
-            .execution_options(yield_per=10000, stream_results=True)
-        )
-        for row in result:
-            mapping = row._mapping
-            yield mapping["batch_id"], {n: _file_value(mapping[n]) for n in [*names, "extra"]}
+    result = db.session.execute(
+        sa.select(*cols)
+        .where(table.c.batch_id.in_(sa.select(marker.c.batch_id)))
+        .order_by(table.c.id)
+        .execution_options(yield_per=10000, stream_results=True)
+    )
+    for row in result:
+        mapping = row._mapping
+        yield mapping["batch_id"], {n: _file_value(mapping[n]) for n in [*names, "extra"]}
 
 
 def _chain_links(first: int, last: int) -> list[dict]:
@@ -311,16 +312,20 @@ def write_archive(out: Path, plan: Plan, checkpoint: LogCheckpoint, *, reason: s
                         "inclusion_proof": [h.hex() for h in current.tree.inclusion_proof(index, checkpoint.tree_size)],
                     }
                 )
+            sums: dict[int, list] = {}
             for kind in plan.kinds:
-                kind_ids = [b["id"] for b in plan.batches if b["kind"] == kind]
-                for batch_id, row in _stored_rows(kind, kind_ids):
+                for batch_id, row in _stored_rows(kind):
                     # rows were screened at import; a 個人番号 here means the store was altered
                     if any(find_in_structure(row)):
                         raise RetentionError(
                             f"バッチ {batch_id} の行に個人番号とみられる値があります。書き出しを中止しました(何も削除していません)。"
                         )
                     put({"type": "row", "kind": kind, "batch": batch_id, "row": row})
+                    entry = sums.setdefault(batch_id, [0, hashlib.sha256()])
+                    entry[0] += 1
+                    entry[1].update(row_digest(kind, row).encode("ascii"))
                     written += 1
+            _refuse_altered(plan, current, sums)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, out)
@@ -329,14 +334,42 @@ def write_archive(out: Path, plan: Plan, checkpoint: LogCheckpoint, *, reason: s
     return digest.hexdigest(), written
 
 
+def _refuse_altered(plan: Plan, current: transparency.Log, sums: dict[int, list]) -> None:
+    """Refuse to archive (and so to delete) a batch whose rows, record or leaf no longer agree:
+    what ``flask evidence verify`` would report is never written away."""
+    altered = []
+    for batch in plan.batches:
+        count, h = sums.get(batch["id"], (0, hashlib.sha256()))
+        index = current.index_of(batch["id"])
+        leaf = merkle.leaf_hash(transparency.leaf_bytes(transparency.leaf_record(batch)))
+        if (
+            count != batch["rows_stored"]
+            or h.hexdigest() != batch["rows_digest"]
+            or chain_hash(batch) != batch["chain_hash"]
+            or index is None
+            or current.tree.leaf(index) != leaf
+        ):
+            altered.append(str(batch["id"]))
+    if altered:
+        raise RetentionError(
+            f"バッチ {', '.join(altered[:MAX_NAMED])} の行または記録が封印時と一致しません。"
+            "書き出しも削除もしていません。flask --app app evidence verify で確認してください。"
+        )
+
+
 # --------------------------------------------------------------------------- deleting
 
 
-def _delete_rows(plan: Plan) -> int:
-    """Open the bypass for the plan's batches, delete their rows, close it. Returns rows deleted."""
+def _open(plan: Plan) -> None:
+    """List the plan's batches in ``evidence_retention_open``: the rows to write and to delete."""
     conn = db.session.connection()
-    ids = [b["id"] for b in plan.batches]
-    conn.execute(sa.insert(RetentionOpen.__table__), [{"batch_id": i} for i in ids])
+    conn.execute(sa.insert(RetentionOpen.__table__), [{"batch_id": b["id"]} for b in plan.batches])
+
+
+def _delete_rows(plan: Plan) -> int:
+    """Delete the rows of the batches listed (the triggers let these through), then close the
+    list. Returns the rows deleted."""
+    conn = db.session.connection()
     marker = RetentionOpen.__table__
     deleted = 0
     for kind in plan.kinds:
@@ -385,11 +418,9 @@ def archive(
     reason: str,
     by: str,
     force: bool = False,
-    after_write: Callable[[], None] | None = None,
 ) -> Archived:
     """Archive the plan's batches to ``out`` and delete their rows (flushed; the caller commits, or
-    rolls back and removes ``out`` when anything raises). ``after_write`` runs between the file
-    and the deletion (tests use it to crash there)."""
+    rolls back and removes ``out`` when anything raises)."""
     if not plan.batches:
         raise RetentionError("対象のバッチはありません。")
     refusal = plan.refusal()
@@ -404,13 +435,12 @@ def archive(
             f"{out} は既にあります。別のファイル名を指定してください(書き出したファイルは上書きしません)。"
         )
     checkpoint, new = covering_checkpoint(plan.batches)
+    _open(plan)
     sha256, written = write_archive(out, plan, checkpoint, reason=reason, by=by)
     if written != plan.rows:
         raise RetentionError(
             f"書き出した行 {written} 件がバッチの記録 {plan.rows} 件と一致しません。何も削除していません。"
         )
-    if after_write is not None:
-        after_write()
     deleted = _delete_rows(plan)
     if deleted != written:
         raise RetentionError(f"削除する行 {deleted} 件が書き出した {written} 件と一致しません。何も削除していません。")

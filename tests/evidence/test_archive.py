@@ -214,6 +214,21 @@ def test_rows_deleted_through_an_open_marker_without_a_decision_fail_verify(app,
     assert any("evidence_retention_open" in p.message for p in report.problems)
 
 
+def test_altered_evidence_is_not_archived(app, planted, tmp_path):
+    from common.db import drop_guard_sql
+
+    db.session.remove()
+    with db.engine.begin() as conn:
+        drop_guard_sql(conn, "evidence_access", "evidence_access_append_only")
+        conn.exec_driver_sql("UPDATE evidence_access SET subject_id = 'S9' WHERE event_id = 'e5'")
+    out = tmp_path / "a.jsonl"
+    result = archive(app, out)
+    assert result.exit_code == 2
+    assert f"バッチ {planted['old2']} の行または記録が封印時と一致しません" in result.output
+    assert not out.exists() and list(tmp_path.glob(".*tmp")) == []
+    assert count(AccessEvent) == 6 and count(RetentionDecision) == 0 and count(RetentionOpen) == 0
+
+
 def test_decisions_cannot_be_changed(app, planted, tmp_path):
     assert archive(app, tmp_path / "a.jsonl").exit_code == 0
     for statement in (
