@@ -26,6 +26,7 @@ checks need them for every event still stored, so they are not archived.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -43,7 +44,7 @@ from common.canonical import canonical_json
 from common.db import UTCDateTime, db, utcnow
 from common.jpdate import wareki
 from common.labels import FEED_KIND, label
-from common.mynumber import contains_my_number, find_in_structure
+from common.mynumber import contains_my_number, find_in_structure, other_digit_characters
 from common.timeutil import JST, today_jst
 from evidence import merkle, transparency
 from evidence.feeds import FIELDS, row_digest
@@ -215,6 +216,33 @@ def _file_value(value):
     return value
 
 
+#: a date or a UTC time as the archive writes them (from the typed columns: no room for a number)
+_ISO_TIME = re.compile(r"\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d(\.\d{1,6})?\+00:00)?\Z")
+
+
+#: twelve ASCII digits within one value (values joined by NUL)
+_TWELVE_DIGITS = re.compile(r"(?:[^\x00\d]*\d){12}", re.ASCII)
+
+
+@functools.cache
+def _other_digit() -> re.Pattern:
+    return re.compile(f"[{re.escape(other_digit_characters())}]")
+
+
+def _may_hold_my_number(row: dict) -> bool:
+    """False when no value of ``row`` has the twelve digits a 個人番号 needs (the usual row:
+    then :func:`common.mynumber.find_in_structure` need not look)."""
+    for value in row.values():
+        if value is None:
+            continue
+        text = value if isinstance(value, str) else canonical_json(value)
+        if len(text) < 12 or _ISO_TIME.match(text):
+            continue
+        if (not text.isascii() and _other_digit().search(text)) or _TWELVE_DIGITS.search(text):
+            return True
+    return False
+
+
 def _line(obj: dict) -> bytes:
     return (canonical_json(obj) + "\n").encode("utf-8")
 
@@ -316,7 +344,7 @@ def write_archive(out: Path, plan: Plan, checkpoint: LogCheckpoint, *, reason: s
             for kind in plan.kinds:
                 for batch_id, row in _stored_rows(kind):
                     # rows were screened at import; a 個人番号 here means the store was altered
-                    if any(find_in_structure(row)):
+                    if _may_hold_my_number(row) and any(find_in_structure(row)):
                         raise RetentionError(
                             f"バッチ {batch_id} の行に個人番号とみられる値があります。書き出しを中止しました(何も削除していません)。"
                         )

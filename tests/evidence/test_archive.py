@@ -229,6 +229,23 @@ def test_altered_evidence_is_not_archived(app, planted, tmp_path):
     assert count(AccessEvent) == 6 and count(RetentionDecision) == 0 and count(RetentionOpen) == 0
 
 
+def test_a_my_number_planted_in_the_store_stops_the_archive(app, planted, tmp_path):
+    from common.db import drop_guard_sql
+    from common.mynumber import my_number_check_digit
+
+    number = "12345678901" + str(my_number_check_digit("12345678901"))
+    db.session.remove()
+    with db.engine.begin() as conn:
+        drop_guard_sql(conn, "evidence_access", "evidence_access_append_only")
+        conn.exec_driver_sql(f"UPDATE evidence_access SET terminal = '{number}' WHERE event_id = 'e2'")
+    out = tmp_path / "a.jsonl"
+    result = archive(app, out)
+    assert result.exit_code == 2
+    assert f"バッチ {planted['old1']} の行に個人番号とみられる値があります" in result.output
+    assert number not in result.output
+    assert not out.exists() and list(tmp_path.glob(".*tmp")) == [] and count(AccessEvent) == 6
+
+
 def test_decisions_cannot_be_changed(app, planted, tmp_path):
     assert archive(app, tmp_path / "a.jsonl").exit_code == 0
     for statement in (
@@ -343,3 +360,42 @@ def test_the_batches_page_shows_the_retention(app, client, login, make_user):
     login(make_user("auditor"))
     page = client.get("/evidence/batches").text
     assert "保存期間" in page and "操作履歴 7年" in page and "情報提供等記録 5年" in page
+
+
+PROVISIONS = (
+    "record_id,occurred_at,direction,counterpart,table_item,info_item,affair,subject_id,result\n"
+    "r1,2018-04-02T10:00:00+09:00,provide,札幌市国民健康保険,31,住民票関係情報,juki,S1,success\n"
+    "r2,2018-04-03T11:00:00+09:00,inquire,北海道,9,地方税関係情報,,S1,success\n"
+)
+TRANSACTIONS = (
+    "transaction_id,occurred_at,system,department,kind,subject_id,user_id\n"
+    "T1,2018-04-01T09:00:00+09:00,JUKI,中央区戸籍住民課,転入届,S1,u1\n"
+    "T2,2018-04-01T10:00:00+09:00,JUKI,中央区戸籍住民課,住民票の写し交付,S2,\n"
+)
+
+
+def test_provisions_and_transactions_are_archived_and_the_kind_option_narrows(app, feed, tmp_path):
+    from evidence.models import Provision, Transaction
+
+    provisions = feed("provisions", PROVISIONS).batch_id
+    transactions = feed("transactions", TRANSACTIONS).batch_id
+    first = tmp_path / "provisions.jsonl"
+    assert archive(app, first, "--kind", "provisions").exit_code == 0
+    assert count(Provision) == 0 and count(Transaction) == 2
+    second = tmp_path / "transactions.jsonl"
+    assert archive(app, second).exit_code == 0
+    assert count(Transaction) == 0
+    decisions = db.session.execute(sa.select(RetentionDecision).order_by(RetentionDecision.id)).scalars().all()
+    assert [d.head_hash for d in decisions] == [
+        db.session.get(FeedBatch, provisions).chain_hash,
+        db.session.get(FeedBatch, transactions).chain_hash,
+    ]
+    assert verify().ok
+    for out in (first, second):
+        checked = run(app, "verify", "--archive", str(out))
+        assert checked.exit_code == 0, checked.output
+    rows = [json.loads(x) for x in first.read_text(encoding="utf-8").splitlines()[2:]]
+    assert [(r["kind"], r["row"]["record_id"], r["row"]["table_item"]) for r in rows] == [
+        ("provisions", "r1", 31),
+        ("provisions", "r2", 9),
+    ]
