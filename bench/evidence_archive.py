@@ -1,6 +1,6 @@
 """Benchmark: ``flask evidence archive`` of N access events, against one full scan of the table.
 
-    python bench/evidence_archive.py [--rows 200000] [--pg postgresql://user@host/db]
+    python bench/evidence_archive.py [--rows 100000] [--pg postgresql://user@host/db]
 
 Imports two batches of ``--rows`` events each through the import service (an old quarter of
 2018, a recent one of 2025), then archives the old one (``evidence.retention``: the covering
@@ -88,7 +88,7 @@ def bench(label: str, url: str, rows: int, tmp: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--pg", help="also on this PostgreSQL database (created if missing; emptied)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,6 +26,7 @@ checks need them for every event still stored, so they are not archived.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -259,9 +260,12 @@ def _stored_rows(kind: str) -> Iterator[tuple[int, dict]]:
         .order_by(table.c.id)
         .execution_options(yield_per=10000, stream_results=True)
     )
-    for row in result:
-        mapping = row._mapping
-        yield mapping["batch_id"], {n: _file_value(mapping[n]) for n in [*names, "extra"]}
+    try:
+        for row in result:
+            mapping = row._mapping
+            yield mapping["batch_id"], {n: _file_value(mapping[n]) for n in [*names, "extra"]}
+    finally:
+        result.close()  # a server-side cursor on PostgreSQL, also when the reader stops early
 
 
 def _chain_links(first: int, last: int) -> list[dict]:
@@ -342,17 +346,18 @@ def write_archive(out: Path, plan: Plan, checkpoint: LogCheckpoint, *, reason: s
                 )
             sums: dict[int, list] = {}
             for kind in plan.kinds:
-                for batch_id, row in _stored_rows(kind):
-                    # rows were screened at import; a 個人番号 here means the store was altered
-                    if _may_hold_my_number(row) and any(find_in_structure(row)):
-                        raise RetentionError(
-                            f"バッチ {batch_id} の行に個人番号とみられる値があります。書き出しを中止しました(何も削除していません)。"
-                        )
-                    put({"type": "row", "kind": kind, "batch": batch_id, "row": row})
-                    entry = sums.setdefault(batch_id, [0, hashlib.sha256()])
-                    entry[0] += 1
-                    entry[1].update(row_digest(kind, row).encode("ascii"))
-                    written += 1
+                with contextlib.closing(_stored_rows(kind)) as stored:
+                    for batch_id, row in stored:
+                        # rows were screened at import; a 個人番号 here means the store was altered
+                        if _may_hold_my_number(row) and any(find_in_structure(row)):
+                            raise RetentionError(
+                                f"バッチ {batch_id} の行に個人番号とみられる値があります。書き出しを中止しました(何も削除していません)。"
+                            )
+                        put({"type": "row", "kind": kind, "batch": batch_id, "row": row})
+                        entry = sums.setdefault(batch_id, [0, hashlib.sha256()])
+                        entry[0] += 1
+                        entry[1].update(row_digest(kind, row).encode("ascii"))
+                        written += 1
             _refuse_altered(plan, current, sums)
             fh.flush()
             os.fsync(fh.fileno())
@@ -555,7 +560,9 @@ def verify_archive(path: Path, key: VerifierKey | None = None) -> ArchiveReport:
             try:
                 obj = json.loads(raw)
                 kind = obj["type"]
-            except (ValueError, KeyError, TypeError):
+                if not isinstance(obj, dict):
+                    raise TypeError
+            except (ValueError, KeyError, TypeError, IndexError):
                 m = _BATCH_OF_LINE.search(raw)
                 bid = int(m.group(1)) if m else None
                 problems.append((bid, f"{number}行目を読めません" + (f"(バッチ {bid} の行)" if bid else "")))
@@ -572,12 +579,19 @@ def verify_archive(path: Path, key: VerifierKey | None = None) -> ArchiveReport:
             elif kind == "row":
                 bid = obj.get("batch")
                 if bid not in records:
-                    problems.append((bid, f"{number}行目: 書き出されていないバッチ {bid} の行です"))
+                    problems.append((None, f"{number}行目: 書き出されていないバッチ {bid} の行です"))
+                    continue
+                try:
+                    digest_of_row = row_digest(obj["kind"], obj["row"])
+                except (KeyError, TypeError, AttributeError):
+                    problems.append((bid, f"{number}行目を読めません(バッチ {bid} の行)"))
                     continue
                 entry = sums.setdefault(bid, [0, hashlib.sha256()])
                 entry[0] += 1
-                entry[1].update(row_digest(obj["kind"], obj["row"]).encode("ascii"))
+                entry[1].update(digest_of_row.encode("ascii"))
                 report.rows += 1
+            else:
+                problems.append((None, f"{number}行目: 種類「{kind}」の行は書き出しファイルにはありません"))
     report.sha256 = digest.hexdigest()
     if header is None:
         problems.append((None, "ファイルが空です"))
@@ -592,7 +606,10 @@ def verify_archive(path: Path, key: VerifierKey | None = None) -> ArchiveReport:
                     f"バッチ {bid} の行が記録と一致しません(記録 {record['rows_stored']} 件、ファイル {count} 件。行が改変または削除されています)",
                 )
             )
-    _check_links(header.get("chain") or [], records, report)
+    try:
+        _check_links(header.get("chain") or [], records, report)
+    except (KeyError, TypeError, AttributeError):
+        problems.append((None, "見出しのチェーンの記録を読めません"))
     if header.get("batches") != len(records):
         problems.append(
             (None, f"見出しのバッチ数 {header.get('batches')} とファイルのバッチ {len(records)} 件が一致しません")

@@ -166,6 +166,21 @@ def test_a_tampered_archive_fails_naming_the_batch(app, planted, tmp_path):
     assert f"バッチ {planted['old1']} の行" not in result.output
 
 
+def test_a_file_that_is_not_an_archive_or_is_cut_is_told(app, planted, tmp_path):
+    other = tmp_path / "other.txt"
+    other.write_text("これは書き出しファイルではありません\n", encoding="utf-8")
+    result = run(app, "verify", "--archive", str(other))
+    assert result.exit_code == 2 and "1行目を読めません" in result.output
+    out = tmp_path / "a.jsonl"
+    assert archive(app, out).exit_code == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    lines[-1] = lines[-1][: len(lines[-1]) // 2]  # the last row (batch old2) cut in the middle
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run(app, "verify", "--archive", str(out))
+    assert result.exit_code == 2
+    assert f"バッチ {planted['old2']} の行" in result.output and "Traceback" not in result.output
+
+
 def test_an_archive_batch_record_changed_fails_its_proof(app, planted, tmp_path):
     out = tmp_path / "a.jsonl"
     assert archive(app, out).exit_code == 0
@@ -355,11 +370,17 @@ def test_a_reason_with_a_my_number_is_refused(app, planted, tmp_path):
     assert not out.exists() and count(AccessEvent) == 6
 
 
-def test_the_batches_page_shows_the_retention(app, client, login, make_user):
+def test_the_batches_page_shows_the_retention_and_the_archived_batches(
+    app, planted, client, login, make_user, tmp_path
+):
     app.config["HYOKA_EVIDENCE_RETENTION"] = "access=7"
     login(make_user("auditor"))
     page = client.get("/evidence/batches").text
     assert "保存期間" in page and "操作履歴 7年" in page and "情報提供等記録 5年" in page
+    assert "書出し・削除済" not in page
+    assert archive(app, tmp_path / "a.jsonl", "--force-retention").exit_code == 0
+    page = client.get("/evidence/batches").text
+    assert page.count("書出し・削除済") == 2
 
 
 PROVISIONS = (
