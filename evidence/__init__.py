@@ -55,3 +55,4 @@ def init_app(app) -> None:
         register_kind(app, kind)
     register_check(app, "evidence_log_key", "証跡ログの署名鍵", schedule.check_log_key, order=60)
     register_check(app, "evidence_feed_freshness", "証跡フィードの受信", freshness.doctor_check, order=61)
+    register_check(app, "evidence_retention", "証跡の保存期間", retention.doctor_check, order=62)

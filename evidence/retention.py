@@ -133,6 +133,37 @@ def describe() -> list[tuple[str, int]]:
     return [(label(kind, FEED_KIND), n) for kind, n in years.items()]
 
 
+def doctor_check():
+    """``flask doctor``: the retention setting can be read; says what is kept and what is due."""
+    from common.doctor import Result
+
+    try:
+        years = retention_years()
+    except RetentionError as exc:
+        return Result(problems=[str(exc)])
+    kept = "、".join(f"{label(kind, FEED_KIND)} {n}年" for kind, n in years.items())
+    b = FeedBatch.__table__
+    due = []
+    for kind, n in years.items():
+        limit = earliest_kept(n)
+        waiting = db.session.execute(
+            sa.select(sa.func.count())
+            .select_from(b)
+            .where(
+                b.c.kind == kind,
+                b.c.rows_stored > 0,
+                b.c.last_at < sa.bindparam("cut", day_start(limit), type_=UTCDateTime()),
+                ~sa.exists().where(RetentionBatch.__table__.c.batch_id == b.c.id),
+            )
+        ).scalar_one()
+        if waiting:
+            due.append(f"{label(kind, FEED_KIND)} {waiting} バッチ({wareki(limit)}より前)")
+    summary = f"保存期間: {kept}。"
+    if due:
+        summary += f" 保存期間を過ぎたバッチがあります: {'、'.join(due)}(flask --app app evidence archive で書き出して削除できます)。"
+    return Result(summary=summary)
+
+
 # --------------------------------------------------------------------------- choosing batches
 
 

@@ -420,3 +420,13 @@ def test_provisions_and_transactions_are_archived_and_the_kind_option_narrows(ap
         ("provisions", "r1", 31),
         ("provisions", "r2", 9),
     ]
+
+
+def test_doctor_tells_the_retention_and_what_is_due(app, planted, tmp_path):
+    result = retention.doctor_check()
+    assert not result.problems
+    assert "操作履歴 5年" in result.summary and "操作履歴 2 バッチ" in result.summary
+    assert archive(app, tmp_path / "a.jsonl").exit_code == 0
+    assert "過ぎたバッチ" not in retention.doctor_check().summary
+    app.config["HYOKA_EVIDENCE_RETENTION"] = "access=x"
+    assert "整数ではありません" in retention.doctor_check().problems[0]
