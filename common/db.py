@@ -85,18 +85,37 @@ TRIGGERS: list[tuple[str, str, dict[str, list[str]]]] = []
 
 
 def guard_sql(
-    table: str, name: str, *, operations=("UPDATE", "DELETE"), when: str | None = None, message: str = "immutable row"
+    table: str,
+    name: str,
+    *,
+    operations=("UPDATE", "DELETE"),
+    when: str | None = None,
+    message: str = "immutable row",
+    delete_allowed_when: str | None = None,
 ) -> dict[str, list[str]]:
-    """SQL creating a trigger that aborts ``operations`` on ``table`` (when ``when`` holds of OLD)."""
+    """SQL creating a trigger that aborts ``operations`` on ``table`` (when ``when`` holds of OLD).
+
+    ``delete_allowed_when`` is the one way around it: a condition on OLD (a subquery of a marker
+    table, say) under which a DELETE passes. ``evidence.retention`` opens it, inside its own
+    transaction, for the batches it archives; any other DELETE is still refused.
+    """
+
+    def condition(op: str | None) -> str | None:
+        if not (delete_allowed_when and op in ("DELETE", None)):
+            return when
+        allowed = delete_allowed_when if op else f"TG_OP = 'DELETE' AND {delete_allowed_when}"
+        return " AND ".join([*([f"({when})"] if when else []), f"NOT ({allowed})"])
+
     sqlite = []
     for op in operations:
-        cond = f" WHEN {when}" if when else ""
+        cond = condition(op)
         sqlite.append(
-            f"CREATE TRIGGER {name}_{op.lower()} BEFORE {op} ON {table} FOR EACH ROW{cond} "
+            f"CREATE TRIGGER {name}_{op.lower()} BEFORE {op} ON {table} FOR EACH ROW{f' WHEN {cond}' if cond else ''} "
             f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
         )
-    pg_cond = f"IF {when} THEN " if when else ""
-    pg_end = " END IF;" if when else ""
+    pg_when = condition(None if "DELETE" in operations else operations[0])
+    pg_cond = f"IF {pg_when} THEN " if pg_when else ""
+    pg_end = " END IF;" if pg_when else ""
     postgres = [
         f"CREATE OR REPLACE FUNCTION {name}_fn() RETURNS trigger AS $$ BEGIN "
         f"{pg_cond}RAISE EXCEPTION '{message}';{pg_end} "

@@ -3,7 +3,8 @@ assessments' declarations, triage, evidence reports and the dashboard.
 
 ``init_app(app)`` registers the tables, the views (``evidence.dashboard`` …), the feed
 API (``POST /api/v1/feeds/<kind>``), the ``flask evidence`` commands, the dashboard panel,
-the demo step, the evidence log's settings (:func:`evidence.transparency.init_config`), and
+the demo step, the evidence log's settings (:func:`evidence.transparency.init_config`), the
+retention (:func:`evidence.retention.init_config`), and
 what ``flask tick`` and ``flask doctor`` do for the evidence (:mod:`evidence.schedule`).
 """
 
@@ -20,12 +21,25 @@ def init_app(app) -> None:
     from common.notify import register_kind
     from common.schedule import register_job
     from common.views import register_panel
-    from evidence import cases, demo, disclosure, freshness, labels, schedule, services, staff, transparency, views
+    from evidence import (
+        cases,
+        demo,
+        disclosure,
+        freshness,
+        labels,
+        retention,
+        schedule,
+        services,
+        staff,
+        transparency,
+        views,
+    )
     from evidence.cli import cli
 
     transparency.init_config(app)
     schedule.init_config(app)
     freshness.init_config(app)
+    retention.init_config(app)
     labels.register(app)
     app.jinja_env.filters["staff"] = staff.staff_label
     app.jinja_env.globals["access_explanation"] = services.access_explanation
@@ -41,3 +55,4 @@ def init_app(app) -> None:
         register_kind(app, kind)
     register_check(app, "evidence_log_key", "証跡ログの署名鍵", schedule.check_log_key, order=60)
     register_check(app, "evidence_feed_freshness", "証跡フィードの受信", freshness.doctor_check, order=61)
+    register_check(app, "evidence_retention", "証跡の保存期間", retention.doctor_check, order=62)

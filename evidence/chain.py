@@ -2,7 +2,8 @@
 
 :func:`verify` recomputes, from the stored rows alone, the digest of every batch's rows
 (``evidence.feeds.row_digest`` of each row, in storage order) and every batch's chain
-hash, and compares them with what the batches recorded. It also checks that every batch
+hash, and compares them with what the batches recorded (a batch archived under a retention
+decision, :mod:`evidence.retention`, keeps its record and must have no rows left). It also checks that every batch
 the audit trail saw being stored still exists. It relies on nothing a trigger protects,
 so it notices changes made by someone who dropped the append-only triggers.
 
@@ -26,6 +27,7 @@ from common.models import AuditEvent
 from evidence.feeds import FIELDS, TOKYO, row_digest
 from evidence.ingest import chain_hash, local_date
 from evidence.models import GENESIS_HASH, ROW_MODELS, AccessDay, AccessEvent, FeedBatch
+from evidence.retention import archived_batches, verify_decisions
 
 #: user-days named one by one in a failing report (the rest are counted)
 MAX_DAYS_NAMED = 20
@@ -53,6 +55,8 @@ class VerifyReport:
     rows: int = 0
     problems: list[Problem] = field(default_factory=list)
     head: str = GENESIS_HASH
+    #: batches whose rows a retention decision archived and deleted (their records stay)
+    archived: int = 0
 
     @property
     def ok(self) -> bool:
@@ -100,6 +104,8 @@ def verify() -> VerifyReport:
         for bid, value in _row_digests(kind, ids, report).items():
             digests[(kind, bid)] = value
     empty = hashlib.sha256().hexdigest()
+    archived = archived_batches()
+    report.archived = len(archived)
     prev = GENESIS_HASH
     for batch in batches:
         bid = batch["id"]
@@ -117,7 +123,16 @@ def verify() -> VerifyReport:
         if chain_hash(batch) != batch["chain_hash"]:
             report.problems.append(Problem(bid, f"バッチ {bid} の記録(件数・ハッシュ等)が改変されています"))
         count, digest = digests.get((batch["kind"], bid), (0, empty))
-        if count != batch["rows_stored"] or digest != batch["rows_digest"]:
+        if bid in archived:
+            if count:
+                report.problems.append(
+                    Problem(
+                        bid,
+                        f"バッチ {bid} は保存期間の判断 {archived[bid]} で書き出して削除したはずですが、"
+                        f"行が {count} 件あります",
+                    )
+                )
+        elif count != batch["rows_stored"] or digest != batch["rows_digest"]:
             report.problems.append(
                 Problem(
                     bid,
@@ -130,10 +145,11 @@ def verify() -> VerifyReport:
                 report.problems.append(Problem(bid, f"バッチ {bid} に別の種類({kind})の行があります"))
         prev = batch["chain_hash"]
     report.head = prev
+    by_id = {x["id"]: x for x in batches}
+    report.problems.extend(Problem(bid, message) for bid, message in verify_decisions(by_id))
     _check_access_days(report)
     # every batch the audit trail recorded as stored must still be there, unchanged
     a = AuditEvent.__table__
-    by_id = {x["id"]: x for x in batches}
     for object_id, after in db.session.execute(
         sa.select(a.c.object_id, a.c.after).where(a.c.action == "import", a.c.object_type == "evidence_batch")
     ):

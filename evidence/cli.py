@@ -1,4 +1,4 @@
-"""``flask evidence ...``: import, watch, verify, checkpoint, key, check, report, disclose, freshness, token."""
+"""``flask evidence ...``: import, watch, verify, archive, checkpoint, key, check, report, disclose, freshness, token."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from flask.cli import AppGroup
 
 from common import audit
 from common.db import db, unit_of_work, utcnow
-from common.jpdate import format_range
+from common.jpdate import format_range, wareki
+from common.labels import FEED_KIND, label
 from evidence import transparency
 from evidence.feeds import KINDS
+from evidence.retention import TIMED_KINDS
 
 cli = AppGroup("evidence", help="証跡フィードの取込・検証・点検・報告")
 
@@ -97,9 +99,16 @@ def watch_command(directory, once, interval):
 @click.option(
     "--key", "key_text", help="公開鍵(名前+鍵ID+Base64、またはそれを書いたファイル。省略時はこのシステムの鍵)"
 )
-def verify_command(against, key_text):
+@click.option(
+    "--archive",
+    "archive_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="flask evidence archive で書き出したファイルを検証する(行の要約値、チェーン、署名されたチェックポイントへの包含証明)",
+)
+def verify_command(against, key_text, archive_file):
     """Recompute the hash chain from the stored rows and check the log against every stored
-    checkpoint (and the one given with --against); non-zero exit when anything changed."""
+    checkpoint (and the one given with --against); with --archive, check an archive file
+    instead. Non-zero exit when anything changed."""
     from evidence.chain import verify
     from evidence.note import NoteError
 
@@ -108,6 +117,9 @@ def verify_command(against, key_text):
         note = transparency.read_note_file(against) if against else None
     except (NoteError, OSError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"公開鍵またはチェックポイントのファイルを読めません: {exc}") from exc
+    if archive_file is not None:
+        _verify_archive(archive_file, key)
+        return
     report = verify()
     logged = transparency.verify_log(note, key)
     for problem in report.problems:
@@ -117,8 +129,9 @@ def verify_command(against, key_text):
         click.echo(f"NG チェックポイント: {message}", err=True)
     if not (report.ok and logged.ok):
         sys.exit(2)
+    archived = f"(うち保存期間の満了により書き出して行を削除したバッチ {report.archived} 件)" if report.archived else ""
     click.echo(
-        f"検証しました: バッチ {report.batches} 件、行 {report.rows} 件。"
+        f"検証しました: バッチ {report.batches} 件{archived}、行 {report.rows} 件。"
         f"改変・削除は見つかりません。先頭ハッシュ {report.head}"
     )
     if logged.latest is not None:
@@ -133,6 +146,87 @@ def verify_command(against, key_text):
             f"指定された{transparency.checkpoint_label(logged.against)}から現在のログ(バッチ {logged.size} 件)"
             f"までの一貫性を証明しました。その時点までのバッチは削除も改変もされていません。"
         )
+
+
+def _verify_archive(path: Path, key) -> None:
+    from evidence.retention import verify_archive
+
+    try:
+        report = verify_archive(path, key)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"書き出しファイルを読めません: {exc}") from exc
+    for _batch_id, message in report.problems:
+        click.echo(f"NG {message}", err=True)
+    if not report.ok:
+        click.echo(f"{path.name}: 問題が {len(report.problems)} 件あります。", err=True)
+        sys.exit(2)
+    decision = report.decision
+    assert decision is not None
+    click.echo(
+        f"書き出しファイル {path.name} を検証しました: バッチ {report.batches} 件、行 {report.rows} 件。"
+        f"行の要約値、チェーンのつながり、{report.checkpoint}への包含証明はすべて一致します。"
+    )
+    click.echo(
+        f"SHA-256 {report.sha256} は保存期間の判断 {decision.id}"
+        f"({wareki(decision.before)}より前、{decision.decided_by})の記録と一致します。"
+    )
+
+
+@cli.command("archive")
+@click.option("--before", callback=_date, required=True, help="この日(YYYY-MM-DD、日本時間)より前の証跡を対象にする")
+@click.option("--reason", default="", help="削除の理由(判断の記録と監査ログに残ります)")
+@click.option("--by", "by", default="", help="実施者の氏名(判断の記録と監査ログに残ります)")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="書き出すファイル(JSON Lines)")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(TIMED_KINDS), help="対象のフィード(省略時はすべて)")
+@click.option("--force-retention", is_flag=True, help="保存期間内の証跡も対象にする(判断の記録に残ります)")
+@click.option("--dry-run", is_flag=True, help="対象を表示するだけで、書き出しも削除もしない")
+def archive_command(before, reason, by, out, kinds, force_retention, dry_run):
+    """Archive batches older than the retention to a file, then delete their rows (recorded and audited)."""
+    from evidence.retention import RetentionError, archive, plan
+
+    def refuse(message: str):
+        click.echo(message, err=True)
+        sys.exit(2)
+
+    try:
+        chosen = plan(before, tuple(kinds) or None)
+    except RetentionError as exc:
+        refuse(str(exc))
+    for kind, (batches, rows) in chosen.rows_by_kind().items():
+        click.echo(f"{label(kind, FEED_KIND)}: バッチ {batches} 件、行 {rows} 件")
+    refusal = chosen.refusal()
+    if not chosen.batches:
+        click.echo(f"{wareki(before)}より前の行だけからなる、書き出していないバッチはありません。")
+        return
+    if refusal and not force_retention:
+        refuse(refusal)
+    if dry_run:
+        click.echo(
+            f"確認のみ(--dry-run): 上記のバッチ {len(chosen.batches)} 件、行 {chosen.rows} 件を書き出して削除します。"
+            "ファイルの書き出しも削除もしていません。"
+        )
+        return
+    if out is None or not reason.strip() or not by.strip():
+        refuse("--out(書き出すファイル)、--reason(理由)、--by(実施者)を指定してください。")
+    existed = out.exists()
+    try:
+        with audit.acting_as(f"cli:{by.strip()}"), unit_of_work():
+            done = archive(chosen, out, reason=reason, by=by, force=force_retention)
+    except BaseException as exc:
+        if not existed:  # nothing was deleted: the file of an archive that did not happen goes too
+            out.unlink(missing_ok=True)
+        if isinstance(exc, RetentionError | transparency.LogKeyError | transparency.CheckpointRefused):
+            refuse(str(exc))
+        raise
+    if done.new_checkpoint:
+        transparency.write_copy(done.checkpoint)
+    click.echo(
+        f"{out} に書き出し、バッチ {done.decision.batches} 件の行 {done.rows} 件を削除しました"
+        f"(保存期間の判断 {done.decision.id}、SHA-256 {done.decision.archive_sha256})。"
+    )
+    click.echo(
+        f"残るチェーンは先頭ハッシュ {done.decision.head_hash} から続きます。書き出したファイルは別に保管してください。"
+    )
 
 
 @cli.command("checkpoint")

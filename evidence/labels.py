@@ -87,6 +87,20 @@ def register(app) -> None:
     )
     labels.register_entity("evidence_check_run", "証跡の点検")
     labels.register_entity(
+        "evidence_retention",
+        "保存期間の満了による証跡の削除",
+        fields={
+            "before": "この日より前",
+            "by": "実施者",
+            "batches": "バッチ",
+            "rows": "削除した行の件数",
+            "head_hash": "残るチェーンの先頭ハッシュ",
+            "archive": "書き出したファイル",
+            "sha256": "ファイルの要約値(SHA-256)",
+            "forced": "保存期間内を含む",
+        },
+    )
+    labels.register_entity(
         "evidence_finding",
         "証跡の点検結果",
         fields={"decision": "判断", "reason": "判断の理由"},

@@ -227,8 +227,75 @@ ROW_MODELS = {
     "protections": Protection,
 }
 
+#: the one way stored rows leave: ``flask evidence archive`` (:mod:`evidence.retention`) lists the
+#: batches it archives in ``evidence_retention_open`` inside its own transaction, and the
+#: append-only triggers let a DELETE of those batches' rows pass while they are listed
+ARCHIVE_BYPASS = "EXISTS (SELECT 1 FROM evidence_retention_open o WHERE o.batch_id = OLD.batch_id)"
+
 for _model in ROW_MODELS.values():
-    guard(_model.__table__, f"{_model.__tablename__}_append_only", message="stored evidence is append-only")
+    guard(
+        _model.__table__,
+        f"{_model.__tablename__}_append_only",
+        message="stored evidence is append-only",
+        delete_allowed_when=ARCHIVE_BYPASS,
+    )
+
+
+class RetentionOpen(db.Model):
+    """The batches an archive is deleting right now: filled and emptied inside the archive's
+    own transaction (:data:`ARCHIVE_BYPASS`), so it is empty whenever anyone else looks;
+    ``flask evidence verify`` reports a row left in it."""
+
+    __tablename__ = "evidence_retention_open"
+
+    batch_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+
+
+class RetentionDecision(db.Model):
+    """保存期間の満了による削除: a recorded decision to archive stored evidence to a file and
+    delete it from the store (``flask evidence archive``). Append-only. The batch records stay
+    (the chain and the log's leaves are unchanged); only their rows leave."""
+
+    __tablename__ = "evidence_retention_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: the operator named with ``--by``
+    decided_by: Mapped[str] = mapped_column(sa.String(200))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    #: rows before this JST day were archived (whole batches only)
+    before: Mapped[date]
+    #: the feed kinds archived, and the retention in years each had then
+    retention: Mapped[dict] = mapped_column(JSONType)
+    #: archived although ``before`` was within a kind's retention (``--force-retention``)
+    forced: Mapped[bool] = mapped_column(default=False)
+    batches: Mapped[int]
+    rows: Mapped[int]
+    #: the chain hash of the last archived batch: the head the remaining chain continues from
+    head_hash: Mapped[str] = mapped_column(sa.String(64))
+    #: the signed checkpoint the archive's inclusion proofs lead to
+    checkpoint_id: Mapped[int] = mapped_column(sa.ForeignKey("evidence_checkpoints.id"))
+    archive_name: Mapped[str] = mapped_column(sa.String(400))
+    archive_sha256: Mapped[str] = mapped_column(sa.String(64))
+
+
+guard(
+    RetentionDecision.__table__,
+    "evidence_retention_decisions_append_only",
+    message="retention decisions are append-only",
+)
+
+
+class RetentionBatch(db.Model):
+    """A batch whose rows a retention decision archived and deleted. Append-only."""
+
+    __tablename__ = "evidence_retention_batches"
+
+    batch_id: Mapped[int] = mapped_column(sa.ForeignKey("evidence_batches.id"), primary_key=True, autoincrement=False)
+    decision_id: Mapped[int] = mapped_column(sa.ForeignKey("evidence_retention_decisions.id"), index=True)
+
+
+guard(RetentionBatch.__table__, "evidence_retention_batches_append_only", message="archived batches are append-only")
 
 
 class AccessDay(db.Model):

@@ -216,7 +216,17 @@ def batches():
         .scalars()
         .all()
     )
-    return render_template("evidence/batches.html", rows=rows, total=total, page=page, page_size=PAGE_SIZE)
+    from evidence.retention import archived_batches, describe
+
+    return render_template(
+        "evidence/batches.html",
+        rows=rows,
+        total=total,
+        page=page,
+        page_size=PAGE_SIZE,
+        retention=describe(),
+        archived=archived_batches(),
+    )
 
 
 @bp.get("/checks")
