@@ -226,7 +226,25 @@ def build(subject_id: str, start: date | None, end: date | None) -> dict:
         "provision_columns": PROVISION_COLUMNS,
         "provisions": provision_rows(subject_id, start, end),
         "staff_shown": staff_shown(),
+        "archived": archived_notes(start, end),
     }
+
+
+#: what each archived feed means to the resident
+ARCHIVED_WHAT = {"access": "職員による取り扱いの記録", "provisions": "情報提供ネットワークシステムによるやり取りの記録"}
+
+
+def archived_notes(start: date, end: date) -> list[str]:
+    """What of the period is no longer in the store (保存期間の満了): said in the record, so
+    that an empty table is never read as "nothing happened"."""
+    from evidence.retention import archived_spans
+
+    return [
+        f"{ARCHIVED_WHAT[span.kind]}のうち"
+        f"{format_date(span.first_day) if span.first_day == span.last_day else format_range(span.first_day, span.last_day)}の分"
+        f"(保存期間の満了により{format_date(span.decided_on)}に削除)"
+        for span in archived_spans(start, end, tuple(ARCHIVED_WHAT))
+    ]
 
 
 def render_html(data: dict) -> str:
@@ -251,6 +269,8 @@ def render_csv(data: dict) -> bytes:
     w.writerow(["個人情報の取扱いの記録", data["issuer"]])
     w.writerow(["対象者の番号", data["subject_id"]])
     w.writerow(["期間", data["period"]])
+    for note in data["archived"]:
+        w.writerow(["含まれていない記録", note])
     w.writerow([])
     w.writerow(["職員による取り扱い"])
     w.writerow([c.heading for c in data["access_columns"]])

@@ -82,18 +82,32 @@ def build_report(assessment_id: int, start: date, end: date) -> dict:
             .group_by(d.c.system, d.c.day)
         ):
             seen[(system, day)] = int(n)
+    from evidence.retention import archived_spans
+
+    archived = archived_spans(start, end, ("access",))
+    archived_days = {
+        span.first_day + timedelta(days=i)
+        for span in archived
+        for i in range((span.last_day - span.first_day).days + 1)
+    }
     coverage = []
     for system in systems:
         open_days = set(operating_days(system, days))
         per_day = [
-            {"date": day.isoformat(), "events": seen.get((system, day), 0), "operating": day in open_days}
+            {
+                "date": day.isoformat(),
+                "events": seen.get((system, day), 0),
+                "operating": day in open_days,
+                # the rows left the store under a retention decision: not a gap of the feed
+                "archived": day in archived_days and not seen.get((system, day)),
+            }
             for day in days
         ]
         coverage.append(
             {
                 "system": system,
                 "days": per_day,
-                "gaps": [x["date"] for x in per_day if not x["events"] and x["operating"]],
+                "gaps": [x["date"] for x in per_day if not x["events"] and x["operating"] and not x["archived"]],
                 "events": sum(x["events"] for x in per_day),
             }
         )
@@ -146,6 +160,10 @@ def build_report(assessment_id: int, start: date, end: date) -> dict:
         "generated_at": utcnow().isoformat(timespec="seconds"),
         "systems": systems,
         "coverage": coverage,
+        "archived": [
+            {"from": span.first_day.isoformat(), "to": span.last_day.isoformat(), "decision": span.decision_id}
+            for span in archived
+        ],
         "checks": [
             {"check": name, "title": c.title, "items": [label for _p, label in c.items], **counts[name]}
             for name, c in CHECKS.items()
@@ -235,7 +253,7 @@ def render_csv(data: dict) -> bytes:
                     cov["system"],
                     day["date"],
                     day["events"],
-                    "gap" if not day["events"] and day["operating"] else "",
+                    "archived" if day["archived"] else "gap" if not day["events"] and day["operating"] else "",
                     "",
                     "",
                 ]

@@ -34,7 +34,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -744,3 +744,44 @@ def verify_decisions(batches_by_id: dict[int, dict]) -> list[tuple[int | None, s
             )
         )
     return problems
+
+
+@dataclass(frozen=True)
+class ArchivedSpan:
+    """Days of one feed whose rows a retention decision archived and deleted."""
+
+    kind: str
+    first_day: date
+    last_day: date
+    decision_id: int
+    decided_on: date
+
+
+def archived_spans(start: date, end: date, kinds: tuple[str, ...] = TIMED_KINDS) -> list[ArchivedSpan]:
+    """The archived days of ``kinds`` within the JST days ``start``..``end`` (per kind and
+    decision, clipped to the period): what a report or a 本人開示 over the period no longer holds."""
+    b, rb, dec = FeedBatch.__table__, RetentionBatch.__table__, RetentionDecision.__table__
+    rows = db.session.execute(
+        sa.select(b.c.kind, b.c.first_at, b.c.last_at, rb.c.decision_id, dec.c.decided_at)
+        .join(rb, rb.c.batch_id == b.c.id)
+        .join(dec, dec.c.id == rb.c.decision_id)
+        .where(
+            b.c.kind.in_(kinds),
+            b.c.first_at < day_start(end + timedelta(days=1)),
+            b.c.last_at >= day_start(start),
+        )
+    ).all()
+    spans: dict[tuple[str, int], list] = {}
+    for kind, first_at, last_at, decision_id, decided_at in rows:
+        first = max(first_at.astimezone(JST).date(), start)
+        last = min(last_at.astimezone(JST).date(), end)
+        key = (kind, decision_id)
+        if key in spans:
+            spans[key][0] = min(spans[key][0], first)
+            spans[key][1] = max(spans[key][1], last)
+        else:
+            spans[key] = [first, last, decided_at.astimezone(JST).date()]
+    return [
+        ArchivedSpan(kind, first, last, decision_id, decided_on)
+        for (kind, decision_id), (first, last, decided_on) in sorted(spans.items(), key=lambda kv: (kv[1][0], kv[0]))
+    ]

@@ -430,3 +430,38 @@ def test_doctor_tells_the_retention_and_what_is_due(app, planted, tmp_path):
     assert "過ぎたバッチ" not in retention.doctor_check().summary
     app.config["HYOKA_EVIDENCE_RETENTION"] = "access=x"
     assert "整数ではありません" in retention.doctor_check().problems[0]
+
+
+def test_a_disclosure_and_a_report_over_an_archived_period_say_what_they_no_longer_hold(
+    app, planted, tmp_path, department
+):
+    from evidence import disclosure, report
+    from pia.assessments.models import Affair, Assessment
+
+    assert archive(app, tmp_path / "a.jsonl").exit_code == 0
+    with app.test_request_context():
+        # S5 was accessed on 2019-06-03 (archived): the record says so instead of just "none"
+        data = disclosure.build("S5", date(2019, 1, 1), date(2019, 12, 31))
+        assert data["accesses"] == []
+        assert len(data["archived"]) == 1
+        assert data["archived"][0].startswith("職員による取り扱いの記録のうち2019年6月3日の分(保存期間の満了により")
+        html = disclosure.render_html(data)
+        assert "保存期間が満了したため" in html and "2019年6月3日の分" in html and "削除した記録を除きます" in html
+        csv_text = disclosure.render_csv(data).decode("utf-8-sig")
+        assert "含まれていない記録" in csv_text and "2019年6月3日" in csv_text
+        # a period with nothing archived says nothing of it
+        recent = disclosure.build("S6", date(2025, 5, 1), date(2025, 5, 31))
+        assert recent["archived"] == [] and "保存期間が満了" not in disclosure.render_html(recent)
+
+        affair = Affair(code="juki", name="住民基本台帳に関する事務", department=department("住民情報課"))
+        a = Assessment(affair=affair, form="zenkoumoku", title="住民基本台帳に関する事務 全項目評価書")
+        db.session.add(a)
+        db.session.commit()
+        # 2019-06-03 (a Monday) lost its rows to the archive: not a gap of the feed; 6/4 is one
+        data = report.build_report(a.id, date(2019, 6, 3), date(2019, 6, 4))
+        cov = data["coverage"][0]
+        assert cov["gaps"] == ["2019-06-04"]
+        assert [d["archived"] for d in cov["days"]] == [True, False]
+        assert data["archived"] == [{"from": "2019-06-03", "to": "2019-06-03", "decision": 1}]
+        assert "欠落として数えていません" in report.render_html(data)
+        assert "archived" in report.render_csv(data).decode("utf-8-sig")
